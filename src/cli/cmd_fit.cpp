@@ -1,0 +1,297 @@
+// sparkctl fit MODEL: memory per engine against the budget, fits or not, and the largest
+// context and parallelism that fit. Schema: docs/dev/fit.md.
+#include <fmt/format.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/exit_status.h"
+#include "base/strings.h"
+#include "cli/command.h"
+#include "engines/engine.h"
+#include "fit/fit.h"
+#include "hw/detect.h"
+#include "hw/profile.h"
+#include "model/catalog.h"
+#include "model/load.h"
+
+namespace sparkctl::cli {
+
+namespace {
+
+using nlohmann::json;
+
+struct FitArgs {
+    std::string model;
+    std::string engine;
+    std::string quant;
+    std::optional<std::uint64_t> context;
+    std::uint32_t parallel = 1;
+    std::string kv_cache_dtype = "auto";
+    std::string budget;
+};
+
+json result_json(const fit::FitResult& r, const model::ModelSpec& spec,
+                 const hw::HardwareProfile& hwp) {
+    const fit::MemoryBreakdown& m = r.estimate.memory;
+    const fit::KvBreakdown& kv = r.estimate.kv;
+    const fit::EngineSettings& s = r.estimate.settings;
+    json j;
+    j["model"] = spec.name;
+    j["hardware"] = hwp.name;
+    j["engine"] = engines::to_string(r.engine);
+    j["engine_version"] = std::string(engines::target_version(r.engine));
+    j["supported"] = r.supported;
+    if (!r.supported) j["reason"] = r.unsupported_reason;
+    j["quant"] = r.quant;
+    j["quant_published"] = r.quant_published;
+    j["quant_origin"] = r.quant_origin;
+    j["weights_source"] = r.weights_source;
+    j["context"] = r.context;
+    j["context_origin"] = r.context_origin;
+    j["parallel"] = r.parallel;
+    j["kv_cache_dtype"] = r.kv_cache_dtype;
+    j["fits"] = r.supported && r.estimate.fits;
+    j["max_context"] = r.max_context;
+    j["max_parallel"] = r.max_parallel;
+    j["headroom_bytes"] = r.headroom_bytes;
+    j["memory"] = {{"weights_bytes", m.weights_bytes},
+                   {"kv_cache_bytes", m.kv_cache_bytes},
+                   {"kv_bytes_per_token", m.kv_bytes_per_token},
+                   {"compute_bytes", m.compute_bytes},
+                   {"overhead_bytes", m.overhead_bytes},
+                   {"total_bytes", m.total_bytes},
+                   {"peak_bytes", m.peak_bytes},
+                   {"budget_bytes", m.budget_bytes},
+                   {"memory_total_bytes", hwp.memory_total_bytes}};
+    j["kv_cache"] = {{"full_bytes", kv.full_bytes},
+                     {"swa_bytes", kv.swa_bytes},
+                     {"recurrent_bytes", kv.recurrent_bytes},
+                     {"full_cells", kv.full_cells},
+                     {"swa_cells", kv.swa_cells},
+                     {"n_full_layers", kv.n_full_layers},
+                     {"n_swa_layers", kv.n_swa_layers},
+                     {"n_recurrent_layers", kv.n_recurrent_layers}};
+    json settings = json::object();
+    switch (r.engine) {
+        case engines::Engine::llama_cpp:
+            settings = {{"ctx_size", s.llamacpp_n_ctx}, {"ctx_size_per_slot", s.llamacpp_n_ctx_seq},
+                        {"parallel", r.parallel},       {"ubatch_size", 512},
+                        {"flash_attn", "on"},           {"load_mode", "none"}};
+            break;
+        case engines::Engine::vllm:
+            settings = {{"max_model_len", r.context},
+                        {"max_num_seqs", s.vllm_max_num_seqs},
+                        {"max_num_batched_tokens", s.vllm_max_num_batched_tokens},
+                        {"kv_cache_memory_bytes", s.vllm_kv_cache_memory_bytes},
+                        {"gpu_memory_utilization", s.vllm_gpu_memory_utilization}};
+            break;
+        case engines::Engine::sglang:
+            settings = {{"context_length", r.context},
+                        {"max_running_requests", r.parallel},
+                        {"max_total_tokens", s.sglang_max_total_tokens},
+                        {"mem_fraction_static", s.sglang_mem_fraction_static}};
+            break;
+    }
+    j["engine_settings"] = settings;
+    j["notes"] = r.notes;
+    return j;
+}
+
+std::string b(std::uint64_t bytes) { return base::format_bytes(bytes); }
+
+std::string table(const std::vector<fit::FitResult>& rs, const model::ModelSpec& spec,
+                  const hw::HardwareProfile& hwp, std::uint64_t budget, bool budget_override) {
+    std::string out;
+    if (budget_override) {
+        out += fmt::format("{} on {}: budget {} (--budget)\n", spec.name, hwp.name, b(budget));
+    } else {
+        out += fmt::format("{} on {}: budget {} = {} - {} OS reserve\n", spec.name, hwp.name,
+                           b(budget), b(hwp.memory_total_bytes), b(hwp.os_reserve_bytes));
+    }
+    const fit::FitResult& f0 = rs.front();
+    out += fmt::format("context {} per sequence ({}), parallel {}\n\n", f0.context,
+                       f0.context_origin, f0.parallel);
+
+    std::vector<std::pair<std::string, std::vector<std::string>>> rows;
+    auto row = [&](const std::string& label, auto&& cell) {
+        std::vector<std::string> cells;
+        for (const fit::FitResult& r : rs) cells.push_back(cell(r));
+        rows.emplace_back(label, std::move(cells));
+    };
+    auto mem = [](auto field) {
+        return [field](const fit::FitResult& r) {
+            return r.supported ? b(field(r.estimate.memory)) : std::string("-");
+        };
+    };
+    row("", [](const fit::FitResult& r) { return std::string(engines::to_string(r.engine)); });
+    row("quant", [](const fit::FitResult& r) {
+        return r.quant + (r.quant_published ? "" : " (not published)");
+    });
+    row("kv cache type", [](const fit::FitResult& r) { return r.kv_cache_dtype; });
+    row("weights", mem([](const fit::MemoryBreakdown& m) { return m.weights_bytes; }));
+    row("kv cache", mem([](const fit::MemoryBreakdown& m) { return m.kv_cache_bytes; }));
+    row("  per token", mem([](const fit::MemoryBreakdown& m) { return m.kv_bytes_per_token; }));
+    row("compute", mem([](const fit::MemoryBreakdown& m) { return m.compute_bytes; }));
+    row("overhead", mem([](const fit::MemoryBreakdown& m) { return m.overhead_bytes; }));
+    row("total", mem([](const fit::MemoryBreakdown& m) { return m.total_bytes; }));
+    row("peak (loading)", mem([](const fit::MemoryBreakdown& m) { return m.peak_bytes; }));
+    row("budget", [&](const fit::FitResult&) { return b(budget); });
+    row("headroom", [](const fit::FitResult& r) {
+        if (!r.supported) return std::string("-");
+        const std::int64_t h = r.headroom_bytes;
+        return h >= 0 ? b(static_cast<std::uint64_t>(h)) : "-" + b(static_cast<std::uint64_t>(-h));
+    });
+    row("fits", [](const fit::FitResult& r) {
+        if (!r.supported) return std::string("no (unsupported)");
+        return std::string(r.estimate.fits ? "yes" : "NO");
+    });
+    row("max context", [](const fit::FitResult& r) {
+        return r.supported ? std::to_string(r.max_context) : std::string("-");
+    });
+    row("max parallel", [](const fit::FitResult& r) {
+        return r.supported ? std::to_string(r.max_parallel) : std::string("-");
+    });
+
+    std::size_t label_w = 0;
+    std::vector<std::size_t> col_w(rs.size(), 0);
+    for (const auto& [label, cells] : rows) {
+        label_w = std::max(label_w, label.size());
+        for (std::size_t i = 0; i < cells.size(); ++i)
+            col_w[i] = std::max(col_w[i], cells[i].size());
+    }
+    for (const auto& [label, cells] : rows) {
+        std::string line = fmt::format("{:<{}}", label, label_w);
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+            line += fmt::format("  {:>{}}", cells[i], col_w[i]);
+        }
+        out += line + "\n";
+    }
+    for (const fit::FitResult& r : rs) {
+        if (!r.supported) {
+            out += fmt::format("\n{}: {}", engines::to_string(r.engine), r.unsupported_reason);
+        }
+        for (const std::string& n : r.notes) {
+            out += fmt::format("\n{}: {}", engines::to_string(r.engine), n);
+        }
+    }
+    if (out.back() != '\n') out += "\n";
+    return out;
+}
+
+}  // namespace
+
+Action setup_fit(CLI::App& app, Context& ctx) {
+    auto a = std::make_shared<FitArgs>();
+    app.add_option("MODEL", a->model,
+                   "Catalog name or HF id, a .gguf/.safetensors/config.json file, or a model "
+                   "directory")
+        ->required();
+    app.add_option("--engine", a->engine, "llama.cpp, vllm or sglang (default: compare all three)");
+    app.add_option("--quant", a->quant,
+                   "Quantization (bf16, fp8, awq, gptq, nvfp4, mxfp4, or a GGUF type such as "
+                   "Q4_K_M); default: what the decision order picks among published variants");
+    app.add_option("--context", a->context,
+                   "Tokens per sequence (default: the trained context, capped at 32768)");
+    app.add_option("--parallel", a->parallel, "Sequences served at once (default 1)")
+        ->check(CLI::Range(1u, 1u << 20));
+    app.add_option("--kv-cache-dtype", a->kv_cache_dtype,
+                   "auto, f16, bf16, q8_0, q4_0 (llama.cpp), fp8 (vLLM, SGLang)");
+    app.add_option("--budget", a->budget,
+                   "Memory budget in bytes (suffixes GiB, GB, ...) instead of the profile's");
+    ctx.add_config_flag(app, "hardware");
+    return [a](Context& c) -> int {
+        auto cfg = c.config();
+        if (!cfg) return c.out.fail(cfg.error());
+        std::unique_ptr<hw::System> system = hw::make_real_system();
+        auto hwp = hw::resolve_hardware((*cfg)->value("hardware"), *system);
+        if (!hwp) return c.out.fail(hwp.error());
+
+        std::uint64_t budget = hwp->budget_bytes();
+        if (!a->budget.empty()) {
+            auto parsed = base::parse_bytes(a->budget);
+            if (!parsed) {
+                return c.out.fail(base::kExitBadInput,
+                                  "--budget: '" + base::printable(a->budget) +
+                                      "' is not a byte count (e.g. 100GiB, 107374182400)");
+            }
+            budget = *parsed;
+        }
+        std::vector<engines::Engine> engs;
+        if (a->engine.empty()) {
+            engs.assign(std::begin(engines::kAllEngines), std::end(engines::kAllEngines));
+        } else {
+            auto e = engines::parse_engine(a->engine);
+            if (!e) return c.out.fail(e.error());
+            engs.push_back(*e);
+        }
+        if (a->context && *a->context == 0) {
+            return c.out.fail(base::kExitBadInput, "--context: must be at least 1");
+        }
+
+        auto spec = model::load_model(a->model);
+        if (!spec) return c.out.fail(spec.error());
+        std::vector<model::Variant> variants;
+        if (spec->source == model::SourceKind::catalog) {
+            if (const model::CatalogEntry* e = model::find_model(spec->name)) {
+                variants = e->variants;
+            }
+        }
+
+        fit::FitOptions o;
+        o.quant = a->quant;
+        o.context = a->context;
+        o.parallel = a->parallel;
+        o.kv_cache_dtype = a->kv_cache_dtype;
+        o.budget_bytes = budget;
+        o.memory_total_bytes = hwp->memory_total_bytes;
+
+        std::vector<fit::FitResult> results;
+        for (engines::Engine e : engs) {
+            auto r = fit::fit_model(*spec, variants, e, o);
+            if (!r) {
+                // Comparing engines: a what-if one engine cannot run is a row, not a failure.
+                if (engs.size() > 1) {
+                    fit::FitResult row;
+                    row.engine = e;
+                    row.supported = false;
+                    row.unsupported_reason = r.error().message;
+                    row.quant = a->quant;
+                    row.parallel = a->parallel;
+                    row.kv_cache_dtype = a->kv_cache_dtype;
+                    row.estimate.memory.budget_bytes = budget;
+                    results.push_back(row);
+                    continue;
+                }
+                return c.out.fail(r.error());
+            }
+            results.push_back(std::move(*r));
+        }
+        bool any_fits = false;
+        bool all_unsupported = true;
+        for (const fit::FitResult& r : results) {
+            any_fits |= r.supported && r.estimate.fits;
+            all_unsupported &= !r.supported;
+        }
+        if (all_unsupported && engs.size() > 1 && !a->quant.empty()) {
+            return c.out.fail(base::kExitBadInput, "--quant: '" + base::printable(a->quant) +
+                                                       "' is not a quantization any engine runs");
+        }
+        if (c.out.json) {
+            if (engs.size() == 1) {
+                c.out.emit_json(result_json(results.front(), *spec, *hwp));
+            } else {
+                json arr = json::array();
+                for (const fit::FitResult& r : results) arr.push_back(result_json(r, *spec, *hwp));
+                c.out.emit_json({{"comparisons", arr}});
+            }
+        } else {
+            c.out.emit_text(table(results, *spec, *hwp, budget, !a->budget.empty()));
+        }
+        return any_fits ? base::kExitOk : base::kExitDoesNotFit;
+    };
+}
+
+}  // namespace sparkctl::cli

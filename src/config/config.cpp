@@ -1,0 +1,186 @@
+#include "config/config.h"
+
+#include <toml++/toml.h>
+
+#include <array>
+#include <cstdlib>
+#include <sstream>
+
+#include "base/assert.h"
+#include "base/file.h"
+
+namespace sparkctl::config {
+
+namespace {
+
+using base::Errc;
+using base::make_error;
+
+// The option table: each option declared once (llama.cpp common_arg style). Keys are config-file
+// keys; the env var is SPARKCTL_<KEY>; "~" and $XDG_*_HOME in defaults are expanded on resolve.
+constexpr std::array kOptions = {
+    OptionSpec{"hardware", "SPARKCTL_HARDWARE", "--hardware", "dgx-spark",
+               "Hardware profile: a built-in name (sparkctl hw --list), a TOML file, or 'local'"},
+    OptionSpec{"log_level", "SPARKCTL_LOG_LEVEL", "--log-level", "warn",
+               "Log level on stderr: debug, info, warn, error"},
+    OptionSpec{"data_dir", "SPARKCTL_DATA_DIR", "--data-dir", "$XDG_DATA_HOME/sparkctl",
+               "Where sparkctl keeps its state database"},
+    OptionSpec{"github_root", "SPARKCTL_GITHUB_ROOT", "--github-root", "~/dev/github",
+               "Root of project checkouts (R-WS-1)"},
+    OptionSpec{"claude_home", "SPARKCTL_CLAUDE_HOME", "--claude-home", "~/dev/claude-home",
+               "Root of the assistant's home: repo index and saved plans (R-WS-2, R-WS-3)"},
+};
+
+std::string env_or(const Getenv& getenv, const char* name, const std::string& fallback) {
+    const char* v = getenv ? getenv(name) : nullptr;
+    return (v != nullptr && *v != '\0') ? std::string(v) : fallback;
+}
+
+// Expands a leading "~/" and the XDG base-directory variables with their spec defaults.
+std::string expand(std::string_view value, const Getenv& getenv) {
+    const std::string home = env_or(getenv, "HOME", "/");
+    std::string v(value);
+    if (v == "~") return home;
+    if (v.rfind("~/", 0) == 0) return home + v.substr(1);
+    struct Xdg {
+        const char* var;
+        const char* fallback;
+    };
+    for (const Xdg& x : {Xdg{"XDG_DATA_HOME", "/.local/share"},
+                         Xdg{"XDG_CONFIG_HOME", "/.config"}, Xdg{"XDG_STATE_HOME", "/.local/state"},
+                         Xdg{"XDG_CACHE_HOME", "/.cache"}}) {
+        std::string token = std::string("$") + x.var;
+        if (v.rfind(token, 0) == 0) {
+            return env_or(getenv, x.var, home + x.fallback) + v.substr(token.size());
+        }
+    }
+    return v;
+}
+
+// Flattens a TOML table into dotted keys with scalar values rendered as strings.
+base::Result<void> flatten(const toml::table& table, const std::string& prefix,
+                           const std::string& file, std::map<std::string, std::string>& out) {
+    for (const auto& [k, node] : table) {
+        std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+        if (const toml::table* sub = node.as_table()) {
+            auto r = flatten(*sub, key, file, out);
+            if (!r) return r;
+            continue;
+        }
+        if (auto s = node.value<std::string>(); s && node.is_string()) {
+            out[key] = *s;
+        } else if (node.is_integer()) {
+            out[key] = std::to_string(node.as_integer()->get());
+        } else if (node.is_floating_point()) {
+            std::ostringstream os;
+            os << node.as_floating_point()->get();
+            out[key] = os.str();
+        } else if (node.is_boolean()) {
+            out[key] = node.as_boolean()->get() ? "true" : "false";
+        } else {
+            return make_error(Errc::bad_input, file + ": key '" + key +
+                                                   "': expected a string, number or boolean");
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+const char* to_string(Origin origin) {
+    switch (origin) {
+        case Origin::default_value: return "default";
+        case Origin::file: return "file";
+        case Origin::env: return "env";
+        case Origin::flag: return "flag";
+    }
+    return "default";
+}
+
+std::span<const OptionSpec> options() { return kOptions; }
+
+const OptionSpec* find_option(std::string_view key) {
+    for (const OptionSpec& o : kOptions) {
+        if (o.key == key) return &o;
+    }
+    return nullptr;
+}
+
+std::filesystem::path default_config_path(const Getenv& getenv) {
+    std::string explicit_path = env_or(getenv, "SPARKCTL_CONFIG", "");
+    if (!explicit_path.empty()) return explicit_path;
+    return expand("$XDG_CONFIG_HOME/sparkctl/config.toml", getenv);
+}
+
+base::Result<Config> Config::load(const Sources& sources) {
+    Config cfg;
+    const Getenv& getenv = sources.getenv;
+
+    // 1. Defaults.
+    for (const OptionSpec& o : kOptions) {
+        cfg.settings_[std::string(o.key)] = Setting{expand(o.default_value, getenv),
+                                                    Origin::default_value, ""};
+    }
+
+    // 2. The config file.
+    std::filesystem::path path = sources.file ? *sources.file : default_config_path(getenv);
+    std::error_code ec;
+    bool explicit_file = sources.file.has_value() || !env_or(getenv, "SPARKCTL_CONFIG", "").empty();
+    if (explicit_file || std::filesystem::exists(path, ec)) {
+        auto text = base::read_file(path, 1u << 20);
+        if (!text) return text.error();
+        // Debian's toml++ is built with exceptions: parse errors arrive as toml::parse_error.
+        toml::table parsed;
+        try {
+            parsed = toml::parse(text.value(), path.string());
+        } catch (const toml::parse_error& err) {
+            return make_error(Errc::bad_input,
+                              path.string() + ":" + std::to_string(err.source().begin.line) +
+                                  ": invalid TOML: " + std::string(err.description()));
+        }
+        std::map<std::string, std::string> flat;
+        auto r = flatten(parsed, "", path.string(), flat);
+        if (!r) return r.error();
+        for (const auto& [key, value] : flat) {
+            auto it = cfg.settings_.find(key);
+            if (it == cfg.settings_.end()) {
+                return make_error(Errc::bad_input,
+                                  path.string() + ": unknown key '" + key +
+                                      "' (sparkctl config show lists the keys)");
+            }
+            it->second = Setting{expand(value, getenv), Origin::file, path.string()};
+        }
+        cfg.file_ = path;
+    }
+
+    // 3. The environment.
+    for (const OptionSpec& o : kOptions) {
+        const char* v = getenv ? getenv(std::string(o.env).c_str()) : nullptr;
+        if (v != nullptr && *v != '\0') {
+            cfg.settings_[std::string(o.key)] =
+                Setting{expand(v, getenv), Origin::env, std::string(o.env)};
+        }
+    }
+
+    // 4. Flags.
+    for (const auto& [key, value] : sources.flags) {
+        const OptionSpec* o = find_option(key);
+        SPARKCTL_ASSERT(o != nullptr);
+        cfg.settings_[key] = Setting{expand(value, getenv), Origin::flag, std::string(o->flag)};
+    }
+    return cfg;
+}
+
+const Setting& Config::get(std::string_view key) const {
+    auto it = settings_.find(key);
+    SPARKCTL_ASSERT(it != settings_.end());
+    return it->second;
+}
+
+std::vector<std::pair<const OptionSpec*, const Setting*>> Config::all() const {
+    std::vector<std::pair<const OptionSpec*, const Setting*>> out;
+    for (const OptionSpec& o : kOptions) out.emplace_back(&o, &get(o.key));
+    return out;
+}
+
+}  // namespace sparkctl::config

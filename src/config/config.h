@@ -1,0 +1,72 @@
+// Configuration: each option is declared once (key, env var, flag, default, help) and resolved
+// with precedence default < config file < environment < flag, remembering each value's origin.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace sparkctl::config {
+
+enum class Origin { default_value, file, env, flag };
+const char* to_string(Origin origin);
+
+struct OptionSpec {
+    std::string_view key;            // config-file key ("hardware"); env is SPARKCTL_<KEY>
+    std::string_view env;            // "SPARKCTL_HARDWARE"
+    std::string_view flag;           // "--hardware", or "" when the option has no flag
+    std::string_view default_value;  // "~/" and "$XDG_*_HOME" forms are expanded on resolve
+    std::string_view help;
+};
+
+// The option table: every option sparkctl has, in display order.
+std::span<const OptionSpec> options();
+// nullptr when `key` is not an option.
+const OptionSpec* find_option(std::string_view key);
+
+struct Setting {
+    std::string value;
+    Origin origin = Origin::default_value;
+    std::string where;  // the file path, env var or flag the value came from; "" for defaults
+};
+
+using Getenv = std::function<const char*(const char*)>;
+
+struct Sources {
+    // The config file; nullopt: the default path (default_config_path), skipped if absent.
+    // An explicitly given file that does not exist is an error.
+    std::optional<std::filesystem::path> file;
+    Getenv getenv;                             // the process environment by default
+    std::map<std::string, std::string> flags;  // option key -> value given on the command line
+};
+
+// $SPARKCTL_CONFIG, else $XDG_CONFIG_HOME/sparkctl/config.toml, else ~/.config/sparkctl/config.toml.
+std::filesystem::path default_config_path(const Getenv& getenv);
+
+class Config {
+public:
+    // Errors (bad_input) name the file and key: malformed TOML, an unknown key, a value of the
+    // wrong type. Thread-compatible: const methods may be called concurrently.
+    static base::Result<Config> load(const Sources& sources);
+
+    // The resolved setting; `key` must be in the option table (asserted).
+    const Setting& get(std::string_view key) const;
+    const std::string& value(std::string_view key) const { return get(key).value; }
+    // The config file that was read, when one was.
+    const std::optional<std::filesystem::path>& file() const { return file_; }
+    // Every option with its setting, in table order.
+    std::vector<std::pair<const OptionSpec*, const Setting*>> all() const;
+
+private:
+    std::map<std::string, Setting, std::less<>> settings_;
+    std::optional<std::filesystem::path> file_;
+};
+
+}  // namespace sparkctl::config

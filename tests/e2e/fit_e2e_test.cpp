@@ -1,0 +1,107 @@
+// End-to-end tests of `sparkctl fit` and `sparkctl dev make-gguf` (docs/dev/fit.md).
+#include <gtest/gtest.h>
+
+#include "e2e/run_sparkctl.h"
+
+namespace sparkctl::test {
+namespace {
+
+void expect_fit_object(const nlohmann::json& j) {
+    for (const char* k : {"model", "hardware", "engine", "quant", "context", "parallel", "fits",
+                          "max_context", "max_parallel", "memory"}) {
+        EXPECT_TRUE(j.contains(k)) << k;
+    }
+    const auto& m = j["memory"];
+    for (const char* k : {"weights_bytes", "kv_cache_bytes", "kv_bytes_per_token", "compute_bytes",
+                          "overhead_bytes", "total_bytes", "peak_bytes", "budget_bytes"}) {
+        EXPECT_TRUE(m.contains(k)) << k;
+    }
+    EXPECT_EQ(m["total_bytes"].get<std::uint64_t>(), m["weights_bytes"].get<std::uint64_t>() +
+                                                         m["kv_cache_bytes"].get<std::uint64_t>() +
+                                                         m["compute_bytes"].get<std::uint64_t>() +
+                                                         m["overhead_bytes"].get<std::uint64_t>());
+}
+
+TEST(FitE2e, GptOss120bMxfp4OnLlamaCppJson) {
+    Sandbox s;
+    auto r = s.run({"fit", "gpt-oss-120b", "--engine", "llama.cpp", "--quant", "mxfp4", "--context",
+                    "131072", "--kv-cache-dtype", "f16", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = r.json();
+    expect_fit_object(j);
+    EXPECT_EQ(j["engine"], "llama.cpp");
+    EXPECT_EQ(j["quant"], "MXFP4");
+    EXPECT_EQ(j["hardware"], "dgx-spark");
+    EXPECT_TRUE(j["fits"].get<bool>());
+    // 4.5 GiB full + 27 MiB SWA (engines.md 2.4).
+    EXPECT_EQ(j["memory"]["kv_cache_bytes"], (4608ull + 27) << 20);
+    const double w = j["memory"]["weights_bytes"].get<double>();
+    EXPECT_NEAR(w, 63372242452.0, 63372242452.0 * 0.02);
+}
+
+TEST(FitE2e, ComparesEnginesWithoutEngineFlag) {
+    Sandbox s;
+    auto r = s.run({"fit", "llama-3.1-8b", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = r.json();
+    ASSERT_TRUE(j.contains("comparisons"));
+    ASSERT_EQ(j["comparisons"].size(), 3u);
+    for (const auto& c : j["comparisons"]) expect_fit_object(c);
+    auto t = s.run({"fit", "llama-3.1-8b"});
+    EXPECT_EQ(t.exit_code, 0);
+    for (const char* word : {"llama.cpp", "vllm", "sglang", "weights", "kv cache", "total",
+                             "budget", "headroom", "max context", "max parallel"}) {
+        EXPECT_NE(t.out.find(word), std::string::npos) << word;
+    }
+}
+
+TEST(FitE2e, DoesNotFitExitsThreeWithDocument) {
+    Sandbox s;
+    auto r = s.run({"fit", "deepseek-v3", "--engine", "vllm", "--json"});
+    EXPECT_EQ(r.exit_code, 3);
+    auto j = r.json();
+    EXPECT_FALSE(j["fits"].get<bool>());
+    auto b = s.run({"fit", "llama-3.1-8b", "--budget", "1GiB", "--json"});
+    EXPECT_EQ(b.exit_code, 3);
+    EXPECT_EQ(b.json()["comparisons"][0]["memory"]["budget_bytes"], 1ull << 30);
+}
+
+TEST(FitE2e, BadInputIsExitTwo) {
+    Sandbox s;
+    EXPECT_EQ(s.run({"fit", "gpt-oss-120b", "--engine", "trt", "--json"}).exit_code, 2);
+    EXPECT_EQ(
+        s.run({"fit", "gpt-oss-120b", "--engine", "vllm", "--kv-cache-dtype", "q4_0"}).exit_code,
+        2);
+    EXPECT_EQ(s.run({"fit", "gpt-oss-120b", "--budget", "lots"}).exit_code, 2);
+    EXPECT_EQ(s.run({"fit", "no-such-model-xyz", "--json"}).exit_code, 2);
+}
+
+TEST(FitE2e, MakeGgufThenFitTheFile) {
+    Sandbox s;
+    const auto path = (s.home() / "tiny.gguf").string();
+    auto m =
+        s.run({"dev", "make-gguf", "--arch", "llama", "--out", path, "--layers", "2", "--hidden",
+               "256", "--heads", "4", "--kv-heads", "2", "--ff", "512", "--vocab", "512"});
+    ASSERT_EQ(m.exit_code, 0) << m.err;
+    auto r = s.run({"fit", path, "--engine", "llama.cpp", "--context", "1024", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = r.json();
+    expect_fit_object(j);
+    EXPECT_EQ(j["weights_source"], "file");
+    // 2 layers * 2 kv heads * 64 dims * 2 (K,V) * 2 B = 1 KiB per token.
+    EXPECT_EQ(j["memory"]["kv_bytes_per_token"], 1024);
+    EXPECT_EQ(j["memory"]["kv_cache_bytes"], 1024 * 1024);
+    for (const char* arch : {"qwen3moe", "gemma3", "gpt-oss", "deepseek2"}) {
+        const auto p = (s.home() / (std::string(arch) + ".gguf")).string();
+        auto g =
+            s.run({"dev",      "make-gguf", "--arch",    arch, "--out",      p,   "--layers", "2",
+                   "--hidden", "256",       "--heads",   "4",  "--kv-heads", "2", "--ff",     "256",
+                   "--vocab",  "512",       "--experts", "4"});
+        ASSERT_EQ(g.exit_code, 0) << arch << ": " << g.err;
+        auto f = s.run({"fit", p, "--engine", "llama.cpp", "--json"});
+        EXPECT_EQ(f.exit_code, 0) << arch << ": " << f.err;
+    }
+}
+
+}  // namespace
+}  // namespace sparkctl::test
