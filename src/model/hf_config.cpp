@@ -691,7 +691,8 @@ base::Result<json> parse_json_text(std::string_view text, std::string_view name)
         return make_error(Errc::bad_input, std::string(name) + ": JSON nested deeper than " +
                                                std::to_string(kHfConfigMaxDepth) + " levels");
     }
-    json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    const std::string strict = detail::python_json_to_strict(text);
+    json doc = json::parse(strict.begin(), strict.end(), nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) {
         return make_error(Errc::bad_input, std::string(name) + ": not valid JSON");
     }

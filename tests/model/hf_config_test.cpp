@@ -14,6 +14,7 @@
 #include <string>
 
 #include "model/hf_config.h"
+#include "model/detail/json_limits.h"
 
 namespace sparkctl::model {
 namespace {
@@ -594,6 +595,25 @@ TEST(HfConfigBad, DeepNestingAndSizeAreBounded) {
     EXPECT_TRUE(ok.ok());
     std::string big = "{\"pad\": \"" + std::string(kHfConfigMaxBytes, 'x') + "\"}";
     EXPECT_NE(parse_err(big).message.find("16 MiB"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sparkctl::model
+
+namespace sparkctl::model {
+namespace {
+
+TEST(HfConfigPythonJson, InfinityAndNanReadAsNullOutsideStrings) {
+    auto c = parse_hf_config(R"({"model_type": "llama", "num_hidden_layers": 2,
+        "time_step_limit": [0.0, Infinity], "x": -Infinity, "y": NaN,
+        "name": "NaN, Infinity stay in strings"})",
+                             "config.json");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->arch.n_layers, 2u);
+    EXPECT_EQ(detail::python_json_to_strict(R"({"a": [1, Infinity], "b": "Infinity"})"),
+              R"({"a": [1, null], "b": "Infinity"})");
+    // Only whole value tokens: an identifier that starts alike is left for the parser to reject.
+    EXPECT_FALSE(parse_hf_config(R"({"a": Infinityx})", "config.json").ok());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace sparkctl::model::detail {
@@ -35,6 +36,54 @@ inline std::size_t json_nesting_depth(std::string_view text, std::size_t limit) 
         }
     }
     return max_depth;
+}
+
+// Python's json.dumps writes NaN, Infinity and -Infinity, which are not JSON; real config.json
+// files carry them (Nemotron-H: "time_step_limit": [0.0, Infinity]). Replaces those bare value
+// tokens, outside strings, with null, so the value reads as unknown. Linear, no allocation
+// beyond the copy.
+inline std::string python_json_to_strict(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    bool in_string = false;
+    bool escaped = false;
+    char prev = '\0';  // last non-space character outside strings
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (in_string) {
+            out += c;
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                in_string = false;
+                prev = c;
+            }
+            continue;
+        }
+        if (prev == ':' || prev == ',' || prev == '[') {
+            bool replaced = false;
+            for (std::string_view token : {"-Infinity", "Infinity", "NaN"}) {
+                if (text.substr(i, token.size()) != token) continue;
+                std::size_t end = i + token.size();
+                char next = end < text.size() ? text[end] : ' ';
+                bool boundary = !((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z') ||
+                                  (next >= '0' && next <= '9') || next == '_');
+                if (!boundary) continue;
+                out += "null";
+                i = end - 1;
+                prev = 'l';
+                replaced = true;
+                break;
+            }
+            if (replaced) continue;
+        }
+        out += c;
+        if (c == '"') in_string = true;
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') prev = c;
+    }
+    return out;
 }
 
 }  // namespace sparkctl::model::detail
