@@ -1,6 +1,8 @@
 // sparkctl dev make-gguf: random-weight GGUF models with a minimal valid tokenizer, in the tensor
 // layout llama.cpp expects (LC:src/models/<arch>.cpp load_arch_tensors), for checking the memory
-// model against a real llama-server (docs/dev/fit.md "Validation").
+// model against a real llama-server (docs/dev/fit.md "Validation"); sparkctl dev calibrate and
+// dev validate: the performance model against published measurements
+// (docs/dev/performance-model.md).
 #include <fmt/format.h>
 
 #include <cstring>
@@ -10,7 +12,9 @@
 #include <vector>
 
 #include "base/exit_status.h"
+#include "base/file.h"
 #include "cli/command.h"
+#include "fit/calibration.h"
 #include "fit/weights.h"
 #include "model/ggml_types.h"
 #include "model/gguf_writer.h"
@@ -236,6 +240,88 @@ base::Result<void> make_gguf(const MakeArgs& a) {
     return {};
 }
 
+struct CalibrateArgs {
+    std::string file;
+    std::string out;
+    std::string constants;
+};
+
+constexpr std::uint64_t kMaxTableBytes = 16u << 20;
+
+base::Result<std::vector<fit::Measurement>> load_measurements(const std::string& file) {
+    auto text = base::read_file(file, kMaxTableBytes);
+    if (!text) return text.error();
+    return fit::parse_measurements(*text, file);
+}
+
+// Per-row predictions against measurements and the MdAPE summary, as a table or JSON.
+int report(Context& c, const std::vector<fit::RowResult>& results, const std::string& header) {
+    struct Cell {
+        const char* split;
+        const char* metric;
+    };
+    const Cell cells[] = {
+        {"fit", "decode"}, {"fit", "prefill"}, {"holdout", "decode"}, {"holdout", "prefill"}};
+    if (c.out.json) {
+        nlohmann::json rows = nlohmann::json::array();
+        for (const fit::RowResult& r : results) {
+            const fit::Measurement& m = *r.row;
+            rows.push_back({{"line", m.line},
+                            {"engine", engines::to_string(m.engine)},
+                            {"model", m.model},
+                            {"quant", m.quant},
+                            {"test", m.test},
+                            {"depth", m.depth},
+                            {"concurrency", m.concurrency},
+                            {"nodes", m.nodes},
+                            {"metric", m.metric},
+                            {"split", m.split},
+                            {"measured_tokens_per_s", m.value},
+                            {"predicted_tokens_per_s", r.predicted},
+                            {"error", r.error},
+                            {"constants", r.constants_source},
+                            {"skipped", r.skipped}});
+        }
+        nlohmann::json summary = nlohmann::json::object();
+        for (const Cell& cell : cells) {
+            std::size_t n = 0;
+            const double e = fit::mdape(results, cell.split, cell.metric, &n);
+            summary[std::string(cell.split) + "_" + cell.metric] = {{"rows", n}, {"mdape", e}};
+        }
+        c.out.emit_json({{"rows", rows}, {"summary", summary}});
+        return base::kExitOk;
+    }
+    std::string out = header;
+    out += fmt::format(
+        "{:>5} {:<9} {:<20} {:<7} {:<18} {:>6} {:>4} {:>2} {:<7} {:<7} {:>9} "
+        "{:>9} {:>7}\n",
+        "line", "engine", "model", "quant", "test", "depth", "conc", "tp", "metric", "split",
+        "measured", "predicted", "error");
+    for (const fit::RowResult& r : results) {
+        const fit::Measurement& m = *r.row;
+        if (!r.skipped.empty()) {
+            out += fmt::format("{:>5} {:<9} {:<20} skipped: {}\n", m.line,
+                               engines::to_string(m.engine), m.model.substr(0, 20), r.skipped);
+            continue;
+        }
+        out += fmt::format(
+            "{:>5} {:<9} {:<20} {:<7} {:<18} {:>6} {:>4} {:>2} {:<7} {:<7} "
+            "{:>9.1f} {:>9.1f} {:>+6.1f}%\n",
+            m.line, engines::to_string(m.engine), m.model.substr(0, 20), m.quant.substr(0, 7),
+            m.test.substr(0, 18), m.depth, m.concurrency, m.nodes, m.metric, m.split, m.value,
+            r.predicted, 100.0 * r.error);
+    }
+    out += "\nmedian absolute percentage error\n";
+    for (const Cell& cell : cells) {
+        std::size_t n = 0;
+        const double e = fit::mdape(results, cell.split, cell.metric, &n);
+        out += fmt::format("  {:<7} {:<7} {:>5.1f}%  ({} rows)\n", cell.split, cell.metric,
+                           100.0 * e, n);
+    }
+    c.out.emit_text(out);
+    return base::kExitOk;
+}
+
 }  // namespace
 
 Action setup_dev(CLI::App& app, Context&) {
@@ -256,7 +342,51 @@ Action setup_dev(CLI::App& app, Context&) {
     mk->add_option("--context", a->context, "Trained context (default 8192)");
     mk->add_option("--window", a->window, "Sliding window for gemma3/gpt-oss (default 512)");
     mk->add_option("--type", a->type, "Weight type: F16 (default), BF16, F32, Q8_0");
-    return [a, mk](Context& c) -> int {
+
+    auto ca = std::make_shared<CalibrateArgs>();
+    CLI::App* cal = app.add_subcommand(
+        "calibrate", "Fit the performance model's constants to published measurements");
+    cal->add_option("FILE", ca->file, "Measurements (data/perf-measurements.tsv)")->required();
+    cal->add_option("--out", ca->out, "Write the constants here (data/perf-constants.toml)");
+    CLI::App* val = app.add_subcommand(
+        "validate", "Predicted against measured speed per row, and the error by split");
+    val->add_option("FILE", ca->file, "Measurements (data/perf-measurements.tsv)")->required();
+    val->add_option("--constants", ca->constants,
+                    "Constants file (default: the one built into sparkctl)");
+
+    return [a, mk, ca, cal, val](Context& c) -> int {
+        if (cal->parsed()) {
+            auto rows = load_measurements(ca->file);
+            if (!rows) return c.out.fail(rows.error());
+            std::string cmd = "sparkctl dev calibrate " + ca->file;
+            if (!ca->out.empty()) cmd += " --out " + ca->out;
+            auto table = fit::calibrate(*rows, cmd);
+            if (!table) return c.out.fail(table.error());
+            if (!ca->out.empty()) {
+                auto w = base::write_file_atomic(ca->out, fit::constants_to_toml(*table));
+                if (!w) return c.out.fail(w.error());
+            }
+            auto results = fit::evaluate(*rows, *table);
+            if (!results) return c.out.fail(results.error());
+            std::string header = ca->out.empty() ? "" : "wrote " + ca->out + "\n";
+            header += fit::constants_to_toml(*table) + "\n";
+            return report(c, *results, header);
+        }
+        if (val->parsed()) {
+            auto rows = load_measurements(ca->file);
+            if (!rows) return c.out.fail(rows.error());
+            fit::ConstantsTable table = fit::builtin_constants();
+            if (!ca->constants.empty()) {
+                auto text = base::read_file(ca->constants, kMaxTableBytes);
+                if (!text) return c.out.fail(text.error());
+                auto t = fit::parse_constants_toml(*text, ca->constants);
+                if (!t) return c.out.fail(t.error());
+                table = *t;
+            }
+            auto results = fit::evaluate(*rows, table);
+            if (!results) return c.out.fail(results.error());
+            return report(c, *results, "");
+        }
         if (!mk->parsed()) return c.out.fail(base::kExitBadInput, "dev: no subcommand given");
         auto r = make_gguf(*a);
         if (!r) return c.out.fail(r.error());

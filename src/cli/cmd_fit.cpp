@@ -2,6 +2,7 @@
 // context and parallelism that fit. Schema: docs/dev/fit.md.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "cli/command.h"
 #include "engines/engine.h"
 #include "fit/fit.h"
+#include "fit/performance.h"
 #include "hw/detect.h"
 #include "hw/profile.h"
 #include "model/catalog.h"
@@ -31,7 +33,36 @@ struct FitArgs {
     std::uint32_t parallel = 1;
     std::string kv_cache_dtype = "auto";
     std::string budget;
+    std::uint64_t depth = 0;
+    std::uint64_t prompt = 512;
+    std::uint32_t nodes = 1;
 };
+
+json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+json performance_json(const fit::Performance& p) {
+    return {{"parallel", p.parallel},
+            {"depth", p.depth},
+            {"prompt", p.prompt},
+            {"nodes", p.nodes},
+            {"ubatch", p.ubatch},
+            {"decode_tokens_per_s", p.decode_tokens_per_s},
+            {"decode_tokens_per_s_total", p.decode_tokens_per_s_total},
+            {"decode_ceiling_tokens_per_s", p.decode_ceiling_tokens_per_s},
+            {"decode_ceiling_tokens_per_s_total", p.decode_ceiling_tokens_per_s_total},
+            {"decode_ceiling_fraction", p.decode_ceiling_fraction},
+            {"decode_bytes_per_step", p.decode_bytes_per_step},
+            {"prefill_tokens_per_s", opt(p.prefill_tokens_per_s)},
+            {"prefill_tokens_per_s_single", opt(p.prefill_tokens_per_s_single)},
+            {"prefill_ceiling_tokens_per_s", opt(p.prefill_ceiling_tokens_per_s)},
+            {"prefill_ceiling_fraction", opt(p.prefill_ceiling_fraction)},
+            {"prefill_flops_per_token", p.prefill_flops_per_token},
+            {"ttft_ms", opt(p.ttft_ms)},
+            {"itl_ms", p.itl_ms},
+            {"tp_speedup", opt(p.tp_speedup)},
+            {"constants", p.constants_source},
+            {"calibrated", p.calibrated}};
+}
 
 json result_json(const fit::FitResult& r, const model::ModelSpec& spec,
                  const hw::HardwareProfile& hwp) {
@@ -97,6 +128,7 @@ json result_json(const fit::FitResult& r, const model::ModelSpec& spec,
     }
     j["engine_settings"] = settings;
     j["notes"] = r.notes;
+    j["performance"] = r.performance ? performance_json(*r.performance) : json(nullptr);
     return j;
 }
 
@@ -112,8 +144,19 @@ std::string table(const std::vector<fit::FitResult>& rs, const model::ModelSpec&
                            b(budget), b(hwp.memory_total_bytes), b(hwp.os_reserve_bytes));
     }
     const fit::FitResult& f0 = rs.front();
-    out += fmt::format("context {} per sequence ({}), parallel {}\n\n", f0.context,
-                       f0.context_origin, f0.parallel);
+    out += fmt::format("context {} per sequence ({}), parallel {}", f0.context, f0.context_origin,
+                       f0.parallel);
+    for (const fit::FitResult& r : rs) {
+        if (!r.performance) continue;
+        const fit::Performance& p = *r.performance;
+        out += fmt::format(
+            "; speed at depth {}, prompt {}, nodes {} (ceiling: decode {}, "
+            "prefill {})",
+            p.depth, p.prompt, p.nodes, "bandwidth bound",
+            p.prefill_ceiling_tokens_per_s ? "compute bound at the published peak" : "unknown");
+        break;
+    }
+    out += "\n\n";
 
     std::vector<std::pair<std::string, std::vector<std::string>>> rows;
     auto row = [&](const std::string& label, auto&& cell) {
@@ -154,6 +197,45 @@ std::string table(const std::vector<fit::FitResult>& rs, const model::ModelSpec&
     row("max parallel", [](const fit::FitResult& r) {
         return r.supported ? std::to_string(r.max_parallel) : std::string("-");
     });
+    // Speed (docs/dev/performance-model.md): prediction, and the physical ceiling beside it.
+    auto perf = [](auto cell) {
+        return [cell](const fit::FitResult& r) {
+            return r.supported && r.performance ? cell(*r.performance) : std::string("-");
+        };
+    };
+    auto num = [](double v) { return fmt::format("{:.1f}", v); };
+    auto of = [num](double v, double ceiling) {
+        return fmt::format("{} of {} ({:.0f}%)", num(v), num(ceiling), 100.0 * v / ceiling);
+    };
+    const bool any_perf =
+        std::any_of(rs.begin(), rs.end(), [](const fit::FitResult& r) { return r.performance; });
+    if (any_perf) {
+        row("speed", [](const fit::FitResult&) { return std::string(""); });
+        row("  decode t/s per seq", perf([of](const fit::Performance& p) {
+                return of(p.decode_tokens_per_s, p.decode_ceiling_tokens_per_s);
+            }));
+        if (f0.parallel > 1) {
+            row("  decode t/s total", perf([of](const fit::Performance& p) {
+                    return of(p.decode_tokens_per_s_total, p.decode_ceiling_tokens_per_s_total);
+                }));
+        }
+        row("  prefill t/s", perf([of](const fit::Performance& p) {
+                if (!p.prefill_tokens_per_s) return std::string("unknown");
+                return of(*p.prefill_tokens_per_s, *p.prefill_ceiling_tokens_per_s);
+            }));
+        row("  ttft ms", perf([num](const fit::Performance& p) {
+                return p.ttft_ms ? num(*p.ttft_ms) : std::string("unknown");
+            }));
+        row("  itl ms", perf([num](const fit::Performance& p) { return num(p.itl_ms); }));
+        if (rs.front().performance && rs.front().performance->nodes > 1) {
+            row("  tp speed-up", perf([](const fit::Performance& p) {
+                    return p.tp_speedup ? fmt::format("{:.2f}x", *p.tp_speedup) : std::string("-");
+                }));
+        }
+        row("  constants", perf([](const fit::Performance& p) {
+                return p.calibrated ? std::string("fitted") : std::string("borrowed");
+            }));
+    }
 
     std::size_t label_w = 0;
     std::vector<std::size_t> col_w(rs.size(), 0);
@@ -201,6 +283,16 @@ Action setup_fit(CLI::App& app, Context& ctx) {
                    "auto, f16, bf16, q8_0, q4_0 (llama.cpp), fp8 (vLLM, SGLang)");
     app.add_option("--budget", a->budget,
                    "Memory budget in bytes (suffixes GiB, GB, ...) instead of the profile's");
+    app.add_option("--depth", a->depth,
+                   "Tokens already in each sequence's KV cache, for the speed prediction "
+                   "(default 0)");
+    app.add_option("--prompt", a->prompt,
+                   "Prompt tokens per request, for prefill speed and time to first token "
+                   "(default 512)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
+    app.add_option("--nodes", a->nodes,
+                   "Machines in tensor parallel, for the speed prediction (default 1)")
+        ->check(CLI::Range(1u, 64u));
     ctx.add_config_flag(app, "hardware");
     return [a](Context& c) -> int {
         auto cfg = c.config();
@@ -247,6 +339,17 @@ Action setup_fit(CLI::App& app, Context& ctx) {
         o.kv_cache_dtype = a->kv_cache_dtype;
         o.budget_bytes = budget;
         o.memory_total_bytes = hwp->memory_total_bytes;
+        if (auto caps = fit::hw_caps(*hwp)) {
+            fit::PerfRequest pr;
+            pr.parallel = a->parallel;
+            pr.depth = a->depth;
+            pr.prompt = a->prompt;
+            pr.nodes = a->nodes;
+            o.performance = pr;
+            o.performance_hw = *caps;
+        } else if (a->nodes > 1 || a->depth > 0) {
+            return c.out.fail(caps.error());
+        }
 
         std::vector<fit::FitResult> results;
         for (engines::Engine e : engs) {
@@ -268,6 +371,14 @@ Action setup_fit(CLI::App& app, Context& ctx) {
                 return c.out.fail(r.error());
             }
             results.push_back(std::move(*r));
+        }
+        for (const fit::FitResult& r : results) {
+            if (r.supported && a->depth + a->prompt > r.context) {
+                return c.out.fail(base::kExitBadInput,
+                                  fmt::format("--depth {} + --prompt {} exceeds the context of {} "
+                                              "tokens per sequence (--context)",
+                                              a->depth, a->prompt, r.context));
+            }
         }
         bool any_fits = false;
         bool all_unsupported = true;

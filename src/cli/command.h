@@ -61,6 +61,7 @@ Action setup_fit(CLI::App& app, Context& ctx);
 Action setup_hw(CLI::App& app, Context& ctx);
 Action setup_inspect(CLI::App& app, Context& ctx);
 Action setup_models(CLI::App& app, Context& ctx);
+Action setup_plan(CLI::App& app, Context& ctx);
 Action setup_project(CLI::App& app, Context& ctx);
 Action setup_activity(CLI::App& app, Context& ctx);
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 
 #include "base/assert.h"
@@ -31,6 +32,17 @@ constexpr std::array kOptions = {
                "Root of the assistant's home: repo index and saved plans (R-WS-2, R-WS-3)"},
 };
 
+constexpr std::array<std::string_view, 2> kRawTables = {"rules", "cluster"};
+
+bool is_raw_key(std::string_view key) {
+    for (std::string_view t : kRawTables) {
+        if (key.size() > t.size() && key.substr(0, t.size()) == t && key[t.size()] == '.') {
+            return true;
+        }
+    }
+    return false;
+}
+
 std::string env_or(const Getenv& getenv, const char* name, const std::string& fallback) {
     const char* v = getenv ? getenv(name) : nullptr;
     return (v != nullptr && *v != '\0') ? std::string(v) : fallback;
@@ -57,7 +69,21 @@ std::string expand(std::string_view value, const Getenv& getenv) {
     return v;
 }
 
-// Flattens a TOML table into dotted keys with scalar values rendered as strings.
+// Renders a scalar TOML node as a string; nullopt for arrays and tables.
+std::optional<std::string> scalar(const toml::node& node) {
+    if (auto s = node.value<std::string>(); s && node.is_string()) return *s;
+    if (node.is_integer()) return std::to_string(node.as_integer()->get());
+    if (node.is_floating_point()) {
+        std::ostringstream os;
+        os << node.as_floating_point()->get();
+        return os.str();
+    }
+    if (node.is_boolean()) return std::string(node.as_boolean()->get() ? "true" : "false");
+    return std::nullopt;
+}
+
+// Flattens a TOML table into dotted keys with scalar values rendered as strings. Under a raw
+// table (kRawTables), an array of scalars is joined with ",".
 base::Result<void> flatten(const toml::table& table, const std::string& prefix,
                            const std::string& file, std::map<std::string, std::string>& out) {
     for (const auto& [k, node] : table) {
@@ -67,20 +93,26 @@ base::Result<void> flatten(const toml::table& table, const std::string& prefix,
             if (!r) return r;
             continue;
         }
-        if (auto s = node.value<std::string>(); s && node.is_string()) {
-            out[key] = *s;
-        } else if (node.is_integer()) {
-            out[key] = std::to_string(node.as_integer()->get());
-        } else if (node.is_floating_point()) {
-            std::ostringstream os;
-            os << node.as_floating_point()->get();
-            out[key] = os.str();
-        } else if (node.is_boolean()) {
-            out[key] = node.as_boolean()->get() ? "true" : "false";
-        } else {
-            return make_error(Errc::bad_input, file + ": key '" + key +
-                                                   "': expected a string, number or boolean");
+        if (auto v = scalar(node)) {
+            out[key] = *v;
+            continue;
         }
+        if (const toml::array* arr = node.as_array(); arr && is_raw_key(key)) {
+            std::string joined;
+            for (const toml::node& item : *arr) {
+                auto v = scalar(item);
+                if (!v) {
+                    return make_error(Errc::bad_input,
+                                      file + ": key '" + key + "': expected an array of scalars");
+                }
+                if (!joined.empty()) joined += ",";
+                joined += *v;
+            }
+            out[key] = joined;
+            continue;
+        }
+        return make_error(Errc::bad_input, file + ": key '" + key +
+                                               "': expected a string, number or boolean");
     }
     return {};
 }
@@ -96,6 +128,8 @@ const char* to_string(Origin origin) {
     }
     return "default";
 }
+
+std::span<const std::string_view> raw_tables() { return kRawTables; }
 
 std::span<const OptionSpec> options() { return kOptions; }
 
@@ -142,6 +176,10 @@ base::Result<Config> Config::load(const Sources& sources) {
         auto r = flatten(parsed, "", path.string(), flat);
         if (!r) return r.error();
         for (const auto& [key, value] : flat) {
+            if (is_raw_key(key)) {
+                cfg.raw_[key] = value;
+                continue;
+            }
             auto it = cfg.settings_.find(key);
             if (it == cfg.settings_.end()) {
                 return make_error(Errc::bad_input,
@@ -180,6 +218,15 @@ const Setting& Config::get(std::string_view key) const {
 std::vector<std::pair<const OptionSpec*, const Setting*>> Config::all() const {
     std::vector<std::pair<const OptionSpec*, const Setting*>> out;
     for (const OptionSpec& o : kOptions) out.emplace_back(&o, &get(o.key));
+    return out;
+}
+
+std::map<std::string, std::string> Config::table(std::string_view prefix) const {
+    std::map<std::string, std::string> out;
+    const std::string p = std::string(prefix) + ".";
+    for (auto it = raw_.lower_bound(p); it != raw_.end() && it->first.rfind(p, 0) == 0; ++it) {
+        out[it->first.substr(p.size())] = it->second;
+    }
     return out;
 }
 

@@ -26,6 +26,10 @@ struct OptionSpec {
     std::string_view help;
 };
 
+// Top-level tables of the config file that hold free-form keys read by the module that owns
+// them ("rules": plan's rule overrides; "cluster": the cluster inventory), not options.
+std::span<const std::string_view> raw_tables();
+
 // The option table: every option sparkctl has, in display order.
 std::span<const OptionSpec> options();
 // nullptr when `key` is not an option.
@@ -64,8 +68,15 @@ public:
     // Every option with its setting, in table order.
     std::vector<std::pair<const OptionSpec*, const Setting*>> all() const;
 
+    // The raw keys of a free-form table of the config file (see raw_tables()), with `prefix.`
+    // stripped: `[rules.R-OPS-1] enabled = false` gives table("rules") = {"R-OPS-1.enabled":
+    // "false"}. Scalars are rendered as strings; an array of scalars is joined with ",".
+    // Empty when the file has no such table. These keys bypass the option table (no env or flag).
+    std::map<std::string, std::string> table(std::string_view prefix) const;
+
 private:
     std::map<std::string, Setting, std::less<>> settings_;
+    std::map<std::string, std::string, std::less<>> raw_;  // dotted key -> value
     std::optional<std::filesystem::path> file_;
 };
 

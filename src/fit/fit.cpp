@@ -243,6 +243,21 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
     if (engine == Engine::llama_cpp && res.parallel > 1) {
         res.notes.push_back("R-OPS-3: parallel load belongs on vLLM or SGLang, not llama.cpp");
     }
+    if (o.performance && o.performance_hw) {
+        auto costs = model_costs(spec, engine, quant.name, o.kv_cache_dtype);
+        if (!costs) {
+            res.notes.push_back("speed not predicted: " + costs.error().message);
+        } else {
+            PerfRequest pr = *o.performance;
+            pr.parallel = res.parallel;
+            const ResolvedConstants rc =
+                resolve_constants(builtin_constants(), engine, quant_family(engine, quant.name));
+            auto perf = predict(*costs, rc, *o.performance_hw, engine, pr);
+            if (!perf) return perf.error();
+            for (const std::string& n : perf->notes) res.notes.push_back(n);
+            res.performance = std::move(*perf);
+        }
+    }
     return res;
 }
 

@@ -12,6 +12,7 @@
 #include "base/result.h"
 #include "engines/engine.h"
 #include "fit/memory.h"
+#include "fit/performance.h"
 #include "model/catalog.h"
 #include "model/model_spec.h"
 
@@ -27,6 +28,9 @@ struct FitOptions {
     std::string kv_cache_dtype = "auto";
     std::uint64_t budget_bytes = 0;
     std::uint64_t memory_total_bytes = 0;
+    // Speed prediction (fit/performance.h): set both to get FitResult::performance.
+    std::optional<PerfRequest> performance;
+    std::optional<HwCaps> performance_hw;
 };
 
 struct FitResult {
@@ -46,12 +50,15 @@ struct FitResult {
     std::uint32_t max_parallel = 0;
     std::int64_t headroom_bytes = 0;  // budget - total
     std::vector<std::string> notes;   // warnings and assumptions, for people
+    // Speed at FitOptions::performance; nullopt when not asked for or not predictable (a note
+    // says why).
+    std::optional<Performance> performance;
 };
 
 // Fits `spec` on `engine`. `variants` are the model's published checkpoints (empty for files).
 // An architecture too incomplete to size, or a file the engine cannot load, gives a result with
 // supported = false and the reason (and zero memory). Errors: bad_input for an unknown --quant
-// or --kv-cache-dtype for this engine.
+// or --kv-cache-dtype for this engine, or a speed request predict() rejects.
 base::Result<FitResult> fit_model(const model::ModelSpec& spec,
                                   const std::vector<model::Variant>& variants,
                                   engines::Engine engine, const FitOptions& options);

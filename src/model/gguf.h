@@ -111,6 +111,15 @@ base::Result<GgufFile> parse_gguf_header(std::string_view bytes, std::string_vie
 // All shards of a split model, in order ("name-00001-of-00003.gguf" from any shard), or
 // the file alone when not split. not_found names a missing shard; bad_input flags shards
 // that disagree (split.no/split.count, duplicate tensors across shards).
+// "<prefix>-NNNNN-of-NNNNN.gguf" (llama.cpp's split naming): shard number (1-based) and count.
+struct GgufSplitName {
+    std::string prefix;
+    std::uint32_t no = 0;
+    std::uint32_t count = 0;
+};
+// nullopt when the name does not follow the pattern or the numbers are inconsistent.
+std::optional<GgufSplitName> parse_gguf_split_name(std::string_view filename);
+
 base::Result<std::vector<GgufFile>> read_gguf_shards(const std::filesystem::path& path);
 
 // The ModelSpec llama.cpp would see: all shards, tensors, sizes, quantization and Arch

@@ -29,10 +29,9 @@ std::vector<fs::path> gguf_models_in(const fs::path& dir) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir, ec)) {
         if (!e.is_regular_file(ec) || !has_extension(e.path(), ".gguf")) continue;
-        std::string name = e.path().filename().string();
-        // A split set is represented by its first shard ("-00001-of-0000N.gguf").
-        auto of = name.find("-of-");
-        if (of != std::string::npos && of >= 6 && name.compare(of - 6, 6, "-00001") != 0) continue;
+        // A split set is represented by its first shard.
+        auto split = parse_gguf_split_name(e.path().filename().string());
+        if (split && split->no != 1) continue;
         out.push_back(e.path());
     }
     std::sort(out.begin(), out.end());
@@ -57,8 +56,9 @@ base::Result<ModelSpec> load_directory(const fs::path& dir) {
     if (ggufs.size() == 1) return load_gguf(ggufs.front());
     if (ggufs.empty()) {
         return make_error(Errc::bad_input,
-                          dir.string() + ": no model here (expected config.json, *.safetensors, "
-                                         "*.gguf or a Hugging Face cache directory)");
+                          dir.string() +
+                              ": no model here (expected config.json, *.safetensors, "
+                              "*.gguf or a Hugging Face cache directory)");
     }
     std::string names;
     for (const auto& p : ggufs) names += (names.empty() ? "" : ", ") + p.filename().string();
@@ -69,7 +69,8 @@ base::Result<ModelSpec> load_directory(const fs::path& dir) {
 base::Result<ModelSpec> load_file(const fs::path& path) {
     if (has_extension(path, ".gguf")) return load_gguf(path);
     if (has_extension(path, ".safetensors")) return load_safetensors(path);
-    if (path.filename() == "model.safetensors.index.json") return load_model_dir(path.parent_path());
+    if (path.filename() == "model.safetensors.index.json")
+        return load_model_dir(path.parent_path());
     if (has_extension(path, ".json")) return load_config_json(path);
     // No telling extension: recognise a GGUF by its magic.
     auto file = base::RandomAccessFile::open(path);
@@ -78,9 +79,9 @@ base::Result<ModelSpec> load_file(const fs::path& path) {
     if (file->size() >= 4 && file->read_at(0, 4, magic).ok() && magic == "GGUF") {
         return load_gguf(path);
     }
-    return make_error(Errc::bad_input,
-                      path.string() + ": not a model file (expected .gguf, .safetensors or "
-                                      "config.json)");
+    return make_error(Errc::bad_input, path.string() +
+                                           ": not a model file (expected .gguf, .safetensors or "
+                                           "config.json)");
 }
 
 bool looks_like_path(std::string_view arg) {
@@ -107,8 +108,8 @@ base::Result<ModelSpec> load_model(std::string_view arg) {
     if (looks_like_path(arg)) {
         return make_error(Errc::not_found, std::string(arg) + ": no such file or directory");
     }
-    std::string message = "unknown model '" + base::printable(arg) +
-                          "': not a file, and not in the catalog";
+    std::string message =
+        "unknown model '" + base::printable(arg) + "': not a file, and not in the catalog";
     std::vector<std::string> close = suggest_models(arg);
     if (!close.empty()) {
         message += "; did you mean ";

@@ -106,6 +106,38 @@ TEST_F(ConfigTest, BadFilesAreNamedErrors) {
     EXPECT_NE(wrong_type.error().message.find("'hardware'"), std::string::npos);
 }
 
+TEST_F(ConfigTest, RawTablesKeepFreeFormKeys) {
+    Sources s = sources();
+    s.file = write(
+        "hardware = \"dgx-spark\"\n"
+        "[rules.R-OPS-2]\nenabled = false\n"
+        "[rules.SPARKCTL-PLAN-1]\nvalue = 0.8\n"
+        "[cluster]\nhosts = [\"spark-a\", \"spark-b\"]\nfabric_interface = \"enp1s0f1np1\"\n"
+        "port = 6379\n");
+    auto cfg = Config::load(s);
+    ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+    EXPECT_EQ(cfg->value("hardware"), "dgx-spark");
+    const auto rules = cfg->table("rules");
+    ASSERT_EQ(rules.size(), 2u);
+    EXPECT_EQ(rules.at("R-OPS-2.enabled"), "false");
+    EXPECT_EQ(rules.at("SPARKCTL-PLAN-1.value"), "0.8");
+    const auto cluster = cfg->table("cluster");
+    EXPECT_EQ(cluster.at("hosts"), "spark-a,spark-b");
+    EXPECT_EQ(cluster.at("fabric_interface"), "enp1s0f1np1");
+    EXPECT_EQ(cluster.at("port"), "6379");
+    EXPECT_TRUE(cfg->table("nothing").empty());
+    // Raw keys are not options.
+    for (const auto& [spec, setting] : cfg->all()) EXPECT_NE(spec->key.substr(0, 5), "rules");
+
+    // Arrays stay an error outside raw tables, and arrays of tables inside them.
+    s.file = write("[cluster]\nhosts = [{a = 1}]\n");
+    auto nested = Config::load(s);
+    ASSERT_FALSE(nested.ok());
+    EXPECT_NE(nested.error().message.find("'cluster.hosts'"), std::string::npos);
+    s.file = write("rules = 1\n");
+    EXPECT_FALSE(Config::load(s).ok());
+}
+
 TEST_F(ConfigTest, TableListsEveryOptionOnceWithEnvNamedAfterKey) {
     std::set<std::string_view> keys;
     for (const OptionSpec& o : options()) {

@@ -17,6 +17,7 @@
 
 #include "base/file.h"
 #include "base/process.h"
+#include "e2e/run_sparkctl.h"
 #include "workspace/git_env.h"
 
 namespace sparkctl::workspace {
@@ -24,16 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// $SPARKCTL_BINARY, else the binary of this build tree (build/tests/.. -> build/apps/sparkctl).
-std::string sparkctl_binary() {
-    const char* bin = std::getenv("SPARKCTL_BINARY");
-    if (bin != nullptr && *bin != '\0') return bin;
-    std::error_code ec;
-    fs::path self = fs::read_symlink("/proc/self/exe", ec);
-    fs::path guess = self.parent_path().parent_path() / "apps" / "sparkctl" / "sparkctl";
-    if (!ec && fs::exists(guess)) return guess.string();
-    return "sparkctl";
-}
+// $SPARKCTL_BINARY, else the binary of this build tree (tests/e2e/run_sparkctl.h).
+std::string sparkctl_binary() { return test::sparkctl_binary().string(); }
 
 struct Run {
     int exit_code = -1;

@@ -1,0 +1,194 @@
+#include "engines/versions.h"
+
+#include <map>
+#include <set>
+
+#include "base/assert.h"
+#include "base/strings.h"
+
+extern const char sparkctl_flags_llamacpp_2026[];
+extern const unsigned long sparkctl_flags_llamacpp_2026_size;
+extern const char sparkctl_flags_vllm_ngc_26_05[];
+extern const unsigned long sparkctl_flags_vllm_ngc_26_05_size;
+extern const char sparkctl_flags_sglang_latest_cu130[];
+extern const unsigned long sparkctl_flags_sglang_latest_cu130_size;
+extern const char sparkctl_archs_llamacpp_2026[];
+extern const unsigned long sparkctl_archs_llamacpp_2026_size;
+
+namespace sparkctl::engines {
+
+namespace {
+
+constexpr const char* kPlaybooks = "NVIDIA/dgx-spark-playbooks 0db7c14";
+
+// name -> takes a value ("yes"), from a data/engines/*.tsv table.
+using FlagTable = std::map<std::string, bool, std::less<>>;
+
+FlagTable parse_table(std::string_view text) {
+    FlagTable out;
+    for (const std::string& line : base::split(text, '\n')) {
+        if (line.empty() || line[0] == '#') continue;
+        const std::vector<std::string> cols = base::split(line, '\t');
+        SPARKCTL_ASSERT(cols.size() >= 2);  // our data; engines_test checks it
+        out[cols[0]] = cols[1] == "yes";
+    }
+    return out;
+}
+
+struct Registry {
+    std::vector<EngineVersion> versions;
+    std::vector<FlagTable> flags;  // parallel to versions
+    std::set<std::string, std::less<>> llamacpp_archs;
+};
+
+const Registry& registry() {
+    static const Registry r = [] {
+        Registry reg;
+        auto add = [&](EngineVersion v, const char* data, unsigned long size) {
+            reg.versions.push_back(std::move(v));
+            reg.flags.push_back(parse_table(std::string_view(data, size)));
+        };
+        add({Engine::llama_cpp, "2026",
+             "llama.cpp tree of node-llama-cpp 3.21.1 (release v0.4.0, build-info 80fb11a), "
+             "built from source as the playbook does",
+             std::string(kPlaybooks) + " nvidia/llama-cpp/README.md (builds ggml-org/llama.cpp "
+                                       "with -DCMAKE_CUDA_ARCHITECTURES=121a-real)",
+             "", "no official llama.cpp image in the playbooks: native build", "extracted",
+             "80fb11a", true},
+            sparkctl_flags_llamacpp_2026, sparkctl_flags_llamacpp_2026_size);
+        add({Engine::vllm, "ngc-26.05", "vLLM in NVIDIA's NGC image 26.05-py3",
+             std::string(kPlaybooks) + " nvidia/vllm/README.md (single node and two-Spark Ray)",
+             "nvcr.io/nvidia/vllm:26.05-py3",
+             std::string(kPlaybooks) + " nvidia/vllm/README.md step 3", "curated",
+             "99d7eb5d6a512cfcc5a2b104f24ebf2d6cda772b", true},
+            sparkctl_flags_vllm_ngc_26_05, sparkctl_flags_vllm_ngc_26_05_size);
+        add({Engine::sglang, "latest-cu130", "SGLang in lmsysorg/sglang:latest-cu130",
+             std::string(kPlaybooks) + " nvidia/sglang/README.md", "lmsysorg/sglang:latest-cu130",
+             std::string(kPlaybooks) + " nvidia/sglang/README.md (SGLANG_IMAGE)", "curated",
+             "469c63e54e7d94591617ef9590c6aa26d54dc1bb", true},
+            sparkctl_flags_sglang_latest_cu130, sparkctl_flags_sglang_latest_cu130_size);
+        for (const std::string& line : base::split(
+                 std::string_view(sparkctl_archs_llamacpp_2026, sparkctl_archs_llamacpp_2026_size),
+                 '\n')) {
+            if (line.empty() || line[0] == '#') continue;
+            reg.llamacpp_archs.insert(base::split(line, '\t')[0]);
+        }
+        return reg;
+    }();
+    return r;
+}
+
+const FlagTable& table_of(const EngineVersion& v) {
+    const Registry& r = registry();
+    for (std::size_t i = 0; i < r.versions.size(); ++i) {
+        if (r.versions[i].engine == v.engine && r.versions[i].name == v.name) return r.flags[i];
+    }
+    static const FlagTable kEmpty;
+    return kEmpty;
+}
+
+bool is_flag(const std::string& arg) {
+    if (arg.size() < 2 || arg[0] != '-') return false;
+    return !(arg[1] >= '0' && arg[1] <= '9');  // -1 is a value
+}
+
+}  // namespace
+
+const std::vector<EngineVersion>& engine_versions() { return registry().versions; }
+
+const EngineVersion& default_version(Engine engine) {
+    for (const EngineVersion& v : registry().versions) {
+        if (v.engine == engine && v.playbook_default) return v;
+    }
+    SPARKCTL_ASSERT(false);
+    return registry().versions.front();
+}
+
+base::Result<const EngineVersion*> find_version(Engine engine, std::string_view name) {
+    std::string known;
+    for (const EngineVersion& v : registry().versions) {
+        if (v.engine != engine) continue;
+        if (base::iequals(v.name, base::trim(name))) return &v;
+        known += (known.empty() ? "" : ", ") + v.name;
+    }
+    return base::make_error(base::Errc::bad_input, "--engine-version: '" + base::printable(name) +
+                                                       "' has no flag table for " +
+                                                       to_string(engine) + " (known: " + known +
+                                                       ")");
+}
+
+bool accepts_flag(const EngineVersion& version, std::string_view flag) {
+    const FlagTable& t = table_of(version);
+    return t.find(flag) != t.end();
+}
+
+std::optional<bool> flag_takes_value(const EngineVersion& version, std::string_view flag) {
+    const FlagTable& t = table_of(version);
+    auto it = t.find(flag);
+    if (it == t.end()) return std::nullopt;
+    return it->second;
+}
+
+std::vector<std::string> unknown_flags(const EngineVersion& version,
+                                       const std::vector<std::string>& argv, std::size_t skip) {
+    std::vector<std::string> out;
+    for (std::size_t i = skip; i < argv.size(); ++i) {
+        if (!is_flag(argv[i])) continue;
+        std::string flag = argv[i].substr(0, argv[i].find('='));
+        if (!accepts_flag(version, flag)) {
+            out.push_back(flag);
+            continue;
+        }
+        if (flag_takes_value(version, flag).value_or(false) &&
+            argv[i].find('=') == std::string::npos) {
+            ++i;  // skip the value
+        }
+    }
+    return out;
+}
+
+bool llamacpp_supports(std::string_view arch) {
+    const auto& a = registry().llamacpp_archs;
+    return !arch.empty() && a.find(arch) != a.end();
+}
+
+Parsers parsers_for(Engine engine, std::string_view hf_class, std::string_view hf_id) {
+    // vLLM: V:docs/features/tool_calling.md and V:vllm/entrypoints/openai/tool_parsers
+    // (register_module names), V:vllm/reasoning; SGLang: S:docs/advanced_features/tool_parser.md
+    // and separate_reasoning.md. llama.cpp parses tool calls from the GGUF's Jinja template.
+    const std::string id = base::to_lower(hf_id);
+    const bool coder = id.find("coder") != std::string::npos;
+    const bool r1 = id.find("-r1") != std::string::npos;
+    const std::string src_v = "V:docs/features/tool_calling.md, V:vllm/reasoning";
+    const std::string src_s =
+        "S:docs/advanced_features/tool_parser.md, S:docs/advanced_features/separate_reasoning.md";
+    if (engine == Engine::llama_cpp) {
+        return {"", "", "LC:tools/server/README.md (--jinja: tool calls from the chat template)"};
+    }
+    const bool v = engine == Engine::vllm;
+    const std::string src = v ? src_v : src_s;
+    if (hf_class == "GptOssForCausalLM") {
+        // vLLM parses gpt-oss reasoning from the Harmony format itself.
+        return v ? Parsers{"openai", "", src} : Parsers{"gpt-oss", "gpt-oss", src};
+    }
+    if ((hf_class == "Qwen3ForCausalLM" || hf_class == "Qwen3MoeForCausalLM") && coder) {
+        return {"qwen3_coder", "", src};  // Qwen3-Coder does not think
+    }
+    if (hf_class == "Qwen3ForCausalLM" || hf_class == "Qwen3MoeForCausalLM") {
+        return v ? Parsers{"hermes", "qwen3", src} : Parsers{"qwen25", "qwen3", src};
+    }
+    if (hf_class == "Qwen2ForCausalLM") return {v ? "hermes" : "qwen25", "", src};
+    if (hf_class == "LlamaForCausalLM") return {v ? "llama3_json" : "llama3", "", src};
+    if (hf_class == "Llama4ForConditionalGeneration") {
+        return {v ? "llama4_pythonic" : "pythonic", "", src};
+    }
+    if (hf_class == "DeepseekV3ForCausalLM") {
+        return {v ? "deepseek_v3" : "deepseekv3", r1 ? (v ? "deepseek_r1" : "deepseek-r1") : "",
+                src};
+    }
+    if (hf_class == "Glm4MoeForCausalLM") return {"glm45", "glm45", src};
+    if (hf_class == "Mistral3ForConditionalGeneration") return {"mistral", "", src};
+    return {"", "", src};
+}
+
+}  // namespace sparkctl::engines

@@ -1,0 +1,681 @@
+#include "fit/calibration.h"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+
+#include "base/strings.h"
+#include "fit/memory.h"
+#include "fit/quant.h"
+#include "model/catalog.h"
+
+extern const char sparkctl_perf_constants_toml[];
+extern const unsigned long sparkctl_perf_constants_toml_size;
+
+namespace sparkctl::fit {
+
+namespace {
+
+using engines::Engine;
+
+base::Error bad(std::string_view origin, std::size_t line, const std::string& what) {
+    return base::make_error(base::Errc::bad_input,
+                            std::string(origin) + ":" + std::to_string(line) + ": " + what);
+}
+
+std::optional<double> parse_double(const std::string& s) {
+    if (s.empty()) return std::nullopt;
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    if (end != s.c_str() + s.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
+}
+
+// ---- the fit: parameter slots ----
+
+enum Shared { kKv, kAttn, kM0, kOverhead, kAllreduce, kNumShared };
+constexpr const char* kSharedNames[] = {"kv_bw_eff", "attn_eff", "moe_half_tokens",
+                                        "layer_overhead_s", "allreduce_latency_s"};
+constexpr bool kSharedIsEff[] = {true, true, false, false, false};
+
+struct Slot {
+    int var = -1;          // index into x, or -1: fixed
+    double fixed = 0;      // value when var < 0
+    bool eff = true;       // (0, 1] through a logistic; else positive through exp
+    std::string borrowed;  // where a fixed value came from
+};
+
+double value_of(const Slot& s, const std::vector<double>& x) {
+    if (s.var < 0) return s.fixed;
+    const double v = std::clamp(x[static_cast<std::size_t>(s.var)], -30.0, 30.0);
+    return s.eff ? 1.0 / (1.0 + std::exp(-v)) : std::exp(v);
+}
+
+double initial_x(const Slot& s, int shared_index) {
+    if (s.eff) return 0.0;
+    switch (shared_index) {
+        case kM0:
+            return std::log(64.0);
+        case kOverhead:
+            return std::log(2e-5);
+        case kAllreduce:
+            return std::log(5e-5);
+        default:
+            return 0.0;
+    }
+}
+
+// Nelder-Mead minimisation of f from x0 (standard coefficients).
+std::vector<double> nelder_mead(const std::function<double(const std::vector<double>&)>& f,
+                                std::vector<double> x0, int iterations) {
+    const std::size_t n = x0.size();
+    if (n == 0) return x0;
+    std::vector<std::vector<double>> p(n + 1, x0);
+    for (std::size_t i = 0; i < n; ++i) p[i + 1][i] += 1.0;
+    std::vector<double> fv(n + 1);
+    for (std::size_t i = 0; i <= n; ++i) fv[i] = f(p[i]);
+    for (int it = 0; it < iterations; ++it) {
+        std::vector<std::size_t> idx(n + 1);
+        for (std::size_t i = 0; i <= n; ++i) idx[i] = i;
+        std::sort(idx.begin(), idx.end(),
+                  [&](std::size_t a, std::size_t b) { return fv[a] < fv[b]; });
+        const std::size_t best = idx[0], worst = idx[n], second = idx[n - 1];
+        if (std::fabs(fv[worst] - fv[best]) < 1e-12) break;
+        std::vector<double> c(n, 0.0);
+        for (std::size_t i = 0; i <= n; ++i) {
+            if (i == worst) continue;
+            for (std::size_t k = 0; k < n; ++k) c[k] += p[i][k] / static_cast<double>(n);
+        }
+        auto along = [&](double t) {
+            std::vector<double> r(n);
+            for (std::size_t k = 0; k < n; ++k) r[k] = c[k] + t * (p[worst][k] - c[k]);
+            return r;
+        };
+        std::vector<double> xr = along(-1.0);
+        const double fr = f(xr);
+        if (fr < fv[best]) {
+            std::vector<double> xe = along(-2.0);
+            const double fe = f(xe);
+            if (fe < fr) {
+                p[worst] = xe;
+                fv[worst] = fe;
+            } else {
+                p[worst] = xr;
+                fv[worst] = fr;
+            }
+        } else if (fr < fv[second]) {
+            p[worst] = xr;
+            fv[worst] = fr;
+        } else {
+            std::vector<double> xc = along(fr < fv[worst] ? -0.5 : 0.5);
+            const double fc = f(xc);
+            if (fc < std::min(fr, fv[worst])) {
+                p[worst] = xc;
+                fv[worst] = fc;
+            } else {
+                for (std::size_t i = 0; i <= n; ++i) {
+                    if (i == best) continue;
+                    for (std::size_t k = 0; k < n; ++k)
+                        p[i][k] = p[best][k] + 0.5 * (p[i][k] - p[best][k]);
+                    fv[i] = f(p[i]);
+                }
+            }
+        }
+    }
+    std::size_t best = 0;
+    for (std::size_t i = 1; i <= n; ++i)
+        if (fv[i] < fv[best]) best = i;
+    return p[best];
+}
+
+// A row with what predicting it needs.
+struct Prepared {
+    const Measurement* row = nullptr;
+    std::string skipped;
+    std::shared_ptr<const ModelCosts> costs;
+    HwCaps hw;
+    std::string family;
+};
+
+double predict_row(const Prepared& p, const PerfConstants& c) {
+    const Measurement& m = *p.row;
+    const double conc = m.concurrency;
+    if (m.metric == "decode") {
+        const double ctx = static_cast<double>(m.depth) + static_cast<double>(m.gen_tokens) / 2.0;
+        const StepTime st = decode_step(*p.costs, c, p.hw, conc, ctx, m.nodes);
+        return conc / st.total();
+    }
+    const double ub = m.ubatch ? m.ubatch : default_ubatch(m.engine, p.hw.memory_total_bytes);
+    const double prompt = static_cast<double>(m.prompt_tokens);
+    const double t =
+        prefill_time_s(*p.costs, c, p.hw, conc, prompt, static_cast<double>(m.depth), ub, m.nodes);
+    return conc * prompt / t;
+}
+
+base::Result<std::vector<Prepared>> prepare(const std::vector<Measurement>& rows) {
+    std::map<std::string, std::shared_ptr<const ModelCosts>> cache;
+    std::map<std::string, std::string> skipped;
+    std::map<std::string, HwCaps> hws;
+    std::vector<Prepared> out;
+    for (const Measurement& m : rows) {
+        Prepared p;
+        p.row = &m;
+        auto it_hw = hws.find(m.hardware);
+        if (it_hw == hws.end()) {
+            auto prof = hw::find_profile(m.hardware);
+            if (!prof) return base::with_context(prof.error(), "line " + std::to_string(m.line));
+            auto caps = hw_caps(*prof);
+            if (!caps) return base::with_context(caps.error(), "line " + std::to_string(m.line));
+            it_hw = hws.emplace(m.hardware, *caps).first;
+        }
+        p.hw = it_hw->second;
+        const std::string arch_model = m.catalog_model.empty() ? m.model : m.catalog_model;
+        const std::string key = arch_model + "|" + std::string(engines::to_string(m.engine)) + "|" +
+                                m.quant + "|" + m.kv_cache_dtype;
+        auto it = cache.find(key);
+        if (it == cache.end() && !skipped.count(key)) {
+            const std::string at = "line " + std::to_string(m.line);
+            const model::CatalogEntry* entry = model::find_model(arch_model);
+            if (!entry) {
+                return base::make_error(base::Errc::bad_input,
+                                        at + ": model '" + arch_model + "' is not in the catalog");
+            }
+            auto q = resolve_quant(m.engine, m.quant);
+            if (!q) return base::with_context(q.error(), at);
+            const std::string missing = missing_facts(entry->spec.arch);
+            if (!missing.empty()) {
+                skipped[key] = "catalog entry '" + arch_model + "' lacks " + missing;
+            } else {
+                auto costs = model_costs(entry->spec, m.engine, q->name, m.kv_cache_dtype);
+                if (!costs) return base::with_context(costs.error(), at);
+                it =
+                    cache.emplace(key, std::make_shared<const ModelCosts>(std::move(*costs))).first;
+            }
+        }
+        if (auto s = skipped.find(key); s != skipped.end()) {
+            p.skipped = s->second;
+        } else {
+            p.costs = it->second;
+        }
+        auto q = resolve_quant(m.engine, m.quant);
+        p.family = quant_family(m.engine, q ? q->name : m.quant);
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+const EngineConstants* find_engine(const ConstantsTable& t, Engine e) {
+    for (const EngineConstants& ec : t.engines)
+        if (ec.engine == e) return &ec;
+    return nullptr;
+}
+
+double shared_value(const PerfConstants& c, int i) {
+    switch (i) {
+        case kKv:
+            return c.kv_bw_eff;
+        case kAttn:
+            return c.attn_eff;
+        case kM0:
+            return c.moe_half_tokens;
+        case kOverhead:
+            return c.layer_overhead_s;
+        default:
+            return c.allreduce_latency_s;
+    }
+}
+
+void set_shared(PerfConstants& c, int i, double v) {
+    switch (i) {
+        case kKv:
+            c.kv_bw_eff = v;
+            break;
+        case kAttn:
+            c.attn_eff = v;
+            break;
+        case kM0:
+            c.moe_half_tokens = v;
+            break;
+        case kOverhead:
+            c.layer_overhead_s = v;
+            break;
+        default:
+            c.allreduce_latency_s = v;
+            break;
+    }
+}
+
+std::string mapped_llamacpp_family(const std::string& f) {
+    if (f == "fp4" || f == "mxfp4") return "mxfp4";
+    if (f == "float") return "float";
+    return "ggml";
+}
+
+// Fits one engine's constants on its fit rows; `table` holds the engines fitted before it.
+EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& rows,
+                           const ConstantsTable& table) {
+    EngineConstants ec;
+    ec.engine = engine;
+    const EngineConstants* lc = find_engine(table, Engine::llama_cpp);
+    const EngineConstants* vl = find_engine(table, Engine::vllm);
+
+    // Which constants the rows can determine.
+    std::map<std::string, int> fam_decode, fam_prefill;
+    std::map<std::string, bool> decode_models;
+    int deep_decode = 0, deep_prefill = 0, moe_prefill = 0, tp_rows = 0;
+    for (const Prepared* p : rows) {
+        const Measurement& m = *p->row;
+        if (m.metric == "decode") {
+            ++fam_decode[p->family];
+            decode_models[m.model] = true;
+            if (m.depth >= 4096) ++deep_decode;
+        } else {
+            ++fam_prefill[p->family];
+            if (m.depth >= 4096) ++deep_prefill;
+            if (p->costs->n_experts > 0) ++moe_prefill;
+        }
+        if (m.nodes > 1) ++tp_rows;
+        fam_decode.emplace(p->family, 0);
+        fam_prefill.emplace(p->family, 0);
+    }
+    const bool active[kNumShared] = {deep_decode >= 2, deep_prefill >= 2, moe_prefill >= 2,
+                                     decode_models.size() >= 2, tp_rows >= 1};
+
+    int nvar = 0;
+    Slot shared[kNumShared];
+    for (int i = 0; i < kNumShared; ++i) {
+        shared[i].eff = kSharedIsEff[i];
+        if (active[i]) {
+            shared[i].var = nvar++;
+            continue;
+        }
+        if (engine != Engine::llama_cpp && lc && i != kAllreduce) {
+            shared[i].fixed = shared_value(lc->shared, i);
+            shared[i].borrowed = "llama.cpp";
+        } else if (i == kAllreduce && engine != Engine::vllm && vl) {
+            shared[i].fixed = shared_value(vl->shared, i);
+            shared[i].borrowed = "vllm";
+        } else {
+            shared[i].fixed = kSharedIsEff[i] ? 1.0 : 0.0;
+            shared[i].borrowed = "none (no data: ideal)";
+        }
+    }
+    struct FamSlots {
+        std::string family;
+        Slot wbw, gemm;
+        int n_rows = 0;
+    };
+    std::vector<FamSlots> fams;
+    for (const auto& [f, n] : fam_decode) {
+        FamSlots fs;
+        fs.family = f;
+        fs.n_rows = n + fam_prefill[f];
+        if (n > 0) fs.wbw.var = nvar++;
+        if (fam_prefill[f] > 0) fs.gemm.var = nvar++;
+        fams.push_back(fs);
+    }
+    // Constants a family has no rows for: another family of this engine (ggml first), else the
+    // nearest llama.cpp family.
+    for (FamSlots& fs : fams) {
+        for (int which = 0; which < 2; ++which) {
+            Slot& s = which == 0 ? fs.wbw : fs.gemm;
+            if (s.var >= 0) continue;
+            const FamSlots* donor = nullptr;
+            for (const FamSlots& o : fams) {
+                const Slot& os = which == 0 ? o.wbw : o.gemm;
+                if (os.var >= 0 && (!donor || o.family == "ggml")) donor = &o;
+            }
+            if (engine != Engine::llama_cpp && lc) {
+                const ResolvedConstants r =
+                    resolve_constants(table, Engine::llama_cpp, mapped_llamacpp_family(fs.family));
+                s.fixed = which == 0 ? r.constants.weights_bw_eff : r.constants.gemm_eff;
+                s.borrowed = r.source;
+            } else if (donor) {
+                s.var = (which == 0 ? donor->wbw : donor->gemm).var;
+                s.borrowed = std::string(engines::to_string(engine)) + "/" + donor->family;
+            } else {
+                s.fixed = 1.0;
+                s.borrowed = "none (no data: ideal)";
+            }
+        }
+    }
+
+    auto constants_for = [&](const std::vector<double>& x, const std::string& family) {
+        PerfConstants c;
+        for (int i = 0; i < kNumShared; ++i) set_shared(c, i, value_of(shared[i], x));
+        for (const FamSlots& fs : fams) {
+            if (fs.family != family) continue;
+            c.weights_bw_eff = value_of(fs.wbw, x);
+            c.gemm_eff = value_of(fs.gemm, x);
+        }
+        return c;
+    };
+    auto objective = [&](const std::vector<double>& x) {
+        double sum = 0;
+        for (const Prepared* p : rows) {
+            const double pred = predict_row(*p, constants_for(x, p->family));
+            const double r = std::log(pred / p->row->value);
+            sum += std::isfinite(r) ? r * r : 1e6;
+        }
+        return sum;
+    };
+    std::vector<double> x(static_cast<std::size_t>(nvar), 0.0);
+    for (int i = 0; i < kNumShared; ++i)
+        if (shared[i].var >= 0)
+            x[static_cast<std::size_t>(shared[i].var)] = initial_x(shared[i], i);
+    for (int round = 0; round < 6; ++round) x = nelder_mead(objective, x, 4000);
+
+    for (int i = 0; i < kNumShared; ++i) {
+        set_shared(ec.shared, i, value_of(shared[i], x));
+        if (shared[i].var >= 0) {
+            ec.fitted.push_back(kSharedNames[i]);
+        } else {
+            ec.borrowed.push_back(std::string(kSharedNames[i]) + " <- " + shared[i].borrowed);
+        }
+    }
+    for (const FamSlots& fs : fams) {
+        FamilyConstants fc;
+        fc.family = fs.family;
+        fc.weights_bw_eff = value_of(fs.wbw, x);
+        fc.gemm_eff = value_of(fs.gemm, x);
+        fc.n_fit_rows = static_cast<std::uint32_t>(fs.n_rows);
+        if (fs.wbw.var >= 0 && fs.wbw.borrowed.empty()) fc.fitted.push_back("weights_bw_eff");
+        if (fs.gemm.var >= 0 && fs.gemm.borrowed.empty()) fc.fitted.push_back("gemm_eff");
+        if (!fs.wbw.borrowed.empty())
+            ec.borrowed.push_back(fs.family + ".weights_bw_eff <- " + fs.wbw.borrowed);
+        if (!fs.gemm.borrowed.empty())
+            ec.borrowed.push_back(fs.family + ".gemm_eff <- " + fs.gemm.borrowed);
+        ec.families.push_back(fc);
+    }
+    return ec;
+}
+
+}  // namespace
+
+base::Result<std::vector<Measurement>> parse_measurements(std::string_view text,
+                                                          std::string_view origin) {
+    std::vector<Measurement> out;
+    std::vector<std::string> header;
+    std::size_t line_no = 0;
+    for (const std::string& raw : base::split(text, '\n')) {
+        ++line_no;
+        std::string line = raw;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty() || line[0] == '#') continue;
+        std::vector<std::string> cells = base::split(line, '\t');
+        if (header.empty()) {
+            header = cells;
+            for (const char* need : {"source", "source_url", "hardware", "engine", "engine_version",
+                                     "model", "quant", "test", "prompt_tokens", "gen_tokens",
+                                     "depth", "concurrency", "nodes", "metric", "value", "split"}) {
+                if (std::find(header.begin(), header.end(), need) == header.end()) {
+                    return bad(origin, line_no, std::string("missing column '") + need + "'");
+                }
+            }
+            continue;
+        }
+        std::map<std::string, std::string> c;
+        for (std::size_t i = 0; i < header.size(); ++i)
+            c[header[i]] = i < cells.size() ? cells[i] : "";
+        Measurement m;
+        m.line = line_no;
+        m.source = c["source"];
+        m.source_url = c["source_url"];
+        m.hardware = c["hardware"];
+        auto e = engines::parse_engine(c["engine"]);
+        if (!e) return bad(origin, line_no, e.error().message);
+        m.engine = *e;
+        m.engine_version = c["engine_version"];
+        m.model = c["model"];
+        m.catalog_model = c["catalog_model"];
+        m.quant = c["quant"];
+        if (!c["kv_cache_dtype"].empty()) m.kv_cache_dtype = c["kv_cache_dtype"];
+        m.test = c["test"];
+        auto num = [&](const char* key, std::uint64_t def) -> std::optional<std::uint64_t> {
+            if (c[key].empty()) return def;
+            return base::parse_u64(c[key]);
+        };
+        auto prompt = num("prompt_tokens", 0), gen = num("gen_tokens", 0), depth = num("depth", 0),
+             conc = num("concurrency", 1), nodes = num("nodes", 1), ub = num("ubatch", 0);
+        if (!prompt || !gen || !depth || !conc || !nodes || !ub || *conc == 0 || *nodes == 0 ||
+            *conc > (1u << 20) || *nodes > 1024 || *ub > (1u << 24)) {
+            return bad(origin, line_no,
+                       "a token count, concurrency, nodes or ubatch is not a "
+                       "valid number");
+        }
+        m.prompt_tokens = *prompt;
+        m.gen_tokens = *gen;
+        m.depth = *depth;
+        m.concurrency = static_cast<std::uint32_t>(*conc);
+        m.nodes = static_cast<std::uint32_t>(*nodes);
+        m.ubatch = static_cast<std::uint32_t>(*ub);
+        m.metric = c["metric"];
+        if (m.metric != "decode" && m.metric != "prefill") {
+            return bad(origin, line_no,
+                       "metric '" + base::printable(m.metric) + "' is not decode or prefill");
+        }
+        if (m.metric == "prefill" && m.prompt_tokens == 0) {
+            return bad(origin, line_no, "a prefill row needs prompt_tokens");
+        }
+        auto v = parse_double(c["value"]);
+        if (!v || *v <= 0) return bad(origin, line_no, "value is not a positive number");
+        m.value = *v;
+        m.split = c["split"];
+        if (m.split != "fit" && m.split != "holdout") {
+            return bad(origin, line_no,
+                       "split '" + base::printable(m.split) + "' is not fit or holdout");
+        }
+        m.notes = c["notes"];
+        if (m.model.empty() || m.quant.empty() || m.hardware.empty()) {
+            return bad(origin, line_no, "model, quant and hardware are required");
+        }
+        out.push_back(std::move(m));
+    }
+    if (header.empty()) return bad(origin, line_no, "no header row");
+    return out;
+}
+
+std::string split_rule(const Measurement& m) {
+    const std::string key = m.model + "|" + std::string(engines::to_string(m.engine)) + "|" +
+                            m.quant + "|" + m.test + "|" + std::to_string(m.depth) + "|" +
+                            std::to_string(m.concurrency) + "|" + std::to_string(m.nodes) + "|" +
+                            m.metric;
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char ch : key) {
+        h ^= ch;
+        h *= 1099511628211ull;
+    }
+    return h % 3 == 0 ? "holdout" : "fit";
+}
+
+base::Result<ConstantsTable> parse_constants_toml(std::string_view text, std::string_view origin) {
+    toml::table doc;
+    try {
+        doc = toml::parse(text, origin);
+    } catch (const toml::parse_error& e) {
+        return base::make_error(base::Errc::bad_input,
+                                std::string(origin) + ": " + std::string(e.description()));
+    }
+    ConstantsTable t;
+    t.generated_by = doc["generated_by"].value_or(std::string());
+    const toml::table* engs = doc["engine"].as_table();
+    if (!engs) {
+        return base::make_error(base::Errc::bad_input, std::string(origin) + ": no [engine] table");
+    }
+    auto strings = [](const toml::node_view<const toml::node>& n) {
+        std::vector<std::string> out;
+        if (const toml::array* a = n.as_array()) {
+            for (const toml::node& v : *a)
+                if (auto s = v.value<std::string>()) out.push_back(*s);
+        }
+        return out;
+    };
+    for (const auto& [name, node] : *engs) {
+        const std::string where =
+            std::string(origin) + ": engine '" + std::string(name.str()) + "'";
+        auto e = engines::parse_engine(name.str());
+        if (!e) return base::make_error(base::Errc::bad_input, where + ": unknown engine");
+        const toml::table* et = node.as_table();
+        if (!et) return base::make_error(base::Errc::bad_input, where + ": not a table");
+        const toml::node_view<const toml::node> ev{et};
+        EngineConstants ec;
+        ec.engine = *e;
+        for (int i = 0; i < kNumShared; ++i) {
+            auto v = ev[kSharedNames[i]].value<double>();
+            if (!v || *v < 0 || (kSharedIsEff[i] && (*v <= 0 || *v > 1))) {
+                return base::make_error(base::Errc::bad_input, where + ": key '" + kSharedNames[i] +
+                                                                   "' missing or out of range");
+            }
+            set_shared(ec.shared, i, *v);
+        }
+        ec.fitted = strings(ev["fitted"]);
+        ec.borrowed = strings(ev["borrowed"]);
+        if (const toml::table* fams = ev["family"].as_table()) {
+            for (const auto& [fname, fnode] : *fams) {
+                const toml::node_view<const toml::node> fv{fnode};
+                FamilyConstants fc;
+                fc.family = std::string(fname.str());
+                auto w = fv["weights_bw_eff"].value<double>();
+                auto g = fv["gemm_eff"].value<double>();
+                if (!w || !g || *w <= 0 || *w > 1 || *g <= 0 || *g > 1) {
+                    return base::make_error(base::Errc::bad_input,
+                                            where + ": family '" + fc.family +
+                                                "': weights_bw_eff and gemm_eff must be in (0, 1]");
+                }
+                fc.weights_bw_eff = *w;
+                fc.gemm_eff = *g;
+                fc.fitted = strings(fv["fitted"]);
+                fc.n_fit_rows = static_cast<std::uint32_t>(fv["fit_rows"].value_or(0));
+                ec.families.push_back(fc);
+            }
+        }
+        t.engines.push_back(ec);
+    }
+    // TOML tables are unordered: keep the order calibrate() writes (llama.cpp, vllm, sglang).
+    std::sort(
+        t.engines.begin(), t.engines.end(),
+        [](const EngineConstants& a, const EngineConstants& b) { return a.engine < b.engine; });
+    return t;
+}
+
+std::string constants_to_toml(const ConstantsTable& t) {
+    auto list = [](const std::vector<std::string>& v) {
+        std::string s = "[";
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            s += (i ? ", " : "") + fmt::format("\"{}\"", v[i]);
+        }
+        return s + "]";
+    };
+    std::string out =
+        "# Performance model constants (docs/dev/performance-model.md), fitted to the 'fit' rows "
+        "of\n"
+        "# data/perf-measurements.tsv. Do not edit: regenerate with the command below.\n";
+    out += fmt::format("generated_by = \"{}\"\n", t.generated_by);
+    for (const EngineConstants& ec : t.engines) {
+        out += fmt::format("\n[engine.\"{}\"]\n", engines::to_string(ec.engine));
+        for (int i = 0; i < kNumShared; ++i) {
+            out += fmt::format("{} = {:.6g}\n", kSharedNames[i], shared_value(ec.shared, i));
+        }
+        out += "fitted = " + list(ec.fitted) + "\n";
+        out += "borrowed = " + list(ec.borrowed) + "\n";
+        for (const FamilyConstants& fc : ec.families) {
+            out += fmt::format("\n[engine.\"{}\".family.{}]\n", engines::to_string(ec.engine),
+                               fc.family);
+            out += fmt::format("weights_bw_eff = {:.6g}\n", fc.weights_bw_eff);
+            out += fmt::format("gemm_eff = {:.6g}\n", fc.gemm_eff);
+            out += "fitted = " + list(fc.fitted) + "\n";
+            out += fmt::format("fit_rows = {}\n", fc.n_fit_rows);
+        }
+    }
+    return out;
+}
+
+const ConstantsTable& builtin_constants() {
+    static const ConstantsTable table = [] {
+        auto t = parse_constants_toml(
+            std::string_view(sparkctl_perf_constants_toml, sparkctl_perf_constants_toml_size),
+            "data/perf-constants.toml");
+        return t ? *t : ConstantsTable{};
+    }();
+    return table;
+}
+
+base::Result<std::vector<RowResult>> evaluate(const std::vector<Measurement>& rows,
+                                              const ConstantsTable& table) {
+    auto prepared = prepare(rows);
+    if (!prepared) return prepared.error();
+    std::vector<RowResult> out;
+    for (const Prepared& p : *prepared) {
+        RowResult r;
+        r.row = p.row;
+        if (!p.skipped.empty()) {
+            r.skipped = p.skipped;
+            out.push_back(r);
+            continue;
+        }
+        const ResolvedConstants rc = resolve_constants(table, p.row->engine, p.family);
+        r.predicted = predict_row(p, rc.constants);
+        r.error = (r.predicted - p.row->value) / p.row->value;
+        r.constants_source = rc.source;
+        out.push_back(r);
+    }
+    return out;
+}
+
+double mdape(const std::vector<RowResult>& results, std::string_view split, std::string_view metric,
+             std::size_t* n) {
+    std::vector<double> e;
+    for (const RowResult& r : results) {
+        if (r.skipped.empty() && r.row->split == split && r.row->metric == metric) {
+            e.push_back(std::fabs(r.error));
+        }
+    }
+    if (n) *n = e.size();
+    if (e.empty()) return 0;
+    std::sort(e.begin(), e.end());
+    const std::size_t k = e.size();
+    return k % 2 ? e[k / 2] : (e[k / 2 - 1] + e[k / 2]) / 2.0;
+}
+
+base::Result<ConstantsTable> calibrate(const std::vector<Measurement>& rows,
+                                       const std::string& generated_by) {
+    auto prepared = prepare(rows);
+    if (!prepared) return prepared.error();
+    ConstantsTable table;
+    table.generated_by = generated_by;
+    bool any = false;
+    for (Engine e : {Engine::llama_cpp, Engine::vllm, Engine::sglang}) {
+        std::vector<const Prepared*> mine;
+        for (const Prepared& p : *prepared) {
+            if (p.row->engine == e && p.row->split == "fit" && p.skipped.empty())
+                mine.push_back(&p);
+        }
+        if (mine.empty()) continue;
+        any = true;
+        table.engines.push_back(fit_engine(e, mine, table));
+    }
+    if (!any) {
+        return base::make_error(base::Errc::bad_input, "no rows with split 'fit' to calibrate on");
+    }
+    // llama.cpp has no tensor-parallel rows: its all-reduce latency is vLLM's when fitted.
+    const EngineConstants* vl = find_engine(table, Engine::vllm);
+    for (EngineConstants& ec : table.engines) {
+        const bool fitted =
+            std::find(ec.fitted.begin(), ec.fitted.end(), "allreduce_latency_s") != ec.fitted.end();
+        if (!fitted && vl && ec.engine != Engine::vllm) {
+            ec.shared.allreduce_latency_s = vl->shared.allreduce_latency_s;
+            for (std::string& b : ec.borrowed) {
+                if (b.rfind("allreduce_latency_s", 0) == 0) b = "allreduce_latency_s <- vllm";
+            }
+        }
+    }
+    return table;
+}
+
+}  // namespace sparkctl::fit

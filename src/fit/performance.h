@@ -1,0 +1,197 @@
+// The performance model: prefill and decode speed of one model on one engine, quantization and
+// hardware profile, single stream and batched, at a context depth, on one or more nodes (tensor
+// parallel). Physics first (bytes moved, FLOPs, all-reduce traffic), then a few efficiency
+// constants per engine x quantization family fitted to published DGX Spark measurements
+// (fit/calibration.h, data/perf-constants.toml). Formulas: docs/dev/performance-model.md.
+// Pure functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "engines/engine.h"
+#include "hw/profile.h"
+#include "model/model_spec.h"
+
+namespace sparkctl::fit {
+
+// ---------------------------------------------------------------------------------------------
+// Physics of one model in one quantization (no efficiency constants).
+
+struct LayerCosts {
+    model::LayerKind kind = model::LayerKind::full_attention;
+    double kv_bytes_per_token = 0;        // K + V (or the MLA latent) of one cached token
+    double attn_flops_per_ctx_token = 0;  // FLOPs per query token per attended token
+    double window = 0;                    // 0: attends the whole context
+    double state_bytes = 0;               // recurrent state read per step per sequence
+};
+
+struct ModelCosts {
+    std::uint32_t n_layers = 0;
+    double hidden = 0;
+    double dense_weight_bytes = 0;   // read every step: attention, dense FFN, shared experts,
+                                     // norms, router, output (lm_head or tied embeddings)
+    double expert_weight_bytes = 0;  // routed experts of all layers
+    double n_experts = 0;            // 0: dense model
+    double n_experts_per_token = 0;
+    double dense_flops_per_token = 0;   // 2 x parameters of the dense linear layers
+    double expert_flops_per_token = 0;  // 2 x parameters of the experts one token uses
+    double output_flops_per_token = 0;  // 2 x vocab x hidden: logits, once per sequence in prefill
+    std::vector<LayerCosts> layers;
+    bool from_params_only = false;  // no tensor inventory: weights from params_total
+};
+
+// Costs of `spec` quantized as `quant` (canonical name for `engine`), with the KV cache type
+// `kv_cache_dtype` ("auto" or a type the engine accepts). A file's own tensors are used when
+// the quantization is the file's; otherwise the estimator's inventory (fit/weights.h).
+// Errors: bad_input for an unknown quantization or KV type, or an architecture too incomplete
+// to price (the message names the missing fact).
+base::Result<ModelCosts> model_costs(const model::ModelSpec& spec, engines::Engine engine,
+                                     std::string_view quant, std::string_view kv_cache_dtype);
+
+// ---------------------------------------------------------------------------------------------
+// Efficiency constants (fitted; never per model).
+
+struct PerfConstants {
+    double weights_bw_eff = 1;       // fraction of memory bandwidth reached reading weights
+    double gemm_eff = 1;             // fraction of the reference peak on linear layers (prefill)
+    double kv_bw_eff = 1;            // fraction of memory bandwidth reached reading the KV cache
+    double attn_eff = 1;             // fraction of the reference peak on attention FLOPs
+    double moe_half_tokens = 0;      // tokens per expert at which expert GEMMs reach half speed
+    double layer_overhead_s = 0;     // fixed time per layer per forward pass (launches, syncs)
+    double allreduce_latency_s = 0;  // fixed time per all-reduce with tensor parallel
+};
+
+// The quantization family constants are kept per: llama.cpp "mxfp4", "float" (F16/BF16/F32),
+// "ggml" (integer block quants: Q8_0, Q4_K_M, ...); vLLM and SGLang "float" (bf16/fp16),
+// "fp8", "int4" (awq, gptq), "fp4" (nvfp4, mxfp4).
+std::string quant_family(engines::Engine engine, std::string_view quant);
+
+// One engine's constants: the shared ones and one set per quantization family.
+struct FamilyConstants {
+    std::string family;
+    double weights_bw_eff = 1;
+    double gemm_eff = 1;
+    std::vector<std::string> fitted;  // names of the constants fitted from data (else borrowed)
+    std::uint32_t n_fit_rows = 0;
+};
+
+struct EngineConstants {
+    engines::Engine engine = engines::Engine::llama_cpp;
+    PerfConstants shared;  // weights_bw_eff and gemm_eff unused here (see families)
+    std::vector<std::string> fitted;
+    std::vector<std::string> borrowed;  // "name <- source" for constants without data
+    std::vector<FamilyConstants> families;
+};
+
+struct ConstantsTable {
+    std::string generated_by;  // the command that wrote it
+    std::vector<EngineConstants> engines;
+};
+
+// The constants a prediction uses, and where they came from ("llama.cpp/ggml", or a fallback
+// such as "vllm/fp8 <- llama.cpp/ggml" when no measurement of that family was fitted).
+struct ResolvedConstants {
+    PerfConstants constants;
+    std::string source;
+    bool calibrated = false;  // the family's own constants were fitted for this engine
+};
+ResolvedConstants resolve_constants(const ConstantsTable& table, engines::Engine engine,
+                                    std::string_view family);
+
+// The table compiled into the binary (data/perf-constants.toml). Never fails: the build checks
+// the committed file (calibration_test).
+const ConstantsTable& builtin_constants();
+
+// ---------------------------------------------------------------------------------------------
+// Hardware and requests.
+
+struct HwCaps {
+    double memory_bandwidth_bytes_per_s = 0;
+    std::optional<double> reference_flops_per_s;  // see reference_flops()
+    std::optional<double> interconnect_bytes_per_s;
+    std::uint64_t memory_total_bytes = 0;  // for engine defaults that depend on it
+};
+
+// The reference compute peak efficiency constants are relative to: the highest tensor peak the
+// profile publishes, sparse or dense, any precision (DGX Spark: sparse FP4, 1 PFLOP/s; its
+// dense peaks are unpublished). nullopt when the profile has none.
+std::optional<double> reference_flops(const hw::HardwareProfile& profile);
+// Errors: bad_input when the profile has no memory bandwidth.
+base::Result<HwCaps> hw_caps(const hw::HardwareProfile& profile);
+
+struct PerfRequest {
+    std::uint32_t parallel = 1;  // sequences decoding together / prompts prefilled together
+    std::uint64_t depth = 0;     // tokens already in each sequence's KV cache
+    std::uint64_t prompt = 512;  // prompt tokens per request (llama-bench's default -p 512)
+    std::uint32_t nodes = 1;     // tensor parallel across this many machines
+    std::uint32_t ubatch = 0;    // tokens per prefill forward pass; 0: default_ubatch
+};
+
+// Tokens per prefill forward pass as sparkctl launches the engine: llama.cpp -ub 512
+// (docs/dev/fit.md), vLLM max_num_batched_tokens (engines/alloc.h), SGLang
+// chunked_prefill_size (engines/alloc.h gpu_defaults), both by device memory.
+std::uint32_t default_ubatch(engines::Engine engine, std::uint64_t memory_total_bytes);
+
+// Time of one forward pass, by term (seconds, per node).
+struct StepTime {
+    double weights_s = 0;
+    double kv_s = 0;
+    double linear_s = 0;
+    double attention_s = 0;
+    double overhead_s = 0;
+    double allreduce_s = 0;
+    double total() const {
+        return weights_s + kv_s + linear_s + attention_s + overhead_s + allreduce_s;
+    }
+};
+
+// One decode step of `n_seqs` sequences each attending `ctx` tokens. Pure physics with the
+// given constants; `bytes` receives the bytes read per node when non-null.
+StepTime decode_step(const ModelCosts& m, const PerfConstants& c, const HwCaps& hw, double n_seqs,
+                     double ctx, std::uint32_t nodes, double* bytes = nullptr);
+
+// Prefill of `n_prompts` prompts of `prompt` tokens each at depth `depth`, in passes of at most
+// `ubatch` tokens. Returns the total time; `flops` receives the FLOPs per node when non-null.
+// Requires reference_flops (callers check).
+double prefill_time_s(const ModelCosts& m, const PerfConstants& c, const HwCaps& hw,
+                      double n_prompts, double prompt, double depth, double ubatch,
+                      std::uint32_t nodes, double* flops = nullptr);
+
+struct Performance {
+    std::uint32_t parallel = 1;
+    std::uint64_t depth = 0;
+    std::uint64_t prompt = 0;
+    std::uint32_t nodes = 1;
+    std::uint32_t ubatch = 0;
+    double decode_tokens_per_s = 0;                // per sequence, `parallel` decoding together
+    double decode_tokens_per_s_total = 0;          // all sequences together
+    double decode_ceiling_tokens_per_s = 0;        // bandwidth bound, per sequence
+    double decode_ceiling_tokens_per_s_total = 0;  // bandwidth bound, all sequences
+    double decode_ceiling_fraction = 0;            // prediction / ceiling
+    double decode_bytes_per_step = 0;              // per node, all sequences
+    // Prefill: nullopt when the hardware profile publishes no compute peak.
+    std::optional<double> prefill_tokens_per_s;          // aggregate, `parallel` prompts together
+    std::optional<double> prefill_tokens_per_s_single;   // one prompt
+    std::optional<double> prefill_ceiling_tokens_per_s;  // compute bound at the reference peak
+    std::optional<double> prefill_ceiling_fraction;
+    double prefill_flops_per_token = 0;  // per node, one prompt at `depth`
+    std::optional<double> ttft_ms;       // one request: its prefill
+    double itl_ms = 0;                   // 1 / per-sequence decode rate at `parallel`
+    std::optional<double> tp_speedup;    // decode at `nodes` / decode on one node
+    std::string constants_source;
+    bool calibrated = false;
+    std::vector<std::string> notes;
+};
+
+// Predicts `request` with `constants`. Errors: bad_input for nodes > 1 without an interconnect
+// in the profile, parallel 0 or nodes 0.
+base::Result<Performance> predict(const ModelCosts& m, const ResolvedConstants& constants,
+                                  const HwCaps& hw, engines::Engine engine,
+                                  const PerfRequest& request);
+
+}  // namespace sparkctl::fit

@@ -1,0 +1,182 @@
+// End-to-end tests of `sparkctl plan` (docs/dev/plan.md): the JSON schema, exit statuses, the
+// formats, config-file rule edits, and (when a llama-server binary is available) that the
+// generated llama.cpp command starts a real llama-server that answers /health.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "e2e/run_sparkctl.h"
+
+namespace sparkctl::test {
+namespace {
+
+TEST(PlanE2e, JsonCarriesTheSchema) {
+    Sandbox s;
+    auto r = s.run({"plan", "qwen3-30b-a3b", "--for", "agents", "--users", "8", "--context",
+                    "65536", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = r.json();
+    for (const char* k : {"engine", "engine_version", "quant", "variant", "context", "parallel",
+                          "nodes", "tensor_parallel", "memory", "performance", "decisions",
+                          "commands", "warnings", "suggestions"}) {
+        EXPECT_TRUE(j.contains(k)) << k;
+    }
+    EXPECT_EQ(j["engine"], "vllm");
+    EXPECT_EQ(j["engine_version"], "ngc-26.05");
+    EXPECT_EQ(j["quant"], "fp8");
+    EXPECT_EQ(j["variant"]["repo"], "RedHatAI/Qwen3-30B-A3B-FP8-dynamic");
+    EXPECT_EQ(j["parallel"], 8);
+    EXPECT_LE(j["memory"]["total_bytes"].get<std::uint64_t>(),
+              j["memory"]["budget_bytes"].get<std::uint64_t>());
+    for (const auto& d : j["decisions"]) {
+        EXPECT_FALSE(d["rule"].get<std::string>().empty());
+        EXPECT_TRUE(d.contains("outcome") && d.contains("reason") && d.contains("rejected"));
+    }
+    bool native = false, container = false;
+    for (const auto& c : j["commands"]) {
+        EXPECT_TRUE(c.contains("node") && c.contains("argv") && c.contains("env"));
+        native |= c["kind"] == "native";
+        container |= c["kind"] == "container";
+        if (c["role"] == "server") {
+            EXPECT_EQ(c["health_url"], "http://127.0.0.1:8000/health");
+        }
+    }
+    EXPECT_TRUE(native && container);
+}
+
+TEST(PlanE2e, ExitStatuses) {
+    Sandbox s;
+    auto fit3 = s.run({"plan", "deepseek-v3", "--for", "chat", "--json"});
+    EXPECT_EQ(fit3.exit_code, 3) << fit3.err;
+    EXPECT_FALSE(fit3.json()["suggestions"].empty());
+    auto refused = s.run(
+        {"plan", "qwen3-8b", "--for", "chat", "--users", "4", "--engine", "llama.cpp", "--json"});
+    EXPECT_EQ(refused.exit_code, 2);
+    EXPECT_NE(refused.json()["error"]["message"].get<std::string>().find("R-OPS-3"),
+              std::string::npos);
+    auto over = s.run({"plan", "qwen3-8b", "--for", "chat", "--users", "4", "--engine", "llama.cpp",
+                       "--override", "R-OPS-3"});
+    EXPECT_EQ(over.exit_code, 0) << over.err;
+    auto bad = s.run({"plan", "qwen3-8b", "--for", "dancing"});
+    EXPECT_EQ(bad.exit_code, 2);
+}
+
+TEST(PlanE2e, FormatsAndConfigRules) {
+    Sandbox s;
+    auto sh = s.run({"plan", "llama-3.1-70b", "--for", "agents", "--nodes", "2", "--context",
+                     "16384", "--format", "sh"});
+    ASSERT_EQ(sh.exit_code, 0) << sh.err;
+    EXPECT_NE(sh.out.find("read -rp 'NODE0_IP: ' NODE0_IP"), std::string::npos);
+    EXPECT_NE(sh.out.find("--tensor-parallel-size 2"), std::string::npos);
+    auto compose = s.run({"plan", "gpt-oss-120b", "--for", "agents", "--format", "compose"});
+    ASSERT_EQ(compose.exit_code, 0) << compose.err;
+    EXPECT_NE(compose.out.find("services:"), std::string::npos);
+    auto swap = s.run({"plan", "gpt-oss-20b", "--for", "chat", "--format", "llama-swap"});
+    ASSERT_EQ(swap.exit_code, 0) << swap.err;
+    EXPECT_NE(swap.out.find("llama-server"), std::string::npos);
+
+    const auto cfg = s.write("cfg.toml", "[rules.R-ENG-1]\nenabled = false\n");
+    auto edited = s.run({"--config", cfg.string(), "plan", "qwen3-8b", "--for", "chat", "--json"});
+    ASSERT_EQ(edited.exit_code, 0) << edited.err;
+    EXPECT_EQ(edited.json()["engine"], "vllm");
+    const auto badcfg = s.write("bad.toml", "[rules.R-ENG-9]\nenabled = false\n");
+    EXPECT_EQ(s.run({"--config", badcfg.string(), "plan", "qwen3-8b", "--for", "chat"}).exit_code,
+              2);
+}
+
+// --- a real llama-server, when one is available ---------------------------------------------
+
+std::filesystem::path llama_server() {
+    if (const char* p = std::getenv("SPARKCTL_LLAMA_SERVER"); p != nullptr && *p != '\0') return p;
+    return "/tmp/llama.cpp/build/bin/llama-server";
+}
+
+int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+// The HTTP status of GET /health, or 0 when nothing answers.
+int health_status(int port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int status = 0;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+        const std::string req =
+            "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+            char buf[64] = {};
+            if (::read(fd, buf, sizeof buf - 1) > 12) status = std::atoi(buf + 9);
+        }
+    }
+    ::close(fd);
+    return status;
+}
+
+TEST(PlanE2e, GeneratedLlamaServerCommandAnswersHealth) {
+    const std::filesystem::path bin = llama_server();
+    if (!std::filesystem::exists(bin)) GTEST_SKIP() << "no llama-server at " << bin;
+    Sandbox s;
+    const std::filesystem::path gguf = s.home() / "tiny.gguf";
+    auto mk = s.run({"dev", "make-gguf", "--arch", "llama", "--out", gguf.string()});
+    ASSERT_EQ(mk.exit_code, 0) << mk.err;
+    auto r = s.run({"plan", gguf.string(), "--for", "chat", "--context", "512", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> argv;
+    for (const auto& c : r.json()["commands"]) {
+        if (c["role"] == "server" && c["kind"] == "native") argv = c["argv"];
+    }
+    ASSERT_FALSE(argv.empty());
+    ASSERT_EQ(argv[0], "llama-server");
+    argv[0] = bin.string();
+    const int port = free_port();
+    for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
+        if (argv[i] == "--port") argv[i + 1] = std::to_string(port);
+    }
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        std::vector<char*> args;
+        for (std::string& a : argv) args.push_back(a.data());
+        args.push_back(nullptr);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+    }
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < deadline) {
+        status = health_status(port);
+        if (status == 200) break;
+        int ws = 0;
+        if (::waitpid(pid, &ws, WNOHANG) == pid) break;  // exited: the flags were rejected
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling, with a deadline
+    }
+    ::kill(-pid, SIGTERM);
+    ::waitpid(pid, nullptr, 0);
+    EXPECT_EQ(status, 200);
+}
+
+}  // namespace
+}  // namespace sparkctl::test

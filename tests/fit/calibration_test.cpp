@@ -1,0 +1,193 @@
+// Calibration: the measurements and constants files, the fit on a synthetic table, and the
+// committed data meeting the validation bars (holdout MdAPE: decode <= 15%, prefill <= 25%).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "fit/calibration.h"
+
+namespace sparkctl::fit {
+namespace {
+
+using engines::Engine;
+
+std::string read_source_file(const std::string& rel) {
+    const char* src = std::getenv("SPARKCTL_SOURCE_DIR");
+    std::ifstream in(std::string(src ? src : SPARKCTL_TEST_SOURCE_DIR) + "/" + rel);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+const char* kHeader =
+    "source\tsource_url\thardware\tengine\tengine_version\tmodel\tquant\ttest\tprompt_tokens\t"
+    "gen_tokens\tdepth\tconcurrency\tnodes\tubatch\tmetric\tvalue\tsplit\n";
+
+// A decode row (32 tokens after `depth`) and a prefill row (2048 tokens at `depth`), B sequences.
+std::string fmt_row(const std::string& model_quant, int depth, int b) {
+    std::string s;
+    for (const std::string metric : {"decode", "prefill"}) {
+        const std::string tokens = metric == "decode" ? "0\t32" : "2048\t0";
+        s += "s\tu\tdgx-spark\tllama.cpp\tv\t" + model_quant + "\t" + metric +
+             std::to_string(depth) + "x" + std::to_string(b) + "\t" + tokens + "\t" +
+             std::to_string(depth) + "\t" + std::to_string(b) + "\t1\t2048\t" + metric +
+             "\t1\tfit\n";
+    }
+    return s;
+}
+
+TEST(Calibration, ParsesRowsAndRejectsBadOnes) {
+    const std::string ok = std::string(kHeader) +
+                           "s\tu\tdgx-spark\tllama.cpp\tb1\tgpt-oss-20b\tMXFP4\ttg32\t0\t32\t4096\t"
+                           "1\t1\t2048\tdecode\t77.36\tfit\n";
+    auto rows = parse_measurements(ok, "t.tsv");
+    ASSERT_TRUE(rows.ok()) << rows.error().message;
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ((*rows)[0].engine, Engine::llama_cpp);
+    EXPECT_EQ((*rows)[0].depth, 4096u);
+    EXPECT_EQ((*rows)[0].ubatch, 2048u);
+    EXPECT_DOUBLE_EQ((*rows)[0].value, 77.36);
+
+    for (const char* bad : {
+             "s\tu\tdgx-spark\tllama.cpp\tb1\tm\tQ8_0\tt\t0\t32\t0\t1\t1\t\tspeed\t1\tfit\n",
+             "s\tu\tdgx-spark\tllama.cpp\tb1\tm\tQ8_0\tt\t0\t32\t0\t1\t1\t\tdecode\t-1\tfit\n",
+             "s\tu\tdgx-spark\tllama.cpp\tb1\tm\tQ8_0\tt\t0\t32\t0\t1\t1\t\tdecode\t1\tall\n",
+             "s\tu\tdgx-spark\tnope\tb1\tm\tQ8_0\tt\t0\t32\t0\t1\t1\t\tdecode\t1\tfit\n",
+             "s\tu\tdgx-spark\tllama.cpp\tb1\tm\tQ8_0\tt\t0\t32\t0\t0\t1\t\tdecode\t1\tfit\n",
+             "s\tu\tdgx-spark\tllama.cpp\tb1\tm\tQ8_0\tt\t0\t32\t0\t1\t1\t\tprefill\t1\tfit\n",
+         }) {
+        auto r = parse_measurements(std::string(kHeader) + bad, "t.tsv");
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_NE(r.error().message.find("t.tsv:2"), std::string::npos) << r.error().message;
+    }
+    EXPECT_FALSE(parse_measurements("source\tvalue\n", "t.tsv").ok());  // missing columns
+}
+
+TEST(Calibration, ConstantsRoundTripThroughToml) {
+    ConstantsTable t;
+    t.generated_by = "test";
+    EngineConstants e;
+    e.engine = Engine::vllm;
+    e.shared.kv_bw_eff = 0.7;
+    e.shared.attn_eff = 0.05;
+    e.shared.moe_half_tokens = 40;
+    e.shared.layer_overhead_s = 1.5e-5;
+    e.shared.allreduce_latency_s = 3e-5;
+    e.fitted = {"kv_bw_eff"};
+    e.borrowed = {"attn_eff <- llama.cpp"};
+    FamilyConstants f;
+    f.family = "fp4";
+    f.weights_bw_eff = 0.8;
+    f.gemm_eff = 0.03;
+    f.fitted = {"weights_bw_eff"};
+    f.n_fit_rows = 7;
+    e.families.push_back(f);
+    t.engines.push_back(e);
+    auto back = parse_constants_toml(constants_to_toml(t), "c.toml");
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    ASSERT_EQ(back->engines.size(), 1u);
+    const EngineConstants& b = back->engines[0];
+    EXPECT_EQ(b.engine, Engine::vllm);
+    EXPECT_DOUBLE_EQ(b.shared.kv_bw_eff, 0.7);
+    EXPECT_DOUBLE_EQ(b.shared.layer_overhead_s, 1.5e-5);
+    EXPECT_EQ(b.borrowed, e.borrowed);
+    ASSERT_EQ(b.families.size(), 1u);
+    EXPECT_DOUBLE_EQ(b.families[0].gemm_eff, 0.03);
+    EXPECT_EQ(b.families[0].n_fit_rows, 7u);
+    EXPECT_EQ(back->generated_by, "test");
+
+    EXPECT_FALSE(parse_constants_toml("[engine.\"llama.cpp\"]\nkv_bw_eff = 2\n", "c").ok());
+    EXPECT_FALSE(parse_constants_toml("x = [", "c").ok());
+}
+
+// A synthetic table generated from known constants: the fit must reproduce it.
+TEST(Calibration, RecoversSyntheticMeasurements) {
+    ConstantsTable truth;
+    EngineConstants e;
+    e.engine = Engine::llama_cpp;
+    e.shared.kv_bw_eff = 0.6;
+    e.shared.attn_eff = 0.02;
+    e.shared.moe_half_tokens = 50;
+    e.shared.layer_overhead_s = 2e-5;
+    e.families.push_back({"mxfp4", 0.8, 0.03, {}, 0});
+    e.families.push_back({"ggml", 0.7, 0.04, {}, 0});
+    truth.engines.push_back(e);
+
+    std::string tsv = kHeader;
+    for (const char* model : {"gpt-oss-20b\tMXFP4", "gpt-oss-120b\tMXFP4", "qwen3-8b\tQ4_K_M",
+                              "gemma-3-4b\tQ4_0", "qwen3-30b-a3b\tQ8_0"}) {
+        for (int depth : {0, 8192, 32768}) {
+            for (int b : {1, 8}) {
+                tsv += fmt_row(model, depth, b);
+            }
+        }
+    }
+    auto rows = parse_measurements(tsv, "synthetic");
+    ASSERT_TRUE(rows.ok()) << rows.error().message;
+    // Values from the true constants.
+    auto truth_results = evaluate(*rows, truth);
+    ASSERT_TRUE(truth_results.ok()) << truth_results.error().message;
+    std::vector<Measurement> synthetic = *rows;
+    for (std::size_t i = 0; i < synthetic.size(); ++i) {
+        synthetic[i].value = (*truth_results)[i].predicted;
+        synthetic[i].split = i % 4 == 3 ? "holdout" : "fit";
+    }
+    auto fitted = calibrate(synthetic, "test");
+    ASSERT_TRUE(fitted.ok()) << fitted.error().message;
+    auto results = evaluate(synthetic, *fitted);
+    ASSERT_TRUE(results.ok());
+    EXPECT_LT(mdape(*results, "fit", "decode"), 0.02);
+    EXPECT_LT(mdape(*results, "fit", "prefill"), 0.02);
+    EXPECT_LT(mdape(*results, "holdout", "decode"), 0.03);
+    EXPECT_LT(mdape(*results, "holdout", "prefill"), 0.03);
+}
+
+// The committed data: every split follows the documented rule, every row is priced or says why
+// not, and the built-in constants meet the bars on the holdout rows.
+TEST(Calibration, CommittedDataMeetsTheBars) {
+    auto rows = parse_measurements(read_source_file("data/perf-measurements.tsv"),
+                                   "data/perf-measurements.tsv");
+    ASSERT_TRUE(rows.ok()) << rows.error().message;
+    ASSERT_GT(rows->size(), 100u);
+    for (const Measurement& m : *rows) {
+        EXPECT_EQ(m.split, split_rule(m)) << "line " << m.line;
+        EXPECT_FALSE(m.source.empty()) << "line " << m.line;
+    }
+    auto committed = parse_constants_toml(read_source_file("data/perf-constants.toml"),
+                                          "data/perf-constants.toml");
+    ASSERT_TRUE(committed.ok()) << committed.error().message;
+    EXPECT_EQ(constants_to_toml(*committed), constants_to_toml(builtin_constants()));
+
+    auto results = evaluate(*rows, builtin_constants());
+    ASSERT_TRUE(results.ok()) << results.error().message;
+    std::size_t n_decode = 0, n_prefill = 0;
+    const double decode = mdape(*results, "holdout", "decode", &n_decode);
+    const double prefill = mdape(*results, "holdout", "prefill", &n_prefill);
+    EXPECT_GE(n_decode, 20u);
+    EXPECT_GE(n_prefill, 20u);
+    EXPECT_LE(decode, 0.15);
+    EXPECT_LE(prefill, 0.25);
+    for (const RowResult& r : *results) {
+        if (!r.skipped.empty()) continue;
+        EXPECT_TRUE(std::isfinite(r.predicted) && r.predicted > 0) << "line " << r.row->line;
+    }
+}
+
+// Refitting the committed measurements reproduces the committed constants (the file is what
+// `sparkctl dev calibrate data/perf-measurements.tsv --out data/perf-constants.toml` writes).
+TEST(Calibration, CommittedConstantsAreTheFitOfTheCommittedData) {
+    auto rows = parse_measurements(read_source_file("data/perf-measurements.tsv"),
+                                   "data/perf-measurements.tsv");
+    ASSERT_TRUE(rows.ok());
+    const ConstantsTable& built = builtin_constants();
+    auto refit = calibrate(*rows, built.generated_by);
+    ASSERT_TRUE(refit.ok()) << refit.error().message;
+    EXPECT_EQ(constants_to_toml(*refit), constants_to_toml(built));
+}
+
+}  // namespace
+}  // namespace sparkctl::fit

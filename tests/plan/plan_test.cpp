@@ -1,0 +1,513 @@
+// Golden scenarios and the property test of `sparkctl plan` (docs/dev/plan.md).
+#include "plan/plan.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "engines/versions.h"
+#include "hw/profile.h"
+#include "model/catalog.h"
+#include "plan/detail/commands.h"
+#include "plan/render.h"
+#include "plan/rules.h"
+
+namespace sparkctl::plan {
+namespace {
+
+using engines::Engine;
+
+Hardware spark() {
+    auto p = hw::find_profile("dgx-spark");
+    EXPECT_TRUE(p.ok());
+    Hardware h;
+    h.name = p->name;
+    h.memory_total_bytes = p->memory_total_bytes;
+    h.os_reserve_bytes = p->os_reserve_bytes;
+    h.budget_bytes = p->budget_bytes();
+    h.memory_bandwidth_bytes_per_s = p->memory_bandwidth_bytes_per_s;
+    h.unified_memory = p->unified_memory;
+    return h;
+}
+
+PlanRequest request(UseCase use, std::uint32_t users = 1) {
+    PlanRequest r;
+    r.use = use;
+    r.users = users;
+    r.hardware = spark();
+    return r;
+}
+
+Plan plan_for(const std::string& id, const PlanRequest& r,
+              const RuleBook& rules = RuleBook::builtin()) {
+    const model::CatalogEntry* e = model::find_model(id);
+    EXPECT_NE(e, nullptr) << id;
+    auto p = make_plan(e->spec, e->variants, r, rules);
+    EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
+    return p.ok() ? *p : Plan{};
+}
+
+const Decision* decision(const Plan& p, const std::string& step) {
+    for (const Decision& d : p.decisions) {
+        if (d.step == step) return &d;
+    }
+    return nullptr;
+}
+
+const LaunchCommand* server(const Plan& p, const std::string& kind = "native") {
+    for (const LaunchCommand& c : p.commands) {
+        if (c.role == "server" && c.kind == kind) return &c;
+    }
+    return nullptr;
+}
+
+bool has_arg(const LaunchCommand& c, const std::string& a) {
+    return std::find(c.argv.begin(), c.argv.end(), a) != c.argv.end();
+}
+
+std::string arg_after(const LaunchCommand& c, const std::string& a) {
+    auto it = std::find(c.argv.begin(), c.argv.end(), a);
+    return it == c.argv.end() || it + 1 == c.argv.end() ? "" : *(it + 1);
+}
+
+bool warned(const Plan& p, const std::string& needle) {
+    return std::any_of(p.warnings.begin(), p.warnings.end(),
+                       [&](const std::string& w) { return w.find(needle) != std::string::npos; });
+}
+
+// Every flag of every server command is in the targeted version's table.
+void expect_flags_accepted(const Plan& p) {
+    for (const LaunchCommand& c : p.commands) {
+        if (c.role != "server") continue;
+        const auto unknown =
+            engines::unknown_flags(p.engine_version, c.argv, detail::flags_start(c));
+        EXPECT_TRUE(unknown.empty()) << p.model << " " << c.kind << ": " << unknown.front();
+    }
+}
+
+TEST(PlanGolden, ChatSmallModelSingleUserPicksLlamaCpp) {
+    Plan p = plan_for("qwen3-8b", request(UseCase::chat));
+    ASSERT_EQ(p.status, Status::ok);
+    EXPECT_EQ(p.engine, Engine::llama_cpp);
+    EXPECT_EQ(decision(p, "engine")->rule, "R-ENG-1");
+    EXPECT_EQ(p.quant, "Q4_K_M");
+    EXPECT_EQ(p.variant_repo, "unsloth/Qwen3-8B-GGUF");
+    EXPECT_EQ(p.engine_version.name, "2026");
+    const LaunchCommand* c = server(p);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->argv[0], "llama-server");
+    EXPECT_EQ(arg_after(*c, "-c"), "32768");  // trained 40960, capped at 32768
+    EXPECT_EQ(arg_after(*c, "-np"), "1");
+    EXPECT_EQ(arg_after(*c, "-ngl"), "all");
+    EXPECT_EQ(arg_after(*c, "-fa"), "on");
+    EXPECT_EQ(arg_after(*c, "--load-mode"), "none");
+    EXPECT_EQ(arg_after(*c, "--host"), "127.0.0.1");
+    EXPECT_EQ(c->health_url, "http://127.0.0.1:8080/health");
+    expect_flags_accepted(p);
+    EXPECT_EQ(server(p, "container"), nullptr);  // llama.cpp: native only
+}
+
+TEST(PlanGolden, QwenMoeEightAgents64kOnVllm) {
+    PlanRequest r = request(UseCase::agents, 8);
+    r.context = 65536;
+    Plan p = plan_for("qwen3-30b-a3b", r);
+    ASSERT_EQ(p.status, Status::ok) << p.refusal;
+    EXPECT_EQ(p.engine, Engine::vllm);
+    EXPECT_EQ(decision(p, "engine")->rule, "R-ENG-2");
+    // No AWQ; bf16 (native) does not fit 8 x 64k: the FP8 checkpoint does (R-QNT-3).
+    EXPECT_EQ(p.quant, "fp8");
+    EXPECT_EQ(p.variant_repo, "RedHatAI/Qwen3-30B-A3B-FP8-dynamic");
+    const Decision* q = decision(p, "quant");
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(q->rule, "R-QNT-3");
+    ASSERT_FALSE(q->rejected.empty());
+    EXPECT_EQ(q->rejected.front().option, "bf16");
+    EXPECT_NE(q->rejected.front().reason.find("does not fit"), std::string::npos);
+    const LaunchCommand* c = server(p);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(arg_after(*c, "serve"), "RedHatAI/Qwen3-30B-A3B-FP8-dynamic");
+    EXPECT_EQ(arg_after(*c, "--max-model-len"), "65536");
+    EXPECT_EQ(arg_after(*c, "--max-num-seqs"), "8");
+    EXPECT_EQ(arg_after(*c, "--tool-call-parser"), "hermes");
+    EXPECT_EQ(arg_after(*c, "--reasoning-parser"), "qwen3");
+    EXPECT_TRUE(has_arg(*c, "--enable-auto-tool-choice"));
+    EXPECT_LE(std::stod(arg_after(*c, "--gpu-memory-utilization")), 0.85);
+    EXPECT_FALSE(arg_after(*c, "--kv-cache-memory-bytes").empty());
+    EXPECT_LE(p.fit.estimate.memory.total_bytes, p.fit.estimate.memory.budget_bytes);
+    const LaunchCommand* k = server(p, "container");
+    ASSERT_NE(k, nullptr);
+    EXPECT_TRUE(has_arg(*k, "nvcr.io/nvidia/vllm:26.05-py3"));
+    EXPECT_TRUE(has_arg(*k, "127.0.0.1:8000:8000"));
+    expect_flags_accepted(p);
+}
+
+TEST(PlanGolden, BatchMoeOnVllmAndBenchTurnsPrefixCachingOff) {
+    PlanRequest r = request(UseCase::batch, 16);
+    r.context = 8192;
+    r.bench = true;
+    Plan p = plan_for("qwen3-30b-a3b", r);
+    ASSERT_EQ(p.status, Status::ok);
+    EXPECT_EQ(p.engine, Engine::vllm);
+    EXPECT_EQ(decision(p, "bench")->rule, "R-OPS-2");
+    EXPECT_TRUE(has_arg(*server(p), "--no-enable-prefix-caching"));
+    EXPECT_TRUE(p.performance.has_value());
+    expect_flags_accepted(p);
+}
+
+TEST(PlanGolden, SlidingWindowLongContextGoesToVllmNativeMxfp4) {
+    PlanRequest r = request(UseCase::long_context);
+    r.context = 131072;
+    Plan p = plan_for("gpt-oss-120b", r);
+    ASSERT_EQ(p.status, Status::ok);
+    EXPECT_EQ(p.engine, Engine::vllm);
+    EXPECT_EQ(decision(p, "engine")->rule, "R-ENG-6");
+    EXPECT_EQ(p.quant, "mxfp4");
+    EXPECT_GT(p.fit.estimate.kv.n_swa_layers, 0u);
+    EXPECT_NE(decision(p, "quant")->reason.find("R-QNT-4"), std::string::npos);
+    expect_flags_accepted(p);
+}
+
+TEST(PlanGolden, SlidingWindowChatOnLlamaCppWarnsAboutMxfp4Kernels) {
+    Plan p = plan_for("gpt-oss-20b", request(UseCase::chat));
+    ASSERT_EQ(p.status, Status::ok);
+    EXPECT_EQ(p.engine, Engine::llama_cpp);
+    EXPECT_EQ(p.quant, "MXFP4");
+    EXPECT_TRUE(warned(p, "R-LIM-1"));
+    EXPECT_TRUE(has_arg(*server(p), "--jinja"));
+    expect_flags_accepted(p);
+}
+
+TEST(PlanGolden, PreferSpeedWithMxfp4PicksSglang) {
+    PlanRequest r = request(UseCase::chat);
+    r.prefer = Prefer::speed;
+    Plan p = plan_for("gpt-oss-120b", r);
+    ASSERT_EQ(p.status, Status::ok);
+    EXPECT_EQ(p.engine, Engine::sglang);
+    EXPECT_EQ(decision(p, "engine")->rule, "R-ENG-5");
+    EXPECT_TRUE(warned(p, "R-LIM-4"));
+    EXPECT_EQ(arg_after(*server(p), "--attention-backend"), "triton");
+    EXPECT_TRUE(has_arg(*server(p, "container"), "lmsysorg/sglang:latest-cu130"));
+    expect_flags_accepted(p);
+}
+
+TEST(PlanGolden, MlaModelTooLargeExitsThreeWithSuggestions) {
+    Plan p = plan_for("deepseek-v3", request(UseCase::chat));
+    EXPECT_EQ(p.status, Status::does_not_fit);
+    EXPECT_EQ(p.exit_status(), 3);
+    EXPECT_EQ(p.engine, Engine::vllm);  // no GGUF published
+    ASSERT_FALSE(p.suggestions.empty());
+    EXPECT_TRUE(p.commands.empty());
+    bool nodes = false;
+    for (const Suggestion& s : p.suggestions) nodes |= s.flag == "--nodes 2";
+    EXPECT_TRUE(nodes);
+}
+
+TEST(PlanGolden, UnknownArchitectureFactsAreRefusedWithTheReason) {
+    // The catalog has Qwen3-Coder-30B's model card figures only (no head_dim).
+    Plan p = plan_for("qwen3-coder-30b-a3b", request(UseCase::agents, 8));
+    EXPECT_EQ(p.status, Status::refused);
+    EXPECT_NE(p.refusal.find("head_dim"), std::string::npos);
+    EXPECT_EQ(engines::parsers_for(Engine::vllm, "Qwen3MoeForCausalLM",
+                                   "Qwen/Qwen3-Coder-30B-A3B-Instruct")
+                  .tool_call,
+              "qwen3_coder");
+}
+
+TEST(PlanGolden, NeedsASuggestionToFitAndPreferFitAppliesIt) {
+    PlanRequest r = request(UseCase::agents, 8);
+    r.context = 131072;
+    Plan p = plan_for("qwen3-30b-a3b", r);
+    ASSERT_EQ(p.status, Status::does_not_fit);
+    ASSERT_FALSE(p.suggestions.empty());
+    EXPECT_EQ(p.suggestions.front().flag, "--kv-cache-dtype fp8");
+    EXPECT_TRUE(p.suggestions.front().fits);
+    EXPECT_NE(p.suggestions.front().buys.find("fits"), std::string::npos);
+
+    r.prefer = Prefer::fit;
+    Plan f = plan_for("qwen3-30b-a3b", r);
+    ASSERT_EQ(f.status, Status::ok);
+    EXPECT_EQ(f.kv_cache_dtype, "fp8");
+    EXPECT_EQ(decision(f, "prefer-fit")->rule, "SPARKCTL-PLAN-7");
+    EXPECT_EQ(arg_after(*server(f), "--kv-cache-dtype"), "fp8");
+    EXPECT_LE(f.fit.estimate.memory.total_bytes, f.fit.estimate.memory.budget_bytes);
+    expect_flags_accepted(f);
+}
+
+TEST(PlanGolden, SeventyBillionBf16NeedsTwoNodes) {
+    PlanRequest r = request(UseCase::agents, 4);
+    r.context = 16384;
+    Plan one = plan_for("llama-3.1-70b", r);
+    ASSERT_EQ(one.status, Status::does_not_fit);
+    auto two_nodes = std::find_if(one.suggestions.begin(), one.suggestions.end(),
+                                  [](const Suggestion& s) { return s.flag == "--nodes 2"; });
+    ASSERT_NE(two_nodes, one.suggestions.end());
+    EXPECT_TRUE(two_nodes->fits);
+
+    r.nodes = 2;
+    Plan p = plan_for("llama-3.1-70b", r);
+    ASSERT_EQ(p.status, Status::ok) << p.refusal;
+    EXPECT_EQ(p.engine, Engine::vllm);
+    EXPECT_EQ(p.tensor_parallel, 2u);
+    EXPECT_EQ(decision(p, "nodes")->rule, "R-ENG-3");
+    EXPECT_LE(p.fit.estimate.memory.total_bytes, p.fit.estimate.memory.budget_bytes);
+    // Head and worker, native and container, then the server on the head.
+    int heads = 0, workers = 0;
+    for (const LaunchCommand& c : p.commands) {
+        heads += c.role == "ray-head";
+        workers += c.role == "ray-worker";
+    }
+    EXPECT_EQ(heads, 2);
+    EXPECT_EQ(workers, 2);
+    const LaunchCommand* c = server(p);
+    EXPECT_EQ(arg_after(*c, "--tensor-parallel-size"), "2");
+    EXPECT_EQ(arg_after(*c, "--distributed-executor-backend"), "ray");
+    EXPECT_EQ(c->node, "${NODE0_HOST}");
+    bool nccl = false;
+    for (const auto& [k, v] : c->env) nccl |= k == "NCCL_SOCKET_IFNAME" && v == "${FABRIC_IF}";
+    EXPECT_TRUE(nccl);
+    EXPECT_NE(std::find(p.placeholders.begin(), p.placeholders.end(), "NODE1_IP"),
+              p.placeholders.end());
+    ASSERT_TRUE(p.performance.has_value());
+    EXPECT_EQ(p.performance->speedup_max, 2.0);
+    EXPECT_TRUE(warned(p, "R-ENG-3"));
+    expect_flags_accepted(p);
+    const std::string sh = render_sh(p, "");
+    EXPECT_NE(sh.find("read -rp 'NODE1_IP: ' NODE1_IP"), std::string::npos);
+}
+
+TEST(PlanGolden, ClusterInventoryFillsHostsAndFabric) {
+    PlanRequest r = request(UseCase::agents, 4);
+    r.context = 16384;
+    ClusterInventory inv;
+    inv.hosts = {"spark-a", "spark-b"};
+    inv.addresses = {"192.168.100.10", "192.168.100.11"};
+    inv.fabric_interface = "enp1s0f1np1";
+    inv.roce_hcas = {"rocep1s0f1", "roceP2p1s0f1"};
+    r.cluster = inv;
+    Plan p = plan_for("llama-3.1-70b", r);
+    ASSERT_EQ(p.status, Status::ok);
+    EXPECT_EQ(p.nodes, 2u);
+    EXPECT_TRUE(p.placeholders == std::vector<std::string>{"HF_CACHE"});
+    const LaunchCommand& worker =
+        *std::find_if(p.commands.begin(), p.commands.end(),
+                      [](const LaunchCommand& c) { return c.role == "ray-worker"; });
+    EXPECT_EQ(worker.node, "spark-b");
+    EXPECT_TRUE(has_arg(worker, "--address=192.168.100.10:6379"));
+    bool hca = false;
+    for (const auto& [k, v] : worker.env)
+        hca |= k == "NCCL_IB_HCA" && v == "rocep1s0f1,roceP2p1s0f1";
+    EXPECT_TRUE(hca);
+}
+
+TEST(PlanGolden, ForcedEngineAgainstARuleWarns) {
+    PlanRequest r = request(UseCase::chat);
+    r.engine = "vllm";
+    Plan p = plan_for("qwen3-8b", r);
+    ASSERT_EQ(p.status, Status::ok);
+    EXPECT_EQ(p.engine, Engine::vllm);
+    EXPECT_TRUE(warned(p, "goes against R-ENG-1"));
+    EXPECT_EQ(p.quant, "awq");  // R-QNT-1
+    EXPECT_EQ(decision(p, "quant")->rule, "R-QNT-1");
+}
+
+TEST(PlanGolden, ParallelOnLlamaCppIsRefusedUnlessOverridden) {
+    PlanRequest r = request(UseCase::chat, 4);
+    r.engine = "llama.cpp";
+    Plan p = plan_for("qwen3-8b", r);
+    EXPECT_EQ(p.status, Status::refused);
+    EXPECT_EQ(p.exit_status(), 2);
+    EXPECT_EQ(p.refusal.rfind("R-OPS-3", 0), 0u);
+    r.overrides = {"R-OPS-3"};
+    Plan o = plan_for("qwen3-8b", r);
+    EXPECT_EQ(o.status, Status::ok);
+    EXPECT_EQ(o.engine, Engine::llama_cpp);
+    EXPECT_TRUE(warned(o, "R-OPS-3 overridden"));
+    EXPECT_EQ(arg_after(*server(o), "-np"), "4");
+}
+
+TEST(PlanGolden, LlamaCppRpcClusterIsRefused) {
+    PlanRequest r = request(UseCase::chat);
+    r.nodes = 2;
+    r.engine = "llama.cpp";
+    Plan p = plan_for("qwen3-8b", r);
+    EXPECT_EQ(p.status, Status::refused);
+    EXPECT_NE(p.refusal.find("R-LIM-2"), std::string::npos);
+}
+
+TEST(PlanGolden, TensorParallelMustDivideTheHeads) {
+    PlanRequest r = request(UseCase::agents);
+    r.nodes = 3;  // 64 heads
+    Plan p = plan_for("llama-3.1-70b", r);
+    EXPECT_EQ(p.status, Status::refused);
+    EXPECT_NE(p.refusal.find("does not divide"), std::string::npos);
+}
+
+TEST(PlanGolden, NewArchitectureGoesToVllm) {
+    const model::CatalogEntry* e = model::find_model("qwen3-8b");
+    model::ModelSpec spec = e->spec;
+    spec.arch.architecture = "BrandNewForCausalLM";
+    spec.arch.family = "brandnew";
+    auto p = make_plan(spec, e->variants, request(UseCase::chat), RuleBook::builtin());
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->engine, Engine::vllm);
+    EXPECT_EQ(decision(*p, "architecture")->outcome, "new: vllm");
+    EXPECT_EQ(decision(*p, "engine"), nullptr);  // R-ENG-4 decided before the use
+}
+
+TEST(PlanGolden, ConfigEditsRules) {
+    RuleBook rules = RuleBook::builtin();
+    ASSERT_TRUE(rules.apply_overrides({{"R-ENG-1.enabled", "false"}}, "test").ok());
+    Plan p = plan_for("qwen3-8b", request(UseCase::chat), rules);
+    EXPECT_EQ(p.engine, Engine::vllm);
+    EXPECT_EQ(decision(p, "engine")->rule, "SPARKCTL-PLAN-12");
+
+    RuleBook sg = RuleBook::builtin();
+    ASSERT_TRUE(sg.apply_overrides({{"R-ENG-2.engine", "sglang"}}, "test").ok());
+    Plan q = plan_for("qwen3-8b", request(UseCase::agents, 4), sg);
+    EXPECT_EQ(q.engine, Engine::sglang);
+    EXPECT_EQ(arg_after(*server(q), "--tool-call-parser"), "qwen25");
+    expect_flags_accepted(q);
+
+    RuleBook bad = RuleBook::builtin();
+    EXPECT_FALSE(bad.apply_overrides({{"R-NOPE-1.enabled", "false"}}, "test").ok());
+    EXPECT_FALSE(bad.apply_overrides({{"R-ENG-1.engine", "tgi"}}, "test").ok());
+    EXPECT_FALSE(bad.apply_overrides({{"R-OPS-1.value", "1"}}, "test").ok());
+    EXPECT_FALSE(bad.apply_overrides({{"SPARKCTL-PLAN-1.value", "x"}}, "test").ok());
+}
+
+TEST(PlanGolden, BadRequestsAreErrors) {
+    const model::CatalogEntry* e = model::find_model("qwen3-8b");
+    PlanRequest r = request(UseCase::chat);
+    r.overrides = {"R-ENG-1"};
+    EXPECT_FALSE(make_plan(e->spec, e->variants, r, RuleBook::builtin()).ok());
+    r = request(UseCase::agents);
+    r.quant = "gptq";
+    EXPECT_FALSE(make_plan(e->spec, e->variants, r, RuleBook::builtin()).ok());
+    r = request(UseCase::agents);
+    r.engine_version = "0.1";
+    EXPECT_FALSE(make_plan(e->spec, e->variants, r, RuleBook::builtin()).ok());
+    const model::CatalogEntry* ds = model::find_model("deepseek-v3");
+    r = request(UseCase::chat);
+    r.engine = "llama.cpp";  // no GGUF published
+    EXPECT_FALSE(make_plan(ds->spec, ds->variants, r, RuleBook::builtin()).ok());
+}
+
+TEST(PlanRender, FormatsCarryTheCommands) {
+    PlanRequest r = request(UseCase::agents, 8);
+    r.context = 65536;
+    Plan p = plan_for("qwen3-30b-a3b", r);
+    const std::string text = render_text(p, false);
+    EXPECT_NE(text.find("[R-ENG-2]"), std::string::npos);
+    const std::string explain = render_text(p, true);
+    EXPECT_NE(explain.find("rejected bf16: does not fit"), std::string::npos);
+    const std::string sh = render_sh(p, "");
+    EXPECT_EQ(sh.rfind("#!/usr/bin/env bash", 0), 0u);
+    EXPECT_NE(sh.find("vllm serve RedHatAI/Qwen3-30B-A3B-FP8-dynamic"), std::string::npos);
+    const std::string compose = render_compose(p);
+    EXPECT_NE(compose.find("image: nvcr.io/nvidia/vllm:26.05-py3"), std::string::npos);
+    EXPECT_NE(compose.find("\"127.0.0.1:8000:8000\""), std::string::npos);
+    Plan l = plan_for("qwen3-8b", request(UseCase::chat));
+    const std::string swap = render_llama_swap(l);
+    EXPECT_NE(swap.find("--port \"${PORT}\""), std::string::npos);
+    EXPECT_NE(swap.find("checkEndpoint: \"/health\""), std::string::npos);
+    EXPECT_EQ(shell_quote("a b"), "'a b'");
+    EXPECT_EQ(shell_quote("--x=${NODE0_IP}"), "\"--x=${NODE0_IP}\"");
+}
+
+// Property: every catalog model x use x users is within budget or exits 3; parallel use never
+// lands on llama.cpp; every decision names a rule of the book; every emitted flag is accepted.
+TEST(PlanProperty, CatalogTimesUsesTimesUsers) {
+    const RuleBook& rules = RuleBook::builtin();
+    int planned = 0, not_fit = 0;
+    for (const model::CatalogEntry& e : model::catalog()) {
+        for (UseCase use :
+             {UseCase::chat, UseCase::agents, UseCase::batch, UseCase::long_context}) {
+            for (std::uint32_t users : {1u, 4u, 32u}) {
+                for (Prefer prefer : {Prefer::none, Prefer::fit}) {
+                    PlanRequest r = request(use, users);
+                    r.prefer = prefer;
+                    auto p = make_plan(e.spec, e.variants, r, rules);
+                    ASSERT_TRUE(p.ok()) << e.id << ": " << p.error().message;
+                    const std::string what =
+                        e.id + " " + to_string(use) + " x" + std::to_string(users);
+                    if (p->status == Status::refused) {
+                        // Only a model that cannot be sized may be refused without an override.
+                        EXPECT_FALSE(p->fit.supported) << what << ": " << p->refusal;
+                        continue;
+                    }
+                    if (p->status == Status::ok) {
+                        ++planned;
+                        EXPECT_LE(p->fit.estimate.memory.total_bytes, r.hardware.budget_bytes)
+                            << what;
+                        EXPECT_FALSE(p->commands.empty()) << what;
+                        expect_flags_accepted(*p);
+                    } else {
+                        ++not_fit;
+                        EXPECT_EQ(p->exit_status(), 3);
+                        EXPECT_FALSE(p->suggestions.empty()) << what;
+                    }
+                    if (users > 1) {
+                        EXPECT_NE(p->engine, Engine::llama_cpp) << what;
+                    }
+                    for (const Decision& d : p->decisions) {
+                        EXPECT_NE(rules.find(d.rule), nullptr) << what << " " << d.step;
+                    }
+                }
+            }
+        }
+    }
+    EXPECT_GT(planned, 0);
+    EXPECT_GT(not_fit, 0);
+}
+
+TEST(Rules, BuiltinBookHasTheSeedRulesAndSources) {
+    const RuleBook& b = RuleBook::builtin();
+    for (const char* id : {"R-OPS-1", "R-OPS-2", "R-OPS-3", "R-OPS-4", "R-ENG-1", "R-ENG-2",
+                           "R-ENG-3", "R-ENG-4", "R-ENG-5", "R-ENG-6", "R-LIM-1", "R-LIM-2",
+                           "R-LIM-3", "R-LIM-4", "R-QNT-1", "R-QNT-2", "R-QNT-3", "R-QNT-4"}) {
+        const Rule* r = b.find(id);
+        ASSERT_NE(r, nullptr) << id;
+        EXPECT_FALSE(r->source.empty()) << id;
+    }
+    for (const Rule& r : b.rules()) EXPECT_FALSE(r.source.empty()) << r.id;
+    EXPECT_EQ(b.get("R-OPS-1").kind, RuleKind::ops);
+    EXPECT_EQ(b.get("R-ENG-2").engine, "vllm");
+    EXPECT_EQ(b.get("SPARKCTL-PLAN-1").value, 0.85);
+    EXPECT_FALSE(RuleBook::parse("[X]\nkind = \"odd\"\ntext = \"t\"\n", "t").ok());
+    EXPECT_FALSE(RuleBook::parse("[X]\nkind = \"ops\"\n", "t").ok());
+}
+
+TEST(Rules, ClusterInventoryParses) {
+    auto inv = parse_cluster({{"hosts", "a,b"},
+                              {"addresses", "10.0.0.1,10.0.0.2"},
+                              {"fabric_interface", "enp1s0f1np1"},
+                              {"switch", "false"}},
+                             "cfg");
+    ASSERT_TRUE(inv.ok());
+    ASSERT_TRUE(inv->has_value());
+    EXPECT_EQ((*inv)->hosts.size(), 2u);
+    EXPECT_FALSE(parse_cluster({{"hosts", "a"}, {"nope", "1"}}, "cfg").ok());
+    EXPECT_FALSE(parse_cluster({{"hosts", "a,b"}, {"addresses", "1"}}, "cfg").ok());
+    EXPECT_FALSE(parse_cluster({}, "cfg")->has_value());
+}
+
+TEST(EngineVersions, PlaybookDefaultsAndFlagTables) {
+    EXPECT_EQ(engines::default_version(Engine::vllm).image, "nvcr.io/nvidia/vllm:26.05-py3");
+    EXPECT_EQ(engines::default_version(Engine::sglang).image, "lmsysorg/sglang:latest-cu130");
+    EXPECT_TRUE(engines::default_version(Engine::llama_cpp).image.empty());
+    const auto& lc = engines::default_version(Engine::llama_cpp);
+    EXPECT_TRUE(engines::accepts_flag(lc, "-c"));
+    EXPECT_TRUE(engines::accepts_flag(lc, "--no-mmap"));
+    EXPECT_FALSE(engines::accepts_flag(lc, "--swap-space"));
+    EXPECT_EQ(engines::flag_takes_value(lc, "--jinja"), false);
+    EXPECT_EQ(engines::unknown_flags(lc, {"llama-server", "-c", "-1", "--bogus"}, 1),
+              std::vector<std::string>{"--bogus"});
+    EXPECT_FALSE(engines::accepts_flag(engines::default_version(Engine::vllm), "--swap-space"));
+    EXPECT_TRUE(engines::llamacpp_supports("GptOssForCausalLM"));
+    EXPECT_TRUE(engines::llamacpp_supports("qwen3moe"));
+    EXPECT_FALSE(engines::llamacpp_supports("BrandNewForCausalLM"));
+    EXPECT_FALSE(engines::find_version(Engine::vllm, "0.0.1").ok());
+}
+
+}  // namespace
+}  // namespace sparkctl::plan
