@@ -12,11 +12,16 @@ docs/dev/plan.md). The script reads source files only; it never builds or import
 SRC is a checkout (or an unpacked source tree) of the engine:
   llama.cpp  common/arg.cpp: common_arg({"-c", "--ctx-size"}, ...) rows usable by llama-server
              (set_examples containing LLAMA_EXAMPLE_SERVER or LLAMA_EXAMPLE_COMMON, not excluded)
-  vllm       vllm/engine/arg_utils.py (EngineArgs.add_cli_args: add_argument("--flag", ...);
-             bool EngineArgs fields get argparse.BooleanOptionalAction, hence --no-flag) and
-             vllm/entrypoints/openai/cli_args.py (FrontendArgs dataclass fields -> --field-name)
+  vllm       vllm/engine/arg_utils.py (EngineArgs/AsyncEngineArgs.add_cli_args: add_argument(
+             "--flag", "-alias", **group_kwargs["field"]); a field whose type contains bool gets
+             argparse.BooleanOptionalAction from get_kwargs, hence --no-flag; types from
+             vllm/config/*.py when present, else EngineArgs' own fields) and
+             vllm/entrypoints/openai/cli_args.py (make_arg_parser's flags; BaseFrontendArgs and
+             FrontendArgs fields -> --field-name, bools with --no- forms)
   sglang     python/sglang/srt/server_args.py (ServerArgs.add_cli_args: add_argument("--flag", ...))
 
+A file read at another commit than --commit is recorded with --file-commit PATH=SHA; --note
+adds header lines (what the table describes, version mismatches).
 Output columns: flag, value ("yes": takes a value; "no": a switch), source path; for
 llama.cpp-archs: architecture, kind ("hf": a Hugging Face class the converter takes; "gguf": a
 general.architecture llama.cpp loads), source path.
@@ -36,8 +41,9 @@ def read(src, rel):
         return f.read()
 
 
-def balanced(text, start):
-    """Returns the index just past the parenthesis group opening at text[start] == '('."""
+def balanced(text, start, python=False):
+    """Returns the index just past the parenthesis group opening at text[start] == '('.
+    With `python`, '#' comments are skipped (an apostrophe in one is not a string)."""
     depth, i, n = 0, start, len(text)
     in_str = None
     while i < n:
@@ -48,6 +54,10 @@ def balanced(text, start):
                 continue
             if c == in_str:
                 in_str = None
+        elif python and c == "#":
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl
+            continue
         elif c in "\"'":
             in_str = c
         elif c == "(":
@@ -98,55 +108,154 @@ def llamacpp(src):
     return rows
 
 
+def strip_docstrings(text):
+    return re.sub(r'"""(?:.|\n)*?"""', '""', text)
+
+
+def dataclass_fields(text, cls):
+    """name -> annotation of the fields of `class cls` (up to its first method)."""
+    m = re.search(r"^class " + cls + r"\b[^\n]*:\n((?:[ \t]+[^\n]*\n|\n)*)", text, re.M)
+    if not m:
+        return {}
+    body = strip_docstrings(m.group(1))
+    body = re.split(r"^    (?:@|def )", body, maxsplit=1, flags=re.M)[0]
+    fields = {}
+    for name, ann in re.findall(r"^    (\w+):\s*(\((?:.|\n)*?\)|[^=\n]+?)\s*=", body, re.M):
+        fields.setdefault(name, " ".join(ann.split()))
+    return fields
+
+
+def is_bool_annotation(ann):
+    """vLLM's get_kwargs gives argparse.BooleanOptionalAction to a field whose type hints
+    contain bool (unless the type is a config dataclass, which is parsed from JSON)."""
+    return re.search(r"\bbool\b", ann or "") is not None and not re.search(r"Config\b", ann)
+
+
+def add_argument_calls(body):
+    """(call text, loop tuples) of each .add_argument( call in body; loop tuples are the
+    ("--flag", type) pairs of an enclosing `for arg, type in [...]:` loop when the call's
+    first argument is the loop variable."""
+    out = []
+    for m in re.finditer(r"\.add_argument\(", body):
+        end = balanced(body, m.end() - 1, python=True)
+        call = body[m.end():end - 1]
+        loop = []
+        first = call.strip().split(",", 1)[0].strip()
+        if re.fullmatch(r"\w+", first):
+            fors = list(re.finditer(r"for (\w+), \w+ in \[((?:.|\n)*?)\]:", body[:m.start()]))
+            if fors and fors[-1].group(1) == first:
+                loop = re.findall(r"\(\s*" + STR + r"\s*,\s*(\w+)\s*\)", fors[-1].group(2))
+        out.append((call, loop))
+    return out
+
+
+def call_rows(call, loop, rel, field_type):
+    """Rows of one add_argument call: its option strings, whether each takes a value, and
+    the --no- form of a BooleanOptionalAction."""
+    rows = {}
+    head = call.split("**", 1)[0]
+    flags = [f for f in re.findall(STR, head) if f.startswith("-")]
+    if loop:
+        for f, _ in loop:
+            rows.setdefault(f, ("yes", rel))  # type=str/bool: both take a value
+        return rows
+    if not flags:
+        return rows
+    explicit_action = re.search(r"\baction\s*=\s*([\w.\"']+)", call)
+    kw = re.search(r'\*\*\w+\["(\w+)"\]', call)
+    boolopt = False
+    switch = False
+    if explicit_action:
+        a = explicit_action.group(1)
+        boolopt = "BooleanOptionalAction" in a
+        switch = "store_true" in a or "store_false" in a or "store_const" in a
+    elif kw and not re.search(r"\btype\s*=", head):
+        long_flag = next((f for f in flags if f.startswith("--")), flags[0])
+        dest = long_flag.lstrip("-").replace("-", "_")
+        boolopt = is_bool_annotation(field_type(kw.group(1), dest))
+    for f in flags:
+        rows.setdefault(f, ("no" if boolopt or switch else "yes", rel))
+        if boolopt and f.startswith("--"):
+            rows.setdefault("--no-" + f[2:], ("no", rel))
+    return rows
+
+
 def vllm(src):
+    """`vllm serve` flags: EngineArgs/AsyncEngineArgs.add_cli_args (vllm/engine/arg_utils.py:
+    explicit add_argument("--flag", "-alias", **group_kwargs["field"]) calls whose argparse
+    kwargs come from the config dataclass field through get_kwargs, so a bool field becomes
+    argparse.BooleanOptionalAction, hence --flag and --no-flag), and the OpenAI server's
+    make_arg_parser (vllm/entrypoints/openai/cli_args.py: its own add_argument calls, and
+    BaseFrontendArgs/FrontendArgs fields registered as --field-name by get_kwargs, bools with
+    --no- forms). A field's type is read from the config dataclass when its file is in SRC
+    (vllm/config/*.py), else from EngineArgs' own field of the flag's dest name, which
+    defaults from that config field."""
     rows = {}
     rel = "vllm/engine/arg_utils.py"
     text = read(src, rel)
-    # EngineArgs bool fields: "name: bool = ..." or "name: bool | None = ...".
-    bools = set(re.findall(r"^    (\w+): bool(?: \| None)? =", text, re.M))
-    start = text.find("def add_cli_args")
-    body = text[start:]
-    for m in re.finditer(r"\.add_argument\(", body):
-        end = balanced(body, m.end() - 1)
-        call = body[m.end():end - 1]
-        flags = [f for f in re.findall(STR, call.split("**", 1)[0]) if f.startswith("-")]
-        if not flags:
+    engine_fields = dataclass_fields(text, "EngineArgs")
+    engine_fields.update(dataclass_fields(text, "AsyncEngineArgs"))
+    config_fields = {}
+    conf_dir = os.path.join(src, "vllm", "config")
+    if os.path.isdir(conf_dir):
+        for f in sorted(os.listdir(conf_dir)):
+            if f.endswith(".py"):
+                t = read(src, "vllm/config/" + f)
+                for cls in re.findall(r"^class (\w+Config)\b", t, re.M):
+                    config_fields[cls] = dataclass_fields(t, cls)
+    group_cls = dict(re.findall(r"(\w+_kwargs) = get_kwargs\((\w+)\)", text))
+
+    def field_type_for(call):
+        def field_type(key, dest):
+            var = re.search(r"\*\*(\w+_kwargs)\[", call)
+            cls = group_cls.get(var.group(1)) if var else None
+            if cls in config_fields and key in config_fields[cls]:
+                return config_fields[cls][key]
+            return engine_fields.get(dest, engine_fields.get(key))
+        return field_type
+
+    for cls in ("EngineArgs", "AsyncEngineArgs"):
+        m = re.search(r"^class " + cls + r"\b", text, re.M)
+        start = text.find("def add_cli_args", m.end() if m else 0)
+        if not m or start < 0:
             continue
-        field = re.search(r'\*\*\w+\["(\w+)"\]', call)
-        is_bool = (field and field.group(1) in bools) or "store_true" in call
-        for f in flags:
-            rows.setdefault(f, ("no" if is_bool else "yes", rel))
-            if field and field.group(1) in bools and f.startswith("--"):
-                rows.setdefault("--no-" + f[2:], ("no", rel))
+        nxt = re.search(r"\n    (?:@|def )", text[start + 1:])
+        body = text[start:start + 1 + nxt.start()] if nxt else text[start:]
+        for call, loop in add_argument_calls(body):
+            for f, row in call_rows(call, loop, rel, field_type_for(call)).items():
+                rows.setdefault(f, row)
+
     rel = "vllm/entrypoints/openai/cli_args.py"
     text = read(src, rel)
+    m = re.search(r"^def make_arg_parser\b", text, re.M)
+    if m:
+        nxt = re.search(r"\n\S", text[m.end():])
+        body = text[m.start():m.end() + (nxt.start() if nxt else len(text))]
+        for call, loop in add_argument_calls(body):
+            for f, row in call_rows(call, loop, rel, lambda k, d: None).items():
+                rows.setdefault(f, row)
+    extra = {k: re.findall(STR, v) for k, v in
+             re.findall(r'\["(\w+)"\]\["flags"\]\s*=\s*\[([^\]]*)\]', text)}
     for cls in ("BaseFrontendArgs", "FrontendArgs"):
-        m = re.search(r"^class " + cls + r"\b.*?:\n(.*?)(?=^\S)", text, re.M | re.S)
-        if not m:
-            continue
-        for name, typ in re.findall(r"^    (\w+): ([^=\n]+?)\s*=", m.group(1), re.M):
+        for name, ann in dataclass_fields(text, cls).items():
             flag = "--" + name.replace("_", "-")
-            is_bool = typ.strip() in ("bool", "bool | None")
-            rows.setdefault(flag, ("no" if is_bool else "yes", rel))
+            is_bool = is_bool_annotation(ann)
+            for f in [flag] + extra.get(name, []):
+                rows.setdefault(f, ("no" if is_bool else "yes", rel))
             if is_bool:
                 rows.setdefault("--no-" + flag[2:], ("no", rel))
     return rows
 
 
 def sglang(src):
+    """`python3 -m sglang.launch_server` flags: ServerArgs.add_cli_args's add_argument calls
+    (store_true/store_false switches, BooleanOptionalAction with --no- forms)."""
     rel = "python/sglang/srt/server_args.py"
     text = read(src, rel)
     rows = {}
-    for m in re.finditer(r"\.add_argument\(", text):
-        end = balanced(text, m.end() - 1)
-        call = text[m.end():end - 1]
-        flags = [f for f in re.findall(STR, call.split("=", 1)[0]) if f.startswith("-")]
-        switch = re.search(r'action\s*=\s*"store_(true|false)"', call) is not None
-        boolopt = "BooleanOptionalAction" in call
-        for f in flags:
-            rows.setdefault(f, ("no" if switch or boolopt else "yes", rel))
-            if boolopt and f.startswith("--"):
-                rows.setdefault("--no-" + f[2:], ("no", rel))
+    for call, loop in add_argument_calls(text):
+        for f, row in call_rows(call, loop, rel, lambda k, d: None).items():
+            rows.setdefault(f, row)
     return rows
 
 
@@ -178,6 +287,9 @@ def main():
     ap.add_argument("engine", choices=["llama.cpp", "vllm", "sglang", "llama.cpp-archs"])
     ap.add_argument("src", help="the engine's source tree")
     ap.add_argument("--commit", help="the commit SRC is at (default: git rev-parse HEAD)")
+    ap.add_argument("--file-commit", action="append", default=[], metavar="PATH=SHA",
+                    help="a file of SRC taken at another commit than --commit (recorded)")
+    ap.add_argument("--note", action="append", default=[], help="a header line to record")
     a = ap.parse_args()
     commit = a.commit
     if not commit:
@@ -189,8 +301,13 @@ def main():
     rows = {"llama.cpp": llamacpp, "vllm": vllm, "sglang": sglang,
             "llama.cpp-archs": llamacpp_archs}[a.engine](a.src)
     out = sys.stdout
+    for n in a.note:
+        out.write("# %s\n" % n)
     out.write("# engine: %s\n# commit: %s\n" % (a.engine, commit))
-    out.write("# command: scripts/extract-engine-flags.py %s SRC --commit %s\n" % (a.engine, commit))
+    for fc in a.file_commit:
+        out.write("# file-commit: %s\n" % fc)
+    out.write("# command: scripts/extract-engine-flags.py %s SRC --commit %s%s\n" %
+              (a.engine, commit, "".join(" --file-commit " + fc for fc in a.file_commit)))
     out.write("# architecture\tkind\tsource\n" if a.engine.endswith("archs") else
               "# flag\tvalue\tsource\n")
     for flag in sorted(rows):

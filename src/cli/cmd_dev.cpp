@@ -209,7 +209,10 @@ base::Result<void> make_gguf(const MakeArgs& a) {
         }
     }
     for (const model::Tensor& t : ts) {
-        const bool small = t.shape.size() == 1;
+        // 1-D tensors and biases are F32 as converters write them (gpt-oss's 2-D expert biases
+        // feed ggml_add_id, which the CPU backend only implements for F32).
+        const bool bias = t.name.size() >= 5 && t.name.compare(t.name.size() - 5, 5, ".bias") == 0;
+        const bool small = t.shape.size() == 1 || bias;
         const model::GgmlType* tt = small ? model::ggml_type_by_name("F32") : wt;
         const std::uint32_t type_id = tt->id;
         const std::string tname = t.name;

@@ -9,6 +9,7 @@
 #include "base/exit_status.h"
 #include "base/strings.h"
 #include "cli/command.h"
+#include "fit/performance.h"
 #include "hw/detect.h"
 #include "hw/profile.h"
 #include "model/catalog.h"
@@ -57,6 +58,33 @@ json memory_json(const plan::Plan& p, std::uint64_t memory_total) {
             {"max_parallel", p.fit.max_parallel}};
 }
 
+json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+// The keys of `sparkctl fit --json`'s performance object (cli/cmd_fit.cpp).
+json performance_json(const fit::Performance& p) {
+    return {{"parallel", p.parallel},
+            {"depth", p.depth},
+            {"prompt", p.prompt},
+            {"nodes", p.nodes},
+            {"ubatch", p.ubatch},
+            {"decode_tokens_per_s", p.decode_tokens_per_s},
+            {"decode_tokens_per_s_total", p.decode_tokens_per_s_total},
+            {"decode_ceiling_tokens_per_s", p.decode_ceiling_tokens_per_s},
+            {"decode_ceiling_tokens_per_s_total", p.decode_ceiling_tokens_per_s_total},
+            {"decode_ceiling_fraction", p.decode_ceiling_fraction},
+            {"decode_bytes_per_step", p.decode_bytes_per_step},
+            {"prefill_tokens_per_s", opt(p.prefill_tokens_per_s)},
+            {"prefill_tokens_per_s_single", opt(p.prefill_tokens_per_s_single)},
+            {"prefill_ceiling_tokens_per_s", opt(p.prefill_ceiling_tokens_per_s)},
+            {"prefill_ceiling_fraction", opt(p.prefill_ceiling_fraction)},
+            {"prefill_flops_per_token", p.prefill_flops_per_token},
+            {"ttft_ms", opt(p.ttft_ms)},
+            {"itl_ms", p.itl_ms},
+            {"tp_speedup", opt(p.tp_speedup)},
+            {"constants", p.constants_source},
+            {"calibrated", p.calibrated}};
+}
+
 json plan_json(const plan::Plan& p, const plan::PlanRequest& req) {
     json j;
     j["model"] = p.model;
@@ -89,10 +117,16 @@ json plan_json(const plan::Plan& p, const plan::PlanRequest& req) {
     j["port"] = p.port;
     j["memory"] = memory_json(p, req.hardware.memory_total_bytes);
     if (p.performance) {
-        j["performance"] = {{"source", p.performance->source},
-                            {"decode_tokens_per_s_max", p.performance->decode_tokens_per_s_max},
-                            {"bytes_per_token", p.performance->bytes_per_token},
-                            {"speedup_max", p.performance->speedup_max}};
+        json perf = performance_json(p.performance->predicted);
+        perf["source"] = p.performance->source;
+        perf["ceiling_rule"] = p.performance->ceiling_rule;
+        perf["speedup_vs_one_node"] = p.performance->speedup_vs_one_node
+                                          ? json(*p.performance->speedup_vs_one_node)
+                                          : json(nullptr);
+        perf["one_node"] =
+            p.performance->one_node ? performance_json(*p.performance->one_node) : json(nullptr);
+        perf["notes"] = p.performance->notes;
+        j["performance"] = perf;
     } else {
         j["performance"] = nullptr;
     }
@@ -210,6 +244,7 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         req.hardware.budget_bytes = hwp->budget_bytes();
         req.hardware.memory_bandwidth_bytes_per_s = hwp->memory_bandwidth_bytes_per_s;
         req.hardware.unified_memory = hwp->unified_memory;
+        if (auto caps = fit::hw_caps(*hwp)) req.hardware.caps = *caps;
         if (!a->budget.empty()) {
             auto parsed = base::parse_bytes(a->budget);
             if (!parsed) {

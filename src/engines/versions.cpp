@@ -56,16 +56,24 @@ const Registry& registry() {
              "", "no official llama.cpp image in the playbooks: native build", "extracted",
              "80fb11a", true},
             sparkctl_flags_llamacpp_2026, sparkctl_flags_llamacpp_2026_size);
-        add({Engine::vllm, "ngc-26.05", "vLLM in NVIDIA's NGC image 26.05-py3",
+        // The image ships vLLM 0.20.1 (NVIDIA vLLM release notes 26.05); the table is extracted
+        // at the only stored commit, about v0.11 (data/engines/vllm-ngc-26.05.flags.tsv says so).
+        add({Engine::vllm, "ngc-26.05",
+             "vLLM 0.20.1 in NVIDIA's NGC image 26.05-py3 (flag table: vLLM 99d7eb5d, about "
+             "v0.11, the only stored source)",
              std::string(kPlaybooks) + " nvidia/vllm/README.md (single node and two-Spark Ray)",
              "nvcr.io/nvidia/vllm:26.05-py3",
-             std::string(kPlaybooks) + " nvidia/vllm/README.md step 3", "curated",
-             "99d7eb5d6a512cfcc5a2b104f24ebf2d6cda772b", true},
+             std::string(kPlaybooks) + " nvidia/vllm/README.md step 3", "extracted",
+             "99d7eb5d6a512cfcc5a2b104f24ebf2d6cda772b (cli_args.py at "
+             "005223338608bc94fd165a4f976c102a57bd1fc4)",
+             true},
             sparkctl_flags_vllm_ngc_26_05, sparkctl_flags_vllm_ngc_26_05_size);
         add({Engine::sglang, "latest-cu130", "SGLang in lmsysorg/sglang:latest-cu130",
              std::string(kPlaybooks) + " nvidia/sglang/README.md", "lmsysorg/sglang:latest-cu130",
              std::string(kPlaybooks) + " nvidia/sglang/README.md (SGLANG_IMAGE)", "curated",
-             "469c63e54e7d94591617ef9590c6aa26d54dc1bb", true},
+             "unrecorded (engines.md 3.2; the only stored server_args.py, 469c63e5, is early "
+             "2024)",
+             true},
             sparkctl_flags_sglang_latest_cu130, sparkctl_flags_sglang_latest_cu130_size);
         for (const std::string& line : base::split(
                  std::string_view(sparkctl_archs_llamacpp_2026, sparkctl_archs_llamacpp_2026_size),

@@ -53,6 +53,22 @@ std::optional<Quant> file_quant(const model::ModelSpec& spec, Engine engine) {
 
 }  // namespace
 
+std::vector<std::string> memory_notes(Engine engine, const MemoryBreakdown& m,
+                                      std::uint64_t memory_total_bytes) {
+    std::vector<std::string> notes;
+    if (memory_total_bytes && m.peak_bytes > memory_total_bytes) {
+        notes.push_back("peak while loading (" + base::format_bytes(m.peak_bytes) +
+                        ") exceeds the device memory (" + base::format_bytes(memory_total_bytes) +
+                        ")");
+    }
+    if (engine != Engine::llama_cpp) {
+        notes.push_back("loading reads " + base::format_bytes(m.weights_bytes) +
+                        " of safetensors through the page cache (reclaimable, but on a unified "
+                        "pool drop caches first: sync; echo 3 > /proc/sys/vm/drop_caches)");
+    }
+    return notes;
+}
+
 base::Result<FitResult> fit_model(const model::ModelSpec& spec,
                                   const std::vector<model::Variant>& variants, Engine engine,
                                   const FitOptions& o) {
@@ -235,10 +251,8 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
     const MemoryBreakdown& m = res.estimate.memory;
     res.headroom_bytes =
         static_cast<std::int64_t>(m.budget_bytes) - static_cast<std::int64_t>(m.total_bytes);
-    if (o.memory_total_bytes && m.peak_bytes > o.memory_total_bytes) {
-        res.notes.push_back("peak while loading (" + base::format_bytes(m.peak_bytes) +
-                            ") exceeds the device memory (" +
-                            base::format_bytes(o.memory_total_bytes) + ")");
+    for (std::string& n : memory_notes(engine, m, o.memory_total_bytes)) {
+        res.notes.push_back(std::move(n));
     }
     if (engine == Engine::llama_cpp && res.parallel > 1) {
         res.notes.push_back("R-OPS-3: parallel load belongs on vLLM or SGLang, not llama.cpp");

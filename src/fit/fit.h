@@ -55,6 +55,11 @@ struct FitResult {
     std::optional<Performance> performance;
 };
 
+// Notes about loading memory for one node's MemoryBreakdown (peak above the device, page cache
+// while reading safetensors). fit_model adds them; plan restates them per node for clusters.
+std::vector<std::string> memory_notes(engines::Engine engine, const MemoryBreakdown& memory,
+                                      std::uint64_t memory_total_bytes);
+
 // Fits `spec` on `engine`. `variants` are the model's published checkpoints (empty for files).
 // An architecture too incomplete to size, or a file the engine cannot load, gives a result with
 // supported = false and the reason (and zero memory). Errors: bad_input for an unknown --quant

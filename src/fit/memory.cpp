@@ -108,14 +108,36 @@ std::uint64_t ffn_width(const model::Arch& a) {
     return a.intermediate_size.value_or(0);
 }
 
+// Width of the FFN activations one token holds at the FFN's peak: the dense FFN width, or for
+// MoE the routed experts (top_k * expert_ff); the shared expert and the leading dense layers run
+// as separate, narrower FFNs and are not live at the same time (the wider of the two counts).
+std::uint64_t ffn_act_width(const model::Arch& a) {
+    if (a.moe && a.moe->n_experts > 1) {
+        const std::uint64_t ffe =
+            a.moe->expert_intermediate_size.value_or(a.intermediate_size.value_or(0));
+        std::uint64_t shared = 0;
+        if (a.moe->n_shared_experts) {
+            shared = a.moe->shared_expert_intermediate_size.value_or(ffe * a.moe->n_shared_experts);
+        }
+        return std::max({ffe * a.moe->n_experts_per_token, shared,
+                         a.moe->n_leading_dense_layers ? a.intermediate_size.value_or(0) : 0});
+    }
+    return a.intermediate_size.value_or(0);
+}
+
 // SPARKCTL-FIT-1: llama.cpp compute buffer, the ggml-alloc high-water mark of the reserve graph
-// (n_tokens = min(n_ctx, n_ubatch), outputs = min(n_tokens, n_batch); LC:src/llama-context.cpp
-// sched_reserve): KQ masks (f32 input + f16 copy with FA) for each cache, plus the larger of the
-// logits with the last hidden states and one layer's widest intermediates.
+// (n_tokens = min(n_ctx, n_ubatch); n_outputs = min(n_tokens, n_outputs_max), which llama-server
+// sets to the slot count without speculative decoding; LC:src/llama-context.cpp sched_reserve,
+// LC:tools/server/server-context.cpp server_output_limits): KQ masks (f32 input + f16 copy with
+// FA) for each cache, plus the largest of the logits with two hidden states, one layer's
+// attention intermediates, and the FFN: two FFN-wide activations (gate/up, the GLU in place)
+// and four hidden states (residual, normed input, down output, sum). Calibrated against the
+// CPU-backend runs in data/llamacpp-measurements.tsv (docs/dev/fit.md "Validation").
 std::uint64_t llamacpp_compute(const model::Arch& a, const FitRequest& r,
                                const engines::llamacpp::Cells& c, bool has_full, bool has_swa) {
     const std::uint64_t ub = std::min<std::uint64_t>(r.n_ubatch, c.n_ctx);
-    const std::uint64_t n_out = std::min<std::uint64_t>(ub, r.n_batch);
+    const std::uint64_t n_out =
+        std::min<std::uint64_t>({ub, r.n_batch, std::max<std::uint32_t>(1, r.parallel)});
     const std::uint64_t h = a.hidden_size.value_or(0);
     const std::uint64_t vocab = a.vocab_size.value_or(0);
     const std::uint64_t n_head = a.n_heads.value_or(0);
@@ -129,7 +151,7 @@ std::uint64_t llamacpp_compute(const model::Arch& a, const FitRequest& r,
     const std::uint64_t logits = vocab * n_out * 4 + 2 * h * ub * 4;
     std::uint64_t attn = (2 * n_head * hd + 2 * h) * ub * 4;
     if (!r.flash_attn) attn += c.n_ctx_seq * ub * n_head * 4;
-    std::uint64_t ffn = (3 * ffn_width(a) + 3 * h) * ub * 4;
+    std::uint64_t ffn = (2 * ffn_act_width(a) + 4 * h) * ub * 4;
     if (a.moe && a.moe->n_experts > 1) ffn += 3ull * a.moe->n_experts * ub * 4;
     return masks + std::max({logits, attn, ffn});
 }
@@ -276,10 +298,11 @@ Estimate estimate(const model::Arch& a, const FitRequest& r) {
         // the page cache holds the file beside the device copy while loading.
         m.peak_bytes = m.total_bytes + (r.mmap ? m.weights_bytes : 0);
     } else {
-        // SPARKCTL-FIT-11: safetensors are mmapped while copied (page cache + device copy),
-        // then the profile run adds activations before the KV cache is allocated.
+        // SPARKCTL-FIT-11: the profile run (weights + activations) precedes the KV cache, so it
+        // stays under total. Safetensors also pass through the page cache while loading, but
+        // that is reclaimable (vLLM's UMA check reads MemAvailable), so it is a note, not peak.
         m.peak_bytes =
-            std::max(m.total_bytes, 2 * m.weights_bytes + m.compute_bytes + m.overhead_bytes);
+            std::max(m.total_bytes, m.weights_bytes + m.compute_bytes + m.overhead_bytes);
     }
     if (r.engine == Engine::vllm) {
         e.settings.vllm_kv_cache_memory_bytes = m.kv_cache_bytes;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <set>
 
 #include "base/strings.h"
@@ -80,6 +81,11 @@ class Planner {
     base::Result<Sized> choose_quant(Engine e, std::uint32_t tp, const std::string& kv,
                                      std::uint64_t context, std::uint32_t users, bool record);
     base::Result<void> suggest(const Sized& current);
+    // Speed of the plan's shape on `e` with `quant` over `nodes` (fit's performance model);
+    // nullopt without the hardware's caps or when the model cannot price it.
+    base::Result<std::optional<fit::Performance>> predict(Engine e, const std::string& quant,
+                                                          const std::string& kv,
+                                                          std::uint32_t nodes) const;
     void performance();
 
     const model::ModelSpec& spec_;
@@ -147,12 +153,21 @@ base::Result<Sized> Planner::size(Engine e, const std::string& quant, const std:
         fr.weights_bytes = s.fit.estimate.memory.weights_bytes / tp;
         fr.memory_total_bytes = req_.hardware.memory_total_bytes;
         fr.budget_bytes = req_.hardware.budget_bytes;
+        const fit::MemoryBreakdown whole_model_memory = s.fit.estimate.memory;
         s.fit.estimate = fit::estimate(a, fr);
         const std::uint64_t limit =
             std::max<std::uint64_t>(spec_.arch.context_length.value_or(1ull << 20), fr.context);
         s.fit.max_context = fit::max_context(a, fr, limit);
         s.fit.max_parallel = fit::max_parallel(a, fr, fit::parallel_limit(e));
+        // The whole-model loading notes no longer hold: restate them for one node.
+        for (const std::string& n :
+             fit::memory_notes(e, whole_model_memory, req_.hardware.memory_total_bytes)) {
+            std::erase(s.fit.notes, n);
+        }
         const fit::MemoryBreakdown& m = s.fit.estimate.memory;
+        for (std::string& n : fit::memory_notes(e, m, req_.hardware.memory_total_bytes)) {
+            s.fit.notes.push_back("per node: " + std::move(n));
+        }
         s.fit.headroom_bytes =
             static_cast<std::int64_t>(m.budget_bytes) - static_cast<std::int64_t>(m.total_bytes);
     }
@@ -382,28 +397,156 @@ base::Result<void> Planner::suggest(const Sized& current) {
     return {};
 }
 
+base::Result<std::optional<fit::Performance>> Planner::predict(Engine e, const std::string& quant,
+                                                               const std::string& kv,
+                                                               std::uint32_t nodes) const {
+    if (!req_.hardware.caps) return std::optional<fit::Performance>();
+    fit::FitOptions o;
+    o.quant = quant;
+    o.context = plan_.context;
+    o.parallel = plan_.parallel;
+    o.kv_cache_dtype = kv;
+    o.budget_bytes = req_.hardware.budget_bytes;
+    o.memory_total_bytes = req_.hardware.memory_total_bytes;
+    fit::PerfRequest pr;
+    pr.parallel = plan_.parallel;
+    pr.depth = plan_.use == UseCase::long_context ? plan_.context / 2 : 0;
+    pr.nodes = nodes;
+    o.performance = pr;
+    o.performance_hw = *req_.hardware.caps;
+    auto r = fit::fit_model(spec_, variants_, e, o);
+    if (!r) return r.error();
+    if (!r->supported) return std::optional<fit::Performance>();
+    return r->performance;
+}
+
+namespace {
+
+std::string f1(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+}
+
+std::string f2(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", v);
+    return buf;
+}
+
+// "vllm awq 12.3 tokens/s per sequence (ITL 81.3 ms)", with the constants' status.
+std::string speed_of(Engine e, const std::string& quant, const fit::Performance& p) {
+    return std::string(engines::to_string(e)) + " " + quant + " " + f1(p.decode_tokens_per_s) +
+           " tokens/s per sequence (ITL " + f1(p.itl_ms) + " ms" +
+           (p.calibrated ? "" : "; constants borrowed") + ")";
+}
+
+}  // namespace
+
 void Planner::performance() {
-    if (!req_.hardware.memory_bandwidth_bytes_per_s || !plan_.fit.supported) return;
-    const model::Arch& a = spec_.arch;
-    double active = static_cast<double>(plan_.fit.estimate.memory.weights_bytes);
-    if (a.params_active && a.params_total && *a.params_total > 0) {
-        active *= static_cast<double>(*a.params_active) / static_cast<double>(*a.params_total);
-    }
-    Performance p;
-    p.source = "SPARKCTL-PLAN-10 (bandwidth ceiling; no performance model in fit yet)";
-    p.bytes_per_token = static_cast<std::uint64_t>(active);
-    if (p.bytes_per_token == 0) return;
-    p.decode_tokens_per_s_max =
-        static_cast<double>(*req_.hardware.memory_bandwidth_bytes_per_s) / active;
-    if (plan_.tensor_parallel > 1) p.speedup_max = plan_.tensor_parallel;
-    plan_.performance = p;
-    if (plan_.tensor_parallel > 1) {
+    if (!req_.hardware.caps || !plan_.fit.supported) return;
+    const Engine e = plan_.engine;
+    // A file is priced with its own tensors (fit's quant "" = the file's).
+    const std::string quant = is_file() ? req_.quant : plan_.quant;
+    auto here = predict(e, quant, plan_.kv_cache_dtype, plan_.tensor_parallel);
+    if (!here || !*here) {
         plan_.warnings.push_back(
-            "R-ENG-3 says ~2x on two nodes; the bandwidth ceiling gives at most " +
-            std::to_string(plan_.tensor_parallel) +
-            "x and published two-Spark numbers for gpt-oss-120b show about 1.3x "
-            "(spark-knowledge.md, Known to be dated): expect less than the rule");
+            "speed not predicted: " +
+            (here ? std::string("the performance model cannot price it") : here.error().message));
+        return;
     }
+    Performance perf;
+    perf.predicted = std::move(**here);
+    perf.source = "performance model (docs/dev/performance-model.md), constants " +
+                  perf.predicted.constants_source +
+                  (perf.predicted.calibrated ? " (fitted)" : " (borrowed)");
+    perf.notes = perf.predicted.notes;
+    const fit::Performance& p = perf.predicted;
+
+    // R-ENG-3: the speed-up of N nodes is two predictions, not the rule's constant.
+    if (plan_.tensor_parallel > 1) {
+        auto one = predict(e, quant, plan_.kv_cache_dtype, 1);
+        if (one && *one && (*one)->decode_tokens_per_s_total > 0) {
+            perf.one_node = std::move(**one);
+            perf.speedup_vs_one_node =
+                p.decode_tokens_per_s_total / perf.one_node->decode_tokens_per_s_total;
+            const double n = plan_.tensor_parallel;
+            const double s = *perf.speedup_vs_one_node;
+            if (rules_.enabled("R-ENG-3") && std::abs(s - n) / n > 0.10) {
+                plan_.warnings.push_back(
+                    "performance model disagrees with R-ENG-3 (\"" + rules_.get("R-ENG-3").text +
+                    "\"): it predicts " + f2(s) + "x on " + num(plan_.tensor_parallel) +
+                    " nodes for this plan (decode " + f1(perf.one_node->decode_tokens_per_s) +
+                    " -> " + f1(p.decode_tokens_per_s) + " tokens/s per sequence at " +
+                    num(plan_.parallel) + " users; the per-layer overhead does not shrink and " +
+                    "each layer adds two all-reduces over the interconnect)");
+            }
+        }
+    }
+
+    // R-ENG-1: llama.cpp for one user, against vLLM/SGLang's predicted single-stream decode.
+    if (engine_rule_ == "R-ENG-1" && e == Engine::llama_cpp && plan_.parallel == 1 &&
+        plan_.tensor_parallel == 1) {
+        std::optional<std::pair<std::string, double>> best;
+        std::string others;
+        Decision* eng = nullptr;
+        for (Decision& d : plan_.decisions) {
+            if (d.step == "engine") eng = &d;
+        }
+        if (eng) eng->facts.emplace_back("predicted_llama.cpp", f1(p.decode_tokens_per_s));
+        for (Engine alt : {Engine::vllm, Engine::sglang}) {
+            if (!can_load(alt)) continue;
+            auto s = choose_quant(alt, 1, "auto", plan_.context, 1, false);
+            if (!s || !s->fits()) continue;
+            auto ap = predict(alt, s->fit.quant, "auto", 1);
+            if (!ap || !*ap) continue;
+            const std::string what = speed_of(alt, s->fit.quant, **ap);
+            if (eng) {
+                eng->facts.emplace_back(std::string("predicted_") + engines::to_string(alt),
+                                        f1((*ap)->decode_tokens_per_s) + " " + s->fit.quant);
+            }
+            others += (others.empty() ? "" : ", ") + what;
+            if (!best || (*ap)->decode_tokens_per_s > best->second) {
+                best = {what, (*ap)->decode_tokens_per_s};
+            }
+        }
+        if (best && best->second > 1.10 * p.decode_tokens_per_s) {
+            plan_.warnings.push_back(
+                "performance model disagrees with R-ENG-1 (\"" + rules_.get("R-ENG-1").text +
+                "\"): it predicts " + speed_of(e, plan_.quant, p) + " against " + others +
+                " for one user at depth " + num(p.depth) + " (R-LIM-3's vLLM baseline latency " +
+                "is not modelled); --engine picks another");
+        }
+    }
+
+    // R-QNT-2: NVFP4 18-32% slower than AWQ, against the two predictions.
+    const auto published = [&](std::string_view f) {
+        return std::any_of(variants_.begin(), variants_.end(),
+                           [&](const model::Variant& v) { return v.format == f; });
+    };
+    if (e != Engine::llama_cpp && !is_file() && (plan_.quant == "awq" || plan_.quant == "nvfp4") &&
+        published("awq") && published("nvfp4") && rules_.enabled("R-QNT-2")) {
+        const bool is_awq = plan_.quant == "awq";
+        auto other =
+            predict(e, is_awq ? "nvfp4" : "awq", plan_.kv_cache_dtype, plan_.tensor_parallel);
+        if (other && *other) {
+            const fit::Performance& awq = is_awq ? p : **other;
+            const fit::Performance& fp4 = is_awq ? **other : p;
+            const double cost = 1.0 - fp4.decode_tokens_per_s_total / awq.decode_tokens_per_s_total;
+            if (cost < 0.18 || cost > 0.32) {
+                const double pct = std::abs(cost) * 100.0;
+                plan_.warnings.push_back(
+                    "performance model disagrees with R-QNT-2 (\"" + rules_.get("R-QNT-2").text +
+                    "\"): it predicts NVFP4 " + f1(fp4.decode_tokens_per_s_total) +
+                    " tokens/s (ITL " + f1(fp4.itl_ms) + " ms) against AWQ " +
+                    f1(awq.decode_tokens_per_s_total) + " tokens/s (ITL " + f1(awq.itl_ms) +
+                    " ms) on " + engines::to_string(e) + " at " + num(plan_.parallel) +
+                    " users: NVFP4 " + f1(pct) + "% " + (cost < 0 ? "faster" : "slower") +
+                    " (constants " + fp4.constants_source + ", " + awq.constants_source + ")");
+            }
+        }
+    }
+    plan_.performance = std::move(perf);
 }
 
 base::Result<void> Planner::run() {
@@ -664,6 +807,14 @@ base::Result<void> Planner::run() {
              {"flags",
               plan_.engine_version.flags_origin + " at " + plan_.engine_version.flags_commit}},
             {}});
+
+    // A model whose facts are too incomplete to size cannot be planned (fit's missing_facts).
+    if (const std::string missing = fit::missing_facts(spec_.arch); !missing.empty()) {
+        plan_.status = Status::refused;
+        plan_.refusal = "R-OPS-1: cannot check the budget: unknown " + missing + " of " +
+                        spec_.name + " (pass the model's config.json, a checkpoint or a GGUF file)";
+        return {};
+    }
 
     // 6. Quantization.
     auto chosen =

@@ -53,6 +53,8 @@ struct Hardware {
     bool budget_override = false;
     std::optional<std::uint64_t> memory_bandwidth_bytes_per_s;
     bool unified_memory = false;
+    // fit::hw_caps(profile): bandwidth, compute peak, interconnect. nullopt: no speed prediction.
+    std::optional<fit::HwCaps> caps;
 };
 
 struct PlanRequest {
@@ -104,11 +106,15 @@ struct Suggestion {
     std::uint64_t total_bytes = 0;  // per node
 };
 
+// Speed of the plan (fit's performance model, docs/dev/performance-model.md) at its shape:
+// parallel = users, nodes = tensor parallel, depth 0 (long-context: half the context), prompt 512.
 struct Performance {
-    std::string source;                  // the rule or model the numbers come from
-    double decode_tokens_per_s_max = 0;  // per sequence, upper bound
-    double speedup_max = 0;              // over one node (0 on one node)
-    std::uint64_t bytes_per_token = 0;   // per node
+    std::string source;                             // the model and its constants
+    std::string ceiling_rule = "SPARKCTL-PLAN-10";  // the decode_ceiling_* fields
+    fit::Performance predicted;                     // `sparkctl fit --json`'s performance object
+    std::optional<double> speedup_vs_one_node;      // clusters: decode at N nodes / at one node
+    std::optional<fit::Performance> one_node;       // the one-node prediction it is computed from
+    std::vector<std::string> notes;                 // the model's caveats (borrowed constants, ...)
 };
 
 enum class Status { ok, refused, does_not_fit };

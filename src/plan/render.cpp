@@ -70,14 +70,18 @@ std::string shell_quote(const std::string& arg) {
 
 std::string render_text(const Plan& p, bool explain) {
     std::string out;
-    out += p.model + " for " + to_string(p.use) + ": " + engines::to_string(p.engine) + " " +
-           p.engine_version.name + ", " + p.quant +
-           (p.variant_repo.empty() ? "" : " (" + p.variant_repo + ")") + ", context " +
-           std::to_string(p.context) + ", parallel " + std::to_string(p.parallel) +
-           (p.nodes > 1 ? ", " + std::to_string(p.nodes) + " nodes (TP " +
-                              std::to_string(p.tensor_parallel) + ")"
-                        : "") +
-           "\n";
+    if (p.quant.empty()) {  // refused before the quantization was chosen
+        out += p.model + " for " + to_string(p.use) + ": " + engines::to_string(p.engine) + "\n";
+    } else {
+        out += p.model + " for " + to_string(p.use) + ": " + engines::to_string(p.engine) + " " +
+               p.engine_version.name + ", " + p.quant +
+               (p.variant_repo.empty() ? "" : " (" + p.variant_repo + ")") + ", context " +
+               std::to_string(p.context) + ", parallel " + std::to_string(p.parallel) +
+               (p.nodes > 1 ? ", " + std::to_string(p.nodes) + " nodes (TP " +
+                                  std::to_string(p.tensor_parallel) + ")"
+                            : "") +
+               "\n";
+    }
     out += status_line(p);
     out += "\nDecisions" + std::string(explain ? " (full trace)" : "") + ":\n";
     for (const Decision& d : p.decisions) {
@@ -105,13 +109,32 @@ std::string render_text(const Plan& p, bool explain) {
                b(m.peak_bytes) + "\n";
     }
     if (p.performance) {
-        out +=
-            "Performance: decode <= " + fmt_double(p.performance->decode_tokens_per_s_max, "%.0f") +
-            " tokens/s per sequence" +
-            (p.performance->speedup_max > 0
-                 ? ", speed-up <= " + fmt_double(p.performance->speedup_max, "%.1f") + "x"
-                 : "") +
-            " (" + p.performance->source + ")\n";
+        const fit::Performance& f = p.performance->predicted;
+        out += "Performance (predicted at " + std::to_string(f.parallel) + " user" +
+               (f.parallel == 1 ? "" : "s") + ", depth " + std::to_string(f.depth) + ", prompt " +
+               std::to_string(f.prompt) +
+               (f.nodes > 1 ? ", " + std::to_string(f.nodes) + " nodes" : "") + "): decode " +
+               fmt_double(f.decode_tokens_per_s, "%.1f") + " tokens/s per sequence";
+        if (f.parallel > 1) {
+            out += ", " + fmt_double(f.decode_tokens_per_s_total, "%.1f") + " total";
+        }
+        out += ", ITL " + fmt_double(f.itl_ms, "%.1f") + " ms";
+        if (f.prefill_tokens_per_s) {
+            out += ", prefill " + fmt_double(*f.prefill_tokens_per_s, "%.0f") + " tokens/s";
+        }
+        if (f.ttft_ms) out += ", TTFT " + fmt_double(*f.ttft_ms, "%.0f") + " ms";
+        out += "\n  ceiling (" + p.performance->ceiling_rule +
+               "): decode <= " + fmt_double(f.decode_ceiling_tokens_per_s, "%.1f") +
+               " tokens/s per sequence (prediction " +
+               fmt_double(100.0 * f.decode_ceiling_fraction, "%.0f") + "% of it)";
+        if (p.performance->speedup_vs_one_node && p.performance->one_node) {
+            out += "; speed-up over one node " +
+                   fmt_double(*p.performance->speedup_vs_one_node, "%.2f") + "x (decode " +
+                   fmt_double(p.performance->one_node->decode_tokens_per_s_total, "%.1f") + " -> " +
+                   fmt_double(f.decode_tokens_per_s_total, "%.1f") + " tokens/s total)";
+        }
+        out += "\n  source: " + p.performance->source + "\n";
+        for (const std::string& n : p.performance->notes) out += "  note: " + n + "\n";
     }
     for (const std::string& w : p.warnings) out += "warning: " + w + "\n";
     if (!p.suggestions.empty()) {

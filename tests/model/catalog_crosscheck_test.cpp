@@ -55,6 +55,7 @@ const std::vector<Case>& cases() {
         {"Qwen--Qwen3-32B.json", "qwen3-32b"},
         {"Qwen--Qwen3-30B-A3B.json", "qwen3-30b-a3b"},
         {"Qwen--Qwen3-235B-A22B.json", "qwen3-235b-a22b"},
+        {"Qwen--Qwen3-Coder-30B-A3B-Instruct.json", "qwen3-coder-30b-a3b"},
         // rope_theta is in the file, but Nemotron-H attention uses no rotary embedding.
         {"nvidia--NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json",
          "nemotron-3-nano-30b-a3b",

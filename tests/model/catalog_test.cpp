@@ -188,10 +188,42 @@ TEST(Catalog, UnknownFactsAreAbsentNotGuessed) {
     ASSERT_EQ(super.spec.arch.layer_kinds.size(), 88u);
     EXPECT_EQ(count_kind(super.spec.arch, LayerKind::full_attention), 8u);
     EXPECT_EQ(count_kind(super.spec.arch, LayerKind::recurrent), 40u);
-    const CatalogEntry& coder = must_find("qwen2.5-coder-7b");
-    EXPECT_FALSE(coder.spec.arch.hidden_size.has_value());
-    EXPECT_NE(std::find(coder.unknown.begin(), coder.unknown.end(), "hidden_size"),
-              coder.unknown.end());
+    // GLM-4.5-Air: sources disagree on rope theta, so rope stays absent and listed.
+    const CatalogEntry& air = must_find("glm-4.5-air");
+    EXPECT_FALSE(air.spec.arch.rope.has_value());
+    EXPECT_NE(std::find(air.unknown.begin(), air.unknown.end(), "rope"), air.unknown.end());
+}
+
+TEST(Catalog, CoderModelsHaveSourcedShapes) {
+    // Qwen3-Coder-30B-A3B-Instruct: verbatim config.json (tests/data/hf_configs/).
+    const CatalogEntry& q3 = must_find("qwen3-coder-30b-a3b");
+    EXPECT_TRUE(q3.unknown.empty());
+    const Arch& a = q3.spec.arch;
+    EXPECT_EQ(a.hidden_size, 2048u);
+    EXPECT_EQ(a.head_dim, 128u);
+    EXPECT_EQ(a.vocab_size, 151936u);
+    EXPECT_EQ(a.context_length, 262144u);
+    EXPECT_EQ(a.n_mtp_layers, 0u);
+    ASSERT_TRUE(a.moe.has_value());
+    EXPECT_EQ(a.moe->expert_intermediate_size, 768u);
+    ASSERT_TRUE(a.rope.has_value());
+    EXPECT_EQ(a.rope->theta, 10000000.0);
+    EXPECT_NE(q3.source_for("hidden_size").find("Qwen3-Coder-30B-A3B-Instruct"),
+              std::string::npos);
+    // Qwen2.5-Coder-7B-Instruct: GGUF metadata of the checkpoint (no verbatim config.json found).
+    const CatalogEntry& q25 = must_find("qwen2.5-coder-7b");
+    EXPECT_TRUE(q25.unknown.empty());
+    const Arch& b = q25.spec.arch;
+    EXPECT_EQ(b.hidden_size, 3584u);
+    EXPECT_EQ(b.head_dim, 128u);
+    EXPECT_EQ(b.intermediate_size, 18944u);
+    EXPECT_EQ(b.vocab_size, 152064u);
+    EXPECT_EQ(b.tie_word_embeddings, false);
+    EXPECT_EQ(b.n_mtp_layers, 0u);
+    ASSERT_TRUE(b.rope.has_value());
+    EXPECT_EQ(b.rope->theta, 1000000.0);
+    EXPECT_NE(q25.source_for("hidden_size").find("GGUF"), std::string::npos);
+    EXPECT_EQ(q25.source_for("n_layers"), q25.sources.at("config"));
 }
 
 TEST(CatalogParse, RejectsBadDocuments) {
