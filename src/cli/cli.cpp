@@ -41,7 +41,8 @@ int run_checked(int argc, char** argv) {
     Context ctx;
     ctx.out.json = wants_json(argc, argv);
 
-    CLI::App app{"sparkctl: local LLM inference on the DGX Spark, right the first time", "sparkctl"};
+    CLI::App app{"sparkctl: local LLM inference on the DGX Spark, right the first time",
+                 "sparkctl"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("sparkctl ") + SPARKCTL_VERSION);
     bool json_flag = false;
@@ -72,12 +73,17 @@ int run_checked(int argc, char** argv) {
     auto cfg = ctx.config();
     if (!cfg) return ctx.out.fail(cfg.error());
     const std::string& level = (*cfg)->value("log_level");
-    if (level == "debug") base::set_log_level(base::LogLevel::debug);
-    else if (level == "info") base::set_log_level(base::LogLevel::info);
-    else if (level == "warn") base::set_log_level(base::LogLevel::warn);
-    else if (level == "error") base::set_log_level(base::LogLevel::error);
-    else return ctx.out.fail(base::kExitBadInput,
-                             "log_level: '" + level + "' is not one of debug, info, warn, error");
+    if (level == "debug")
+        base::set_log_level(base::LogLevel::debug);
+    else if (level == "info")
+        base::set_log_level(base::LogLevel::info);
+    else if (level == "warn")
+        base::set_log_level(base::LogLevel::warn);
+    else if (level == "error")
+        base::set_log_level(base::LogLevel::error);
+    else
+        return ctx.out.fail(base::kExitBadInput,
+                            "log_level: '" + level + "' is not one of debug, info, warn, error");
 
     for (auto& [sub, action] : actions) {
         if (sub->parsed()) return action(ctx);

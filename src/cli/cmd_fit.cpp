@@ -11,6 +11,7 @@
 #include "base/exit_status.h"
 #include "base/strings.h"
 #include "cli/command.h"
+#include "cli/fit_json.h"
 #include "engines/engine.h"
 #include "fit/fit.h"
 #include "fit/performance.h"
@@ -37,32 +38,6 @@ struct FitArgs {
     std::uint64_t prompt = 512;
     std::uint32_t nodes = 1;
 };
-
-json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
-
-json performance_json(const fit::Performance& p) {
-    return {{"parallel", p.parallel},
-            {"depth", p.depth},
-            {"prompt", p.prompt},
-            {"nodes", p.nodes},
-            {"ubatch", p.ubatch},
-            {"decode_tokens_per_s", p.decode_tokens_per_s},
-            {"decode_tokens_per_s_total", p.decode_tokens_per_s_total},
-            {"decode_ceiling_tokens_per_s", p.decode_ceiling_tokens_per_s},
-            {"decode_ceiling_tokens_per_s_total", p.decode_ceiling_tokens_per_s_total},
-            {"decode_ceiling_fraction", p.decode_ceiling_fraction},
-            {"decode_bytes_per_step", p.decode_bytes_per_step},
-            {"prefill_tokens_per_s", opt(p.prefill_tokens_per_s)},
-            {"prefill_tokens_per_s_single", opt(p.prefill_tokens_per_s_single)},
-            {"prefill_ceiling_tokens_per_s", opt(p.prefill_ceiling_tokens_per_s)},
-            {"prefill_ceiling_fraction", opt(p.prefill_ceiling_fraction)},
-            {"prefill_flops_per_token", p.prefill_flops_per_token},
-            {"ttft_ms", opt(p.ttft_ms)},
-            {"itl_ms", p.itl_ms},
-            {"tp_speedup", opt(p.tp_speedup)},
-            {"constants", p.constants_source},
-            {"calibrated", p.calibrated}};
-}
 
 json result_json(const fit::FitResult& r, const model::ModelSpec& spec,
                  const hw::HardwareProfile& hwp) {

@@ -9,6 +9,7 @@
 #include "base/exit_status.h"
 #include "base/strings.h"
 #include "cli/command.h"
+#include "cli/fit_json.h"
 #include "fit/performance.h"
 #include "hw/detect.h"
 #include "hw/profile.h"
@@ -56,33 +57,6 @@ json memory_json(const plan::Plan& p, std::uint64_t memory_total) {
             {"fits", p.fit.supported && p.fit.estimate.fits},
             {"max_context", p.fit.max_context},
             {"max_parallel", p.fit.max_parallel}};
-}
-
-json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
-
-// The keys of `sparkctl fit --json`'s performance object (cli/cmd_fit.cpp).
-json performance_json(const fit::Performance& p) {
-    return {{"parallel", p.parallel},
-            {"depth", p.depth},
-            {"prompt", p.prompt},
-            {"nodes", p.nodes},
-            {"ubatch", p.ubatch},
-            {"decode_tokens_per_s", p.decode_tokens_per_s},
-            {"decode_tokens_per_s_total", p.decode_tokens_per_s_total},
-            {"decode_ceiling_tokens_per_s", p.decode_ceiling_tokens_per_s},
-            {"decode_ceiling_tokens_per_s_total", p.decode_ceiling_tokens_per_s_total},
-            {"decode_ceiling_fraction", p.decode_ceiling_fraction},
-            {"decode_bytes_per_step", p.decode_bytes_per_step},
-            {"prefill_tokens_per_s", opt(p.prefill_tokens_per_s)},
-            {"prefill_tokens_per_s_single", opt(p.prefill_tokens_per_s_single)},
-            {"prefill_ceiling_tokens_per_s", opt(p.prefill_ceiling_tokens_per_s)},
-            {"prefill_ceiling_fraction", opt(p.prefill_ceiling_fraction)},
-            {"prefill_flops_per_token", p.prefill_flops_per_token},
-            {"ttft_ms", opt(p.ttft_ms)},
-            {"itl_ms", p.itl_ms},
-            {"tp_speedup", opt(p.tp_speedup)},
-            {"constants", p.constants_source},
-            {"calibrated", p.calibrated}};
 }
 
 json plan_json(const plan::Plan& p, const plan::PlanRequest& req) {

@@ -28,11 +28,7 @@ struct ProjectArgs {
 
 // Each leaf takes the workspace roots as flags, and the global flags after it (--json).
 CLI::App* add_leaf(CLI::App& app, Context& ctx, const char* name, const char* help) {
-    CLI::App* sub = app.add_subcommand(name, help);
-    sub->fallthrough();
-    for (const char* key : {"github_root", "claude_home", "data_dir"})
-        ctx.add_config_flag(*sub, key);
-    return sub;
+    return ctx.add_subcommand(app, name, help, {"github_root", "claude_home", "data_dir"});
 }
 
 base::Result<workspace::Roots> resolve_roots(Context& c) {

@@ -45,6 +45,14 @@ void Context::add_config_flag(CLI::App& app, std::string_view key) {
         ->type_name("VALUE");
 }
 
+CLI::App* Context::add_subcommand(CLI::App& app, const char* name, const char* help,
+                                  std::initializer_list<std::string_view> config_keys) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    sub->fallthrough();
+    for (std::string_view key : config_keys) add_config_flag(*sub, key);
+    return sub;
+}
+
 base::Result<const config::Config*> Context::config() {
     if (!config_) {
         config::Sources sources;

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -18,7 +19,7 @@ namespace sparkctl::cli {
 // Output contract (docs/ARCHITECTURE.md): with --json, stdout carries exactly one JSON document;
 // on exit 1 or 2 it is {"error": {"code": N, "message": "..."}} and stderr has the message too.
 class Output {
-public:
+  public:
     bool json = false;
 
     void emit_json(const nlohmann::json& doc) const;
@@ -30,17 +31,21 @@ public:
 
 // What every command can reach: global flags and the resolved configuration.
 class Context {
-public:
+  public:
     Output out;
-    std::string config_file;                    // --config
-    std::map<std::string, std::string> flags;   // config-option flags given on the command line
+    std::string config_file;                   // --config
+    std::map<std::string, std::string> flags;  // config-option flags given on the command line
 
     // Declares the flag of config option `key` (from the option table) on `app`.
     void add_config_flag(CLI::App& app, std::string_view key);
+    // A subcommand of `app` that also takes the flags of the given config options and lets
+    // global flags (--json) follow it.
+    CLI::App* add_subcommand(CLI::App& app, const char* name, const char* help,
+                             std::initializer_list<std::string_view> config_keys);
     // Loads the configuration once (file < env < flags).
     base::Result<const config::Config*> config();
 
-private:
+  private:
     std::unique_ptr<config::Config> config_;
 };
 

@@ -58,9 +58,9 @@ std::string expand(std::string_view value, const Getenv& getenv) {
         const char* var;
         const char* fallback;
     };
-    for (const Xdg& x : {Xdg{"XDG_DATA_HOME", "/.local/share"},
-                         Xdg{"XDG_CONFIG_HOME", "/.config"}, Xdg{"XDG_STATE_HOME", "/.local/state"},
-                         Xdg{"XDG_CACHE_HOME", "/.cache"}}) {
+    for (const Xdg& x :
+         {Xdg{"XDG_DATA_HOME", "/.local/share"}, Xdg{"XDG_CONFIG_HOME", "/.config"},
+          Xdg{"XDG_STATE_HOME", "/.local/state"}, Xdg{"XDG_CACHE_HOME", "/.cache"}}) {
         std::string token = std::string("$") + x.var;
         if (v.rfind(token, 0) == 0) {
             return env_or(getenv, x.var, home + x.fallback) + v.substr(token.size());
@@ -87,7 +87,8 @@ std::optional<std::string> scalar(const toml::node& node) {
 base::Result<void> flatten(const toml::table& table, const std::string& prefix,
                            const std::string& file, std::map<std::string, std::string>& out) {
     for (const auto& [k, node] : table) {
-        std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+        std::string key =
+            prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
         if (const toml::table* sub = node.as_table()) {
             auto r = flatten(*sub, key, file, out);
             if (!r) return r;
@@ -111,8 +112,8 @@ base::Result<void> flatten(const toml::table& table, const std::string& prefix,
             out[key] = joined;
             continue;
         }
-        return make_error(Errc::bad_input, file + ": key '" + key +
-                                               "': expected a string, number or boolean");
+        return make_error(Errc::bad_input,
+                          file + ": key '" + key + "': expected a string, number or boolean");
     }
     return {};
 }
@@ -121,10 +122,14 @@ base::Result<void> flatten(const toml::table& table, const std::string& prefix,
 
 const char* to_string(Origin origin) {
     switch (origin) {
-        case Origin::default_value: return "default";
-        case Origin::file: return "file";
-        case Origin::env: return "env";
-        case Origin::flag: return "flag";
+        case Origin::default_value:
+            return "default";
+        case Origin::file:
+            return "file";
+        case Origin::env:
+            return "env";
+        case Origin::flag:
+            return "flag";
     }
     return "default";
 }
@@ -152,8 +157,8 @@ base::Result<Config> Config::load(const Sources& sources) {
 
     // 1. Defaults.
     for (const OptionSpec& o : kOptions) {
-        cfg.settings_[std::string(o.key)] = Setting{expand(o.default_value, getenv),
-                                                    Origin::default_value, ""};
+        cfg.settings_[std::string(o.key)] =
+            Setting{expand(o.default_value, getenv), Origin::default_value, ""};
     }
 
     // 2. The config file.
@@ -182,9 +187,8 @@ base::Result<Config> Config::load(const Sources& sources) {
             }
             auto it = cfg.settings_.find(key);
             if (it == cfg.settings_.end()) {
-                return make_error(Errc::bad_input,
-                                  path.string() + ": unknown key '" + key +
-                                      "' (sparkctl config show lists the keys)");
+                return make_error(Errc::bad_input, path.string() + ": unknown key '" + key +
+                                                       "' (sparkctl config show lists the keys)");
             }
             it->second = Setting{expand(value, getenv), Origin::file, path.string()};
         }

@@ -51,11 +51,12 @@ struct Sources {
     std::map<std::string, std::string> flags;  // option key -> value given on the command line
 };
 
-// $SPARKCTL_CONFIG, else $XDG_CONFIG_HOME/sparkctl/config.toml, else ~/.config/sparkctl/config.toml.
+// $SPARKCTL_CONFIG, else $XDG_CONFIG_HOME/sparkctl/config.toml, else
+// ~/.config/sparkctl/config.toml.
 std::filesystem::path default_config_path(const Getenv& getenv);
 
 class Config {
-public:
+  public:
     // Errors (bad_input) name the file and key: malformed TOML, an unknown key, a value of the
     // wrong type. Thread-compatible: const methods may be called concurrently.
     static base::Result<Config> load(const Sources& sources);
@@ -74,7 +75,7 @@ public:
     // Empty when the file has no such table. These keys bypass the option table (no env or flag).
     std::map<std::string, std::string> table(std::string_view prefix) const;
 
-private:
+  private:
     std::map<std::string, Setting, std::less<>> settings_;
     std::map<std::string, std::string, std::less<>> raw_;  // dotted key -> value
     std::optional<std::filesystem::path> file_;

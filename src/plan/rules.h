@@ -36,7 +36,7 @@ struct Rule {
 };
 
 class RuleBook {
-public:
+  public:
     // The built-in rules. The data is ours: a parse failure is a bug (asserted; tested).
     static const RuleBook& builtin();
 
@@ -58,7 +58,7 @@ public:
     bool enabled(std::string_view id) const { return get(id).enabled; }
     const std::vector<Rule>& rules() const { return rules_; }
 
-private:
+  private:
     std::vector<Rule> rules_;
 };
 

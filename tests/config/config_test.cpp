@@ -11,7 +11,7 @@ namespace sparkctl::config {
 namespace {
 
 class ConfigTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_ = std::filesystem::temp_directory_path() /
                ("sparkctl_config_test_" + std::to_string(::getpid()));

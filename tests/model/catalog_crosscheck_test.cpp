@@ -62,7 +62,8 @@ const std::vector<Case>& cases() {
          false,
          {"rope"}},
         // Carries "time_step_limit": [0.0, Infinity] (Python's json output, read as null).
-        {"nvidia--NVIDIA-Nemotron-3-Super-120B-A12B-NVFP4.json", "nemotron-3-super-120b-a12b",
+        {"nvidia--NVIDIA-Nemotron-3-Super-120B-A12B-NVFP4.json",
+         "nemotron-3-super-120b-a12b",
          false,
          {"rope"}},
     };

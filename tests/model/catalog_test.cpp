@@ -208,8 +208,7 @@ TEST(Catalog, CoderModelsHaveSourcedShapes) {
     EXPECT_EQ(a.moe->expert_intermediate_size, 768u);
     ASSERT_TRUE(a.rope.has_value());
     EXPECT_EQ(a.rope->theta, 10000000.0);
-    EXPECT_NE(q3.source_for("hidden_size").find("Qwen3-Coder-30B-A3B-Instruct"),
-              std::string::npos);
+    EXPECT_NE(q3.source_for("hidden_size").find("Qwen3-Coder-30B-A3B-Instruct"), std::string::npos);
     // Qwen2.5-Coder-7B-Instruct: GGUF metadata of the checkpoint (no verbatim config.json found).
     const CatalogEntry& q25 = must_find("qwen2.5-coder-7b");
     EXPECT_TRUE(q25.unknown.empty());

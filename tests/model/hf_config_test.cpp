@@ -13,8 +13,8 @@
 #include <filesystem>
 #include <string>
 
-#include "model/hf_config.h"
 #include "model/detail/json_limits.h"
+#include "model/hf_config.h"
 
 namespace sparkctl::model {
 namespace {
