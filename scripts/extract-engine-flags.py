@@ -18,7 +18,10 @@ SRC is a checkout (or an unpacked source tree) of the engine:
              vllm/config/*.py when present, else EngineArgs' own fields) and
              vllm/entrypoints/openai/cli_args.py (make_arg_parser's flags; BaseFrontendArgs and
              FrontendArgs fields -> --field-name, bools with --no- forms)
-  sglang     python/sglang/srt/server_args.py (ServerArgs.add_cli_args: add_argument("--flag", ...))
+  sglang     python/sglang/srt/server_args.py: ServerArgs dataclass fields `name: A[type, Arg(...)]`
+             (--field-name, Arg.cli_name/aliases, bool -> switch; arg_groups/arg_utils.py
+             add_cli_args_from_dataclass) and ServerArgs.add_cli_args's add_argument calls;
+             trees before mid 2026 have only the add_argument calls
 
 A file read at another commit than --commit is recorded with --file-commit PATH=SHA; --note
 adds header lines (what the table describes, version mismatches).
@@ -34,6 +37,7 @@ import subprocess
 import sys
 
 STR = r'"((?:[^"\\]|\\.)*)"'
+OPTION = re.compile(r"-{1,2}[A-Za-z][A-Za-z0-9_.-]*")
 
 
 def read(src, rel):
@@ -154,7 +158,11 @@ def call_rows(call, loop, rel, field_type):
     the --no- form of a BooleanOptionalAction."""
     rows = {}
     head = call.split("**", 1)[0]
-    flags = [f for f in re.findall(STR, head) if f.startswith("-")]
+    # Option strings are the positional string literals before the first keyword argument
+    # (help texts that happen to start with "-" are not flags).
+    kwarg = re.search(r"(?<![=!<>])\b\w+\s*=(?!=)", head)
+    positional = head[:kwarg.start()] if kwarg else head
+    flags = [f for f in re.findall(STR, positional) if OPTION.fullmatch(f)]
     if loop:
         for f, _ in loop:
             rows.setdefault(f, ("yes", rel))  # type=str/bool: both take a value
@@ -248,14 +256,94 @@ def vllm(src):
 
 
 def sglang(src):
-    """`python3 -m sglang.launch_server` flags: ServerArgs.add_cli_args's add_argument calls
-    (store_true/store_false switches, BooleanOptionalAction with --no- forms)."""
+    """`python3 -m sglang.launch_server` flags from ServerArgs.add_cli_args. Older trees add
+    every flag with add_argument("--flag", ...); since mid 2026 most are ServerArgs dataclass
+    fields `name: A[type, "help" | Arg(...), NS(...)] = default` that
+    arg_groups/arg_utils.py add_cli_args_from_dataclass turns into --field-name (Arg.cli_name
+    and Arg.aliases add names; Arg.no_cli skips the field; a bool field is store_true), plus a
+    few hand-written add_argument calls. Deprecated* actions are left out: sparkctl must not
+    emit them."""
     rel = "python/sglang/srt/server_args.py"
     text = read(src, rel)
+    if "add_cli_args_from_dataclass" not in text:
+        rows = {}
+        for call, loop in add_argument_calls(text):
+            for f, row in call_rows(call, loop, rel, lambda k, d: None).items():
+                rows.setdefault(f, row)
+        return rows
+    import ast
+    tree = ast.parse(text)
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ServerArgs")
     rows = {}
-    for call, loop in add_argument_calls(text):
-        for f, row in call_rows(call, loop, rel, lambda k, d: None).items():
-            rows.setdefault(f, row)
+
+    def const(node):
+        return node.value if isinstance(node, ast.Constant) else None
+
+    def takes_value(typ, action):
+        if action is not None:
+            name = ast.unparse(action)
+            if "BooleanOptionalAction" in name:
+                return "boolopt"
+            if re.search(r"store_(true|false|const)|count", name):
+                return "no"
+            return "yes"
+        inner = typ
+        # Optional[X] / X | None
+        if isinstance(inner, ast.Subscript) and ast.unparse(inner.value) in ("Optional",
+                                                                             "typing.Optional"):
+            inner = inner.slice
+        if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.BitOr):
+            parts = [x for x in (inner.left, inner.right) if ast.unparse(x) != "None"]
+            inner = parts[0] if len(parts) == 1 else inner
+        return "no" if ast.unparse(inner) == "bool" else "yes"
+
+    for node in cls.body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        ann = node.annotation
+        if not (isinstance(ann, ast.Subscript) and ast.unparse(ann.value) in ("A", "Annotated")):
+            continue
+        elts = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else [ann.slice]
+        meta = None
+        for e in elts[1:]:
+            if isinstance(e, ast.Constant) and isinstance(e.value, str):
+                meta = {}
+                break
+            if isinstance(e, ast.Call) and ast.unparse(e.func) == "Arg":
+                meta = {k.arg: k.value for k in e.keywords}
+                break
+        if meta is None or const(meta.get("no_cli")) is True:
+            continue
+        action = meta.get("action")
+        if action is not None and "Deprecated" in ast.unparse(action):
+            continue
+        name = const(meta.get("cli_name")) or "--" + node.target.id.replace("_", "-")
+        names = [name]
+        if isinstance(meta.get("aliases"), (ast.List, ast.Tuple)):
+            names += [const(x) for x in meta["aliases"].elts if isinstance(const(x), str)]
+        kind = takes_value(elts[0], action)
+        for f in names:
+            rows.setdefault(f, ("no" if kind == "boolopt" else kind, rel))
+            if kind == "boolopt" and f.startswith("--"):
+                rows.setdefault("--no-" + f[2:], ("no", rel))
+
+    fn = next(n for n in cls.body
+              if isinstance(n, ast.FunctionDef) and n.name == "add_cli_args")
+    for call in ast.walk(fn):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "add_argument"):
+            continue
+        kw = {k.arg: k.value for k in call.keywords}
+        action = kw.get("action")
+        if action is not None and "Deprecated" in ast.unparse(action):
+            continue
+        flags = [const(a) for a in call.args if isinstance(const(a), str)]
+        kind = takes_value(ast.Name("str"), action)
+        for f in flags:
+            if OPTION.fullmatch(f):
+                rows.setdefault(f, ("no" if kind == "boolopt" else kind, rel))
+                if kind == "boolopt" and f.startswith("--"):
+                    rows.setdefault("--no-" + f[2:], ("no", rel))
     return rows
 
 

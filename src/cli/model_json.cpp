@@ -97,7 +97,8 @@ nlohmann::json arch_json(const model::Arch& a) {
                     {"expert_intermediate_size", opt(a.moe->expert_intermediate_size)},
                     {"shared_expert_intermediate_size",
                      opt(a.moe->shared_expert_intermediate_size)},
-                    {"n_leading_dense_layers", a.moe->n_leading_dense_layers}};
+                    {"n_leading_dense_layers", a.moe->n_leading_dense_layers},
+                    {"latent_size", opt(a.moe->latent_size)}};
     } else {
         j["moe"] = nullptr;
     }

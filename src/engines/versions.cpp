@@ -10,6 +10,8 @@ extern const char sparkctl_flags_llamacpp_2026[];
 extern const unsigned long sparkctl_flags_llamacpp_2026_size;
 extern const char sparkctl_flags_vllm_ngc_26_05[];
 extern const unsigned long sparkctl_flags_vllm_ngc_26_05_size;
+extern const char sparkctl_flags_vllm_0_11[];
+extern const unsigned long sparkctl_flags_vllm_0_11_size;
 extern const char sparkctl_flags_sglang_latest_cu130[];
 extern const unsigned long sparkctl_flags_sglang_latest_cu130_size;
 extern const char sparkctl_archs_llamacpp_2026[];
@@ -57,23 +59,28 @@ const Registry& registry() {
              "80fb11a", true},
             sparkctl_flags_llamacpp_2026, sparkctl_flags_llamacpp_2026_size);
         // The image ships vLLM 0.20.1 (NVIDIA vLLM release notes 26.05); the table is extracted
-        // at the only stored commit, about v0.11 (data/engines/vllm-ngc-26.05.flags.tsv says so).
-        add({Engine::vllm, "ngc-26.05",
-             "vLLM 0.20.1 in NVIDIA's NGC image 26.05-py3 (flag table: vLLM 99d7eb5d, about "
-             "v0.11, the only stored source)",
+        // at v0.20.1rc0 (data/engines/vllm-ngc-26.05.flags.tsv says how that commit was found).
+        add({Engine::vllm, "ngc-26.05", "vLLM 0.20.1 in NVIDIA's NGC image 26.05-py3",
              std::string(kPlaybooks) + " nvidia/vllm/README.md (single node and two-Spark Ray)",
              "nvcr.io/nvidia/vllm:26.05-py3",
              std::string(kPlaybooks) + " nvidia/vllm/README.md step 3", "extracted",
+             "ebf862c351dc4bcaf65de34c3caebe6df6e9e214 (v0.20.1rc0)", true},
+            sparkctl_flags_vllm_ngc_26_05, sparkctl_flags_vllm_ngc_26_05_size);
+        // An older vLLM installed natively (pip); no image of that exact commit is cited.
+        add({Engine::vllm, "0.11",
+             "vLLM about v0.11 (commit 99d7eb5d: its deprecations say 'removed in v0.12.0'), "
+             "installed natively",
+             "vllm-project/vllm 99d7eb5d vllm/engine/arg_utils.py", "", "no image cited",
+             "extracted",
              "99d7eb5d6a512cfcc5a2b104f24ebf2d6cda772b (cli_args.py at "
              "005223338608bc94fd165a4f976c102a57bd1fc4)",
-             true},
-            sparkctl_flags_vllm_ngc_26_05, sparkctl_flags_vllm_ngc_26_05_size);
+             false},
+            sparkctl_flags_vllm_0_11, sparkctl_flags_vllm_0_11_size);
+        // The tag is unpinned: the table is SGLang main of 2026-08-16 (its header says so).
         add({Engine::sglang, "latest-cu130", "SGLang in lmsysorg/sglang:latest-cu130",
              std::string(kPlaybooks) + " nvidia/sglang/README.md", "lmsysorg/sglang:latest-cu130",
-             std::string(kPlaybooks) + " nvidia/sglang/README.md (SGLANG_IMAGE)", "curated",
-             "unrecorded (engines.md 3.2; the only stored server_args.py, 469c63e5, is early "
-             "2024)",
-             true},
+             std::string(kPlaybooks) + " nvidia/sglang/README.md (SGLANG_IMAGE)", "extracted",
+             "9be3044b9cbe191d21675c857dd79f62b02b6ca0 (main, 2026-08-16)", true},
             sparkctl_flags_sglang_latest_cu130, sparkctl_flags_sglang_latest_cu130_size);
         for (const std::string& line : base::split(
                  std::string_view(sparkctl_archs_llamacpp_2026, sparkctl_archs_llamacpp_2026_size),

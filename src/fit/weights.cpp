@@ -194,9 +194,16 @@ base::Result<std::vector<model::Tensor>> synthesize_tensors(const model::Arch& a
         const std::uint64_t ffe = m.expert_intermediate_size.value_or(*a.intermediate_size);
         const TensorKind k_exp = mtp ? TensorKind::mtp : TensorKind::ffn_experts;
         b.add(blk(il, "ffn_gate_inp.weight"), {h, ne}, TensorKind::router);
-        if (!hybrid_single_mixer) b.add(blk(il, "ffn_gate_exps.weight"), {h, ffe, ne}, k_exp);
-        b.add(blk(il, "ffn_up_exps.weight"), {h, ffe, ne}, k_exp);
-        b.add(blk(il, "ffn_down_exps.weight"), {ffe, h, ne}, k_exp);
+        // LatentMoE: experts at the latent width, between two dense projections
+        // (LC:src/models/nemotron-h.cpp ffn_latent_down {n_embd, moe_n_embd}, ffn_latent_up).
+        const std::uint64_t he = m.latent_size.value_or(h);
+        if (m.latent_size) {
+            b.add(blk(il, "ffn_latent_down.weight"), {h, he}, k_ffn);
+            b.add(blk(il, "ffn_latent_up.weight"), {he, h}, k_ffn);
+        }
+        if (!hybrid_single_mixer) b.add(blk(il, "ffn_gate_exps.weight"), {he, ffe, ne}, k_exp);
+        b.add(blk(il, "ffn_up_exps.weight"), {he, ffe, ne}, k_exp);
+        b.add(blk(il, "ffn_down_exps.weight"), {ffe, he, ne}, k_exp);
         if (gpt_oss) {
             b.add(blk(il, "ffn_gate_inp.bias"), {ne}, TensorKind::router);
             b.add(blk(il, "ffn_gate_exps.bias"), {ffe, ne}, k_exp);

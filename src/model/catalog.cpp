@@ -238,6 +238,7 @@ Arch read_arch(Reader& r, const json& a, const std::string& where) {
             r.uint<std::uint64_t>(*m, "shared_expert_intermediate_size", w);
         moe.n_leading_dense_layers =
             r.uint<std::uint32_t>(*m, "n_leading_dense_layers", w).value_or(0);
+        moe.latent_size = r.uint<std::uint64_t>(*m, "latent_size", w);
         if (moe.n_experts == 0 || moe.n_experts_per_token == 0) {
             r.fail(w, "n_experts and n_experts_per_token are required");
         }

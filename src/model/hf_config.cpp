@@ -502,6 +502,7 @@ void parse_moe(const Obj& t, const std::string& mt, Arch& a) {
     moe.expert_intermediate_size = t.u64("moe_intermediate_size");
     moe.shared_expert_intermediate_size =
         t.u64_any({"shared_expert_intermediate_size", "moe_shared_expert_intermediate_size"});
+    moe.latent_size = t.u64("moe_latent_size");
     if (mt == "gpt_oss" || mt == "mixtral") {
         moe.expert_intermediate_size = t.u64("intermediate_size");
     }

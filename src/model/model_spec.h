@@ -41,6 +41,11 @@ struct Moe {
     // Qwen3-MoE decoder_sparse_step/mlp_only_layers, Llama-4 interleave_moe_layer_step);
     // nullopt: every layer past n_leading_dense_layers.
     std::optional<std::uint32_t> n_moe_layers;
+    // Nemotron-H LatentMoE (config moe_latent_size): the routed experts work at this width,
+    // between fc1_latent_proj (hidden -> latent) and fc2_latent_proj (latent -> hidden); the
+    // router and the shared expert stay at the hidden width (transformers
+    // models/nemotron_h/modeling_nemotron_h.py NemotronHMoE). nullopt: experts at hidden width.
+    std::optional<std::uint64_t> latent_size;
 };
 
 // Mamba2-style recurrent mixer (state per sequence, independent of context length).

@@ -1039,7 +1039,9 @@ int Plan::exit_status() const {
     return 1;
 }
 
-base::Result<Plan> make_plan(const model::ModelSpec& spec,
+namespace {
+
+base::Result<Plan> plan_once(const model::ModelSpec& spec,
                              const std::vector<model::Variant>& variants,
                              const PlanRequest& request, const RuleBook& rules) {
     Plan plan;
@@ -1047,6 +1049,52 @@ base::Result<Plan> make_plan(const model::ModelSpec& spec,
     auto r = p.run();
     if (!r) return r.error();
     return plan;
+}
+
+}  // namespace
+
+base::Result<Plan> make_plan(const model::ModelSpec& spec,
+                             const std::vector<model::Variant>& variants,
+                             const PlanRequest& request, const RuleBook& rules) {
+    const std::optional<std::uint64_t> trained = spec.arch.context_length;
+    if (request.use != UseCase::long_context || request.context || !trained ||
+        *trained <= fit::kDefaultContextCap) {
+        return plan_once(spec, variants, request, rules);
+    }
+    // SPARKCTL-PLAN-15: long-context without --context asks for the model's trained context, not
+    // the 32,768 cap of the other uses; where that does not fit, the largest context that does.
+    PlanRequest full = request;
+    full.context = *trained;
+    auto p = plan_once(spec, variants, full, rules);
+    if (!p) return p.error();
+    Decision d{"context", "SPARKCTL-PLAN-15", num(*trained),
+               "long-context without --context: the model's trained context",
+               {{"trained", num(*trained)}, {"users", num(request.users)}}, {}};
+    if (p->status == Status::does_not_fit) {
+        const auto shorter = std::find_if(
+            p->suggestions.begin(), p->suggestions.end(), [](const Suggestion& x) {
+                return x.fits && x.flag.rfind("--context ", 0) == 0;
+            });
+        if (shorter != p->suggestions.end()) {
+            PlanRequest fitted = request;
+            fitted.context = std::stoull(shorter->flag.substr(shorter->flag.find(' ') + 1));
+            auto q = plan_once(spec, variants, fitted, rules);
+            if (!q) return q.error();
+            if (q->status != Status::does_not_fit) {
+                d.outcome = num(*fitted.context);
+                d.reason = "long-context without --context: the largest context that fits (the "
+                           "trained context does not)";
+                d.rejected.push_back({num(*trained), "does not fit the budget at " +
+                                                         num(request.users) + " user(s)"});
+                p = std::move(q);
+                p->context_origin = "long-context-max-fit";
+            }
+        }
+    }
+    if (p->context_origin == "requested") p->context_origin = "long-context-trained";
+    const auto at = std::min<std::size_t>(1, p->decisions.size());  // after the budget
+    p->decisions.insert(p->decisions.begin() + static_cast<std::ptrdiff_t>(at), std::move(d));
+    return p;
 }
 
 }  // namespace sparkctl::plan

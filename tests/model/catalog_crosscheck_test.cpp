@@ -135,6 +135,7 @@ void compare(const Arch& cat, const Arch& cfg) {
               cfg.moe->expert_intermediate_size);
         check("moe.shared_expert_intermediate_size", cat.moe->shared_expert_intermediate_size,
               cfg.moe->shared_expert_intermediate_size);
+        check("moe.latent_size", cat.moe->latent_size, cfg.moe->latent_size);
         check("moe.n_leading_dense_layers", cat.moe->n_leading_dense_layers,
               cfg.moe->n_leading_dense_layers);
         check("moe.n_moe_layers", cat.moe->n_moe_layers, cfg.moe->n_moe_layers);

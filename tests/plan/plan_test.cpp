@@ -619,20 +619,36 @@ TEST(EngineVersions, PlaybookDefaultsAndFlagTables) {
     EXPECT_EQ(engines::flag_takes_value(lc, "--jinja"), false);
     EXPECT_EQ(engines::unknown_flags(lc, {"llama-server", "-c", "-1", "--bogus"}, 1),
               std::vector<std::string>{"--bogus"});
-    // vLLM's table is extracted from its argument definitions (99d7eb5d): the whole parser,
-    // aliases and the --no- forms of BooleanOptionalAction fields included.
+    // vLLM's tables are extracted from its argument definitions: the whole parser, aliases and
+    // the --no- forms of BooleanOptionalAction fields included; versions differ.
     const auto& vl = engines::default_version(Engine::vllm);
     EXPECT_EQ(vl.flags_origin, "extracted");
-    EXPECT_TRUE(engines::accepts_flag(vl, "--swap-space"));
+    EXPECT_NE(vl.flags_commit.find("v0.20.1rc0"), std::string::npos);
     EXPECT_TRUE(engines::accepts_flag(vl, "-tp"));
     EXPECT_TRUE(engines::accepts_flag(vl, "--no-enable-prefix-caching"));
     EXPECT_TRUE(engines::accepts_flag(vl, "--no-enable-auto-tool-choice"));
+    EXPECT_TRUE(engines::accepts_flag(vl, "--kv-cache-memory-bytes"));
     EXPECT_EQ(engines::flag_takes_value(vl, "--enable-prefix-caching"), false);
     EXPECT_EQ(engines::flag_takes_value(vl, "--max-model-len"), true);
     EXPECT_EQ(engines::flag_takes_value(vl, "--reasoning-parser"), true);
     EXPECT_FALSE(engines::accepts_flag(vl, "--no-max-model-len"));
     EXPECT_FALSE(engines::accepts_flag(vl, "--ctx-size"));
-    EXPECT_EQ(engines::default_version(Engine::sglang).flags_origin, "curated");
+    // --swap-space went away after v0.11; a help text is never a flag.
+    EXPECT_FALSE(engines::accepts_flag(vl, "--swap-space"));
+    auto old = engines::find_version(Engine::vllm, "0.11");
+    ASSERT_TRUE(old.ok());
+    EXPECT_TRUE(engines::accepts_flag(**old, "--swap-space"));
+    EXPECT_FALSE((*old)->playbook_default);
+    // SGLang: extracted from ServerArgs' dataclass fields (2026 layout) and add_cli_args.
+    const auto& sg = engines::default_version(Engine::sglang);
+    EXPECT_EQ(sg.flags_origin, "extracted");
+    EXPECT_TRUE(engines::accepts_flag(sg, "--tp-size"));
+    EXPECT_TRUE(engines::accepts_flag(sg, "--tensor-parallel-size"));  // Arg alias
+    EXPECT_TRUE(engines::accepts_flag(sg, "--model"));                 // Arg alias
+    EXPECT_FALSE(engines::accepts_flag(sg, "--tp"));  // only an argparse prefix: not emitted
+    EXPECT_EQ(engines::flag_takes_value(sg, "--disable-radix-cache"), false);  // bool field
+    EXPECT_EQ(engines::flag_takes_value(sg, "--context-length"), true);
+    EXPECT_EQ(engines::flag_takes_value(sg, "--tool-call-parser"), true);  // add_argument
     EXPECT_TRUE(engines::llamacpp_supports("GptOssForCausalLM"));
     EXPECT_TRUE(engines::llamacpp_supports("qwen3moe"));
     EXPECT_FALSE(engines::llamacpp_supports("BrandNewForCausalLM"));

@@ -1,0 +1,15 @@
+# Synthetic fixture in the shape of vLLM's vllm/config/cache.py (written for sparkctl's tests;
+# not vLLM code): a config dataclass whose field types decide switches and --no- forms.
+from dataclasses import field
+
+
+@config
+class CacheConfig:
+    """Configuration for the KV cache."""
+
+    gpu_memory_utilization: float = 0.9
+    """The fraction of GPU memory to use."""
+    kv_cache_memory_bytes: int | None = None
+    enable_prefix_caching: bool = True
+    """Whether to enable prefix caching."""
+    cache_dtype: CacheDType = "auto"
