@@ -8,6 +8,8 @@ docs/dev/plan.md). The script reads source files only; it never builds or import
     scripts/extract-engine-flags.py vllm      SRC [--commit C] > data/engines/vllm-<v>.flags.tsv
     scripts/extract-engine-flags.py sglang    SRC [--commit C] > data/engines/sglang-<v>.flags.tsv
     scripts/extract-engine-flags.py llama.cpp-archs SRC > data/engines/llama.cpp-<v>.archs.tsv
+    scripts/extract-engine-flags.py vllm-values SRC [--commit C] > data/engines/vllm-<v>.values.tsv
+    scripts/extract-engine-flags.py sglang-values SRC [--commit C] > data/engines/sglang-<v>.values.tsv
 
 SRC is a checkout (or an unpacked source tree) of the engine:
   llama.cpp  common/arg.cpp: common_arg({"-c", "--ctx-size"}, ...) rows usable by llama-server
@@ -25,7 +27,11 @@ SRC is a checkout (or an unpacked source tree) of the engine:
 
 A file read at another commit than --commit is recorded with --file-commit PATH=SHA; --note
 adds header lines (what the table describes, version mismatches).
-Output columns: flag, value ("yes": takes a value; "no": a switch), source path; for
+  *-values   the names registered for --tool-call-parser and --reasoning-parser (vLLM:
+             vllm/tool_parsers/__init__.py, vllm/reasoning/__init__.py; SGLang:
+             function_call/function_call_parser.py, parser/reasoning_parser.py)
+Output columns: flag, value ("yes": takes a value; "no": a switch), source path; for *-values:
+flag, an accepted value, source path; for
 llama.cpp-archs: architecture, kind ("hf": a Hugging Face class the converter takes; "gguf": a
 general.architecture llama.cpp loads), source path.
 Lines starting with '#' carry the engine, the commit and the command. Python 3 stdlib only.
@@ -347,6 +353,49 @@ def sglang(src):
     return rows
 
 
+def dict_keys(src, rel, owner, name):
+    """String keys of the dict literal assigned to `name` (module level, or in class `owner`)."""
+    import ast
+    tree = ast.parse(read(src, rel))
+    body = tree.body
+    if owner:
+        body = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == owner).body
+    for node in body:
+        target = (node.targets[0] if isinstance(node, ast.Assign) else
+                  node.target if isinstance(node, ast.AnnAssign) else None)
+        if isinstance(target, ast.Name) and target.id == name and isinstance(node.value, ast.Dict):
+            return [k.value for k in node.value.keys if isinstance(k, ast.Constant)]
+    raise SystemExit("%s: no dict %s%s" % (rel, owner + "." if owner else "", name))
+
+
+def vllm_values(src):
+    """Values `vllm serve` accepts for --tool-call-parser and --reasoning-parser: the names the
+    engine registers (vllm/tool_parsers/__init__.py _TOOL_PARSERS_TO_REGISTER,
+    vllm/reasoning/__init__.py _REASONING_PARSERS_TO_REGISTER)."""
+    rows = {}
+    for flag, rel, name in (("--tool-call-parser", "vllm/tool_parsers/__init__.py",
+                             "_TOOL_PARSERS_TO_REGISTER"),
+                            ("--reasoning-parser", "vllm/reasoning/__init__.py",
+                             "_REASONING_PARSERS_TO_REGISTER")):
+        for k in dict_keys(src, rel, None, name):
+            rows[(flag, k)] = rel
+    return rows
+
+
+def sglang_values(src):
+    """Values SGLang accepts for --tool-call-parser and --reasoning-parser (besides "auto"):
+    FunctionCallParser.ToolCallParserEnum and ReasoningParser.DetectorMap keys."""
+    rows = {}
+    for flag, rel, owner, name in (
+            ("--tool-call-parser", "python/sglang/srt/function_call/function_call_parser.py",
+             "FunctionCallParser", "ToolCallParserEnum"),
+            ("--reasoning-parser", "python/sglang/srt/parser/reasoning_parser.py",
+             "ReasoningParser", "DetectorMap")):
+        for k in ["auto"] + dict_keys(src, rel, owner, name):
+            rows[(flag, k)] = rel
+    return rows
+
+
 def llamacpp_archs(src):
     """HF architecture classes llama.cpp's converter registers (convert_hf_to_gguf.py and
     conversion/*.py: @ModelBase.register("Class", ...)) and GGUF architecture names
@@ -372,7 +421,8 @@ def llamacpp_archs(src):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("engine", choices=["llama.cpp", "vllm", "sglang", "llama.cpp-archs"])
+    ap.add_argument("engine", choices=["llama.cpp", "vllm", "sglang", "llama.cpp-archs",
+                                       "vllm-values", "sglang-values"])
     ap.add_argument("src", help="the engine's source tree")
     ap.add_argument("--commit", help="the commit SRC is at (default: git rev-parse HEAD)")
     ap.add_argument("--file-commit", action="append", default=[], metavar="PATH=SHA",
@@ -387,7 +437,8 @@ def main():
         except (OSError, subprocess.CalledProcessError):
             commit = "unknown"
     rows = {"llama.cpp": llamacpp, "vllm": vllm, "sglang": sglang,
-            "llama.cpp-archs": llamacpp_archs}[a.engine](a.src)
+            "llama.cpp-archs": llamacpp_archs, "vllm-values": vllm_values,
+            "sglang-values": sglang_values}[a.engine](a.src)
     out = sys.stdout
     for n in a.note:
         out.write("# %s\n" % n)
@@ -396,6 +447,11 @@ def main():
         out.write("# file-commit: %s\n" % fc)
     out.write("# command: scripts/extract-engine-flags.py %s SRC --commit %s%s\n" %
               (a.engine, commit, "".join(" --file-commit " + fc for fc in a.file_commit)))
+    if a.engine.endswith("values"):
+        out.write("# flag\taccepted value\tsource\n")
+        for (flag, value) in sorted(rows):
+            out.write("%s\t%s\t%s\n" % (flag, value, rows[(flag, value)]))
+        return
     out.write("# architecture\tkind\tsource\n" if a.engine.endswith("archs") else
               "# flag\tvalue\tsource\n")
     for flag in sorted(rows):

@@ -14,6 +14,10 @@ extern const char sparkctl_flags_vllm_0_11[];
 extern const unsigned long sparkctl_flags_vllm_0_11_size;
 extern const char sparkctl_flags_sglang_latest_cu130[];
 extern const unsigned long sparkctl_flags_sglang_latest_cu130_size;
+extern const char sparkctl_values_vllm_ngc_26_05[];
+extern const unsigned long sparkctl_values_vllm_ngc_26_05_size;
+extern const char sparkctl_values_sglang_latest_cu130[];
+extern const unsigned long sparkctl_values_sglang_latest_cu130_size;
 extern const char sparkctl_archs_llamacpp_2026[];
 extern const unsigned long sparkctl_archs_llamacpp_2026_size;
 
@@ -37,18 +41,36 @@ FlagTable parse_table(std::string_view text) {
     return out;
 }
 
+// flag -> the values it accepts, from a data/engines/*.values.tsv table (tool-call and reasoning
+// parsers); a flag absent here is not checked.
+using ValueTable = std::map<std::string, std::set<std::string, std::less<>>, std::less<>>;
+
+ValueTable parse_values(std::string_view text) {
+    ValueTable out;
+    for (const std::string& line : base::split(text, '\n')) {
+        if (line.empty() || line[0] == '#') continue;
+        const std::vector<std::string> cols = base::split(line, '\t');
+        SPARKCTL_ASSERT(cols.size() >= 2);  // our data; engines_test checks it
+        out[cols[0]].insert(cols[1]);
+    }
+    return out;
+}
+
 struct Registry {
     std::vector<EngineVersion> versions;
-    std::vector<FlagTable> flags;  // parallel to versions
+    std::vector<FlagTable> flags;    // parallel to versions
+    std::vector<ValueTable> values;  // parallel to versions
     std::set<std::string, std::less<>> llamacpp_archs;
 };
 
 const Registry& registry() {
     static const Registry r = [] {
         Registry reg;
-        auto add = [&](EngineVersion v, const char* data, unsigned long size) {
+        auto add = [&](EngineVersion v, const char* data, unsigned long size,
+                       std::string_view values = {}) {
             reg.versions.push_back(std::move(v));
             reg.flags.push_back(parse_table(std::string_view(data, size)));
+            reg.values.push_back(parse_values(values));
         };
         add({Engine::llama_cpp, "2026",
              "llama.cpp tree of node-llama-cpp 3.21.1 (release v0.4.0, build-info 80fb11a), "
@@ -65,7 +87,8 @@ const Registry& registry() {
              "nvcr.io/nvidia/vllm:26.05-py3",
              std::string(kPlaybooks) + " nvidia/vllm/README.md step 3", "extracted",
              "ebf862c351dc4bcaf65de34c3caebe6df6e9e214 (v0.20.1rc0)", true},
-            sparkctl_flags_vllm_ngc_26_05, sparkctl_flags_vllm_ngc_26_05_size);
+            sparkctl_flags_vllm_ngc_26_05, sparkctl_flags_vllm_ngc_26_05_size,
+            std::string_view(sparkctl_values_vllm_ngc_26_05, sparkctl_values_vllm_ngc_26_05_size));
         // An older vLLM installed natively (pip); no image of that exact commit is cited.
         add({Engine::vllm, "0.11",
              "vLLM about v0.11 (commit 99d7eb5d: its deprecations say 'removed in v0.12.0'), "
@@ -81,7 +104,9 @@ const Registry& registry() {
              std::string(kPlaybooks) + " nvidia/sglang/README.md", "lmsysorg/sglang:latest-cu130",
              std::string(kPlaybooks) + " nvidia/sglang/README.md (SGLANG_IMAGE)", "extracted",
              "9be3044b9cbe191d21675c857dd79f62b02b6ca0 (main, 2026-08-16)", true},
-            sparkctl_flags_sglang_latest_cu130, sparkctl_flags_sglang_latest_cu130_size);
+            sparkctl_flags_sglang_latest_cu130, sparkctl_flags_sglang_latest_cu130_size,
+            std::string_view(sparkctl_values_sglang_latest_cu130,
+                             sparkctl_values_sglang_latest_cu130_size));
         for (const std::string& line : base::split(
                  std::string_view(sparkctl_archs_llamacpp_2026, sparkctl_archs_llamacpp_2026_size),
                  '\n')) {
@@ -93,13 +118,24 @@ const Registry& registry() {
     return r;
 }
 
-const FlagTable& table_of(const EngineVersion& v) {
+std::optional<std::size_t> index_of(const EngineVersion& v) {
     const Registry& r = registry();
     for (std::size_t i = 0; i < r.versions.size(); ++i) {
-        if (r.versions[i].engine == v.engine && r.versions[i].name == v.name) return r.flags[i];
+        if (r.versions[i].engine == v.engine && r.versions[i].name == v.name) return i;
     }
+    return std::nullopt;
+}
+
+const FlagTable& table_of(const EngineVersion& v) {
     static const FlagTable kEmpty;
-    return kEmpty;
+    const auto i = index_of(v);
+    return i ? registry().flags[*i] : kEmpty;
+}
+
+const ValueTable& values_of(const EngineVersion& v) {
+    static const ValueTable kEmpty;
+    const auto i = index_of(v);
+    return i ? registry().values[*i] : kEmpty;
 }
 
 bool is_flag(const std::string& arg) {
@@ -158,6 +194,26 @@ std::vector<std::string> unknown_flags(const EngineVersion& version,
             argv[i].find('=') == std::string::npos) {
             ++i;  // skip the value
         }
+    }
+    return out;
+}
+
+std::vector<std::string> unknown_values(const EngineVersion& version,
+                                        const std::vector<std::string>& argv, std::size_t skip) {
+    std::vector<std::string> out;
+    const ValueTable& t = values_of(version);
+    for (std::size_t i = skip; i < argv.size(); ++i) {
+        const std::size_t eq = argv[i].find('=');
+        const std::string flag = argv[i].substr(0, eq);
+        auto it = t.find(flag);
+        if (it == t.end()) continue;
+        std::string value;
+        if (eq != std::string::npos) {
+            value = argv[i].substr(eq + 1);
+        } else if (i + 1 < argv.size()) {
+            value = argv[++i];
+        }
+        if (!it->second.contains(value)) out.push_back(flag + " " + value);
     }
     return out;
 }

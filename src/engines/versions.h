@@ -49,6 +49,12 @@ std::optional<bool> flag_takes_value(const EngineVersion& version, std::string_v
 std::vector<std::string> unknown_flags(const EngineVersion& version,
                                        const std::vector<std::string>& argv, std::size_t skip);
 
+// "--flag value" for each value in argv the version does not register for a flag whose values
+// it lists (data/engines/*.values.tsv: --tool-call-parser and --reasoning-parser of vLLM and
+// SGLang); flags without such a list are not checked.
+std::vector<std::string> unknown_values(const EngineVersion& version,
+                                        const std::vector<std::string>& argv, std::size_t skip);
+
 // llama.cpp support of an architecture: the HF class (config.json "architectures") its converter
 // takes, or a GGUF general.architecture it loads (LC:convert_hf_to_gguf.py, LC:conversion/*.py,
 // LC:src/llama-arch.cpp, as extracted into data/engines/llama.cpp-2026.archs.tsv). An

@@ -939,6 +939,11 @@ base::Result<void> Planner::run() {
                                      engines::to_string(plan_.engine) + " " +
                                      plan_.engine_version.name + "'s flag table");
         }
+        for (const std::string& v : engines::unknown_values(plan_.engine_version, c.argv, skip)) {
+            plan_.warnings.push_back(v + " is not registered in " +
+                                     engines::to_string(plan_.engine) + " " +
+                                     plan_.engine_version.name + " (its values table)");
+        }
     }
     return {};
 }

@@ -11,6 +11,7 @@
 #include "hw/profile.h"
 #include "model/catalog.h"
 #include "plan/detail/commands.h"
+#include "plan/plan_fixtures.h"
 #include "plan/render.h"
 #include "plan/rules.h"
 
@@ -19,74 +20,7 @@ namespace {
 
 using engines::Engine;
 
-Hardware spark() {
-    auto p = hw::find_profile("dgx-spark");
-    EXPECT_TRUE(p.ok());
-    Hardware h;
-    h.name = p->name;
-    h.memory_total_bytes = p->memory_total_bytes;
-    h.os_reserve_bytes = p->os_reserve_bytes;
-    h.budget_bytes = p->budget_bytes();
-    h.memory_bandwidth_bytes_per_s = p->memory_bandwidth_bytes_per_s;
-    h.unified_memory = p->unified_memory;
-    if (auto caps = fit::hw_caps(*p)) h.caps = *caps;
-    return h;
-}
-
-PlanRequest request(UseCase use, std::uint32_t users = 1) {
-    PlanRequest r;
-    r.use = use;
-    r.users = users;
-    r.hardware = spark();
-    return r;
-}
-
-Plan plan_for(const std::string& id, const PlanRequest& r,
-              const RuleBook& rules = RuleBook::builtin()) {
-    const model::CatalogEntry* e = model::find_model(id);
-    EXPECT_NE(e, nullptr) << id;
-    auto p = make_plan(e->spec, e->variants, r, rules);
-    EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
-    return p.ok() ? *p : Plan{};
-}
-
-const Decision* decision(const Plan& p, const std::string& step) {
-    for (const Decision& d : p.decisions) {
-        if (d.step == step) return &d;
-    }
-    return nullptr;
-}
-
-const LaunchCommand* server(const Plan& p, const std::string& kind = "native") {
-    for (const LaunchCommand& c : p.commands) {
-        if (c.role == "server" && c.kind == kind) return &c;
-    }
-    return nullptr;
-}
-
-bool has_arg(const LaunchCommand& c, const std::string& a) {
-    return std::find(c.argv.begin(), c.argv.end(), a) != c.argv.end();
-}
-
-std::string arg_after(const LaunchCommand& c, const std::string& a) {
-    auto it = std::find(c.argv.begin(), c.argv.end(), a);
-    return it == c.argv.end() || it + 1 == c.argv.end() ? "" : *(it + 1);
-}
-
-bool warned(const Plan& p, const std::string& needle) {
-    return std::any_of(p.warnings.begin(), p.warnings.end(),
-                       [&](const std::string& w) { return w.find(needle) != std::string::npos; });
-}
-
-// Every flag of every server command is in the targeted version's table.
-void expect_flags_accepted(const Plan& p) {
-    for (const LaunchCommand& c : p.commands) {
-        if (c.role != "server") continue;
-        const auto unknown =
-            engines::unknown_flags(p.engine_version, c.argv, detail::flags_start(c));
-        EXPECT_TRUE(unknown.empty()) << p.model << " " << c.kind << ": " << unknown.front();
-    }
-}
+using namespace fixtures;  // NOLINT(google-build-using-namespace): shared helpers
 
 TEST(PlanGolden, ChatSmallModelSingleUserPicksLlamaCpp) {
     Plan p = plan_for("qwen3-8b", request(UseCase::chat));
@@ -649,6 +583,16 @@ TEST(EngineVersions, PlaybookDefaultsAndFlagTables) {
     EXPECT_EQ(engines::flag_takes_value(sg, "--disable-radix-cache"), false);  // bool field
     EXPECT_EQ(engines::flag_takes_value(sg, "--context-length"), true);
     EXPECT_EQ(engines::flag_takes_value(sg, "--tool-call-parser"), true);  // add_argument
+    // Parser names: what each version registers.
+    EXPECT_TRUE(engines::unknown_values(vl, {"vllm", "serve", "--tool-call-parser", "hermes",
+                                             "--reasoning-parser=qwen3"},
+                                        2)
+                    .empty());
+    EXPECT_EQ(engines::unknown_values(vl, {"vllm", "serve", "--tool-call-parser", "qwen25"}, 2),
+              std::vector<std::string>{"--tool-call-parser qwen25"});  // SGLang's name
+    EXPECT_EQ(engines::unknown_values(sg, {"python3", "--reasoning-parser", "deepseek_r1"}, 1),
+              std::vector<std::string>{"--reasoning-parser deepseek_r1"});  // vLLM's name
+    EXPECT_TRUE(engines::unknown_values(**old, {"vllm", "--tool-call-parser", "x"}, 1).empty());
     EXPECT_TRUE(engines::llamacpp_supports("GptOssForCausalLM"));
     EXPECT_TRUE(engines::llamacpp_supports("qwen3moe"));
     EXPECT_FALSE(engines::llamacpp_supports("BrandNewForCausalLM"));
