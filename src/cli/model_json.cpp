@@ -42,10 +42,13 @@ std::string arch_kind(const model::Arch& arch) {
     bool sliding = false;
     for (model::LayerKind k : arch.layer_kinds) {
         recurrent |= k == model::LayerKind::recurrent;
-        sliding |= k == model::LayerKind::sliding_attention || k == model::LayerKind::chunked_attention;
+        sliding |=
+            k == model::LayerKind::sliding_attention || k == model::LayerKind::chunked_attention;
     }
-    if (recurrent) kind = "hybrid " + kind + " + Mamba";
-    else if (sliding) kind += " + SWA";
+    if (recurrent)
+        kind = "hybrid " + kind + " + Mamba";
+    else if (sliding)
+        kind += " + SWA";
     if (arch.vision) kind += " + vision";
     return kind;
 }
@@ -91,14 +94,14 @@ nlohmann::json arch_json(const model::Arch& a) {
         j["mla"] = nullptr;
     }
     if (a.moe) {
-        j["moe"] = {{"n_experts", a.moe->n_experts},
-                    {"n_experts_per_token", a.moe->n_experts_per_token},
-                    {"n_shared_experts", a.moe->n_shared_experts},
-                    {"expert_intermediate_size", opt(a.moe->expert_intermediate_size)},
-                    {"shared_expert_intermediate_size",
-                     opt(a.moe->shared_expert_intermediate_size)},
-                    {"n_leading_dense_layers", a.moe->n_leading_dense_layers},
-                    {"latent_size", opt(a.moe->latent_size)}};
+        j["moe"] = {
+            {"n_experts", a.moe->n_experts},
+            {"n_experts_per_token", a.moe->n_experts_per_token},
+            {"n_shared_experts", a.moe->n_shared_experts},
+            {"expert_intermediate_size", opt(a.moe->expert_intermediate_size)},
+            {"shared_expert_intermediate_size", opt(a.moe->shared_expert_intermediate_size)},
+            {"n_leading_dense_layers", a.moe->n_leading_dense_layers},
+            {"latent_size", opt(a.moe->latent_size)}};
     } else {
         j["moe"] = nullptr;
     }
@@ -128,9 +131,12 @@ nlohmann::json arch_json(const model::Arch& a) {
 }
 
 nlohmann::json quant_json(const model::Quantization& q) {
-    return {{"method", q.method},           {"declared", q.declared},
-            {"bits", opt(q.bits)},          {"group_size", opt(q.group_size)},
-            {"zero_point", opt(q.zero_point)}, {"not_converted", q.not_converted}};
+    return {{"method", q.method},
+            {"declared", q.declared},
+            {"bits", opt(q.bits)},
+            {"group_size", opt(q.group_size)},
+            {"zero_point", opt(q.zero_point)},
+            {"not_converted", q.not_converted}};
 }
 
 nlohmann::json spec_json(const model::ModelSpec& s) {
@@ -181,12 +187,12 @@ std::string spec_text(const model::ModelSpec& s) {
     t += "\narchitecture\n";
     row("class", a.architecture.empty() ? "unknown" : a.architecture);
     row("kind", arch_kind(a));
-    row("parameters", params_text(a.params_total) +
-                          (a.params_active ? " (" + params_text(a.params_active) + " active)" : ""));
-    row("layers", opt_text(a.n_layers) +
-                      (a.n_mtp_layers && *a.n_mtp_layers > 0
-                           ? fmt::format(" + {} MTP", *a.n_mtp_layers)
-                           : std::string()));
+    row("parameters",
+        params_text(a.params_total) +
+            (a.params_active ? " (" + params_text(a.params_active) + " active)" : ""));
+    row("layers", opt_text(a.n_layers) + (a.n_mtp_layers && *a.n_mtp_layers > 0
+                                              ? fmt::format(" + {} MTP", *a.n_mtp_layers)
+                                              : std::string()));
     row("hidden size", opt_text(a.hidden_size));
     row("attention heads", opt_text(a.n_heads));
     row("KV heads", a.n_kv_heads_per_layer.empty()
@@ -213,19 +219,19 @@ std::string spec_text(const model::ModelSpec& s) {
                                a.mla->qk_nope_head_dim, a.mla->v_head_dim));
     }
     if (a.moe) {
-        row("experts", fmt::format("{} routed, {} per token, {} shared; expert FFN {}",
-                                   a.moe->n_experts, a.moe->n_experts_per_token,
-                                   a.moe->n_shared_experts,
-                                   opt_text(a.moe->expert_intermediate_size)));
+        row("experts",
+            fmt::format("{} routed, {} per token, {} shared; expert FFN {}", a.moe->n_experts,
+                        a.moe->n_experts_per_token, a.moe->n_shared_experts,
+                        opt_text(a.moe->expert_intermediate_size)));
         if (a.moe->n_leading_dense_layers > 0) {
             row("dense layers first", fmt::format("{}", a.moe->n_leading_dense_layers));
         }
     }
     if (a.ssm) {
-        row("Mamba state", fmt::format("d_state {}, d_inner {}, conv {}, groups {}, heads {}",
-                                       opt_text(a.ssm->d_state), opt_text(a.ssm->d_inner),
-                                       opt_text(a.ssm->d_conv), opt_text(a.ssm->n_group),
-                                       opt_text(a.ssm->n_heads)));
+        row("Mamba state",
+            fmt::format("d_state {}, d_inner {}, conv {}, groups {}, heads {}",
+                        opt_text(a.ssm->d_state), opt_text(a.ssm->d_inner), opt_text(a.ssm->d_conv),
+                        opt_text(a.ssm->n_group), opt_text(a.ssm->n_heads)));
     }
     if (a.rope) {
         std::string r = a.rope->scaling_type.empty() ? "none" : a.rope->scaling_type;
@@ -235,10 +241,9 @@ std::string spec_text(const model::ModelSpec& s) {
         row("RoPE scaling", r);
     }
     if (a.vision) {
-        row("vision tower", fmt::format("{} layers, hidden {}, {} params",
-                                        opt_text(a.vision->n_layers),
-                                        opt_text(a.vision->hidden_size),
-                                        params_text(a.vision->params)));
+        row("vision tower",
+            fmt::format("{} layers, hidden {}, {} params", opt_text(a.vision->n_layers),
+                        opt_text(a.vision->hidden_size), params_text(a.vision->params)));
     }
     auto inventory = model::summarize_tensors(s.tensors);
     if (!inventory.empty()) {

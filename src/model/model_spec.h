@@ -50,23 +50,23 @@ struct Moe {
 
 // Mamba2-style recurrent mixer (state per sequence, independent of context length).
 struct Ssm {
-    std::optional<std::uint32_t> d_conv;      // conv kernel
-    std::optional<std::uint32_t> d_inner;     // expand * hidden, = n_heads * head_dim
-    std::optional<std::uint32_t> d_state;     // ssm_state_size
+    std::optional<std::uint32_t> d_conv;   // conv kernel
+    std::optional<std::uint32_t> d_inner;  // expand * hidden, = n_heads * head_dim
+    std::optional<std::uint32_t> d_state;  // ssm_state_size
     std::optional<std::uint32_t> n_group;
     std::optional<std::uint32_t> n_heads;
     std::optional<std::uint32_t> head_dim;
 };
 
 struct Rope {
-    std::string scaling_type;                 // "" none, "linear", "yarn", "llama3", "dynamic", ...
+    std::string scaling_type;  // "" none, "linear", "yarn", "llama3", "dynamic", ...
     std::optional<double> theta;
     std::optional<double> factor;
     std::optional<std::uint64_t> original_context;
 };
 
 struct Vision {
-    std::optional<std::uint64_t> params;      // parameters of the vision tower (and projector)
+    std::optional<std::uint64_t> params;  // parameters of the vision tower (and projector)
     std::optional<std::uint32_t> n_layers;
     std::optional<std::uint32_t> hidden_size;
 };
@@ -76,17 +76,18 @@ struct Arch {
     std::string architecture;  // HF class ("GptOssForCausalLM") or GGUF general.architecture
     std::string family;        // llama.cpp's arch name when known: "llama", "gpt-oss", "qwen3moe"
     std::optional<std::uint32_t> n_layers;
-    std::optional<std::uint32_t> n_mtp_layers;  // extra next-token-prediction layers kept by engines
+    std::optional<std::uint32_t>
+        n_mtp_layers;  // extra next-token-prediction layers kept by engines
     std::optional<std::uint64_t> hidden_size;
     std::optional<std::uint32_t> n_heads;
-    std::optional<std::uint32_t> n_kv_heads;    // uniform value; per-layer values below win
+    std::optional<std::uint32_t> n_kv_heads;          // uniform value; per-layer values below win
     std::vector<std::uint32_t> n_kv_heads_per_layer;  // empty unless layers differ
-    std::optional<std::uint32_t> head_dim;      // key head dim
-    std::optional<std::uint32_t> head_dim_v;    // value head dim when it differs from head_dim
+    std::optional<std::uint32_t> head_dim;            // key head dim
+    std::optional<std::uint32_t> head_dim_v;         // value head dim when it differs from head_dim
     std::optional<std::uint64_t> intermediate_size;  // dense FFN
     std::optional<std::uint64_t> vocab_size;
-    std::optional<std::uint64_t> context_length;     // trained context (max_position_embeddings)
-    std::optional<std::uint32_t> sliding_window;     // tokens, for sliding/chunked layers
+    std::optional<std::uint64_t> context_length;  // trained context (max_position_embeddings)
+    std::optional<std::uint32_t> sliding_window;  // tokens, for sliding/chunked layers
     std::vector<LayerKind> layer_kinds;  // one per layer when known; empty: see layer_layout()
     std::optional<bool> tie_word_embeddings;
     std::optional<Mla> mla;
@@ -114,8 +115,8 @@ enum class TensorKind {
     router,       // MoE gate
     ssm,          // Mamba mixer
     norm,
-    vision,       // vision tower and projector
-    mtp,          // next-token-prediction layers
+    vision,  // vision tower and projector
+    mtp,     // next-token-prediction layers
     other,
 };
 
@@ -134,8 +135,8 @@ struct Tensor {
 
 // The checkpoint's quantization, as its files declare it.
 struct Quantization {
-    std::string method;  // canonical: bf16, fp16, fp8, awq, gptq, nvfp4, mxfp4, or a GGUF file
-                         // type in llama.cpp's spelling (Q4_K_M, Q8_0, MXFP4, ...)
+    std::string method;    // canonical: bf16, fp16, fp8, awq, gptq, nvfp4, mxfp4, or a GGUF file
+                           // type in llama.cpp's spelling (Q4_K_M, Q8_0, MXFP4, ...)
     std::string declared;  // as written in the file ("compressed-tensors", "modelopt", "awq")
     std::optional<std::uint32_t> bits;
     std::optional<std::uint32_t> group_size;
@@ -151,12 +152,12 @@ struct ModelSpec {
     std::string name;  // catalog id, or the file/dir stem
     SourceKind source = SourceKind::catalog;
     std::vector<std::filesystem::path> files;  // files read (all shards)
-    std::string hf_id;                          // "openai/gpt-oss-120b" when known
+    std::string hf_id;                         // "openai/gpt-oss-120b" when known
     Arch arch;
     std::optional<Quantization> quant;
-    std::vector<Tensor> tensors;                // empty unless read from weight files
-    std::optional<std::uint64_t> weights_bytes; // sum of tensor bytes, when read from files
-    std::optional<std::uint64_t> file_bytes;    // total bytes on disk of `files`
+    std::vector<Tensor> tensors;                 // empty unless read from weight files
+    std::optional<std::uint64_t> weights_bytes;  // sum of tensor bytes, when read from files
+    std::optional<std::uint64_t> file_bytes;     // total bytes on disk of `files`
 };
 
 // Tensor inventory grouped by (kind, dtype), for `inspect`.

@@ -1072,14 +1072,16 @@ base::Result<Plan> make_plan(const model::ModelSpec& spec,
     full.context = *trained;
     auto p = plan_once(spec, variants, full, rules);
     if (!p) return p.error();
-    Decision d{"context", "SPARKCTL-PLAN-15", num(*trained),
+    Decision d{"context",
+               "SPARKCTL-PLAN-15",
+               num(*trained),
                "long-context without --context: the model's trained context",
-               {{"trained", num(*trained)}, {"users", num(request.users)}}, {}};
+               {{"trained", num(*trained)}, {"users", num(request.users)}},
+               {}};
     if (p->status == Status::does_not_fit) {
         const auto shorter = std::find_if(
-            p->suggestions.begin(), p->suggestions.end(), [](const Suggestion& x) {
-                return x.fits && x.flag.rfind("--context ", 0) == 0;
-            });
+            p->suggestions.begin(), p->suggestions.end(),
+            [](const Suggestion& x) { return x.fits && x.flag.rfind("--context ", 0) == 0; });
         if (shorter != p->suggestions.end()) {
             PlanRequest fitted = request;
             fitted.context = std::stoull(shorter->flag.substr(shorter->flag.find(' ') + 1));
@@ -1087,8 +1089,9 @@ base::Result<Plan> make_plan(const model::ModelSpec& spec,
             if (!q) return q.error();
             if (q->status != Status::does_not_fit) {
                 d.outcome = num(*fitted.context);
-                d.reason = "long-context without --context: the largest context that fits (the "
-                           "trained context does not)";
+                d.reason =
+                    "long-context without --context: the largest context that fits (the "
+                    "trained context does not)";
                 d.rejected.push_back({num(*trained), "does not fit the budget at " +
                                                          num(request.users) + " user(s)"});
                 p = std::move(q);

@@ -38,7 +38,7 @@ inline PlanRequest request(UseCase use, std::uint32_t users = 1) {
 }
 
 inline Plan plan_for(const std::string& id, const PlanRequest& r,
-              const RuleBook& rules = RuleBook::builtin()) {
+                     const RuleBook& rules = RuleBook::builtin()) {
     const model::CatalogEntry* e = model::find_model(id);
     EXPECT_NE(e, nullptr) << id;
     auto p = make_plan(e->spec, e->variants, r, rules);

@@ -93,8 +93,7 @@ void check(const Cell& c, const Plan& p) {
         EXPECT_NE(RuleBook::builtin().find(d.rule), nullptr) << name(c) << " " << d.step;
     }
     if (p.status == Status::ok) {
-        EXPECT_LE(p.fit.estimate.memory.total_bytes, p.fit.estimate.memory.budget_bytes)
-            << name(c);
+        EXPECT_LE(p.fit.estimate.memory.total_bytes, p.fit.estimate.memory.budget_bytes) << name(c);
         EXPECT_TRUE(p.suggestions.empty()) << name(c);
         expect_flags_accepted(p);
         expect_use_flags(c, p);

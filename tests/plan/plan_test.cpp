@@ -584,10 +584,10 @@ TEST(EngineVersions, PlaybookDefaultsAndFlagTables) {
     EXPECT_EQ(engines::flag_takes_value(sg, "--context-length"), true);
     EXPECT_EQ(engines::flag_takes_value(sg, "--tool-call-parser"), true);  // add_argument
     // Parser names: what each version registers.
-    EXPECT_TRUE(engines::unknown_values(vl, {"vllm", "serve", "--tool-call-parser", "hermes",
-                                             "--reasoning-parser=qwen3"},
-                                        2)
-                    .empty());
+    EXPECT_TRUE(
+        engines::unknown_values(
+            vl, {"vllm", "serve", "--tool-call-parser", "hermes", "--reasoning-parser=qwen3"}, 2)
+            .empty());
     EXPECT_EQ(engines::unknown_values(vl, {"vllm", "serve", "--tool-call-parser", "qwen25"}, 2),
               std::vector<std::string>{"--tool-call-parser qwen25"});  // SGLang's name
     EXPECT_EQ(engines::unknown_values(sg, {"python3", "--reasoning-parser", "deepseek_r1"}, 1),

@@ -117,8 +117,8 @@ Server sglang_server(const model::ModelSpec& spec, const PlanRequest& req, const
                            static_cast<double>(req.hardware.budget_bytes)
                      : st.sglang_mem_fraction_static;
     if (st.sglang_mem_fraction_static > 0) mfs = std::min(mfs, st.sglang_mem_fraction_static);
-    a.insert(a.end(), {"--port", num(p.port), "--served-model-name", p.served_model_name, "--tp-size",
-                       num(p.tensor_parallel), "--context-length", num(p.context),
+    a.insert(a.end(), {"--port", num(p.port), "--served-model-name", p.served_model_name,
+                       "--tp-size", num(p.tensor_parallel), "--context-length", num(p.context),
                        "--max-running-requests", num(p.parallel), "--mem-fraction-static",
                        fraction(mfs), "--max-total-tokens", num(p.context * p.parallel)});
     if (p.kv_cache_dtype != "auto") a.insert(a.end(), {"--kv-cache-dtype", p.kv_cache_dtype});
