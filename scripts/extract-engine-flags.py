@@ -194,17 +194,10 @@ def call_rows(call, loop, rel, field_type):
     return rows
 
 
-def vllm(src):
-    """`vllm serve` flags: EngineArgs/AsyncEngineArgs.add_cli_args (vllm/engine/arg_utils.py:
-    explicit add_argument("--flag", "-alias", **group_kwargs["field"]) calls whose argparse
-    kwargs come from the config dataclass field through get_kwargs, so a bool field becomes
-    argparse.BooleanOptionalAction, hence --flag and --no-flag), and the OpenAI server's
-    make_arg_parser (vllm/entrypoints/openai/cli_args.py: its own add_argument calls, and
-    BaseFrontendArgs/FrontendArgs fields registered as --field-name by get_kwargs, bools with
-    --no- forms). A field's type is read from the config dataclass when its file is in SRC
-    (vllm/config/*.py), else from EngineArgs' own field of the flag's dest name, which
-    defaults from that config field."""
-    rows = {}
+def vllm_engine_calls(src):
+    """(call text, loop, field_type) for each add_argument call of EngineArgs.add_cli_args and
+    AsyncEngineArgs.add_cli_args; field_type(key, dest) is the annotation of the config field
+    the call's **group_kwargs["key"] reads (vllm/config/*.py), else EngineArgs' own field."""
     rel = "vllm/engine/arg_utils.py"
     text = read(src, rel)
     engine_fields = dataclass_fields(text, "EngineArgs")
@@ -236,8 +229,24 @@ def vllm(src):
         nxt = re.search(r"\n    (?:@|def )", text[start + 1:])
         body = text[start:start + 1 + nxt.start()] if nxt else text[start:]
         for call, loop in add_argument_calls(body):
-            for f, row in call_rows(call, loop, rel, field_type_for(call)).items():
-                rows.setdefault(f, row)
+            yield call, loop, field_type_for(call)
+
+
+def vllm(src):
+    """`vllm serve` flags: EngineArgs/AsyncEngineArgs.add_cli_args (vllm/engine/arg_utils.py:
+    explicit add_argument("--flag", "-alias", **group_kwargs["field"]) calls whose argparse
+    kwargs come from the config dataclass field through get_kwargs, so a bool field becomes
+    argparse.BooleanOptionalAction, hence --flag and --no-flag), and the OpenAI server's
+    make_arg_parser (vllm/entrypoints/openai/cli_args.py: its own add_argument calls, and
+    BaseFrontendArgs/FrontendArgs fields registered as --field-name by get_kwargs, bools with
+    --no- forms). A field's type is read from the config dataclass when its file is in SRC
+    (vllm/config/*.py), else from EngineArgs' own field of the flag's dest name, which
+    defaults from that config field."""
+    rows = {}
+    rel = "vllm/engine/arg_utils.py"
+    for call, loop, field_type in vllm_engine_calls(src):
+        for f, row in call_rows(call, loop, rel, field_type).items():
+            rows.setdefault(f, row)
 
     rel = "vllm/entrypoints/openai/cli_args.py"
     text = read(src, rel)
@@ -379,7 +388,43 @@ def vllm_values(src):
                              "_REASONING_PARSERS_TO_REGISTER")):
         for k in dict_keys(src, rel, None, name):
             rows[(flag, k)] = rel
+    # Flags whose config field is a Literal (inline, or an alias `Name = Literal[...]` of
+    # vllm/config/*.py): get_kwargs gives them those choices.
+    aliases = {}
+    conf_dir = os.path.join(src, "vllm", "config")
+    for f in sorted(os.listdir(conf_dir)) if os.path.isdir(conf_dir) else []:
+        if f.endswith(".py"):
+            t = read(src, "vllm/config/" + f)
+            for name, body in re.findall(r"^(\w+) = (Literal\[(?:.|\n)*?\])\n", t, re.M):
+                aliases[name] = literal_choices(body)
+    rel = "vllm/engine/arg_utils.py"
+    for call, loop, field_type in vllm_engine_calls(src):
+        kw = re.search(r'\*\*\w+\["(\w+)"\]', call)
+        head = call.split("**", 1)[0]
+        flags = [f for f in re.findall(STR, head) if OPTION.fullmatch(f)]
+        if not kw or not flags or re.search(r"\bchoices\s*=", call):
+            continue
+        ann = field_type(kw.group(1), flags[0].lstrip("-").replace("-", "_")) or ""
+        ann = re.sub(r"\s*\|\s*None\b|\bNone\s*\|\s*", "", ann).strip()
+        choices = literal_choices(ann) if ann.startswith("Literal[") else aliases.get(ann)
+        for f in flags:
+            for c in choices or []:
+                rows[(f, c)] = rel
     return rows
+
+
+def literal_choices(text):
+    """The string values of `Literal["a", "b", ...]`, or None when they are not all literals."""
+    import ast
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    if not (isinstance(node, ast.Subscript) and ast.unparse(node.value) == "Literal"):
+        return None
+    elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    values = [e.value for e in elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return values if len(values) == len(elts) else None
 
 
 def sglang_values(src):
@@ -393,6 +438,59 @@ def sglang_values(src):
              "ReasoningParser", "DetectorMap")):
         for k in ["auto"] + dict_keys(src, rel, owner, name):
             rows[(flag, k)] = rel
+    # ServerArgs fields with literal choices: Arg(choices=[...] or a module-level list constant)
+    # or a Literal[...] type.
+    import ast
+    rel = "python/sglang/srt/server_args.py"
+    tree = ast.parse(read(src, rel))
+    consts = {}
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            try:
+                v = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            if isinstance(v, list) and all(isinstance(x, str) for x in v):
+                consts[node.targets[0].id] = v
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ServerArgs")
+    for node in cls.body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(node.annotation, ast.Subscript)
+                and ast.unparse(node.annotation.value) in ("A", "Annotated")):
+            continue
+        ann = node.annotation.slice
+        elts = ann.elts if isinstance(ann, ast.Tuple) else [ann]
+        meta = next((e for e in elts[1:] if isinstance(e, ast.Call)
+                     and ast.unparse(e.func) == "Arg"), None)
+        kw = {k.arg: k.value for k in meta.keywords} if meta else {}
+        if isinstance(kw.get("no_cli"), ast.Constant) and kw["no_cli"].value is True:
+            continue
+        choices = None
+        if "choices" in kw:
+            c = kw["choices"]
+            if isinstance(c, ast.Name):
+                choices = consts.get(c.id)
+            else:
+                try:
+                    choices = ast.literal_eval(c)
+                except ValueError:
+                    choices = None
+        else:
+            t = ast.unparse(elts[0])
+            t = re.sub(r"^Optional\[(.*)\]$", r"\1", t)
+            t = re.sub(r"\s*\|\s*None$", "", t)
+            choices = literal_choices(t) if t.startswith("Literal[") else None
+        if not choices or not all(isinstance(x, str) for x in choices):
+            continue
+        name = (kw["cli_name"].value if isinstance(kw.get("cli_name"), ast.Constant)
+                else "--" + node.target.id.replace("_", "-"))
+        names = [name]
+        if isinstance(kw.get("aliases"), (ast.List, ast.Tuple)):
+            names += [a.value for a in kw["aliases"].elts if isinstance(a, ast.Constant)]
+        for f in names:
+            for c in choices:
+                rows[(f, c)] = rel
     return rows
 
 

@@ -49,8 +49,8 @@ std::optional<bool> flag_takes_value(const EngineVersion& version, std::string_v
 std::vector<std::string> unknown_flags(const EngineVersion& version,
                                        const std::vector<std::string>& argv, std::size_t skip);
 
-// "--flag value" for each value in argv the version does not register for a flag whose values
-// it lists (data/engines/*.values.tsv: --tool-call-parser and --reasoning-parser of vLLM and
+// "--flag value" for each value in argv the version does not accept for a flag whose values
+// it lists (data/engines/*.values.tsv: parser names and closed choice lists of vLLM and
 // SGLang); flags without such a list are not checked.
 std::vector<std::string> unknown_values(const EngineVersion& version,
                                         const std::vector<std::string>& argv, std::size_t skip);

@@ -293,7 +293,7 @@ TEST(PlanMatrix, ForcedEnginesEmitOnlyRegisteredFlagsAndParsers) {
             for (UseCase use : {UseCase::agents, UseCase::batch}) {
                 PlanRequest r = request_for(use);
                 r.engine = engines::to_string(engine);
-                r.prefer = Prefer::fit;
+                r.prefer = Prefer::fit;  // applies --kv-cache-dtype fp8 where that fits
                 auto p = make_plan(e.spec, e.variants, r, RuleBook::builtin());
                 if (!p.ok()) continue;  // no checkpoint this engine loads
                 if (p->status != Status::ok) continue;

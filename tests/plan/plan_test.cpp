@@ -593,6 +593,15 @@ TEST(EngineVersions, PlaybookDefaultsAndFlagTables) {
     EXPECT_EQ(engines::unknown_values(sg, {"python3", "--reasoning-parser", "deepseek_r1"}, 1),
               std::vector<std::string>{"--reasoning-parser deepseek_r1"});  // vLLM's name
     EXPECT_TRUE(engines::unknown_values(**old, {"vllm", "--tool-call-parser", "x"}, 1).empty());
+    // Closed choice lists: vLLM's CacheDType takes "fp8", SGLang's kv_cache_dtype only the
+    // explicit fp8_e4m3/fp8_e5m2 (so SGLang plans say fp8_e4m3).
+    EXPECT_TRUE(engines::unknown_values(vl, {"vllm", "--kv-cache-dtype", "fp8"}, 1).empty());
+    EXPECT_EQ(engines::unknown_values(sg, {"python3", "--kv-cache-dtype=fp8"}, 1),
+              std::vector<std::string>{"--kv-cache-dtype fp8"});
+    EXPECT_TRUE(
+        engines::unknown_values(
+            sg, {"python3", "--kv-cache-dtype", "fp8_e4m3", "--attention-backend", "triton"}, 1)
+            .empty());
     EXPECT_TRUE(engines::llamacpp_supports("GptOssForCausalLM"));
     EXPECT_TRUE(engines::llamacpp_supports("qwen3moe"));
     EXPECT_FALSE(engines::llamacpp_supports("BrandNewForCausalLM"));

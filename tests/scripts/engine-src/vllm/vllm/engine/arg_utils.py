@@ -16,6 +16,8 @@ class EngineArgs:
     enable_prefix_caching: bool | None = None
     kv_cache_dtype: str = "auto"
     tensor_parallel_size: int = ParallelConfig.tensor_parallel_size
+    distributed_executor_backend: str | None = None
+    prefix_caching_hash_algo: str = "sha256"
     disable_custom_all_reduce: bool = ParallelConfig.disable_custom_all_reduce
 
     @staticmethod
@@ -31,6 +33,9 @@ class EngineArgs:
         parallel_group.add_argument(
             "--disable-custom-all-reduce", **parallel_kwargs["disable_custom_all_reduce"]
         )
+        parallel_group.add_argument(
+            "--distributed-executor-backend", **parallel_kwargs["distributed_executor_backend"]
+        )
 
         cache_kwargs = get_kwargs(CacheConfig)
         cache_group = parser.add_argument_group(title="CacheConfig")
@@ -41,6 +46,9 @@ class EngineArgs:
             "--kv-cache-memory-bytes", **cache_kwargs["kv_cache_memory_bytes"]
         )
         cache_group.add_argument("--kv-cache-dtype", **cache_kwargs["cache_dtype"])
+        cache_group.add_argument(
+            "--prefix-caching-hash-algo", **cache_kwargs["prefix_caching_hash_algo"]
+        )
         cache_group.add_argument(
             "--enable-prefix-caching",
             **{

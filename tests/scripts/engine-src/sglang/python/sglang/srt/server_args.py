@@ -7,6 +7,11 @@ from typing import List, Literal, Optional
 
 from sglang.srt.arg_groups.arg_utils import A, NS, Arg, add_cli_args_from_dataclass
 
+ATTENTION_BACKEND_CHOICES = [
+    "triton",
+    "flashinfer",
+]
+
 
 @dataclasses.dataclass
 class ServerArgs:
@@ -31,7 +36,9 @@ class ServerArgs:
     ] = "auto"
     api_keys: A[List[str], "API keys.", NS("serving")] = dataclasses.field(default_factory=list)
     attention_backend: A[
-        Optional[str], Arg(help="Attention kernels.", cli_name="--attention-backend"), NS("k")
+        Optional[str],
+        Arg(help="Attention kernels.", cli_name="--attention-backend", choices=ATTENTION_BACKEND_CHOICES),
+        NS("k"),
     ] = None
     internal_state: A[int, Arg(help="Set from Python only.", no_cli=True), NS("x")] = 0
     reasoning_parser: Optional[str] = None
