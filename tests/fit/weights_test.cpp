@@ -60,7 +60,7 @@ TEST(Inventory, CatalogShapesMatchPublishedParameterCounts) {
             }
         }
         const double published = static_cast<double>(*a.params_total);
-        EXPECT_NEAR(n / published, 1.0, 0.06) << e.spec.name << ": shape gives " << n / 1e9
+        EXPECT_NEAR(n / published, 1.0, 0.03) << e.spec.name << ": shape gives " << n / 1e9
                                               << "B, published " << published / 1e9 << "B";
         ++checked;
     }
