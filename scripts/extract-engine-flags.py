@@ -159,16 +159,21 @@ def add_argument_calls(body):
     return out
 
 
+def option_strings(call):
+    """The option strings of an add_argument call: the positional string literals before the
+    first keyword or ** argument (a help text that starts with "-" is not a flag)."""
+    head = call.split("**", 1)[0]
+    kwarg = re.search(r"(?<![=!<>])\b\w+\s*=(?!=)", head)
+    positional = head[:kwarg.start()] if kwarg else head
+    return [f for f in re.findall(STR, positional) if OPTION.fullmatch(f)]
+
+
 def call_rows(call, loop, rel, field_type):
     """Rows of one add_argument call: its option strings, whether each takes a value, and
     the --no- form of a BooleanOptionalAction."""
     rows = {}
     head = call.split("**", 1)[0]
-    # Option strings are the positional string literals before the first keyword argument
-    # (help texts that happen to start with "-" are not flags).
-    kwarg = re.search(r"(?<![=!<>])\b\w+\s*=(?!=)", head)
-    positional = head[:kwarg.start()] if kwarg else head
-    flags = [f for f in re.findall(STR, positional) if OPTION.fullmatch(f)]
+    flags = option_strings(call)
     if loop:
         for f, _ in loop:
             rows.setdefault(f, ("yes", rel))  # type=str/bool: both take a value
@@ -400,8 +405,7 @@ def vllm_values(src):
     rel = "vllm/engine/arg_utils.py"
     for call, loop, field_type in vllm_engine_calls(src):
         kw = re.search(r'\*\*\w+\["(\w+)"\]', call)
-        head = call.split("**", 1)[0]
-        flags = [f for f in re.findall(STR, head) if OPTION.fullmatch(f)]
+        flags = option_strings(call)
         if not kw or not flags or re.search(r"\bchoices\s*=", call):
             continue
         ann = field_type(kw.group(1), flags[0].lstrip("-").replace("-", "_")) or ""
