@@ -300,12 +300,7 @@ Action setup_fit(CLI::App& app, Context& ctx) {
 
         auto spec = model::load_model(a->model);
         if (!spec) return c.out.fail(spec.error());
-        std::vector<model::Variant> variants;
-        if (spec->source == model::SourceKind::catalog) {
-            if (const model::CatalogEntry* e = model::find_model(spec->name)) {
-                variants = e->variants;
-            }
-        }
+        const std::vector<model::Variant> variants = model::published_variants(*spec);
 
         fit::FitOptions o;
         o.quant = a->quant;

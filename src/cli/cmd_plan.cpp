@@ -10,7 +10,6 @@
 #include "base/strings.h"
 #include "cli/command.h"
 #include "cli/fit_json.h"
-#include "fit/performance.h"
 #include "hw/detect.h"
 #include "hw/profile.h"
 #include "model/catalog.h"
@@ -212,13 +211,7 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         std::unique_ptr<hw::System> system = hw::make_real_system();
         auto hwp = hw::resolve_hardware((*cfg)->value("hardware"), *system);
         if (!hwp) return c.out.fail(hwp.error());
-        req.hardware.name = hwp->name;
-        req.hardware.memory_total_bytes = hwp->memory_total_bytes;
-        req.hardware.os_reserve_bytes = hwp->os_reserve_bytes;
-        req.hardware.budget_bytes = hwp->budget_bytes();
-        req.hardware.memory_bandwidth_bytes_per_s = hwp->memory_bandwidth_bytes_per_s;
-        req.hardware.unified_memory = hwp->unified_memory;
-        if (auto caps = fit::hw_caps(*hwp)) req.hardware.caps = *caps;
+        req.hardware = plan::hardware_of(*hwp);
         if (!a->budget.empty()) {
             auto parsed = base::parse_bytes(a->budget);
             if (!parsed) {
@@ -232,12 +225,7 @@ Action setup_plan(CLI::App& app, Context& ctx) {
 
         auto spec = model::load_model(a->model);
         if (!spec) return c.out.fail(spec.error());
-        std::vector<model::Variant> variants;
-        if (spec->source == model::SourceKind::catalog) {
-            if (const model::CatalogEntry* e = model::find_model(spec->name)) {
-                variants = e->variants;
-            }
-        }
+        const std::vector<model::Variant> variants = model::published_variants(*spec);
         auto p = plan::make_plan(*spec, variants, req, rules);
         if (!p) return c.out.fail(p.error());
 

@@ -463,6 +463,12 @@ const CatalogEntry* find_model(std::string_view name) {
     return nullptr;
 }
 
+std::vector<Variant> published_variants(const ModelSpec& spec) {
+    if (spec.source != SourceKind::catalog) return {};
+    const CatalogEntry* e = find_model(spec.name);
+    return e ? e->variants : std::vector<Variant>{};
+}
+
 std::vector<std::string> suggest_models(std::string_view name, std::size_t max_results) {
     const std::string wanted = normalize_model_name(name);
     std::vector<std::pair<std::size_t, std::string>> scored;  // (score, id), lower is better

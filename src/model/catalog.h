@@ -64,6 +64,10 @@ const std::vector<CatalogEntry>& catalog();
 // stays valid for the life of the process.
 const CatalogEntry* find_model(std::string_view name);
 
+// The checkpoints published for `spec`: its catalog entry's variants when it was loaded from the
+// catalog; empty for a file or directory (which is its own checkpoint).
+std::vector<Variant> published_variants(const ModelSpec& spec);
+
 // Up to `max_results` catalog ids closest to `name` (edit distance over ids and aliases, and
 // substring matches), best first; empty when nothing is reasonably close. For "unknown model 'X';
 // did you mean ...".

@@ -360,7 +360,8 @@ base::Result<void> Planner::suggest(const Sized& current) {
         if (s && s->fit.supported) {
             plan_.suggestions.push_back({"an " + kv_small + " KV cache (half the KV bytes)",
                                          "--kv-cache-dtype " + kv_small, buys(s->fit), s->fits(),
-                                         s->fit.estimate.memory.total_bytes});
+                                         s->fit.estimate.memory.total_bytes,
+                                         Suggestion::Kind::kv_cache_dtype, kv_small});
         }
     }
     // 2. A shorter context.
@@ -371,7 +372,8 @@ base::Result<void> Planner::suggest(const Sized& current) {
         if (s) {
             plan_.suggestions.push_back({"a shorter context: " + num(c) + " tokens per sequence",
                                          "--context " + num(c), buys(s->fit), s->fits(),
-                                         s->fit.estimate.memory.total_bytes});
+                                         s->fit.estimate.memory.total_bytes,
+                                         Suggestion::Kind::context, "", c});
         }
     }
     // 3. Fewer users.
@@ -382,7 +384,8 @@ base::Result<void> Planner::suggest(const Sized& current) {
             plan_.suggestions.push_back(
                 {"fewer users: " + num(current.fit.max_parallel) + " at once",
                  "--users " + num(current.fit.max_parallel), buys(s->fit), s->fits(),
-                 s->fit.estimate.memory.total_bytes});
+                 s->fit.estimate.memory.total_bytes, Suggestion::Kind::users, "", 0,
+                 current.fit.max_parallel});
         }
     }
     // 4. Two nodes (vLLM tensor parallel), when not clustered already.
@@ -391,7 +394,8 @@ base::Result<void> Planner::suggest(const Sized& current) {
         if (s) {
             plan_.suggestions.push_back({"two nodes: vLLM tensor parallel 2 over Ray (R-ENG-3)",
                                          "--nodes 2", buys(s->fit) + ", " + s->fit.quant, s->fits(),
-                                         s->fit.estimate.memory.total_bytes});
+                                         s->fit.estimate.memory.total_bytes,
+                                         Suggestion::Kind::nodes, ""});
         }
     }
     return {};
@@ -861,40 +865,33 @@ base::Result<void> Planner::run() {
             }
         }
         if (r.prefer == Prefer::fit && apply != nullptr) {
-            const std::string flag = apply->flag;
-            const std::string value = flag.substr(flag.find(' ') + 1);
             Decision d{"prefer-fit",
                        "SPARKCTL-PLAN-7",
-                       flag,
+                       apply->flag,
                        "--prefer fit: applied the cheapest suggestion that fits: " + apply->change,
                        {{"before", b(s.fit.estimate.memory.total_bytes)}},
                        {}};
-            if (flag.rfind("--kv-cache-dtype", 0) == 0) {
-                auto n = size(*engine, s.fit.quant, value, r.context.value_or(0), r.users,
-                              plan_.tensor_parallel);
-                if (!n) return n.error();
-                s = std::move(*n);
-            } else if (flag.rfind("--context", 0) == 0) {
-                auto n = size(*engine, s.fit.quant, "auto", std::stoull(value), r.users,
-                              plan_.tensor_parallel);
-                if (!n) return n.error();
-                s = std::move(*n);
-            } else if (flag.rfind("--users", 0) == 0) {
-                const auto u = static_cast<std::uint32_t>(std::stoul(value));
-                auto n = size(*engine, s.fit.quant, "auto", r.context.value_or(0), u,
-                              plan_.tensor_parallel);
-                if (!n) return n.error();
-                s = std::move(*n);
-                plan_.parallel = u;
-            } else {  // two nodes
+            auto applied = [&]() -> base::Result<Sized> {
+                const std::uint64_t ctx = r.context.value_or(0);
+                const std::uint32_t tp = plan_.tensor_parallel;
+                switch (apply->kind) {
+                    case Suggestion::Kind::kv_cache_dtype:
+                        return size(*engine, s.fit.quant, apply->kv_cache_dtype, ctx, r.users, tp);
+                    case Suggestion::Kind::context:
+                        return size(*engine, s.fit.quant, "auto", apply->context, r.users, tp);
+                    case Suggestion::Kind::users:
+                        plan_.parallel = apply->users;
+                        return size(*engine, s.fit.quant, "auto", ctx, apply->users, tp);
+                    case Suggestion::Kind::nodes:
+                        break;
+                }
                 plan_.nodes = plan_.tensor_parallel = 2;
                 plan_.engine = Engine::vllm;
                 plan_.engine_version = engines::default_version(Engine::vllm);
-                auto n =
-                    choose_quant(Engine::vllm, 2, "auto", r.context.value_or(0), r.users, true);
-                if (!n) return n.error();
-                s = std::move(*n);
-            }
+                return choose_quant(Engine::vllm, 2, "auto", ctx, r.users, true);
+            }();
+            if (!applied) return applied.error();
+            s = std::move(*applied);
             d.facts.emplace_back("after", b(s.fit.estimate.memory.total_bytes));
             decide(d);
             plan_.suggestions.clear();
@@ -1058,6 +1055,18 @@ base::Result<Plan> plan_once(const model::ModelSpec& spec,
 
 }  // namespace
 
+Hardware hardware_of(const hw::HardwareProfile& profile) {
+    Hardware h;
+    h.name = profile.name;
+    h.memory_total_bytes = profile.memory_total_bytes;
+    h.os_reserve_bytes = profile.os_reserve_bytes;
+    h.budget_bytes = profile.budget_bytes();
+    h.memory_bandwidth_bytes_per_s = profile.memory_bandwidth_bytes_per_s;
+    h.unified_memory = profile.unified_memory;
+    if (auto caps = fit::hw_caps(profile)) h.caps = *caps;
+    return h;
+}
+
 base::Result<Plan> make_plan(const model::ModelSpec& spec,
                              const std::vector<model::Variant>& variants,
                              const PlanRequest& request, const RuleBook& rules) {
@@ -1081,10 +1090,10 @@ base::Result<Plan> make_plan(const model::ModelSpec& spec,
     if (p->status == Status::does_not_fit) {
         const auto shorter = std::find_if(
             p->suggestions.begin(), p->suggestions.end(),
-            [](const Suggestion& x) { return x.fits && x.flag.rfind("--context ", 0) == 0; });
+            [](const Suggestion& x) { return x.fits && x.kind == Suggestion::Kind::context; });
         if (shorter != p->suggestions.end()) {
             PlanRequest fitted = request;
-            fitted.context = std::stoull(shorter->flag.substr(shorter->flag.find(' ') + 1));
+            fitted.context = shorter->context;
             auto q = plan_once(spec, variants, fitted, rules);
             if (!q) return q.error();
             if (q->status != Status::does_not_fit) {

@@ -16,6 +16,7 @@
 #include "engines/engine.h"
 #include "engines/versions.h"
 #include "fit/fit.h"
+#include "hw/profile.h"
 #include "model/catalog.h"
 #include "model/model_spec.h"
 #include "plan/rules.h"
@@ -56,6 +57,10 @@ struct Hardware {
     // fit::hw_caps(profile): bandwidth, compute peak, interconnect. nullopt: no speed prediction.
     std::optional<fit::HwCaps> caps;
 };
+
+// The plan's view of a hardware profile: memory, budget (total - OS reserve), bandwidth, and
+// fit::hw_caps for the speed prediction (nullopt caps when the profile lacks the figures).
+Hardware hardware_of(const hw::HardwareProfile& profile);
 
 struct PlanRequest {
     UseCase use = UseCase::chat;
@@ -99,11 +104,16 @@ struct LaunchCommand {
 };
 
 struct Suggestion {
+    enum class Kind { kv_cache_dtype, context, users, nodes };
     std::string change;  // what to change, for people
     std::string flag;    // the plan flag that applies it ("--context 28672")
     std::string buys;    // what it buys, with numbers
     bool fits = false;
     std::uint64_t total_bytes = 0;  // per node
+    Kind kind = Kind::kv_cache_dtype;
+    std::string kv_cache_dtype;  // kv_cache_dtype: the smaller type
+    std::uint64_t context = 0;   // context: tokens per sequence
+    std::uint32_t users = 0;     // users: sequences at once
 };
 
 // Speed of the plan (fit's performance model, docs/dev/performance-model.md) at its shape:

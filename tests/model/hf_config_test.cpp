@@ -612,8 +612,17 @@ TEST(HfConfigPythonJson, InfinityAndNanReadAsNullOutsideStrings) {
     EXPECT_EQ(c->arch.n_layers, 2u);
     EXPECT_EQ(detail::python_json_to_strict(R"({"a": [1, Infinity], "b": "Infinity"})"),
               R"({"a": [1, null], "b": "Infinity"})");
+    // An escaped quote does not end a string: its ", Infinity" stays text.
+    EXPECT_EQ(detail::python_json_to_strict(R"({"s": "a\", Infinity", "v": [NaN]})"),
+              R"({"s": "a\", Infinity", "v": [null]})");
     // Only whole value tokens: an identifier that starts alike is left for the parser to reject.
     EXPECT_FALSE(parse_hf_config(R"({"a": Infinityx})", "config.json").ok());
+}
+
+TEST(HfConfigJsonLimits, NestingDepthSkipsStrings) {
+    EXPECT_EQ(detail::json_nesting_depth(R"({"a": [[1], {"b": 2}]})", 64), 3u);
+    EXPECT_EQ(detail::json_nesting_depth(R"({"a": "[[[{\"[", "b": []})", 64), 2u);
+    EXPECT_EQ(detail::json_nesting_depth("[[[[[[", 3), 4u);  // stops at limit + 1
 }
 
 }  // namespace

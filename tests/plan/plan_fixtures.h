@@ -18,15 +18,7 @@ namespace sparkctl::plan::fixtures {
 inline Hardware spark() {
     auto p = hw::find_profile("dgx-spark");
     EXPECT_TRUE(p.ok());
-    Hardware h;
-    h.name = p->name;
-    h.memory_total_bytes = p->memory_total_bytes;
-    h.os_reserve_bytes = p->os_reserve_bytes;
-    h.budget_bytes = p->budget_bytes();
-    h.memory_bandwidth_bytes_per_s = p->memory_bandwidth_bytes_per_s;
-    h.unified_memory = p->unified_memory;
-    if (auto caps = fit::hw_caps(*p)) h.caps = *caps;
-    return h;
+    return p.ok() ? hardware_of(*p) : Hardware{};
 }
 
 inline PlanRequest request(UseCase use, std::uint32_t users = 1) {

@@ -7,27 +7,39 @@
 
 namespace sparkctl::model::detail {
 
+// Follows a left-to-right scan of JSON text in and out of string literals.
+class JsonStringTracker {
+  public:
+    // Feeds the next character; true when it belongs to a string literal, its quotes included.
+    bool in_string(char c) {
+        if (in_string_) {
+            if (escaped_) {
+                escaped_ = false;
+            } else if (c == '\\') {
+                escaped_ = true;
+            } else if (c == '"') {
+                in_string_ = false;
+            }
+            return true;
+        }
+        in_string_ = c == '"';
+        return in_string_;
+    }
+
+  private:
+    bool in_string_ = false;
+    bool escaped_ = false;
+};
+
 // Deepest nesting of arrays/objects in `text`, skipping string contents. Stops counting at
 // `limit + 1`, so the scan is linear and needs no stack. Malformed text is left to the parser.
 inline std::size_t json_nesting_depth(std::string_view text, std::size_t limit) {
     std::size_t depth = 0;
     std::size_t max_depth = 0;
-    bool in_string = false;
-    bool escaped = false;
+    JsonStringTracker strings;
     for (char c : text) {
-        if (in_string) {
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
+        if (strings.in_string(c)) continue;
+        if (c == '[' || c == '{') {
             ++depth;
             if (depth > max_depth) max_depth = depth;
             if (max_depth > limit) return max_depth;
@@ -45,21 +57,13 @@ inline std::size_t json_nesting_depth(std::string_view text, std::size_t limit) 
 inline std::string python_json_to_strict(std::string_view text) {
     std::string out;
     out.reserve(text.size());
-    bool in_string = false;
-    bool escaped = false;
-    char prev = '\0';  // last non-space character outside strings
+    JsonStringTracker strings;
+    char prev = '\0';  // last non-space character outside strings (a string counts as '"')
     for (std::size_t i = 0; i < text.size(); ++i) {
         char c = text[i];
-        if (in_string) {
+        if (strings.in_string(c)) {
             out += c;
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
-                prev = c;
-            }
+            if (c == '"') prev = c;
             continue;
         }
         if (prev == ':' || prev == ',' || prev == '[') {
@@ -80,7 +84,6 @@ inline std::string python_json_to_strict(std::string_view text) {
             if (replaced) continue;
         }
         out += c;
-        if (c == '"') in_string = true;
         if (c != ' ' && c != '\n' && c != '\r' && c != '\t') prev = c;
     }
     return out;
