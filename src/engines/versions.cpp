@@ -30,29 +30,31 @@ constexpr const char* kPlaybooks = "NVIDIA/dgx-spark-playbooks 0db7c14";
 // name -> takes a value ("yes"), from a data/engines/*.tsv table.
 using FlagTable = std::map<std::string, bool, std::less<>>;
 
-FlagTable parse_table(std::string_view text) {
-    FlagTable out;
+// The rows of a data/engines/*.tsv table: tab-separated columns, '#' lines are comments. The
+// data is ours: a short row is a bug (engines_test loads every table).
+std::vector<std::vector<std::string>> rows_of(std::string_view text, std::size_t min_cols) {
+    std::vector<std::vector<std::string>> out;
     for (const std::string& line : base::split(text, '\n')) {
         if (line.empty() || line[0] == '#') continue;
-        const std::vector<std::string> cols = base::split(line, '\t');
-        SPARKCTL_ASSERT(cols.size() >= 2);  // our data; engines_test checks it
-        out[cols[0]] = cols[1] == "yes";
+        out.push_back(base::split(line, '\t'));
+        SPARKCTL_ASSERT(out.back().size() >= min_cols);
     }
     return out;
 }
 
-// flag -> the values it accepts, from a data/engines/*.values.tsv table (tool-call and reasoning
-// parsers); a flag absent here is not checked.
+FlagTable parse_table(std::string_view text) {
+    FlagTable out;
+    for (const auto& cols : rows_of(text, 2)) out[cols[0]] = cols[1] == "yes";
+    return out;
+}
+
+// flag -> the values it accepts, from a data/engines/*.values.tsv table (parser names and closed
+// choice lists); a flag absent here is not checked.
 using ValueTable = std::map<std::string, std::set<std::string, std::less<>>, std::less<>>;
 
 ValueTable parse_values(std::string_view text) {
     ValueTable out;
-    for (const std::string& line : base::split(text, '\n')) {
-        if (line.empty() || line[0] == '#') continue;
-        const std::vector<std::string> cols = base::split(line, '\t');
-        SPARKCTL_ASSERT(cols.size() >= 2);  // our data; engines_test checks it
-        out[cols[0]].insert(cols[1]);
-    }
+    for (const auto& cols : rows_of(text, 2)) out[cols[0]].insert(cols[1]);
     return out;
 }
 
@@ -107,11 +109,10 @@ const Registry& registry() {
             sparkctl_flags_sglang_latest_cu130, sparkctl_flags_sglang_latest_cu130_size,
             std::string_view(sparkctl_values_sglang_latest_cu130,
                              sparkctl_values_sglang_latest_cu130_size));
-        for (const std::string& line : base::split(
+        for (const auto& cols : rows_of(
                  std::string_view(sparkctl_archs_llamacpp_2026, sparkctl_archs_llamacpp_2026_size),
-                 '\n')) {
-            if (line.empty() || line[0] == '#') continue;
-            reg.llamacpp_archs.insert(base::split(line, '\t')[0]);
+                 1)) {
+            reg.llamacpp_archs.insert(cols[0]);
         }
         return reg;
     }();

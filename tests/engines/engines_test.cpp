@@ -2,6 +2,7 @@
 
 #include "engines/alloc.h"
 #include "engines/engine.h"
+#include "engines/versions.h"
 
 namespace sparkctl::engines {
 namespace {
@@ -96,6 +97,21 @@ TEST(Sglang, MemFractionStaticMatchesWorkedValues) {
                      512 + 2048 * 1.5 + 8 * 2 + 128);
     // 60..90 GiB with a lower computed value would be raised to 10240.
     EXPECT_GE(sglang::reserved_mib(65 * 1024, 1, 1).total_mib(), 10240.0);
+}
+
+// Every embedded table parses (a malformed row would stop the registry with SPARKCTL_ASSERT)
+// and describes its engine: each version accepts its server's basic flags.
+TEST(EngineVersions, EveryEmbeddedTableLoads) {
+    std::size_t n = 0;
+    for (const EngineVersion& v : engine_versions()) {
+        ++n;
+        const char* port = "--port";
+        EXPECT_TRUE(accepts_flag(v, port)) << to_string(v.engine) << " " << v.name;
+        EXPECT_EQ(flag_takes_value(v, port), true) << v.name;
+        EXPECT_FALSE(v.flags_commit.empty()) << v.name;
+    }
+    EXPECT_EQ(n, 4u);  // llama.cpp 2026, vLLM ngc-26.05 and 0.11, SGLang latest-cu130
+    EXPECT_TRUE(llamacpp_supports("LlamaForCausalLM"));
 }
 
 }  // namespace
