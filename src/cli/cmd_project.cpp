@@ -87,6 +87,13 @@ int run_new(Context& c, const workspace::Roots& roots, const ProjectArgs& a, boo
     opts.adopt = a.adopt;
     auto r = workspace::new_project(roots, opts);
     if (!r) return c.out.fail(r.error());
+    // A first call on a fresh HOME created the convention's folders: say so, on stderr in both
+    // modes (stdout keeps its one document).
+    nlohmann::json created_roots = nlohmann::json::array();
+    for (const auto& root : r->created_roots) {
+        std::fprintf(stderr, "sparkctl: created %s %s\n", root.what.c_str(), root.path.c_str());
+        created_roots.push_back({{"what", root.what}, {"path", root.path.string()}});
+    }
     if (c.out.json) {
         c.out.emit_json({{"path", r->path.string()},
                          {"cloned_from", from_git ? nlohmann::json(a.from_git) : nullptr},
@@ -94,6 +101,7 @@ int run_new(Context& c, const workspace::Roots& roots, const ProjectArgs& a, boo
                          {"created", r->created},
                          {"kept", r->kept},
                          {"index", roots.index_path().string()},
+                         {"created_roots", created_roots},
                          {"project", row_json(r->row)}});
         return 0;
     }

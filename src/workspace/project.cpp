@@ -120,10 +120,11 @@ Result<NewProjectResult> new_project(const Roots& roots, const NewProjectOptions
                           "--adopt and --from-git exclude each other: adopt an existing "
                           "directory, or clone into a new one");
     }
-    SPARKCTL_TRY(require_github_root(roots));
-    SPARKCTL_TRY(require_claude_home(roots));
+    auto created_roots = ensure_roots(roots);
+    if (!created_roots) return created_roots.error();
 
     NewProjectResult result;
+    result.created_roots = std::move(created_roots).value();
     result.path = roots.github_root / options.name;
     const fs::path& dest = result.path;
     Rollback rollback;

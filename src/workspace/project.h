@@ -30,15 +30,18 @@ struct NewProjectResult {
     std::vector<std::string> created;  // template files written, relative to path
     std::vector<std::string> kept;     // template files that existed and were left alone
     bool cloned = false;
-    IndexRow row;  // as written to the index
+    IndexRow row;                            // as written to the index
+    std::vector<CreatedRoot> created_roots;  // convention folders this call created (ensure_roots)
 };
 
 // Creates the project. The directory is claimed with mkdir (so concurrent runs for one name
 // have exactly one winner), then cloned into (`git clone`) or initialised (`git init`, skipped
 // with a warning when git is missing), then the template files are created without
 // overwriting anything, then the index gets the row. On failure everything this call created
-// is removed. Errors: bad name, existing directory without adopt, adopt of a missing directory,
-// adopt with from_git (bad_input); missing roots (not_found); git clone failing (io).
+// is removed, except the convention's folders (ensure_roots), which a first call on a fresh HOME
+// creates before anything else and which stay. Errors: bad name, existing directory without
+// adopt, adopt of a missing directory, adopt with from_git, a root that is not a directory
+// (bad_input); git clone failing (io).
 base::Result<NewProjectResult> new_project(const Roots& roots, const NewProjectOptions& options);
 
 }  // namespace sparkctl::workspace

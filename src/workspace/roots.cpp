@@ -47,6 +47,38 @@ Result<void> require_claude_home(const Roots& roots) {
     return require_dir(roots.claude_home, "claude home", "claude_home", "SPARKCTL_CLAUDE_HOME");
 }
 
+Result<std::vector<CreatedRoot>> ensure_roots(const Roots& roots) {
+    struct Wanted {
+        const char* what;
+        fs::path dir;
+        const char* how;  // how to point the setting elsewhere
+    };
+    const Wanted wanted[] = {
+        {"github root", roots.github_root,
+         "; set 'github_root' in the config file or $SPARKCTL_GITHUB_ROOT"},
+        {"claude home", roots.claude_home,
+         "; set 'claude_home' in the config file or $SPARKCTL_CLAUDE_HOME"},
+        {".aidocs/repos", roots.index_path().parent_path(), ""},
+        {".aidocs/plans", roots.plans_dir(), ""},
+    };
+    std::vector<CreatedRoot> created;
+    for (const Wanted& w : wanted) {
+        std::error_code ec;
+        bool made = fs::create_directories(w.dir, ec);
+        if (ec) {
+            std::error_code ignored;
+            if (fs::exists(w.dir, ignored) && !fs::is_directory(w.dir, ignored)) {
+                return make_error(Errc::bad_input, std::string(w.what) + " " + w.dir.string() +
+                                                       " is not a directory" + w.how);
+            }
+            return make_error(Errc::io, std::string(w.what) + " " + w.dir.string() +
+                                            ": cannot create directory: " + ec.message() + w.how);
+        }
+        if (made) created.push_back({w.what, w.dir});
+    }
+    return created;
+}
+
 std::string project_for_path(const Roots& roots, const fs::path& dir) {
     std::error_code ec;
     fs::path root = fs::weakly_canonical(roots.github_root, ec);

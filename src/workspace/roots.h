@@ -3,7 +3,9 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 
@@ -34,11 +36,23 @@ std::filesystem::path expand_home(std::string_view path, const char* home);
 // (bad_input) name the option when a value is empty or relative.
 base::Result<Roots> roots_from_config(const config::Config& cfg);
 
-// The github root must be an existing directory; it is never created (a missing root usually
-// means a wrong setting). not_found / bad_input name the path and how to change it.
+// The github root must be an existing directory. not_found / bad_input name the path and how to
+// change it. Only `project new` creates the roots (ensure_roots); the other commands read them.
 base::Result<void> require_github_root(const Roots& roots);
 // Likewise for the claude home; its .aidocs/ subfolders are created on demand.
 base::Result<void> require_claude_home(const Roots& roots);
+
+// A root or convention folder this call created, for the user to be told.
+struct CreatedRoot {
+    std::string what;  // "github root", "claude home", ".aidocs/repos", ".aidocs/plans"
+    std::filesystem::path path;
+};
+
+// Creates what is missing of the convention's folders: the github root (R-WS-1), the claude home
+// and its .aidocs/repos (R-WS-2) and .aidocs/plans (R-WS-3), so that a new user's first
+// `project new` works on a fresh HOME. Returns what it created (empty when all existed), in
+// that order. Errors: a path that exists and is not a directory (bad_input), mkdir failing (io).
+base::Result<std::vector<CreatedRoot>> ensure_roots(const Roots& roots);
 
 // The project `dir` belongs to when it is inside the github root (the first path segment below
 // it), or "" when it is not. Follows symlinks; never fails.

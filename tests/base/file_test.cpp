@@ -7,20 +7,12 @@
 #include <fstream>
 
 #include "base/process.h"
+#include "support/temp_dir.h"
 
 namespace sparkctl::base {
 namespace {
 
-class FileTest : public ::testing::Test {
-protected:
-    void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("sparkctl_file_test_" + std::to_string(::getpid()));
-        std::filesystem::create_directories(dir_);
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
-    std::filesystem::path dir_;
-};
+class FileTest : public test::TempDirTest {};
 
 TEST_F(FileTest, ReadAtChecksBoundsIncludingOverflow) {
     auto path = dir_ / "f.bin";
@@ -118,11 +110,10 @@ namespace sparkctl::base {
 namespace {
 
 TEST(ReadFile, FifoIsRejectedWithoutBlocking) {
-    auto path = std::filesystem::temp_directory_path() /
-                ("sparkctl_fifo_" + std::to_string(::getpid()));
+    test::TempDir dir;
+    auto path = dir.path() / "fifo";
     ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
     auto r = read_file(path, 100);
-    std::filesystem::remove(path);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, Errc::bad_input);
     EXPECT_NE(r.error().message.find("not a regular file"), std::string::npos);

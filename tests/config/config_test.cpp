@@ -6,19 +6,14 @@
 #include <set>
 
 #include "base/file.h"
+#include "support/temp_dir.h"
 
 namespace sparkctl::config {
 namespace {
 
-class ConfigTest : public ::testing::Test {
+class ConfigTest : public test::TempDirTest {
   protected:
-    void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("sparkctl_config_test_" + std::to_string(::getpid()));
-        std::filesystem::create_directories(dir_);
-        env_["HOME"] = "/home/u";
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
+    void SetUp() override { env_["HOME"] = "/home/u"; }
 
     Sources sources() {
         Sources s;
@@ -34,7 +29,6 @@ class ConfigTest : public ::testing::Test {
         return p;
     }
 
-    std::filesystem::path dir_;
     std::map<std::string, std::string> env_;
 };
 

@@ -1,7 +1,7 @@
 // End-to-end tests of the command-line contract: the real binary in a temporary HOME.
 #include <gtest/gtest.h>
 
-#include "e2e/run_sparkctl.h"
+#include "support/sandbox.h"
 
 namespace sparkctl::test {
 namespace {

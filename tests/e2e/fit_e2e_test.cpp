@@ -1,7 +1,7 @@
 // End-to-end tests of `sparkctl fit` and `sparkctl dev make-gguf` (docs/dev/fit.md).
 #include <gtest/gtest.h>
 
-#include "e2e/run_sparkctl.h"
+#include "support/sandbox.h"
 
 namespace sparkctl::test {
 namespace {
@@ -33,7 +33,7 @@ TEST(FitE2e, GptOss120bMxfp4OnLlamaCppJson) {
     EXPECT_EQ(j["quant"], "MXFP4");
     EXPECT_EQ(j["hardware"], "dgx-spark");
     EXPECT_TRUE(j["fits"].get<bool>());
-    // 4.5 GiB full + 27 MiB SWA (engines.md 2.4).
+    // 4.5 GiB full + 27 MiB SWA (LC:src/llama-kv-cache-iswa.cpp).
     EXPECT_EQ(j["memory"]["kv_cache_bytes"], (4608ull + 27) << 20);
     const double w = j["memory"]["weights_bytes"].get<double>();
     EXPECT_NEAR(w, 63372242452.0, 63372242452.0 * 0.02);

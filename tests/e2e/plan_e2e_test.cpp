@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "e2e/run_sparkctl.h"
+#include "support/sandbox.h"
 
 namespace sparkctl::test {
 namespace {

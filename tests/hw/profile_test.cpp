@@ -5,7 +5,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+
+#include "support/temp_dir.h"
 
 namespace sparkctl::hw {
 namespace {
@@ -238,22 +239,11 @@ TEST(ProfileTomlTest, BadFilesNameTheFileAndKey) {
     }
 }
 
-class ProfileFileTest : public ::testing::Test {
+class ProfileFileTest : public test::TempDirTest {
   protected:
-    void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("sparkctl_hw_test_" +
-                std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-                std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-        std::filesystem::create_directories(dir_);
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
     std::filesystem::path write(const std::string& name, const std::string& text) {
-        std::filesystem::path p = dir_ / name;
-        std::ofstream(p) << text;
-        return p;
+        return temp_.write(name, text);
     }
-    std::filesystem::path dir_;
 };
 
 TEST_F(ProfileFileTest, LoadsAFileAndNamesItInErrors) {

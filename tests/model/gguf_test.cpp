@@ -3,7 +3,6 @@
 #include "model/gguf.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "model/gguf_writer.h"
+#include "support/temp_dir.h"
 
 namespace sparkctl::model {
 namespace {
@@ -23,28 +23,7 @@ using V = GgufWriterValue;
 constexpr std::uint32_t kF32 = 0, kF16 = 1, kQ8_0 = 8, kQ4_K = 12, kQ6_K = 14, kBF16 = 30,
                         kMXFP4 = 39;
 
-class TempDir {
-  public:
-    TempDir() {
-        static int seq = 0;
-        path_ = fs::temp_directory_path() /
-                ("sparkctl_gguf_test_" + std::to_string(::getpid()) + "_" + std::to_string(seq++));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-    fs::path write(const std::string& name, const std::string& bytes) const {
-        fs::path p = path_ / name;
-        std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<long>(bytes.size()));
-        return p;
-    }
-
-  private:
-    fs::path path_;
-};
+using test::TempDir;
 
 // Byte builder for handcrafted (bad) files.
 struct Raw {

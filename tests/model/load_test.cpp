@@ -1,25 +1,18 @@
 #include "model/load.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "base/file.h"
 #include "model/gguf_writer.h"
+#include "support/temp_dir.h"
 
 namespace sparkctl::model {
 namespace {
 
 namespace fs = std::filesystem;
 
-class LoadTest : public ::testing::Test {
-protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("sparkctl_load_test_" + std::to_string(::getpid()));
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
+class LoadTest : public test::TempDirTest {
+  protected:
     fs::path write_tiny_gguf(const fs::path& path) {
         GgufWriter w;
         w.add_string("general.architecture", "llama");
@@ -32,8 +25,6 @@ protected:
         EXPECT_TRUE(w.write(path).ok());
         return path;
     }
-
-    fs::path dir_;
 };
 
 TEST_F(LoadTest, CatalogNamesAreCaseInsensitiveAndTakeHfIds) {
@@ -88,7 +79,8 @@ TEST_F(LoadTest, FilesAndDirectoriesDispatchByContent) {
     auto cfg = dir_ / "cfg" / "config.json";
     fs::create_directories(cfg.parent_path());
     ASSERT_TRUE(base::write_file_atomic(cfg, R"({"model_type": "llama", "num_hidden_layers": 3,
-        "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 1})").ok());
+        "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 1})")
+                    .ok());
     auto by_config = load_model(cfg.parent_path().string());
     ASSERT_TRUE(by_config.ok()) << by_config.error().message;
     EXPECT_EQ(by_config->arch.n_layers, 3u);

@@ -2,15 +2,14 @@
 #include "model/model_dir.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "model/safetensors.h"
+#include "support/temp_dir.h"
 
 namespace sparkctl::model {
 namespace {
@@ -52,23 +51,12 @@ constexpr const char* kLlamaConfig = R"({"architectures": ["LlamaForCausalLM"],
     "model_type": "llama", "num_hidden_layers": 1, "hidden_size": 4,
     "num_attention_heads": 2, "vocab_size": 10, "torch_dtype": "bfloat16"})";
 
-class ModelDir : public ::testing::Test {
+class ModelDir : public test::TempDirTest {
   protected:
-    void SetUp() override {
-        root_ = fs::path(::testing::TempDir()) /
-                ("md_test_" + std::to_string(::getpid()) + "_" +
-                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(root_);
-        fs::create_directories(root_);
-    }
-    void TearDown() override { fs::remove_all(root_); }
-
     fs::path write(const fs::path& rel, const std::string& bytes) {
-        fs::create_directories((root_ / rel).parent_path());
-        std::ofstream(root_ / rel, std::ios::binary) << bytes;
-        return root_ / rel;
+        return temp_.write(rel, bytes);
     }
-    fs::path root_;
+    const fs::path& root_ = dir_;
 };
 
 const std::vector<TensorDef> kLlamaTensors = {

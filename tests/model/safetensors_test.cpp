@@ -2,12 +2,12 @@
 #include "model/safetensors.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
+
+#include "support/temp_dir.h"
 
 namespace sparkctl::model {
 namespace {
@@ -201,20 +201,11 @@ TEST(SafetensorsBad, NamesArePrintedSafely) {
     EXPECT_NE(msg.find("a\\x01\\x0a"), std::string::npos) << msg;
 }
 
-class SafetensorsFile : public ::testing::Test {
+class SafetensorsFile : public test::TempDirTest {
   protected:
-    void SetUp() override {
-        dir_ = std::filesystem::path(::testing::TempDir()) /
-               ("st_test_" + std::to_string(::getpid()) + "_" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::create_directories(dir_);
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
     std::filesystem::path write(const std::string& name, const std::string& bytes) {
-        std::ofstream(dir_ / name, std::ios::binary) << bytes;
-        return dir_ / name;
+        return temp_.write(name, bytes);
     }
-    std::filesystem::path dir_;
 };
 
 TEST_F(SafetensorsFile, ReadsOnlyTheHeader) {

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
@@ -9,23 +8,14 @@
 #include "store/activity.h"
 #include "store/database.h"
 #include "store/detail/schema.h"
+#include "support/temp_dir.h"
 
 namespace sparkctl::store {
 namespace {
 
 namespace fs = std::filesystem;
 
-class StoreTest : public ::testing::Test {
-  protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() /
-               ("sparkctl_store_test_" + std::to_string(::getpid()) + "_" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-    fs::path dir_;
-};
+class StoreTest : public test::TempDirTest {};
 
 ActivityRecord record(std::int64_t at, std::string title, std::optional<std::string> project = {}) {
     ActivityRecord r;

@@ -12,13 +12,13 @@
 #include "workspace/activity.h"
 #include "workspace/detail/fs.h"
 #include "workspace/plans.h"
-#include "workspace/temp_dir.h"
+#include "workspace/roots_fixture.h"
 
 namespace sparkctl::workspace {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::TempDirTest;
+using testing::RootsTest;
 
 // A local time, so tests hold in any time zone.
 std::time_t local_time(int year, int month, int day, int hour, int minute) {
@@ -57,7 +57,7 @@ TEST(PlanSlug, FileStemUsesTheLocalDate) {
     EXPECT_EQ(plan_file_stem(t, "a-b-c", 3), "03-07-a-b-c-3");
 }
 
-class PlansTest : public TempDirTest {};
+class PlansTest : public RootsTest {};
 
 TEST_F(PlansTest, CollisionsGetNumberedAndNothingIsOverwritten) {
     make_roots();
@@ -111,7 +111,7 @@ TEST_F(PlansTest, ConcurrentSavesNeverCollide) {
     EXPECT_EQ(files, static_cast<std::size_t>(kThreads));
 }
 
-class FsTest : public TempDirTest {};
+class FsTest : public RootsTest {};
 
 TEST_F(FsTest, CreateExclusiveNeverReplacesAFile) {
     auto path = dir_ / "f.md";
@@ -251,7 +251,7 @@ TEST(RenderWindow, StartsAtLocalMidnightOfTheFirstDay) {
     EXPECT_EQ(activity_window_start(now, 1), local_time(2025, 5, 10, 0, 0));
 }
 
-class ActivityTest : public TempDirTest {};
+class ActivityTest : public RootsTest {};
 
 TEST_F(ActivityTest, AddThenRenderIntoAFileKeepingTheOutside) {
     make_roots();

@@ -3,11 +3,11 @@
 #include <set>
 #include <thread>
 
-#include "workspace/git_env.h"
+#include "support/git_env.h"
 #include "workspace/index.h"
 #include "workspace/project.h"
 #include "workspace/repo_info.h"
-#include "workspace/temp_dir.h"
+#include "workspace/roots_fixture.h"
 #include "workspace/template.h"
 
 namespace sparkctl::workspace {
@@ -51,11 +51,11 @@ TEST(Template, AidocsFoldersWithReadmesAndAShortClaudeMdPointingIntoThem) {
     EXPECT_NE(claude.find("<claude-mem-context>\n</claude-mem-context>\n"), std::string::npos);
 }
 
-class ProjectTest : public testing::TempDirTest {
+class ProjectTest : public testing::RootsTest {
   protected:
     void SetUp() override {
-        TempDirTest::SetUp();
-        testing::use_git_test_env();
+        RootsTest::SetUp();
+        test::use_git_test_env();
     }
 };
 
@@ -123,12 +123,12 @@ TEST_F(ProjectTest, ExistingDirectoryIsRefusedAndAdoptAddsOnlyMissingFiles) {
 TEST_F(ProjectTest, CloneFromALocalBareRepository) {
     make_roots();
     auto bare = dir_ / "remote.git";
-    testing::make_bare_repo(dir_ / "scratch", bare,
-                            {{"src/a.cpp", "int a;\n"},
-                             {"src/b.cpp", "int b;\n"},
-                             {"src/b.h", "int b();\n"},
-                             {"tool.py", "print()\n"},
-                             {"CLAUDE.md", "upstream's own\n"}});
+    test::make_bare_repo(dir_ / "scratch", bare,
+                         {{"src/a.cpp", "int a;\n"},
+                          {"src/b.cpp", "int b;\n"},
+                          {"src/b.h", "int b();\n"},
+                          {"tool.py", "print()\n"},
+                          {"CLAUDE.md", "upstream's own\n"}});
     NewProjectOptions o;
     o.name = "cloned";
     o.from_git = bare.string();
@@ -159,27 +159,50 @@ TEST_F(ProjectTest, FailedCloneLeavesNothingBehind) {
     EXPECT_FALSE(fs::exists(roots_.index_path()));
 }
 
-TEST_F(ProjectTest, MissingRootsAndBadNamesChangeNothing) {
+TEST_F(ProjectTest, BadInputChangesNothingAndAFirstCallCreatesTheRoots) {
     NewProjectOptions o;
-    o.name = "x";
-    auto r = new_project(roots_, o);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().code, base::Errc::not_found);
-    EXPECT_NE(r.error().message.find("github root"), std::string::npos);
-    EXPECT_NE(r.error().message.find("SPARKCTL_GITHUB_ROOT"), std::string::npos);
-    fs::create_directories(roots_.github_root);
-    r = new_project(roots_, o);
-    ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message.find("claude home"), std::string::npos);
-    EXPECT_FALSE(fs::exists(roots_.github_root / "x"));
-    make_roots();
     o.name = "a/b";
     EXPECT_FALSE(new_project(roots_, o).ok());
     o.name = "ok";
     o.adopt = true;
     o.from_git = "x";
     EXPECT_FALSE(new_project(roots_, o).ok());
-    EXPECT_TRUE(fs::is_empty(roots_.github_root));
+    EXPECT_FALSE(fs::exists(roots_.github_root)) << "bad input is refused before any mkdir";
+    EXPECT_FALSE(fs::exists(roots_.claude_home));
+
+    // A fresh HOME: neither root exists. The first call creates the convention's folders.
+    NewProjectOptions first;
+    first.name = "x";
+    auto r = new_project(roots_, first);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    std::vector<std::pair<std::string, fs::path>> created;
+    for (const auto& c : r->created_roots) created.emplace_back(c.what, c.path);
+    EXPECT_EQ(created, (std::vector<std::pair<std::string, fs::path>>{
+                           {"github root", roots_.github_root},
+                           {"claude home", roots_.claude_home},
+                           {".aidocs/repos", roots_.aidocs_dir() / "repos"},
+                           {".aidocs/plans", roots_.plans_dir()}}));
+    EXPECT_TRUE(fs::exists(roots_.github_root / "x" / "CLAUDE.md"));
+    EXPECT_TRUE(fs::is_directory(roots_.plans_dir()));
+    EXPECT_TRUE(fs::exists(roots_.index_path()));
+
+    first.name = "y";
+    auto again = new_project(roots_, first);
+    ASSERT_TRUE(again.ok()) << again.error().message;
+    EXPECT_TRUE(again->created_roots.empty()) << "only what was missing is reported";
+}
+
+TEST_F(ProjectTest, ARootThatIsAFileIsBadInput) {
+    write(roots_.github_root, "not a directory");
+    NewProjectOptions o;
+    o.name = "x";
+    auto r = new_project(roots_, o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, base::Errc::bad_input);
+    EXPECT_NE(r.error().message.find("github root " + roots_.github_root.string()),
+              std::string::npos)
+        << r.error().message;
+    EXPECT_NE(r.error().message.find("not a directory"), std::string::npos) << r.error().message;
 }
 
 TEST_F(ProjectTest, ConcurrentNewForOneNameHasExactlyOneWinner) {

@@ -2,129 +2,45 @@
 // $SPARKCTL_BINARY) in a temporary HOME whose default roots (~/dev/github, ~/dev/claude-home)
 // and XDG directories all point inside it. Concurrency is tested with several real processes.
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "base/file.h"
-#include "base/process.h"
-#include "e2e/run_sparkctl.h"
-#include "workspace/git_env.h"
+#include "support/git_env.h"
+#include "support/sandbox.h"
 
 namespace sparkctl::workspace {
 namespace {
 
 namespace fs = std::filesystem;
 
-// $SPARKCTL_BINARY, else the binary of this build tree (tests/e2e/run_sparkctl.h).
-std::string sparkctl_binary() { return test::sparkctl_binary().string(); }
-
-struct Run {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-    nlohmann::json json() const {
-        try {
-            return nlohmann::json::parse(out);
-        } catch (const nlohmann::json::exception& e) {
-            ADD_FAILURE() << "stdout is not JSON (" << e.what() << "):\n" << out << "\n" << err;
-            return nullptr;
+// The shared sandbox (support/sandbox.h) with the default roots (~/dev/github,
+// ~/dev/claude-home) made, unless a test wants a fresh HOME.
+class Home : public test::Sandbox {
+  public:
+    explicit Home(bool make_roots = true) {
+        if (make_roots) {
+            fs::create_directories(github());
+            fs::create_directories(claude_home());
         }
     }
-};
 
-class Home {
-  public:
-    Home() {
-        static std::atomic<int> counter{0};
-        home_ = fs::temp_directory_path() /
-                ("sparkctl_ws_e2e_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::remove_all(home_);
-        fs::create_directories(github());
-        fs::create_directories(claude_home());
-    }
-    ~Home() {
-        std::error_code ec;
-        fs::remove_all(home_, ec);
-    }
-    Home(const Home&) = delete;
-    Home& operator=(const Home&) = delete;
-
-    const fs::path& home() const { return home_; }
-    fs::path github() const { return home_ / "dev" / "github"; }
-    fs::path claude_home() const { return home_ / "dev" / "claude-home"; }
+    fs::path github() const { return home() / "dev" / "github"; }
+    fs::path claude_home() const { return home() / "dev" / "claude-home"; }
     fs::path index() const { return claude_home() / ".aidocs" / "repos" / "index.md"; }
     fs::path plans() const { return claude_home() / ".aidocs" / "plans"; }
 
-    std::map<std::string, std::string> env;
-
-    // Runs sparkctl in `cwd` (default: HOME). Thread-safe: concurrent calls are real processes
-    // running at once.
-    Run run(const std::vector<std::string>& args, const std::string& stdin_text = "",
-            const fs::path& cwd = {}) const {
-        std::vector<std::string> argv{sparkctl_binary()};
-        argv.insert(argv.end(), args.begin(), args.end());
-        base::RunOptions o;
-        o.cwd = cwd.empty() ? home_ : cwd;
-        o.timeout = std::chrono::seconds(120);
-        o.stdin_text = stdin_text;
-        std::map<std::string, std::string> vars = {
-            {"HOME", home_.string()},
-            {"XDG_CONFIG_HOME", (home_ / ".config").string()},
-            {"XDG_DATA_HOME", (home_ / ".local/share").string()},
-            {"XDG_STATE_HOME", (home_ / ".local/state").string()},
-            {"XDG_CACHE_HOME", (home_ / ".cache").string()},
-            {"SPARKCTL_CONFIG", ""},
-            {"SPARKCTL_GITHUB_ROOT", ""},
-            {"SPARKCTL_CLAUDE_HOME", ""},
-            {"SPARKCTL_DATA_DIR", ""}};
-        for (const auto& [k, v] : testing::git_test_env()) vars[k] = v;
-        for (const auto& [k, v] : env) vars[k] = v;  // the test's own settings win
-        o.env_set.assign(vars.begin(), vars.end());
-        auto r = base::run_process(argv, o);
-        Run out;
-        if (!r.ok()) {
-            ADD_FAILURE() << "cannot run " << argv[0] << ": " << r.error().message;
-            return out;
-        }
-        EXPECT_FALSE(r->timed_out);
-        out.exit_code = r->signal != 0 ? 128 + r->signal : r->exit_code;
-        out.out = r->stdout_text;
-        out.err = r->stderr_text;
-        return out;
-    }
-
-    // Runs each argument list as its own process, all at once.
-    std::vector<Run> run_all(const std::vector<std::vector<std::string>>& commands) const {
-        std::vector<Run> results(commands.size());
-        std::vector<std::thread> threads;
-        for (std::size_t i = 0; i < commands.size(); ++i) {
-            threads.emplace_back([&, i] { results[i] = run(commands[i]); });
-        }
-        for (auto& t : threads) t.join();
-        return results;
-    }
-
     // A plan text file to pass as FILE.
     fs::path write_plan_source() const {
-        auto p = home_ / "plan-source.md";
-        if (!fs::exists(p)) {
-            EXPECT_TRUE(base::write_file_atomic(p, "from a file\n").ok());
-        }
+        auto p = home() / "plan-source.md";
+        if (!fs::exists(p)) write("plan-source.md", "from a file\n");
         return p;
     }
-
-  private:
-    fs::path home_;
 };
 
 std::string read(const fs::path& p) {
@@ -193,8 +109,8 @@ TEST(WorkspaceE2e, ProjectNewUsesDefaultRootsTemplateAndIndex) {
 TEST(WorkspaceE2e, CloneFromALocalBareRepository) {
     Home h;
     auto bare = h.home() / "remotes" / "lib.git";
-    testing::make_bare_repo(h.home() / "scratch", bare,
-                            {{"a.rs", "fn a() {}\n"}, {"b.rs", "fn b() {}\n"}, {"x.py", ""}});
+    test::make_bare_repo(h.home() / "scratch", bare,
+                         {{"a.rs", "fn a() {}\n"}, {"b.rs", "fn b() {}\n"}, {"x.py", ""}});
     auto r = h.run({"project", "new", "lib", "--from-git", bare.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(read(h.github() / "lib" / "a.rs"), "fn a() {}\n");
@@ -239,15 +155,48 @@ TEST(WorkspaceE2e, CollisionsAdoptAndBadInputChangeNothing) {
     EXPECT_TRUE(fs::exists(dir / ".aidocs" / "sdk" / "README.md"));
 }
 
-TEST(WorkspaceE2e, MissingRootIsAClearErrorAndEnvOrConfigOverridesTheDefaults) {
-    Home h;
-    fs::remove_all(h.github());
-    auto r = h.run({"project", "new", "x"});
+TEST(WorkspaceE2e, FreshHomeFirstCallCreatesTheRootsAndSaysSo) {
+    Home h(/*make_roots=*/false);
+    auto bad = h.run({"project", "new", "a/b"});
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_FALSE(fs::exists(h.home() / "dev")) << "bad input creates nothing";
+
+    auto r = h.run({"project", "new", "first", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json doc = r.json();
+    EXPECT_EQ(doc["created_roots"],
+              nlohmann::json::array(
+                  {{{"what", "github root"}, {"path", h.github().string()}},
+                   {{"what", "claude home"}, {"path", h.claude_home().string()}},
+                   {{"what", ".aidocs/repos"}, {"path", h.index().parent_path().string()}},
+                   {{"what", ".aidocs/plans"}, {"path", h.plans().string()}}}));
+    EXPECT_NE(r.err.find("sparkctl: created github root " + h.github().string() + "\n"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("sparkctl: created claude home " + h.claude_home().string() + "\n"),
+              std::string::npos)
+        << r.err;
+    EXPECT_TRUE(fs::exists(h.github() / "first" / "CLAUDE.md"));
+    EXPECT_TRUE(fs::is_directory(h.plans()));
+    EXPECT_EQ(list_projects(h).count("first"), 1u);
+
+    auto second = h.run({"project", "new", "second", "--json"});
+    ASSERT_EQ(second.exit_code, 0) << second.err;
+    EXPECT_EQ(second.json()["created_roots"], nlohmann::json::array());
+    EXPECT_EQ(second.err.find("created"), std::string::npos) << second.err;
+}
+
+TEST(WorkspaceE2e, ARootThatIsAFileIsAClearErrorAndEnvOrConfigOverridesTheDefaults) {
+    Home h(/*make_roots=*/false);
+    write(h.github(), "a file where the root should be\n");
+    auto r = h.run({"project", "new", "x", "--json"});
     EXPECT_EQ(r.exit_code, 2);
-    EXPECT_NE(r.err.find("github root"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("github root " + h.github().string() + " is not a directory"),
+              std::string::npos)
+        << r.err;
     EXPECT_NE(r.err.find("SPARKCTL_GITHUB_ROOT"), std::string::npos) << r.err;
-    EXPECT_FALSE(fs::exists(h.github()));
-    EXPECT_FALSE(fs::exists(h.index()));
+    EXPECT_EQ(r.json()["error"]["code"], 2);
+    fs::remove(h.github());
 
     auto gh = h.home() / "elsewhere" / "gh";
     auto ch = h.home() / "elsewhere" / "ch";

@@ -12,7 +12,7 @@
 #include "base/file.h"
 #include "base/process.h"
 
-namespace sparkctl::workspace::testing {
+namespace sparkctl::test {
 
 inline std::vector<std::pair<std::string, std::string>> git_test_env() {
     return {{"GIT_CONFIG_NOSYSTEM", "1"},
@@ -58,4 +58,4 @@ inline void use_git_test_env() {
     for (const auto& [k, v] : git_test_env()) ::setenv(k.c_str(), v.c_str(), 1);
 }
 
-}  // namespace sparkctl::workspace::testing
+}  // namespace sparkctl::test
