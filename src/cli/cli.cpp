@@ -21,7 +21,7 @@ const Command kCommands[] = {
      setup_inspect},
     {"fit", "Will it run here? Memory per engine against the budget, largest context and parallel",
      setup_fit},
-    {"plan", "Engine, quantization, flags and launch commands by the rules (spark-knowledge.md)",
+    {"plan", "Engine, quantization, flags and launch commands by the rules (docs/rules.md)",
      setup_plan},
     {"hw", "Show this machine's hardware, or a built-in profile", setup_hw},
     {"config", "Show the configuration and where each value comes from", setup_config},

@@ -1,7 +1,7 @@
 // Per-engine memory allocation rules: how each engine lays out its KV cache (llama.cpp cells,
 // PAD256, SWA cells and streams; vLLM blocks of 16; SGLang token slots and the hybrid SWA pool)
 // and how it sizes what is not weights or KV (compute buffers, reserved memory, CUDA graphs).
-// Every constant cites engines.md's source path, or a sparkctl choice ID documented in
+// Every constant cites the engine's source path (LC:/V:/S:, docs/dev/engines.md), or a sparkctl choice ID documented in
 // docs/dev/fit.md. Pure functions, thread-safe.
 #pragma once
 
@@ -19,7 +19,7 @@ inline constexpr std::uint32_t kDefaultBatch = 2048;  // -b
 
 constexpr std::uint64_t pad(std::uint64_t n, std::uint64_t to) { return (n + to - 1) / to * to; }
 
-// The KV cells llama.cpp allocates for `-c n_ctx -np n_seq` (engines.md 2.3, 2.4).
+// The KV cells llama.cpp allocates for `-c n_ctx -np n_seq` (LC:src/llama-context.cpp, LC:src/llama-kv-cache.cpp, LC:src/llama-kv-cache-iswa.cpp).
 struct Cells {
     std::uint64_t n_ctx = 0;      // total cells of a full-attention layer (all streams)
     std::uint64_t n_ctx_seq = 0;  // cells each sequence may use
@@ -72,7 +72,7 @@ constexpr std::uint64_t full_tokens_per_request(std::uint64_t max_model_len) {
 }
 
 // Sliding-window layers: min(sliding_window - 1 + max_num_batched_tokens, max_model_len),
-// in blocks (SlidingWindowSpec, engines.md 1.3).
+// in blocks (SlidingWindowSpec, V:vllm/v1/kv_cache_interface.py).
 constexpr std::uint64_t swa_tokens_per_request(std::uint64_t max_model_len, std::uint32_t window,
                                                std::uint32_t batched_tokens) {
     const std::uint64_t need = window == 0 ? max_model_len : window - 1ull + batched_tokens;
@@ -80,7 +80,7 @@ constexpr std::uint64_t swa_tokens_per_request(std::uint64_t max_model_len, std:
 }
 
 // The default --gpu-memory-utilization (0.92, V:vllm/config/cache.py) cannot be met on GB10;
-// 0.85 is what works (spark-knowledge.md "Field facts"; vLLM recipes PR #632).
+// 0.85 is what works (docs/policy.md, Hardware; https://github.com/vllm-project/recipes/pull/632).
 inline constexpr double kSparkGpuMemoryUtilization = 0.85;
 
 }  // namespace vllm
@@ -93,7 +93,7 @@ inline constexpr std::uint32_t kPageSize = 1;              // --page-size defaul
 inline constexpr double kSwaFullTokensRatio = 0.8;         // --swa-full-tokens-ratio default
 inline constexpr std::uint32_t kMaxPrefillTokens = 16384;  // --max-prefill-tokens default
 
-// Per-GPU defaults by total memory in MiB (engines.md 3.3 table).
+// Per-GPU defaults by total memory in MiB (S:python/sglang/srt/server_args.py _handle_gpu_memory_settings).
 struct GpuDefaults {
     std::uint32_t chunked_prefill_size = 0;
     std::uint32_t cuda_graph_max_bs = 0;

@@ -1,6 +1,6 @@
 // Per-engine facts: which weight formats each engine loads, which KV cache types it accepts, and
 // the versions these facts describe. Every fact cites its source in
-// /work/shared/docs/reference/engines.md ("LC:" llama.cpp, "V:" vLLM, "S:" SGLang paths).
+// the engines' public repositories ("LC:" llama.cpp, "V:" vLLM, "S:" SGLang paths; docs/dev/engines.md).
 // All functions are pure and thread-safe.
 #pragma once
 
@@ -24,13 +24,13 @@ const char* to_string(Engine engine);
 // Errors: bad_input naming the value and listing the engines.
 base::Result<Engine> parse_engine(std::string_view name);
 
-// The engine version these facts describe (engines.md, "Sources").
+// The engine version these facts describe (docs/dev/engines.md, "Sources").
 std::string_view target_version(Engine engine);
 
 // The weight container an engine loads.
 enum class WeightFormat { gguf, safetensors };
 
-// llama.cpp loads GGUF; vLLM and SGLang load safetensors checkpoints (spark-knowledge.md,
+// llama.cpp loads GGUF; vLLM and SGLang load safetensors checkpoints (docs/policy.md,
 // decision order step 3). vLLM's experimental GGUF path is not planned for.
 WeightFormat weight_format(Engine engine);
 

@@ -1,7 +1,7 @@
 // Quantization schemes as sparkctl plans them, and their per-tensor rules: which tensors stay
 // unquantized and what each quantized tensor costs. GGUF rules follow llama.cpp's quantizer
 // (LC:src/llama-quant.cpp: tensor_allows_quantization, llama_tensor_get_type_impl,
-// tensor_type_fallback); safetensors rules follow each format's layout (engines.md section 4).
+// tensor_type_fallback); safetensors rules follow each format's layout (LC:ggml/src/ggml-common.h blocks; V:vllm/model_executor/layers/quantization/awq.py, gptq.py).
 // Pure functions, thread-safe.
 #pragma once
 

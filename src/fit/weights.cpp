@@ -45,7 +45,7 @@ std::uint32_t kv_heads_of(const model::Arch& a, std::uint32_t il) {
     return a.n_kv_heads.value_or(a.n_heads.value_or(1));
 }
 
-// Nominal bits per weight of a format, for the params-only fallback (engines.md section 4).
+// Nominal bits per weight of a format, for the params-only fallback (LC:ggml/src/ggml-common.h, V:vllm/model_executor/layers/quantization/awq.py).
 double nominal_bpw(const Quant& q) {
     const std::string& n = q.name;
     if (n == "bf16" || n == "fp16" || n == "BF16" || n == "F16") return 16.0;
@@ -54,7 +54,7 @@ double nominal_bpw(const Quant& q) {
     if (n == "awq" || n == "gptq") return 4.16;
     if (n == "nvfp4") return 4.5;
     if (n == "mxfp4" || n == "MXFP4") return 4.25;
-    // Whole-file bpw of Llama-3.1-8B (LC:tools/quantize/README.md via engines.md section 4).
+    // Whole-file bpw of Llama-3.1-8B (LC:tools/quantize/README.md).
     if (n == "Q8_0") return 8.5008;
     if (n == "Q6_K") return 6.5633;
     if (n == "Q5_K_M") return 5.7036;

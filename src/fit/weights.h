@@ -25,7 +25,7 @@ struct WeightsEstimate {
 };
 
 // Weights of `arch` quantized as `q`. Falls back to params_total x the format's nominal bits
-// per weight (engines.md section 4) when the inventory cannot be built; errors (bad_input) when
+// per weight (LC:ggml/src/ggml-common.h, V:vllm/model_executor/layers/quantization/) when the inventory cannot be built; errors (bad_input) when
 // neither is possible.
 base::Result<WeightsEstimate> estimate_weights(const model::Arch& arch, const Quant& q);
 

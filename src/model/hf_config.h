@@ -43,7 +43,7 @@ base::Result<HfConfig> load_hf_config(const std::filesystem::path& path);
 base::Result<std::optional<Quantization>> parse_hf_quant_config(std::string_view json,
                                                                 std::string_view name);
 
-// Canonical quantization name (spark-knowledge.md "Words") for a declared one, case-insensitive:
+// Canonical quantization name (docs/policy.md, Words) for a declared one, case-insensitive:
 // "bfloat16" -> "bf16", "float16"/"half" -> "fp16", "fbgemm_fp8"/"FP8" -> "fp8", "NVFP4" ->
 // "nvfp4", "awq"/"gptq"/"mxfp4" as is; other names are returned lower-cased.
 std::string canonical_quant_method(std::string_view declared);
