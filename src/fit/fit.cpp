@@ -13,7 +13,7 @@ namespace {
 using engines::Engine;
 using engines::WeightFormat;
 
-// The GGUF ladder of the decision order (docs/policy.md, Decision order step 6), largest first.
+// The GGUF ladder of the decision order (spark-knowledge.md step 6), largest first.
 constexpr const char* kGgufLadder[] = {"Q8_0",   "Q6_K",   "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S",
                                        "IQ4_XS", "Q3_K_L", "Q3_K_M", "Q3_K_S", "Q2_K"};
 
@@ -92,7 +92,7 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
         return res;
     }
 
-    // Context (docs/policy.md, Words).
+    // Context (spark-knowledge.md "Words").
     const std::optional<std::uint64_t> trained = spec.arch.context_length;
     if (o.context) {
         res.context = *o.context;

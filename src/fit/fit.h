@@ -1,6 +1,6 @@
 // `sparkctl fit` as a library: resolves the quantization (the file's, an explicit what-if, or the
-// one the decision order (docs/policy.md) picks among published variants), the weights (exact
-// from a file, else estimated), the context (docs/policy.md, Words), and runs the memory
+// one spark-knowledge.md's decision order picks among published variants), the weights (exact
+// from a file, else estimated), the context (spark-knowledge.md "Words"), and runs the memory
 // model and both solvers for one engine. Pure (no I/O), thread-safe.
 #pragma once
 
@@ -18,7 +18,7 @@
 
 namespace sparkctl::fit {
 
-// Context used when none is given: the trained context, capped (docs/policy.md, Words).
+// Context used when none is given: the trained context, capped (spark-knowledge.md "Words").
 inline constexpr std::uint64_t kDefaultContextCap = 32768;
 
 struct FitOptions {

@@ -157,7 +157,7 @@ std::uint64_t llamacpp_compute(const model::Arch& a, const FitRequest& r,
 }
 
 // SPARKCTL-FIT-5: vLLM peak activation of the profile run with max_num_batched_tokens tokens
-// (no closed form in the source: V:vllm/v1/worker/gpu_worker.py measures it): T * (8 h + 3 ffn_width) * 2 B for the
+// (no closed form in the source, engines.md 1.3): T * (8 h + 3 ffn_width) * 2 B for the
 // residual stream, attention projections and the FFN, plus the sampler's fp32 logits and
 // probabilities for max_num_seqs sequences.
 std::uint64_t vllm_activation(const model::Arch& a, std::uint32_t batched, std::uint32_t seqs) {

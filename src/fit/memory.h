@@ -1,5 +1,5 @@
 // The memory model: what one deployment of a model on one engine needs, laid out by the engine's
-// own allocation rules (engines/alloc.h), against the budget of docs/policy.md; and the
+// own allocation rules (engines/alloc.h), against the budget of spark-knowledge.md; and the
 // solvers for the largest context and parallelism that fit. Formulas and constants:
 // docs/dev/fit.md. Pure functions, thread-safe.
 #pragma once
@@ -28,7 +28,7 @@ struct FitRequest {
     bool flash_attn = true;
     bool kv_unified = false;
     bool swa_full = false;
-    bool mmap = false;  // sparkctl launches llama.cpp with --no-mmap (docs/policy.md, Hardware)
+    bool mmap = false;  // sparkctl launches llama.cpp with --no-mmap (spark-knowledge.md)
 };
 
 struct KvBreakdown {
