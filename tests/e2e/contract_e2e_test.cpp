@@ -83,7 +83,8 @@ TEST(ContractE2e, InspectJsonOfACatalogModelAndOfAFile) {
                 "inspect gpt-oss-120b");
     EXPECT_EQ(doc["source"], "catalog");
     EXPECT_EQ(doc["arch"]["n_layers"], 36);  // huggingface.co/openai/gpt-oss-120b config.json
-    EXPECT_EQ(doc["arch"]["kind"], "moe");
+    EXPECT_NE(doc["arch"]["kind"].get<std::string>().find("MoE"), std::string::npos)
+        << doc["arch"]["kind"];
     EXPECT_TRUE(doc["arch"]["moe"].is_object()) << doc["arch"].dump();
 
     // A file: the tensor inventory adds up to the tensors read.
