@@ -56,7 +56,6 @@ class ModelDir : public test::TempDirTest {
     fs::path write(const fs::path& rel, const std::string& bytes) {
         return temp_.write(rel, bytes);
     }
-    const fs::path& root_ = dir_;
 };
 
 const std::vector<TensorDef> kLlamaTensors = {
@@ -70,7 +69,7 @@ const std::vector<TensorDef> kLlamaTensors = {
 TEST_F(ModelDir, SingleFileCheckpoint) {
     write("m/config.json", kLlamaConfig);
     auto st = write("m/model.safetensors", make_safetensors(kLlamaTensors));
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_TRUE(r.ok()) << r.error().message;
     const ModelSpec& s = r.value();
     EXPECT_EQ(s.name, "m");
@@ -103,7 +102,7 @@ TEST_F(ModelDir, ShardedCheckpointSumsShards) {
               "lm_head.weight": "model-00002-of-00002.safetensors"}})");
     // A stray file that the index does not name is not read.
     write("m/other.safetensors", "garbage");
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->files.size(), 2u);
     EXPECT_EQ(r->tensors.size(), 5u);
@@ -117,7 +116,7 @@ TEST_F(ModelDir, IndexNamingMissingShard) {
     write("m/config.json", kLlamaConfig);
     write("m/model.safetensors.index.json",
           R"({"weight_map": {"a": "model-00001-of-00002.safetensors"}})");
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, base::Errc::not_found);
     EXPECT_NE(r.error().message.find("model-00001-of-00002.safetensors"), std::string::npos);
@@ -128,7 +127,7 @@ TEST_F(ModelDir, IndexNamingTensorNotInShard) {
     write("m/model.safetensors.index.json",
           R"({"weight_map": {"model.embed_tokens.weight": "s1.safetensors",
               "lm_head.weight": "s1.safetensors"}})");
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, base::Errc::bad_input);
     EXPECT_NE(r.error().message.find("lm_head.weight"), std::string::npos);
@@ -137,7 +136,7 @@ TEST_F(ModelDir, IndexNamingTensorNotInShard) {
 TEST_F(ModelDir, DuplicateTensorAcrossShards) {
     write("m/a.safetensors", make_safetensors({kLlamaTensors[0]}));
     write("m/b.safetensors", make_safetensors({kLlamaTensors[0]}));
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message.find("also in"), std::string::npos);
 }
@@ -145,14 +144,14 @@ TEST_F(ModelDir, DuplicateTensorAcrossShards) {
 TEST_F(ModelDir, BadShardNamesTheFile) {
     write("m/config.json", kLlamaConfig);
     write("m/model.safetensors", std::string("\x0a\0\0\0\0\0\0\0{not json}", 18));
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message.find("model.safetensors"), std::string::npos);
 }
 
 TEST_F(ModelDir, BadConfigNamesTheFile) {
     write("m/config.json", R"({"num_hidden_layers": "x"})");
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, base::Errc::bad_input);
     EXPECT_NE(r.error().message.find("config.json"), std::string::npos);
@@ -160,18 +159,18 @@ TEST_F(ModelDir, BadConfigNamesTheFile) {
 }
 
 TEST_F(ModelDir, EmptyOrMissingDirectory) {
-    fs::create_directories(root_ / "empty");
-    auto r = load_model_dir(root_ / "empty");
+    fs::create_directories(dir_ / "empty");
+    auto r = load_model_dir(dir_ / "empty");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, base::Errc::not_found);
-    r = load_model_dir(root_ / "absent");
+    r = load_model_dir(dir_ / "absent");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, base::Errc::not_found);
 }
 
 TEST_F(ModelDir, ConfigOnlyDirectory) {
     write("m/config.json", kLlamaConfig);
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->source, SourceKind::config_json);
     EXPECT_TRUE(r->tensors.empty());
@@ -195,7 +194,7 @@ TEST_F(ModelDir, MoeActiveParamsAndMtpExcluded) {
               {"model.layers.0.mlp.gate.weight", "BF16", {4, 4}},
               {"model.layers.1.eh_proj.weight", "BF16", {100, 4}},  // MTP layer
           }));
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->tensors.back().kind, TensorKind::mtp);
     EXPECT_EQ(r->arch.params_total, 40u + 64 + 16 + 16);
@@ -210,7 +209,7 @@ TEST_F(ModelDir, PackedAwqParams) {
                                      {"model.layers.0.mlp.up_proj.qzeros", "I32", {1, 16}},
                                      {"model.layers.0.mlp.up_proj.scales", "F16", {1, 128}},
                                  }));
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->arch.params_total, 128u * 128);
     EXPECT_EQ(r->weights_bytes, 128u * 16 * 4 + 16 * 4 + 128 * 2);
@@ -218,7 +217,7 @@ TEST_F(ModelDir, PackedAwqParams) {
 
 TEST_F(ModelDir, UnknownPackingLeavesParamsUnknown) {
     write("m/model.safetensors", make_safetensors({{"x.weight", "U8", {16}}}));
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_FALSE(r->arch.params_total);
     EXPECT_EQ(r->weights_bytes, 16u);
@@ -232,7 +231,7 @@ TEST_F(ModelDir, HfQuantConfigFillsModelOpt) {
           make_safetensors({{"model.layers.0.mlp.up_proj.weight", "U8", {4, 8}},
                             {"model.layers.0.mlp.up_proj.weight_scale", "F8_E4M3", {4, 1}},
                             {"model.layers.0.mlp.up_proj.weight_scale_2", "F32", {}}}));
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_TRUE(r.ok()) << r.error().message;
     ASSERT_TRUE(r->quant);
     EXPECT_EQ(r->quant->method, "nvfp4");
@@ -246,7 +245,7 @@ TEST_F(ModelDir, VisionParamsFromTensors) {
           make_safetensors({{"language_model.model.embed_tokens.weight", "BF16", {10, 4}},
                             {"vision_tower.vision_model.post_layernorm.weight", "BF16", {4}},
                             {"multi_modal_projector.mm_input_projection_weight", "BF16", {4, 4}}}));
-    auto r = load_model_dir(root_ / "m");
+    auto r = load_model_dir(dir_ / "m");
     ASSERT_TRUE(r.ok()) << r.error().message;
     ASSERT_TRUE(r->arch.vision);
     EXPECT_EQ(r->arch.vision->params, 20u);
@@ -256,7 +255,7 @@ TEST_F(ModelDir, VisionParamsFromTensors) {
 
 // ~/.cache/huggingface/hub layout: blobs/, refs/main, snapshots/<rev>/ with links into blobs.
 TEST_F(ModelDir, HfCacheWithRefsMain) {
-    fs::path repo = root_ / "hub" / "models--openai--gpt-oss-120b";
+    fs::path repo = dir_ / "hub" / "models--openai--gpt-oss-120b";
     write("hub/models--openai--gpt-oss-120b/blobs/aaa", kLlamaConfig);
     write("hub/models--openai--gpt-oss-120b/blobs/bbb", make_safetensors(kLlamaTensors));
     write("hub/models--openai--gpt-oss-120b/refs/main", "abc123\n");
@@ -286,7 +285,7 @@ TEST_F(ModelDir, HfCacheWithRefsMain) {
 }
 
 TEST_F(ModelDir, HfCacheWithoutRefs) {
-    fs::path repo = root_ / "models--Qwen--Qwen3-8B";
+    fs::path repo = dir_ / "models--Qwen--Qwen3-8B";
     write("models--Qwen--Qwen3-8B/snapshots/r1/config.json", kLlamaConfig);
     auto one = load_model_dir(repo);
     ASSERT_TRUE(one.ok()) << one.error().message;
@@ -303,16 +302,16 @@ TEST_F(ModelDir, HfCacheWithoutRefs) {
 TEST_F(ModelDir, HfCacheBadRefs) {
     write("models--a--b/snapshots/r1/config.json", kLlamaConfig);
     write("models--a--b/refs/main", "missing");
-    auto r = load_model_dir(root_ / "models--a--b");
+    auto r = load_model_dir(dir_ / "models--a--b");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, base::Errc::not_found);
     EXPECT_NE(r.error().message.find("missing"), std::string::npos);
     write("models--a--b/refs/main", "../../etc");
-    r = load_model_dir(root_ / "models--a--b");
+    r = load_model_dir(dir_ / "models--a--b");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, base::Errc::bad_input);
-    fs::create_directories(root_ / "models--c--d" / "snapshots");
-    r = load_model_dir(root_ / "models--c--d");
+    fs::create_directories(dir_ / "models--c--d" / "snapshots");
+    r = load_model_dir(dir_ / "models--c--d");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, base::Errc::not_found);
 }
@@ -324,7 +323,7 @@ TEST_F(ModelDir, ConfigJsonAndSafetensorsFiles) {
     EXPECT_EQ(r->name, "llama-x");
     EXPECT_EQ(r->source, SourceKind::config_json);
     EXPECT_EQ(r->arch.architecture, "LlamaForCausalLM");
-    EXPECT_FALSE(load_config_json(root_ / "nope.json").ok());
+    EXPECT_FALSE(load_config_json(dir_ / "nope.json").ok());
 
     auto st = write("solo/w.safetensors", make_safetensors({kLlamaTensors[0]}));
     auto s = load_safetensors(st);
