@@ -1,8 +1,8 @@
 // Per-engine memory allocation rules: how each engine lays out its KV cache (llama.cpp cells,
 // PAD256, SWA cells and streams; vLLM blocks of 16; SGLang token slots and the hybrid SWA pool)
 // and how it sizes what is not weights or KV (compute buffers, reserved memory, CUDA graphs).
-// Every constant cites the engine's source path (LC:/V:/S:, docs/dev/engines.md), or a sparkctl choice ID documented in
-// docs/dev/fit.md. Pure functions, thread-safe.
+// Every constant cites the engine's source path (LC:/V:/S:, docs/dev/engines.md), or a sparkctl
+// choice ID documented in docs/dev/fit.md. Pure functions, thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +19,8 @@ inline constexpr std::uint32_t kDefaultBatch = 2048;  // -b
 
 constexpr std::uint64_t pad(std::uint64_t n, std::uint64_t to) { return (n + to - 1) / to * to; }
 
-// The KV cells llama.cpp allocates for `-c n_ctx -np n_seq` (LC:src/llama-context.cpp, LC:src/llama-kv-cache.cpp, LC:src/llama-kv-cache-iswa.cpp).
+// The KV cells llama.cpp allocates for `-c n_ctx -np n_seq` (LC:src/llama-context.cpp,
+// LC:src/llama-kv-cache.cpp, LC:src/llama-kv-cache-iswa.cpp).
 struct Cells {
     std::uint64_t n_ctx = 0;      // total cells of a full-attention layer (all streams)
     std::uint64_t n_ctx_seq = 0;  // cells each sequence may use
@@ -93,7 +94,8 @@ inline constexpr std::uint32_t kPageSize = 1;              // --page-size defaul
 inline constexpr double kSwaFullTokensRatio = 0.8;         // --swa-full-tokens-ratio default
 inline constexpr std::uint32_t kMaxPrefillTokens = 16384;  // --max-prefill-tokens default
 
-// Per-GPU defaults by total memory in MiB (S:python/sglang/srt/server_args.py _handle_gpu_memory_settings).
+// Per-GPU defaults by total memory in MiB (S:python/sglang/srt/server_args.py
+// _handle_gpu_memory_settings).
 struct GpuDefaults {
     std::uint32_t chunked_prefill_size = 0;
     std::uint32_t cuda_graph_max_bs = 0;

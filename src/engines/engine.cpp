@@ -8,7 +8,8 @@ namespace sparkctl::engines {
 
 namespace {
 
-// ggml row sizes (LC:ggml/src/ggml-common.h block_q8_0 etc.), LC:src/llama-kv-cache.cpp (row sizes of the K and V tensors).
+// ggml row sizes (LC:ggml/src/ggml-common.h block_q8_0 etc.), LC:src/llama-kv-cache.cpp (row sizes
+// of the K and V tensors).
 constexpr std::array kLlamaCppKv = {
     KvCacheType{"f16", 1, 2},      KvCacheType{"f32", 1, 4},    KvCacheType{"bf16", 1, 2},
     KvCacheType{"q8_0", 32, 34},   KvCacheType{"q4_0", 32, 18}, KvCacheType{"q4_1", 32, 20},

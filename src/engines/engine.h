@@ -1,7 +1,7 @@
 // Per-engine facts: which weight formats each engine loads, which KV cache types it accepts, and
 // the versions these facts describe. Every fact cites its source in
-// the engines' public repositories ("LC:" llama.cpp, "V:" vLLM, "S:" SGLang paths; docs/dev/engines.md).
-// All functions are pure and thread-safe.
+// the engines' public repositories ("LC:" llama.cpp, "V:" vLLM, "S:" SGLang paths;
+// docs/dev/engines.md). All functions are pure and thread-safe.
 #pragma once
 
 #include <cstdint>

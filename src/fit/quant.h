@@ -1,8 +1,9 @@
 // Quantization schemes as sparkctl plans them, and their per-tensor rules: which tensors stay
 // unquantized and what each quantized tensor costs. GGUF rules follow llama.cpp's quantizer
 // (LC:src/llama-quant.cpp: tensor_allows_quantization, llama_tensor_get_type_impl,
-// tensor_type_fallback); safetensors rules follow each format's layout (LC:ggml/src/ggml-common.h blocks; V:vllm/model_executor/layers/quantization/awq.py, gptq.py).
-// Pure functions, thread-safe.
+// tensor_type_fallback); safetensors rules follow each format's layout
+// (V:vllm/model_executor/layers/quantization/awq.py, gptq.py; the MXFP4 and NVFP4 blocks as in
+// LC:ggml/src/ggml-common.h block_mxfp4, block_nvfp4). Pure functions, thread-safe.
 #pragma once
 
 #include <cstdint>

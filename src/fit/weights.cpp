@@ -45,7 +45,8 @@ std::uint32_t kv_heads_of(const model::Arch& a, std::uint32_t il) {
     return a.n_kv_heads.value_or(a.n_heads.value_or(1));
 }
 
-// Nominal bits per weight of a format, for the params-only fallback (LC:ggml/src/ggml-common.h, V:vllm/model_executor/layers/quantization/awq.py).
+// Nominal bits per weight of a format, for the params-only fallback (LC:ggml/src/ggml-common.h,
+// V:vllm/model_executor/layers/quantization/awq.py).
 double nominal_bpw(const Quant& q) {
     const std::string& n = q.name;
     if (n == "bf16" || n == "fp16" || n == "BF16" || n == "F16") return 16.0;

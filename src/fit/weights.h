@@ -25,8 +25,8 @@ struct WeightsEstimate {
 };
 
 // Weights of `arch` quantized as `q`. Falls back to params_total x the format's nominal bits
-// per weight (LC:ggml/src/ggml-common.h, V:vllm/model_executor/layers/quantization/) when the inventory cannot be built; errors (bad_input) when
-// neither is possible.
+// per weight (LC:ggml/src/ggml-common.h, V:vllm/model_executor/layers/quantization/) when the
+// inventory cannot be built; errors (bad_input) when neither is possible.
 base::Result<WeightsEstimate> estimate_weights(const model::Arch& arch, const Quant& q);
 
 }  // namespace sparkctl::fit
