@@ -63,10 +63,12 @@ TEST(CatalogLadder, EveryGgufVariantIsANamedSourcedFile) {
             EXPECT_FALSE(v.file.empty());
             EXPECT_FALSE(v.source.empty());
             EXPECT_FALSE(v.publisher.empty());
-            if (v.size_bytes) EXPECT_FALSE(v.size_source.empty());
+            if (v.size_bytes) {
+                EXPECT_FALSE(v.size_source.empty());
+            }
         }
     }
-    EXPECT_GE(n, 130);
+    EXPECT_GE(n, 125);
 }
 
 // Published sizes must be plausible for the format: bits per weight of the whole file against
@@ -137,7 +139,9 @@ TEST(CatalogLadder, EveryModelHasQ4KMAndQ8_0OrItsNativeGguf) {
             continue;
         }
         EXPECT_TRUE(f.count("Q4_K_M"));
-        if (e.id != "deepseek-v3") EXPECT_TRUE(f.count("Q8_0"));
+        if (e.id != "deepseek-v3") {
+            EXPECT_TRUE(f.count("Q8_0"));
+        }
     }
 }
 

@@ -27,7 +27,7 @@ TEST(PlanGolden, ChatSmallModelSingleUserPicksLlamaCpp) {
     ASSERT_EQ(p.status, Status::ok);
     EXPECT_EQ(p.engine, Engine::llama_cpp);
     EXPECT_EQ(decision(p, "engine")->rule, "R-ENG-1");
-    EXPECT_EQ(p.quant, "Q4_K_M");
+    EXPECT_EQ(p.quant, "Q8_0");  // the largest published GGUF that fits
     EXPECT_EQ(p.variant_repo, "unsloth/Qwen3-8B-GGUF");
     EXPECT_EQ(p.engine_version.name, "2026");
     const LaunchCommand* c = server(p);
@@ -131,7 +131,8 @@ TEST(PlanGolden, MlaModelTooLargeExitsThreeWithSuggestions) {
     Plan p = plan_for("deepseek-v3", request(UseCase::chat));
     EXPECT_EQ(p.status, Status::does_not_fit);
     EXPECT_EQ(p.exit_status(), 3);
-    EXPECT_EQ(p.engine, Engine::vllm);  // no GGUF published
+    EXPECT_EQ(p.engine, Engine::llama_cpp);  // R-ENG-1; even its Q4_K_M GGUF (377 GiB) is too big
+    EXPECT_EQ(p.quant, "Q4_K_M");
     ASSERT_FALSE(p.suggestions.empty());
     EXPECT_TRUE(p.commands.empty());
     bool nodes = false;
@@ -437,9 +438,14 @@ TEST(PlanGolden, BadRequestsAreErrors) {
     r.engine_version = "0.1";
     EXPECT_FALSE(make_plan(e->spec, e->variants, r, RuleBook::builtin()).ok());
     const model::CatalogEntry* ds = model::find_model("deepseek-v3");
+    std::vector<model::Variant> safetensors_only;  // no GGUF published
+    for (const model::Variant& v : ds->variants) {
+        if (v.file.empty()) safetensors_only.push_back(v);
+    }
+    ASSERT_FALSE(safetensors_only.empty());
     r = request(UseCase::chat);
-    r.engine = "llama.cpp";  // no GGUF published
-    EXPECT_FALSE(make_plan(ds->spec, ds->variants, r, RuleBook::builtin()).ok());
+    r.engine = "llama.cpp";
+    EXPECT_FALSE(make_plan(ds->spec, safetensors_only, r, RuleBook::builtin()).ok());
 }
 
 TEST(PlanRender, FormatsCarryTheCommands) {
