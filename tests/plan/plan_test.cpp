@@ -127,6 +127,25 @@ TEST(PlanGolden, PreferSpeedWithMxfp4PicksSglang) {
     expect_flags_accepted(p);
 }
 
+// Issue 10 item 4: with the published GGUF ladders, models owners run on one Spark plan on one
+// Spark: the largest published rung that fits (GLM-4.5-Air used to stop at Q8_0, "does not fit").
+TEST(PlanGolden, PublishedLaddersFitLargeModelsOnOneSpark) {
+    for (const char* id : {"glm-4.5-air", "qwen3-235b-a22b", "llama-3.3-70b"}) {
+        Plan p = plan_for(id, request(UseCase::chat));
+        ASSERT_EQ(p.status, Status::ok) << id;
+        EXPECT_EQ(p.engine, Engine::llama_cpp) << id;
+        EXPECT_EQ(p.nodes, 1u) << id;
+        EXPECT_LE(p.fit.estimate.memory.total_bytes, p.fit.estimate.memory.budget_bytes) << id;
+        bool published = false;
+        for (const model::Variant& v : model::find_model(id)->variants) {
+            published |= v.format == p.quant && v.repo == p.variant_repo;
+        }
+        EXPECT_TRUE(published) << id << " " << p.quant;
+    }
+    EXPECT_EQ(plan_for("glm-4.5-air", request(UseCase::chat)).quant, "Q6_K");
+    EXPECT_EQ(plan_for("qwen3-235b-a22b", request(UseCase::chat)).quant, "Q2_K");
+}
+
 TEST(PlanGolden, MlaModelTooLargeExitsThreeWithSuggestions) {
     Plan p = plan_for("deepseek-v3", request(UseCase::chat));
     EXPECT_EQ(p.status, Status::does_not_fit);
