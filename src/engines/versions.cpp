@@ -255,18 +255,17 @@ Parsers parsers_for(Engine engine, std::string_view hf_class, std::string_view h
                   : "https://docs.sglang.io/cookbook/autoregressive/Qwen/Qwen3-Coder.md "
                     "(--tool-call-parser qwen3_coder)"};
     }
+    // SGLang: qwen and glm are the documented names; qwen25 and glm45 are deprecated aliases of
+    // the same detectors (S:python/sglang/srt/server_args.py deprecated_tool_call_parsers).
     if (hf_class == "Qwen3ForCausalLM" || hf_class == "Qwen3MoeForCausalLM") {
         return v ? Parsers{"hermes", "qwen3",
                            "https://qwen.readthedocs.io/en/latest/framework/function_call.html"
                            "#vllm (hermes); " +
                                docs + " (Qwen Models: hermes)"}
-                 : Parsers{"qwen25", "qwen3",
-                           docs +
-                               " (qwen: the Qwen3 series; S:python/sglang/srt/function_call/"
-                               "function_call_parser.py maps qwen and qwen25 to one detector)"};
+                 : Parsers{"qwen", "qwen3", docs + " (qwen: the Qwen series; qwen3 reasoning)"};
     }
     if (hf_class == "Qwen2ForCausalLM") {
-        return {v ? "hermes" : "qwen25", "", docs + (v ? " (Qwen Models: hermes)" : " (qwen25)")};
+        return {v ? "hermes" : "qwen", "", docs + (v ? " (Qwen Models: hermes)" : " (qwen)")};
     }
     if (hf_class == "LlamaForCausalLM") {
         return {v ? "llama3_json" : "llama3", "",
@@ -281,7 +280,9 @@ Parsers parsers_for(Engine engine, std::string_view hf_class, std::string_view h
                 docs + " (DeepSeek-V3 / DeepSeek-R1-0528: deepseek_v3)"};
     }
     if (hf_class == "Glm4MoeForCausalLM") {
-        return {"glm45", "glm45", docs + " (GLM-4.5 Models: glm45)"};
+        return {
+            v ? "glm45" : "glm", "glm45",
+            docs + (v ? " (GLM-4.5 Models: glm45)" : " (glm: the GLM series; glm45 reasoning)")};
     }
     if (hf_class == "Mistral3ForConditionalGeneration") {
         return {"mistral", "", docs + " (Mistral Models: mistral)"};

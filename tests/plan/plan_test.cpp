@@ -435,7 +435,7 @@ TEST(PlanGolden, ConfigEditsRules) {
     ASSERT_TRUE(sg.apply_overrides({{"R-ENG-2.engine", "sglang"}}, "test").ok());
     Plan q = plan_for("qwen3-8b", request(UseCase::agents, 4), sg);
     EXPECT_EQ(q.engine, Engine::sglang);
-    EXPECT_EQ(arg_after(*server(q), "--tool-call-parser"), "qwen25");
+    EXPECT_EQ(arg_after(*server(q), "--tool-call-parser"), "qwen");  // qwen25 is deprecated
     expect_flags_accepted(q);
 
     RuleBook bad = RuleBook::builtin();
