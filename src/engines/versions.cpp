@@ -225,42 +225,89 @@ bool llamacpp_supports(std::string_view arch) {
 }
 
 Parsers parsers_for(Engine engine, std::string_view hf_class, std::string_view hf_id) {
-    // vLLM: V:docs/features/tool_calling.md and V:vllm/entrypoints/openai/tool_parsers
-    // (register_module names), V:vllm/reasoning; SGLang: S:docs/advanced_features/tool_parser.md
-    // and separate_reasoning.md. llama.cpp parses tool calls from the GGUF's Jinja template.
-    const std::string id = base::to_lower(hf_id);
-    const bool coder = id.find("coder") != std::string::npos;
-    const bool r1 = id.find("-r1") != std::string::npos;
-    const std::string src_v = "V:docs/features/tool_calling.md, V:vllm/reasoning";
-    const std::string src_s =
-        "S:docs/advanced_features/tool_parser.md, S:docs/advanced_features/separate_reasoning.md";
+    // Every name below is registered in the version's values table (data/engines/*.values.tsv:
+    // V:vllm/tool_parsers/__init__.py, V:vllm/reasoning/__init__.py,
+    // S:python/sglang/srt/function_call/function_call_parser.py,
+    // S:python/sglang/srt/parser/reasoning_parser.py); engines_test checks it for every catalog
+    // model. llama.cpp parses tool calls from the GGUF's Jinja chat template (--jinja).
     if (engine == Engine::llama_cpp) {
         return {"", "", "LC:tools/server/README.md (--jinja: tool calls from the chat template)"};
     }
     const bool v = engine == Engine::vllm;
-    const std::string src = v ? src_v : src_s;
+    const std::string id = base::to_lower(hf_id);
+    const bool coder = id.find("coder") != std::string::npos;
+    const bool r1 = id.find("-r1") != std::string::npos;
+    // The engines' own parser lists: which families each parser serves.
+    const std::string docs =
+        v ? "https://github.com/vllm-project/vllm/blob/main/docs/features/tool_calling.md"
+          : "https://docs.sglang.io/docs/advanced_features/tool_parser.md, "
+            "https://docs.sglang.io/docs/advanced_features/separate_reasoning.md";
     if (hf_class == "GptOssForCausalLM") {
         // vLLM parses gpt-oss reasoning from the Harmony format itself.
-        return v ? Parsers{"openai", "", src} : Parsers{"gpt-oss", "gpt-oss", src};
+        return v ? Parsers{"openai", "", docs + " (OpenAI OSS Models: openai)"}
+                 : Parsers{"gpt-oss", "gpt-oss", docs + " (gpt-oss)"};
     }
     if ((hf_class == "Qwen3ForCausalLM" || hf_class == "Qwen3MoeForCausalLM") && coder) {
-        return {"qwen3_coder", "", src};  // Qwen3-Coder does not think
+        // Qwen3-Coder does not think.
+        return {"qwen3_coder", "",
+                v ? "https://docs.vllm.ai/projects/recipes/en/latest/Qwen/"
+                    "Qwen3-Coder-480B-A35B.html (--tool-call-parser qwen3_coder)"
+                  : "https://docs.sglang.io/cookbook/autoregressive/Qwen/Qwen3-Coder.md "
+                    "(--tool-call-parser qwen3_coder)"};
     }
+    // SGLang: qwen and glm are the documented names; qwen25 and glm45 are deprecated aliases of
+    // the same detectors (S:python/sglang/srt/server_args.py deprecated_tool_call_parsers).
     if (hf_class == "Qwen3ForCausalLM" || hf_class == "Qwen3MoeForCausalLM") {
-        return v ? Parsers{"hermes", "qwen3", src} : Parsers{"qwen25", "qwen3", src};
+        return v ? Parsers{"hermes", "qwen3",
+                           "https://qwen.readthedocs.io/en/latest/framework/function_call.html"
+                           "#vllm (hermes); " +
+                               docs + " (Qwen Models: hermes)"}
+                 : Parsers{"qwen", "qwen3", docs + " (qwen: the Qwen series; qwen3 reasoning)"};
     }
-    if (hf_class == "Qwen2ForCausalLM") return {v ? "hermes" : "qwen25", "", src};
-    if (hf_class == "LlamaForCausalLM") return {v ? "llama3_json" : "llama3", "", src};
+    if (hf_class == "Qwen2ForCausalLM") {
+        return {v ? "hermes" : "qwen", "", docs + (v ? " (Qwen Models: hermes)" : " (qwen)")};
+    }
+    if (hf_class == "LlamaForCausalLM") {
+        return {v ? "llama3_json" : "llama3", "",
+                docs + (v ? " (Llama Models: llama3_json)" : " (llama3: Llama 3.1 / 3.2 / 3.3)")};
+    }
     if (hf_class == "Llama4ForConditionalGeneration") {
-        return {v ? "llama4_pythonic" : "pythonic", "", src};
+        return {v ? "llama4_pythonic" : "pythonic", "",
+                docs + (v ? " (Llama 4: llama4_pythonic)" : " (pythonic: Llama-4)")};
     }
     if (hf_class == "DeepseekV3ForCausalLM") {
         return {v ? "deepseek_v3" : "deepseekv3", r1 ? (v ? "deepseek_r1" : "deepseek-r1") : "",
-                src};
+                docs + " (DeepSeek-V3 / DeepSeek-R1-0528: deepseek_v3)"};
     }
-    if (hf_class == "Glm4MoeForCausalLM") return {"glm45", "glm45", src};
-    if (hf_class == "Mistral3ForConditionalGeneration") return {"mistral", "", src};
-    return {"", "", src};
+    if (hf_class == "Glm4MoeForCausalLM") {
+        return {
+            v ? "glm45" : "glm", "glm45",
+            docs + (v ? " (GLM-4.5 Models: glm45)" : " (glm: the GLM series; glm45 reasoning)")};
+    }
+    if (hf_class == "Mistral3ForConditionalGeneration") {
+        return {"mistral", "", docs + " (Mistral Models: mistral)"};
+    }
+    if (hf_class == "Gemma3ForConditionalGeneration" || hf_class == "Gemma3ForCausalLM") {
+        // Gemma 3 has no tool-call tokens: vLLM ships a chat template that asks for a Python
+        // list of calls, which the pythonic parser reads (SGLang's pythonic detector reads the
+        // same list). Neither engine registers a Gemma-3-specific parser or a reasoning parser.
+        return {"pythonic", "",
+                "https://github.com/vllm-project/vllm/blob/main/examples/"
+                "tool_chat_template_gemma3_pythonic.jinja (pythonic, with that template); " +
+                    docs + " (pythonic)"};
+    }
+    if (hf_class == "NemotronHForCausalLM" && id.find("nemotron-3") != std::string::npos) {
+        // Nemotron 3 (Nano and Super) emits Qwen3-Coder style XML tool calls.
+        return v ? Parsers{"qwen3_coder", "nemotron_v3",
+                           "https://github.com/vllm-project/recipes/blob/main/NVIDIA/"
+                           "Nemotron-3-Nano-30B-A3B.md (--tool-call-parser qwen3_coder); "
+                           "V:vllm/reasoning/__init__.py (nemotron_v3)"}
+                 : Parsers{"qwen3_coder", "nemotron_3",
+                           "https://docs.sglang.io/cookbook/autoregressive/NVIDIA/"
+                           "Nemotron3-Super.md (--tool-call-parser qwen3_coder "
+                           "--reasoning-parser nemotron_3)"};
+    }
+    return {"", "", docs};
 }
 
 }  // namespace sparkctl::engines

@@ -65,10 +65,13 @@ void expect_use_flags(const Cell& c, const Plan& p) {
     }
     if (c.use == UseCase::agents) {
         EXPECT_EQ(decision(p, "tools")->rule, "SPARKCTL-PLAN-14") << name(c);
-        if (arg_after(*s, "--tool-call-parser").empty()) {
-            // No parser is cited for the family (Gemma 3): said, not guessed.
-            EXPECT_TRUE(warned(p, "no vllm tool-call parser is known")) << name(c);
+        // An agents plan without tool calls is a defect (issue 10 item 5).
+        if (p.engine == Engine::llama_cpp) {
+            EXPECT_TRUE(has_arg(*s, "--jinja")) << name(c);
         } else {
+            EXPECT_FALSE(arg_after(*s, "--tool-call-parser").empty()) << name(c);
+        }
+        if (p.engine == Engine::vllm) {
             EXPECT_TRUE(has_arg(*s, "--enable-auto-tool-choice")) << name(c);
         }
     }
@@ -112,7 +115,7 @@ void check(const Cell& c, const Plan& p) {
 const std::vector<Cell> kCatalogMatrix = {
     // Small dense (Qwen3-8B: GGUF, AWQ, FP8, NVFP4, BF16 published; trained context 40960).
     // chat: one user -> llama.cpp (R-ENG-1), the largest published GGUF that fits.
-    {"qwen3-8b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q4_K_M",
+    {"qwen3-8b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q8_0",
      "unsloth/Qwen3-8B-GGUF", 32768},
     // agents/batch: parallel -> vLLM (R-ENG-2), AWQ by default (R-QNT-1).
     {"qwen3-8b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "awq", "Qwen/Qwen3-8B-AWQ",
@@ -123,10 +126,10 @@ const std::vector<Cell> kCatalogMatrix = {
     {"qwen3-8b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "awq",
      "Qwen/Qwen3-8B-AWQ", 40960},
 
-    // Large dense (Llama-3.3-70B: no GGUF in the catalog, AWQ/NVFP4/BF16).
-    // chat: R-ENG-1 wants llama.cpp, no GGUF is published -> vLLM, AWQ.
-    {"llama-3.3-70b", UseCase::chat, Status::ok, Engine::vllm, "R-ENG-1", "awq",
-     "casperhansen/llama-3.3-70b-instruct-awq", 32768},
+    // Large dense (Llama-3.3-70B: bartowski's GGUF ladder, AWQ/NVFP4/BF16).
+    // chat: one user -> llama.cpp (R-ENG-1); Q8_0 (70B x 8.5 bits) + 32k of KV fits one Spark.
+    {"llama-3.3-70b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q8_0",
+     "bartowski/Llama-3.3-70B-Instruct-GGUF", 32768},
     // agents x8 at 32k: 8 x 32768 x 320 KiB of KV + 37 GiB of AWQ weights is over the budget.
     {"llama-3.3-70b", UseCase::agents, Status::does_not_fit, Engine::vllm, "R-ENG-2", "awq",
      "casperhansen/llama-3.3-70b-instruct-awq", 32768},
@@ -146,9 +149,10 @@ const std::vector<Cell> kCatalogMatrix = {
     {"qwen3-30b-a3b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "bf16",
      "Qwen/Qwen3-30B-A3B", 40960},
 
-    // Sliding window, dense (Gemma-3-27B: 5 of 6 layers SWA; QAT Q4_0 GGUF, BF16, FP8).
-    {"gemma-3-27b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q4_0",
-     "google/gemma-3-27b-it-qat-q4_0-gguf", 32768},
+    // Sliding window, dense (Gemma-3-27B: 5 of 6 layers SWA; QAT Q4_0 and Unsloth's GGUF
+    // ladder, BF16, FP8). chat: the largest published GGUF that fits is Unsloth's Q8_0.
+    {"gemma-3-27b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q8_0",
+     "unsloth/gemma-3-27b-it-GGUF", 32768},
     {"gemma-3-27b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "bf16",
      "google/gemma-3-27b-it", 32768},
     // batch x16: BF16 weights (54 GiB) + 16 sequences do not fit; the FP8 checkpoint does.
@@ -167,9 +171,10 @@ const std::vector<Cell> kCatalogMatrix = {
     {"gpt-oss-120b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "mxfp4",
      "openai/gpt-oss-120b", 131072},
 
-    // MLA (DeepSeek-R1, 671B: FP8 and GGUF Q8_0 published): nothing fits one or two Sparks; the
-    // long-context plan keeps the trained window since no shorter one fits either.
-    {"deepseek-r1", UseCase::chat, Status::does_not_fit, Engine::llama_cpp, "R-ENG-1", "Q8_0",
+    // MLA (DeepSeek-R1, 671B: FP8 and GGUF Q8_0 / Q4_K_M published): nothing fits one or two
+    // Sparks (chat plans the smallest GGUF); the long-context plan keeps the trained window since
+    // no shorter one fits either.
+    {"deepseek-r1", UseCase::chat, Status::does_not_fit, Engine::llama_cpp, "R-ENG-1", "Q4_K_M",
      "unsloth/DeepSeek-R1-GGUF", 32768},
     {"deepseek-r1", UseCase::agents, Status::does_not_fit, Engine::vllm, "R-ENG-2", "fp8",
      "deepseek-ai/DeepSeek-R1", 32768},
@@ -299,6 +304,10 @@ TEST(PlanMatrix, ForcedEnginesEmitOnlyRegisteredFlagsAndParsers) {
                 if (p->status != Status::ok) continue;
                 ++planned;
                 expect_flags_accepted(*p);
+                if (use == UseCase::agents) {  // every family gets its tool-call parser
+                    EXPECT_FALSE(arg_after(*server(*p), "--tool-call-parser").empty())
+                        << e.id << " on " << r.engine;
+                }
                 for (const std::string& w : p->warnings) {
                     EXPECT_EQ(w.find("is not registered"), std::string::npos) << e.id << ": " << w;
                     EXPECT_EQ(w.find("flag table"), std::string::npos) << e.id << ": " << w;

@@ -27,7 +27,7 @@ TEST(PlanGolden, ChatSmallModelSingleUserPicksLlamaCpp) {
     ASSERT_EQ(p.status, Status::ok);
     EXPECT_EQ(p.engine, Engine::llama_cpp);
     EXPECT_EQ(decision(p, "engine")->rule, "R-ENG-1");
-    EXPECT_EQ(p.quant, "Q4_K_M");
+    EXPECT_EQ(p.quant, "Q8_0");  // the largest published GGUF that fits
     EXPECT_EQ(p.variant_repo, "unsloth/Qwen3-8B-GGUF");
     EXPECT_EQ(p.engine_version.name, "2026");
     const LaunchCommand* c = server(p);
@@ -127,11 +127,31 @@ TEST(PlanGolden, PreferSpeedWithMxfp4PicksSglang) {
     expect_flags_accepted(p);
 }
 
+// Issue 10 item 4: with the published GGUF ladders, models owners run on one Spark plan on one
+// Spark: the largest published rung that fits (GLM-4.5-Air used to stop at Q8_0, "does not fit").
+TEST(PlanGolden, PublishedLaddersFitLargeModelsOnOneSpark) {
+    for (const char* id : {"glm-4.5-air", "qwen3-235b-a22b", "llama-3.3-70b"}) {
+        Plan p = plan_for(id, request(UseCase::chat));
+        ASSERT_EQ(p.status, Status::ok) << id;
+        EXPECT_EQ(p.engine, Engine::llama_cpp) << id;
+        EXPECT_EQ(p.nodes, 1u) << id;
+        EXPECT_LE(p.fit.estimate.memory.total_bytes, p.fit.estimate.memory.budget_bytes) << id;
+        bool published = false;
+        for (const model::Variant& v : model::find_model(id)->variants) {
+            published |= v.format == p.quant && v.repo == p.variant_repo;
+        }
+        EXPECT_TRUE(published) << id << " " << p.quant;
+    }
+    EXPECT_EQ(plan_for("glm-4.5-air", request(UseCase::chat)).quant, "Q6_K");
+    EXPECT_EQ(plan_for("qwen3-235b-a22b", request(UseCase::chat)).quant, "Q2_K");
+}
+
 TEST(PlanGolden, MlaModelTooLargeExitsThreeWithSuggestions) {
     Plan p = plan_for("deepseek-v3", request(UseCase::chat));
     EXPECT_EQ(p.status, Status::does_not_fit);
     EXPECT_EQ(p.exit_status(), 3);
-    EXPECT_EQ(p.engine, Engine::vllm);  // no GGUF published
+    EXPECT_EQ(p.engine, Engine::llama_cpp);  // R-ENG-1; even its Q4_K_M GGUF (377 GiB) is too big
+    EXPECT_EQ(p.quant, "Q4_K_M");
     ASSERT_FALSE(p.suggestions.empty());
     EXPECT_TRUE(p.commands.empty());
     bool nodes = false;
@@ -415,7 +435,7 @@ TEST(PlanGolden, ConfigEditsRules) {
     ASSERT_TRUE(sg.apply_overrides({{"R-ENG-2.engine", "sglang"}}, "test").ok());
     Plan q = plan_for("qwen3-8b", request(UseCase::agents, 4), sg);
     EXPECT_EQ(q.engine, Engine::sglang);
-    EXPECT_EQ(arg_after(*server(q), "--tool-call-parser"), "qwen25");
+    EXPECT_EQ(arg_after(*server(q), "--tool-call-parser"), "qwen");  // qwen25 is deprecated
     expect_flags_accepted(q);
 
     RuleBook bad = RuleBook::builtin();
@@ -437,9 +457,14 @@ TEST(PlanGolden, BadRequestsAreErrors) {
     r.engine_version = "0.1";
     EXPECT_FALSE(make_plan(e->spec, e->variants, r, RuleBook::builtin()).ok());
     const model::CatalogEntry* ds = model::find_model("deepseek-v3");
+    std::vector<model::Variant> safetensors_only;  // no GGUF published
+    for (const model::Variant& v : ds->variants) {
+        if (v.file.empty()) safetensors_only.push_back(v);
+    }
+    ASSERT_FALSE(safetensors_only.empty());
     r = request(UseCase::chat);
-    r.engine = "llama.cpp";  // no GGUF published
-    EXPECT_FALSE(make_plan(ds->spec, ds->variants, r, RuleBook::builtin()).ok());
+    r.engine = "llama.cpp";
+    EXPECT_FALSE(make_plan(ds->spec, safetensors_only, r, RuleBook::builtin()).ok());
 }
 
 TEST(PlanRender, FormatsCarryTheCommands) {
