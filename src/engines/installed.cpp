@@ -63,7 +63,7 @@ std::optional<Installed> installed_image(Engine engine, std::chrono::millisecond
     const std::string docker = program("DOCKER", "docker");
     for (const EngineVersion& v : engine_versions()) {
         if (v.engine != engine || v.image.empty()) continue;
-        looked += ", the image " + v.image + " (" + docker + " image inspect)";
+        looked += ", `" + docker + " image inspect " + v.image + "`";
         if (output_of({docker, "image", "inspect", "--format", "{{.Id}}", v.image}, timeout)) {
             return Installed{&v, v.release, "docker has the image " + v.image};
         }
@@ -104,7 +104,7 @@ base::Result<Installed> detect_installed(Engine engine, std::chrono::millisecond
     std::string looked;
     if (engine == Engine::llama_cpp) {
         const std::string exe = program("LLAMA_SERVER", "llama-server");
-        looked = exe + " (" + exe + " --version)";
+        looked = "`" + exe + " --version`";
         if (auto out = output_of({exe, "--version"}, timeout)) {
             const auto build = parse_llamacpp_version(*out);
             const std::string said = first_line_with(*out, "version:");
@@ -119,7 +119,7 @@ base::Result<Installed> detect_installed(Engine engine, std::chrono::millisecond
         }
     } else if (engine == Engine::vllm) {
         const std::string exe = program("VLLM", "vllm");
-        looked = exe + " (" + exe + " --version)";
+        looked = "`" + exe + " --version`";
         if (auto out = output_of({exe, "--version"}, timeout)) {
             if (const auto release = parse_vllm_version(*out)) {
                 return map_release(engine, *release, exe + " --version: " + *release);
@@ -128,7 +128,7 @@ base::Result<Installed> detect_installed(Engine engine, std::chrono::millisecond
         if (auto image = installed_image(engine, timeout, looked)) return *image;
     } else {
         const std::string exe = program("PYTHON", "python3");
-        looked = "the sglang package (" + exe + " -c 'import sglang')";
+        looked = "`" + exe + " -c 'import sglang'`";
         if (auto out =
                 output_of({exe, "-c", "import sglang; print(sglang.__version__)"}, timeout)) {
             if (const auto release = parse_vllm_version(*out)) {  // a bare version line too
@@ -139,7 +139,8 @@ base::Result<Installed> detect_installed(Engine engine, std::chrono::millisecond
     }
     return base::make_error(base::Errc::bad_input,
                             std::string("--engine-version installed: no ") + to_string(engine) +
-                                " is installed here (looked for " + looked + ")");
+                                " is installed here (looked for: " + looked +
+                                "; LLAMA_SERVER, VLLM, PYTHON and DOCKER name other programs)");
 }
 
 }  // namespace sparkctl::engines

@@ -287,6 +287,25 @@ TEST(PlanE2e, ShScriptStartsTheServerWaitsForHealthAndExitsWithItRunning) {
     ::kill(pid, SIGTERM);
     // Its output went to the log in LOG_DIR.
     EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(logs) / "sparkctl-qwen3-8b.log"));
+
+    // KIND=container on a vLLM plan runs its docker command the same way (DOCKER: a stand-in
+    // that serves on the --port the command carries).
+    auto vsh = s.run({"plan", "qwen3-30b-a3b", "--for", "agents", "--users", "8", "--context",
+                      "65536", "--format", "sh"});
+    ASSERT_EQ(vsh.exit_code, 0) << vsh.err;
+    ASSERT_NE(vsh.out.find("\"${DOCKER}\" run"), std::string::npos);
+    const auto vscript = s.write("run-vllm.sh", vsh.out);
+    const int vport = free_port();
+    r = run_script(vscript, {{"KIND", "container"},
+                             {"DOCKER", fake.string()},
+                             {"PORT", std::to_string(vport)},
+                             {"LOG_DIR", logs},
+                             {"HF_CACHE", (s.home() / "hf").string()}});
+    EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+    const pid_t vpid = served_pid(r.stdout_text);
+    ASSERT_GT(vpid, 0) << r.stdout_text;
+    EXPECT_EQ(health_status(vport), 200);
+    ::kill(vpid, SIGTERM);
 }
 
 TEST(PlanE2e, ShScriptFailsWithTheLogTailWhenTheServerDiesOrNeverAnswers) {
@@ -354,7 +373,7 @@ TEST(PlanE2e, EngineVersionInstalledReadsTheEngine) {
     bare.env["PATH"] = (bare.home() / "empty").string();
     auto none = bare.run({"plan", "qwen3-8b", "--for", "chat", "--engine-version", "installed"});
     EXPECT_EQ(none.exit_code, 2);
-    EXPECT_NE(none.err.find("no llama.cpp is installed here (looked for llama-server"),
+    EXPECT_NE(none.err.find("no llama.cpp is installed here (looked for: `llama-server --version`"),
               std::string::npos)
         << none.err;
 }

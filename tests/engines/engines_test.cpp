@@ -185,8 +185,8 @@ TEST(EngineVersions, DetectInstalledNamesWhatItLookedFor) {
     ::unsetenv("LLAMA_SERVER");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, base::Errc::bad_input);
-    EXPECT_NE(r.error().message.find("no llama.cpp is installed here (looked for "
-                                     "/nonexistent/llama-server"),
+    EXPECT_NE(r.error().message.find("no llama.cpp is installed here (looked for: "
+                                     "`/nonexistent/llama-server --version`"),
               std::string::npos)
         << r.error().message;
 }
