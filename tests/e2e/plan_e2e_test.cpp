@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -395,6 +396,33 @@ TEST(PlanE2e, FitsIsGreenOnATerminalOnly) {
     Sandbox s;
     auto piped = s.run({"plan", "qwen3-8b", "--for", "chat"});
     EXPECT_EQ(piped.out.find('\033'), std::string::npos);
+}
+
+// Item 8a: a real Hugging Face cache layout (the snapshot links to ../../blobs): the container
+// mounts the models--org--name directory and serves the snapshot as it sees it.
+TEST(PlanE2e, HfCacheDirectoryIsMountedIntoTheContainer) {
+    Sandbox s;
+    const std::filesystem::path repo = s.home() / "hub" / "models--Qwen--Qwen3-8B";
+    const std::filesystem::path blob = repo / "blobs" / "0123abcd";
+    std::filesystem::create_directories(blob.parent_path());
+    std::filesystem::copy_file(source_dir() / "tests/data/hf_configs/Qwen--Qwen3-8B.json", blob);
+    std::filesystem::create_directories(repo / "snapshots" / "abc123");
+    std::filesystem::create_symlink("../../blobs/0123abcd", repo / "snapshots/abc123/config.json");
+    auto r = s.run({"plan", repo.string(), "--for", "agents", "--users", "4", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json j = r.json();
+    std::vector<std::string> argv;
+    for (const auto& c : j["commands"]) {
+        if (c["role"] == "server" && c["kind"] == "container") argv = c["argv"];
+    }
+    ASSERT_FALSE(argv.empty()) << j["commands"].dump();
+    const std::string inside = "/models/models--Qwen--Qwen3-8B";
+    EXPECT_NE(std::find(argv.begin(), argv.end(), repo.string() + ":" + inside + ":ro"),
+              argv.end());
+    EXPECT_NE(std::find(argv.begin(), argv.end(), inside + "/snapshots/abc123"), argv.end());
+    for (const std::string& a : argv) {
+        EXPECT_TRUE(a.find(s.home().string()) == std::string::npos || a.ends_with(":ro")) << a;
+    }
 }
 
 }  // namespace

@@ -433,10 +433,13 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
     }
     if (req.bench) {
         const std::string off =
-            e == Engine::llama_cpp ? "--no-cache-prompt --cache-ram 0 --metrics"
-            : e == Engine::vllm    ? "--no-enable-prefix-caching --enable-prompt-tokens-details "
-                                     "(/metrics is on by default)"
-                                   : "--disable-radix-cache --enable-metrics --enable-cache-report";
+            e == Engine::llama_cpp
+                ? (engines::accepts_flag(p.engine_version, "--no-cache-prompt")
+                       ? "--no-cache-prompt --cache-ram 0 --metrics"
+                       : "--cache-ram 0 --metrics (this build has no --no-cache-prompt)")
+            : e == Engine::vllm ? "--no-enable-prefix-caching --enable-prompt-tokens-details "
+                                  "(/metrics is on by default)"
+                                : "--disable-radix-cache --enable-metrics --enable-cache-report";
         p.decisions.push_back({"bench", "R-OPS-2", off, rules.get("R-OPS-2").text, {}, {}});
     }
 
