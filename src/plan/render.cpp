@@ -273,17 +273,6 @@ std::string render_sh(const Plan& p, const std::string& ssh_user) {
         const std::string v = program_var(c.argv[0]);
         out += v + "=\"${" + v + ":-" + c.argv[0] + "}\"\n";
     }
-    for (const std::string& x : p.placeholders) {
-        if (x == "HF_CACHE") {
-            out += "HF_CACHE=\"${HF_CACHE:-$HOME/.cache/huggingface}\"\n";
-        } else if (x == "HF_TOKEN") {  // a secret: not echoed, and exported for docker -e
-            out +=
-                "if [ -z \"${HF_TOKEN:-}\" ]; then read -rsp 'HF_TOKEN: ' HF_TOKEN; echo; fi\n"
-                "export HF_TOKEN\n";
-        } else {
-            out += "if [ -z \"${" + x + ":-}\" ]; then read -rp '" + x + ": ' " + x + "; fi\n";
-        }
-    }
     bool has_container = false;
     for (const LaunchCommand& c : p.commands) has_container |= c.kind == "container";
     out += "case \"$KIND\" in\n  native) ;;\n";
@@ -295,7 +284,19 @@ std::string render_sh(const Plan& p, const std::string& ssh_user) {
     }
     out +=
         "  *) echo \"sparkctl: KIND must be native or container, not '$KIND'\" >&2; exit 2 ;;\n"
-        "esac\n"
+        "esac\n";
+    for (const std::string& x : p.placeholders) {
+        if (x == "HF_CACHE") {
+            out += "HF_CACHE=\"${HF_CACHE:-$HOME/.cache/huggingface}\"\n";
+        } else if (x == "HF_TOKEN") {  // a secret: not echoed, and exported for docker -e
+            out +=
+                "if [ -z \"${HF_TOKEN:-}\" ]; then read -rsp 'HF_TOKEN: ' HF_TOKEN; echo; fi\n"
+                "export HF_TOKEN\n";
+        } else {
+            out += "if [ -z \"${" + x + ":-}\" ]; then read -rp '" + x + ": ' " + x + "; fi\n";
+        }
+    }
+    out +=
         "mkdir -p \"$LOG_DIR\"\n\n"
         "# wait_healthy URL PID LOG: until URL answers; fails when PID exits or the deadline "
         "passes.\n"
