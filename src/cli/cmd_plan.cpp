@@ -1,6 +1,9 @@
 // sparkctl plan MODEL --for USE: engine, quantization, flags and launch commands by the rules,
 // each decision citing the rule it applied. Schema: docs/dev/plan.md.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +13,7 @@
 #include "base/strings.h"
 #include "cli/command.h"
 #include "cli/fit_json.h"
+#include "engines/installed.h"
 #include "hw/detect.h"
 #include "hw/profile.h"
 #include "model/catalog.h"
@@ -39,6 +43,7 @@ struct PlanArgs {
     bool explain = false;
     std::string format = "text";
     std::string budget;
+    std::string launcher;
 };
 
 json memory_json(const plan::Plan& p, std::uint64_t memory_total) {
@@ -166,13 +171,19 @@ Action setup_plan(CLI::App& app, Context& ctx) {
     app.add_option("--prefer", a->prefer, "speed or fit");
     app.add_option("--engine", a->engine, "Force llama.cpp, vllm or sglang (against the rules)");
     app.add_option("--engine-version", a->engine_version,
-                   "Engine version (default: the one NVIDIA's DGX Spark playbooks use)");
+                   "Engine version: a table's name (b6845, ngc-26.05, ...), a llama.cpp build "
+                   "(b6918: the nearest table at or below), or installed (default: the one "
+                   "NVIDIA's DGX Spark playbooks use)");
     app.add_option("--quant", a->quant, "Force a published quantization (awq, fp8, Q4_K_M, ...)");
     app.add_option("--override", a->overrides,
                    "Turn an operational rule's refusal into a warning (R-OPS-n); repeatable");
     app.add_flag("--explain", a->explain, "Print the whole decision trace");
     app.add_option("--format", a->format, "text, sh, compose or llama-swap")
         ->check(CLI::IsMember({"text", "sh", "compose", "llama-swap"}));
+    app.add_option("--launcher", a->launcher,
+                   "Multi-node vLLM launcher: mp (vLLM's own; the default where the version has "
+                   "--nnodes/--headless) or ray")
+        ->check(CLI::IsMember({"mp", "ray"}));
     app.add_option("--budget", a->budget,
                    "Memory budget in bytes (suffixes GiB, GB, ...) instead of the profile's");
     ctx.add_config_flag(app, "hardware");
@@ -200,6 +211,7 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         req.engine_version = a->engine_version;
         req.quant = a->quant;
         req.overrides = a->overrides;
+        req.launcher = a->launcher;
         auto cluster = plan::parse_cluster((*cfg)->table("cluster"), cfg_origin);
         if (!cluster) return c.out.fail(cluster.error());
         req.cluster = *cluster;
@@ -226,6 +238,18 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         auto spec = model::load_model(a->model);
         if (!spec) return c.out.fail(spec.error());
         const std::vector<model::Variant> variants = model::published_variants(*spec);
+        if (base::iequals(req.engine_version, "installed")) {
+            // The engine the rules (or --engine) pick, then the version installed of it.
+            plan::PlanRequest probe = req;
+            probe.engine_version.clear();
+            auto first = plan::make_plan(*spec, variants, probe, rules);
+            if (!first) return c.out.fail(first.error());
+            auto found = engines::detect_installed(first->engine);
+            if (!found) return c.out.fail(found.error());
+            req.engine_version = found->version->name;
+            req.engine_version_origin = "--engine-version installed: " + found->found +
+                                        " -> the nearest flag table at or below it";
+        }
         auto p = plan::make_plan(*spec, variants, req, rules);
         if (!p) return c.out.fail(p.error());
 
@@ -251,7 +275,9 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         } else if (a->format == "llama-swap" && p->status == plan::Status::ok) {
             c.out.emit_text(plan::render_llama_swap(*p));
         } else {
-            c.out.emit_text(plan::render_text(*p, a->explain));
+            c.out.emit_text(plan::render_text(
+                *p, a->explain,
+                plan::colour_wanted(isatty(fileno(stdout)) == 1, std::getenv("NO_COLOR"))));
         }
         return p->exit_status();
     };

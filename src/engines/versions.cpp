@@ -8,6 +8,10 @@
 
 extern const char sparkctl_flags_llamacpp_2026[];
 extern const unsigned long sparkctl_flags_llamacpp_2026_size;
+extern const char sparkctl_flags_llamacpp_b6845[];
+extern const unsigned long sparkctl_flags_llamacpp_b6845_size;
+extern const char sparkctl_flags_llamacpp_b7324[];
+extern const unsigned long sparkctl_flags_llamacpp_b7324_size;
 extern const char sparkctl_flags_vllm_ngc_26_05[];
 extern const unsigned long sparkctl_flags_vllm_ngc_26_05_size;
 extern const char sparkctl_flags_vllm_0_11[];
@@ -74,21 +78,39 @@ const Registry& registry() {
             reg.flags.push_back(parse_table(std::string_view(data, size)));
             reg.values.push_back(parse_values(values));
         };
+        // Its build number is unknown; 10621 is a lower bound: ggml-org's llama-server reported
+        // "version: 0.3.0-dev (build 10621, commit c1d0e7a00)" on 2026-08-25
+        // (https://github.com/lemonade-sdk/lemonade/issues/3342) and this tree is of 2026-09-12.
         add({Engine::llama_cpp, "2026",
              "llama.cpp tree of node-llama-cpp 3.21.1 (release v0.4.0, build-info 80fb11a), "
              "built from source as the playbook does",
              std::string(kPlaybooks) + " nvidia/llama-cpp/README.md (builds ggml-org/llama.cpp "
                                        "with -DCMAKE_CUDA_ARCHITECTURES=121a-real)",
              "", "no official llama.cpp image in the playbooks: native build", "extracted",
-             "80fb11a", true},
+             "80fb11a", true, "10621", "all"},
             sparkctl_flags_llamacpp_2026, sparkctl_flags_llamacpp_2026_size);
+        // Numbered llama.cpp releases, from the source trees node-llama-cpp bundles
+        // (llama/gitRelease.bundle; llama/binariesGithubRelease.json names the release). b6845
+        // is the nearest stored build at or below b6918 (the headers say why).
+        const std::string kNodeLlamaCpp =
+            "npm node-llama-cpp llama/gitRelease.bundle (ggml-org/llama.cpp release ";
+        add({Engine::llama_cpp, "b6845", "llama.cpp release b6845 (2025-10-26), built from source",
+             kNodeLlamaCpp + "b6845)", "",
+             "no official llama.cpp image in the playbooks: native build", "extracted",
+             "b6845 (node-llama-cpp 3.14.2)", false, "6845", "999"},
+            sparkctl_flags_llamacpp_b6845, sparkctl_flags_llamacpp_b6845_size);
+        add({Engine::llama_cpp, "b7324", "llama.cpp release b7324 (2025-12-08), built from source",
+             kNodeLlamaCpp + "b7324)", "",
+             "no official llama.cpp image in the playbooks: native build", "extracted",
+             "b7324 (node-llama-cpp 3.14.4)", false, "7324", "999"},
+            sparkctl_flags_llamacpp_b7324, sparkctl_flags_llamacpp_b7324_size);
         // The image ships vLLM 0.20.1 (NVIDIA vLLM release notes 26.05); the table is extracted
         // at v0.20.1rc0 (data/engines/vllm-ngc-26.05.flags.tsv says how that commit was found).
         add({Engine::vllm, "ngc-26.05", "vLLM 0.20.1 in NVIDIA's NGC image 26.05-py3",
              std::string(kPlaybooks) + " nvidia/vllm/README.md (single node and two-Spark Ray)",
              "nvcr.io/nvidia/vllm:26.05-py3",
              std::string(kPlaybooks) + " nvidia/vllm/README.md step 3", "extracted",
-             "ebf862c351dc4bcaf65de34c3caebe6df6e9e214 (v0.20.1rc0)", true},
+             "ebf862c351dc4bcaf65de34c3caebe6df6e9e214 (v0.20.1rc0)", true, "0.20.1", ""},
             sparkctl_flags_vllm_ngc_26_05, sparkctl_flags_vllm_ngc_26_05_size,
             std::string_view(sparkctl_values_vllm_ngc_26_05, sparkctl_values_vllm_ngc_26_05_size));
         // An older vLLM installed natively (pip); no image of that exact commit is cited.
@@ -99,13 +121,13 @@ const Registry& registry() {
              "extracted",
              "99d7eb5d6a512cfcc5a2b104f24ebf2d6cda772b (cli_args.py at "
              "005223338608bc94fd165a4f976c102a57bd1fc4)",
-             false},
+             false, "0.11", ""},
             sparkctl_flags_vllm_0_11, sparkctl_flags_vllm_0_11_size);
         // The tag is unpinned: the table is SGLang main of 2026-08-16 (its header says so).
         add({Engine::sglang, "latest-cu130", "SGLang in lmsysorg/sglang:latest-cu130",
              std::string(kPlaybooks) + " nvidia/sglang/README.md", "lmsysorg/sglang:latest-cu130",
              std::string(kPlaybooks) + " nvidia/sglang/README.md (SGLANG_IMAGE)", "extracted",
-             "9be3044b9cbe191d21675c857dd79f62b02b6ca0 (main, 2026-08-16)", true},
+             "9be3044b9cbe191d21675c857dd79f62b02b6ca0 (main, 2026-08-16)", true, "", ""},
             sparkctl_flags_sglang_latest_cu130, sparkctl_flags_sglang_latest_cu130_size,
             std::string_view(sparkctl_values_sglang_latest_cu130,
                              sparkctl_values_sglang_latest_cu130_size));
@@ -156,12 +178,58 @@ const EngineVersion& default_version(Engine engine) {
     return registry().versions.front();
 }
 
+// The leading dotted numbers of a release ("0.10.1.dev544+g..." -> {0, 10, 1}); empty when it
+// does not start with a digit.
+std::vector<std::uint64_t> release_numbers(std::string_view s) {
+    std::vector<std::uint64_t> out;
+    std::size_t i = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+        std::uint64_t n = 0;
+        for (; i < s.size() && s[i] >= '0' && s[i] <= '9' && n < (1ull << 40); ++i) {
+            n = n * 10 + static_cast<std::uint64_t>(s[i] - '0');
+        }
+        out.push_back(n);
+        if (i + 1 < s.size() && s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9') {
+            ++i;
+        } else {
+            break;
+        }
+    }
+    return out;
+}
+
+const EngineVersion* nearest_version(Engine engine, std::string_view release) {
+    const std::vector<std::uint64_t> want = release_numbers(base::trim(release));
+    if (want.empty()) return nullptr;
+    const EngineVersion* best = nullptr;
+    std::vector<std::uint64_t> best_n;
+    bool any_numbered = false;
+    for (const EngineVersion& v : registry().versions) {
+        if (v.engine != engine || v.release.empty()) continue;
+        any_numbered = true;
+        const std::vector<std::uint64_t> n = release_numbers(v.release);
+        if (n <= want && (best == nullptr || n > best_n)) {
+            best = &v;
+            best_n = n;
+        }
+    }
+    return any_numbered ? best : &default_version(engine);
+}
+
 base::Result<const EngineVersion*> find_version(Engine engine, std::string_view name) {
     std::string known;
     for (const EngineVersion& v : registry().versions) {
         if (v.engine != engine) continue;
         if (base::iequals(v.name, base::trim(name))) return &v;
         known += (known.empty() ? "" : ", ") + v.name;
+    }
+    if (engine == Engine::llama_cpp) {  // a build number: b6918 or 6918
+        std::string_view build = base::trim(name);
+        if (build.size() > 1 && (build[0] == 'b' || build[0] == 'B')) build.remove_prefix(1);
+        if (!build.empty() && release_numbers(build).size() == 1 &&
+            std::to_string(release_numbers(build)[0]) == build) {
+            if (const EngineVersion* v = nearest_version(engine, build)) return v;
+        }
     }
     return base::make_error(base::Errc::bad_input, "--engine-version: '" + base::printable(name) +
                                                        "' has no flag table for " +

@@ -26,6 +26,13 @@ struct EngineVersion {
     std::string flags_origin;  // "extracted" or "curated" (see the table's header)
     std::string flags_commit;  // the engine commit the flag table was read at
     bool playbook_default = false;
+    // The engine release the table was read at, comparable by numbers: "6845" (llama.cpp build
+    // b6845), "0.20.1" (vLLM), a lower bound where only that is known; "" when unknown (SGLang's
+    // unpinned image tag).
+    std::string release;
+    // llama.cpp: the -ngl value that offloads every layer: "all" where -ngl takes it, "999"
+    // where it takes a number only (LC:common/arg.cpp, `[](common_params &, int value)`).
+    std::string all_gpu_layers = "all";
 };
 
 // Every version with a flag table, the playbook default first for each engine.
@@ -34,9 +41,16 @@ const std::vector<EngineVersion>& engine_versions();
 // The version the DGX Spark playbooks use for `engine`.
 const EngineVersion& default_version(Engine engine);
 
-// Finds `name` (case-insensitive) among `engine`'s versions. Errors: bad_input naming the value
+// Finds `name` (case-insensitive) among `engine`'s versions; a llama.cpp build ("b6918" or
+// "6918") without a table of its own gets nearest_version's. Errors: bad_input naming the value
 // and listing the versions that have a flag table.
 base::Result<const EngineVersion*> find_version(Engine engine, std::string_view name);
+
+// The table for an engine release ("6918", "0.11.0", "0.10.1.dev544+gc90fb03df"): the newest
+// version whose release is at or below it (llama.cpp's 2026 tree counts as build 10621, a lower
+// bound); an engine with no numbered table (SGLang) gets its default. nullptr when the release is
+// older than every table or does not start with a number.
+const EngineVersion* nearest_version(Engine engine, std::string_view release);
 
 // True when `flag` ("--max-model-len", "-c") is defined by the version's argument parser.
 bool accepts_flag(const EngineVersion& version, std::string_view flag);

@@ -62,9 +62,10 @@ std::vector<std::string> memory_notes(Engine engine, const MemoryBreakdown& m,
                         ")");
     }
     if (engine != Engine::llama_cpp) {
-        notes.push_back("loading reads " + base::format_bytes(m.weights_bytes) +
-                        " of safetensors through the page cache (reclaimable, but on a unified "
-                        "pool drop caches first: sync; echo 3 > /proc/sys/vm/drop_caches)");
+        notes.push_back(
+            "loading reads " + base::format_bytes(m.weights_bytes) +
+            " of safetensors through the page cache (reclaimable, but on a unified "
+            "pool drop caches first: sync; echo 3 | sudo tee /proc/sys/vm/drop_caches)");
     }
     return notes;
 }

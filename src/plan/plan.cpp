@@ -805,8 +805,12 @@ base::Result<void> Planner::run() {
     decide({"engine-version",
             "R-QNT-4",
             plan_.engine_version.name,
-            r.engine_version.empty() ? "the version NVIDIA's DGX Spark playbooks use"
-                                     : "--engine-version",
+            r.engine_version.empty() ? std::string("the version NVIDIA's DGX Spark playbooks use")
+            : !r.engine_version_origin.empty() ? r.engine_version_origin
+            : base::iequals(r.engine_version, plan_.engine_version.name)
+                ? std::string("--engine-version")
+                : "--engine-version " + r.engine_version +
+                      ": no table of its own; the nearest one at or below it",
             {{"source", plan_.engine_version.source},
              {"flags",
               plan_.engine_version.flags_origin + " at " + plan_.engine_version.flags_commit}},

@@ -71,9 +71,14 @@ struct PlanRequest {
     Prefer prefer = Prefer::none;
     std::string engine;                  // "" -> the rules
     std::string engine_version;          // "" -> the playbook default
+    std::string engine_version_origin;   // why that version ("installed: llama-server ...")
     std::string quant;                   // "" -> the rules
     std::vector<std::string> overrides;  // R-OPS ids
     std::optional<ClusterInventory> cluster;
+    // Multi-node vLLM launcher: "" (vLLM's own multiprocessing launcher where the targeted
+    // version defines --nnodes/--node-rank/--master-addr/--headless, Ray otherwise), "mp" or
+    // "ray" (--launcher).
+    std::string launcher;
     Hardware hardware;
 };
 
@@ -95,7 +100,7 @@ struct Decision {
 
 struct LaunchCommand {
     std::string node;  // "local", or the host (or placeholder) it runs on
-    std::string role;  // "server", "ray-head", "ray-worker"
+    std::string role;  // "server", "ray-head", "ray-worker", "worker" (headless vLLM rank)
     std::string kind;  // "native" or "container"
     std::vector<std::string> argv;
     std::vector<std::pair<std::string, std::string>> env;

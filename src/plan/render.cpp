@@ -1,5 +1,7 @@
 #include "plan/render.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "base/strings.h"
@@ -22,15 +24,27 @@ std::string env_prefix(const LaunchCommand& c) {
     return out;
 }
 
-std::string status_line(const Plan& p) {
+// ANSI SGR colours (ECMA-48): green and red foreground, reset.
+constexpr const char* kGreen = "\033[32m";
+constexpr const char* kRed = "\033[31m";
+constexpr const char* kReset = "\033[0m";
+
+std::string paint(const std::string& s, const char* colour, bool on) {
+    return on ? colour + s + kReset : s;
+}
+
+std::string status_line(const Plan& p, bool colour) {
+    const fit::MemoryBreakdown& m = p.fit.estimate.memory;
     switch (p.status) {
         case Status::ok:
-            return "";
+            if (!p.fit.supported || m.total_bytes == 0) return "";
+            return paint("fits", kGreen, colour) + ": total " + b(m.total_bytes) +
+                   (p.nodes > 1 ? " per node" : "") + " <= budget " + b(m.budget_bytes) + "\n";
         case Status::refused:
             return "REFUSED (exit 2): " + p.refusal + "\n";
         case Status::does_not_fit:
-            return "DOES NOT FIT (exit 3): total " + b(p.fit.estimate.memory.total_bytes) +
-                   " per node > budget " + b(p.fit.estimate.memory.budget_bytes) + "\n";
+            return paint("DOES NOT FIT", kRed, colour) + " (exit 3): total " + b(m.total_bytes) +
+                   " per node > budget " + b(m.budget_bytes) + "\n";
     }
     return "";
 }
@@ -68,7 +82,11 @@ std::string shell_quote(const std::string& arg) {
     return out + "'";
 }
 
-std::string render_text(const Plan& p, bool explain) {
+bool colour_wanted(bool stdout_is_tty, const char* no_color) {
+    return stdout_is_tty && (no_color == nullptr || *no_color == '\0');
+}
+
+std::string render_text(const Plan& p, bool explain, bool colour) {
     std::string out;
     if (p.quant.empty()) {  // refused before the quantization was chosen
         out += p.model + " for " + to_string(p.use) + ": " + engines::to_string(p.engine) + "\n";
@@ -82,7 +100,7 @@ std::string render_text(const Plan& p, bool explain) {
                             : "") +
                "\n";
     }
-    out += status_line(p);
+    out += status_line(p, colour);
     out += "\nDecisions" + std::string(explain ? " (full trace)" : "") + ":\n";
     for (const Decision& d : p.decisions) {
         out += "  " + d.step + ": " + d.outcome + "  [" + d.rule + "]";
@@ -160,40 +178,187 @@ std::string render_text(const Plan& p, bool explain) {
     return out;
 }
 
+std::uint64_t health_timeout_s(const Plan& p) {
+    // Assumed effective load rate of the weights from disk: 1 GB/s. A stated assumption, not a
+    // measurement: NVIDIA's DGX Spark page lists 4 TB of NVMe M.2 storage with no read speed
+    // (https://www.nvidia.com/en-us/products/workstations/dgx-spark/); NVMe drives read
+    // sequentially at several GB/s, but a cold load also parses, converts and copies tensors.
+    constexpr double kLoadBytesPerS = 1e9;
+    // Startup work besides reading (assumed): vLLM and SGLang compile (torch.compile) and capture
+    // CUDA graphs before /health answers (vLLM's HTTP server starts only after the engine is up);
+    // llama-server answers /health with 503 until its model is loaded.
+    const double startup_s = p.engine == engines::Engine::llama_cpp ? 30.0 : 300.0;
+    constexpr double kMargin = 1.5;
+    constexpr std::uint64_t kLlamaSwapDefault = 120;  // llama-swap config.example.yaml
+    const double load_s = static_cast<double>(p.fit.estimate.memory.weights_bytes) / kLoadBytesPerS;
+    const auto s = static_cast<std::uint64_t>(std::ceil((load_s + startup_s) * kMargin));
+    return std::max(s, kLlamaSwapDefault);
+}
+
+namespace {
+
+// The variable that names a program in the sh script, so a build outside PATH (or a stand-in)
+// can be used: LLAMA_SERVER=~/llama.cpp/build/bin/llama-server.
+std::string program_var(const std::string& program) {
+    if (program == "llama-server") return "LLAMA_SERVER";
+    if (program == "vllm") return "VLLM";
+    if (program == "python3") return "PYTHON";
+    if (program == "ray") return "RAY";
+    if (program == "docker") return "DOCKER";
+    return "";
+}
+
+// argv with the program as its variable and the plan's port as ${PORT}.
+std::vector<std::string> script_argv(const LaunchCommand& c, const std::string& port) {
+    std::vector<std::string> argv = c.argv;
+    if (!argv.empty() && !program_var(argv[0]).empty()) {
+        argv[0] = "${" + program_var(argv[0]) + "}";
+    }
+    const std::string published = "127.0.0.1:" + port + ":" + port;
+    for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
+        if (argv[i] == "--port" && argv[i + 1] == port) argv[i + 1] = "${PORT}";
+        if (argv[i] == "-p" && argv[i + 1] == published) {
+            argv[i + 1] = "127.0.0.1:${PORT}:${PORT}";
+        }
+    }
+    return argv;
+}
+
+std::string script_url(const std::string& url, const std::string& port) {
+    std::string out = url;
+    const std::string from = ":" + port + "/";
+    if (auto at = out.find(from); at != std::string::npos)
+        out.replace(at, from.size(), ":${PORT}/");
+    return out;
+}
+
+// A line for an unquoted here-document: placeholders (${NAME}) expand on this machine, anything
+// else that the shell would expand is escaped.
+std::string heredoc_line(const std::string& line) {
+    std::string out;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (c == '$' && i + 1 < line.size() && line[i + 1] == '{') {
+            out += c;
+        } else if (c == '$' || c == '`' || c == '\\') {
+            out += std::string("\\") + c;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string render_sh(const Plan& p, const std::string& ssh_user) {
-    std::string out = "#!/usr/bin/env bash\n# sparkctl plan: " + p.model + " for " +
-                      to_string(p.use) + " on " + engines::to_string(p.engine) + " " +
-                      p.engine_version.name +
-                      "\nset -euo pipefail\nKIND=\"${KIND:-native}\"  # or container\n";
+    const std::string port = std::to_string(p.port);
+    std::string out =
+        "#!/usr/bin/env bash\n# sparkctl plan: " + p.model + " for " + to_string(p.use) + " on " +
+        engines::to_string(p.engine) + " " + p.engine_version.name +
+        "\n# Starts the server in the background (log in $LOG_DIR), waits for its "
+        "health URL up to\n# $HEALTH_TIMEOUT seconds, and exits 0 with it running, "
+        "or 1 with the log's last lines.\nset -euo pipefail\n"
+        "KIND=\"${KIND:-native}\"  # or container\n"
+        "PORT=\"${PORT:-" +
+        port +
+        "}\"\nLOG_DIR=\"${LOG_DIR:-$PWD}\"\n"
+        "HEALTH_TIMEOUT=\"${HEALTH_TIMEOUT:-" +
+        std::to_string(health_timeout_s(p)) + "}\"  # seconds: weights at 1 GB/s + startup, x1.5\n";
+    std::vector<std::string> programs;
+    for (const LaunchCommand& c : p.commands) {
+        if (c.argv.empty() || program_var(c.argv[0]).empty()) continue;
+        if (std::find(programs.begin(), programs.end(), c.argv[0]) != programs.end()) continue;
+        programs.push_back(c.argv[0]);
+        const std::string v = program_var(c.argv[0]);
+        out += v + "=\"${" + v + ":-" + c.argv[0] + "}\"\n";
+    }
+    bool has_container = false;
+    for (const LaunchCommand& c : p.commands) has_container |= c.kind == "container";
+    out += "case \"$KIND\" in\n  native) ;;\n";
+    if (has_container) {
+        out += "  container) ;;\n";
+    } else {
+        out += "  container)\n    echo \"sparkctl: " + std::string(engines::to_string(p.engine)) +
+               " has no official image in the playbooks: run KIND=native\" >&2\n    exit 2 ;;\n";
+    }
+    out +=
+        "  *) echo \"sparkctl: KIND must be native or container, not '$KIND'\" >&2; exit 2 ;;\n"
+        "esac\n";
     for (const std::string& x : p.placeholders) {
         if (x == "HF_CACHE") {
             out += "HF_CACHE=\"${HF_CACHE:-$HOME/.cache/huggingface}\"\n";
-            continue;
+        } else if (x == "HF_TOKEN") {  // a secret: not echoed, and exported for docker -e
+            out +=
+                "if [ -z \"${HF_TOKEN:-}\" ]; then read -rsp 'HF_TOKEN: ' HF_TOKEN; echo; fi\n"
+                "export HF_TOKEN\n";
+        } else {
+            out += "if [ -z \"${" + x + ":-}\" ]; then read -rp '" + x + ": ' " + x + "; fi\n";
         }
-        out += "if [ -z \"${" + x + ":-}\" ]; then read -rp '" + x + ": ' " + x + "; fi\n";
     }
-    std::string head = p.node_names.empty() ? "local" : p.node_names.front();
+    out +=
+        "mkdir -p \"$LOG_DIR\"\n\n"
+        "# wait_healthy URL PID LOG: until URL answers; fails when PID exits or the deadline "
+        "passes.\n"
+        "wait_healthy() {\n"
+        "  local deadline=$((SECONDS + HEALTH_TIMEOUT))\n"
+        "  until curl -sf -o /dev/null \"$1\"; do\n"
+        "    if ! kill -0 \"$2\" 2>/dev/null; then\n"
+        "      echo \"sparkctl: the server exited before $1 answered; last lines of $3:\" >&2\n"
+        "      tail -n 30 \"$3\" >&2\n"
+        "      exit 1\n"
+        "    fi\n"
+        "    if [ \"$SECONDS\" -ge \"$deadline\" ]; then\n"
+        "      echo \"sparkctl: $1 did not answer within ${HEALTH_TIMEOUT}s; stopping pid $2; "
+        "last lines of $3:\" >&2\n"
+        "      kill \"$2\" 2>/dev/null || true\n"
+        "      tail -n 30 \"$3\" >&2\n"
+        "      exit 1\n"
+        "    fi\n"
+        "    sleep 2\n"
+        "  done\n"
+        "  echo \"sparkctl: serving at ${1%/health} (pid $2, log $3)\"\n"
+        "}\n";
+    const std::string head = p.node_names.empty() ? "local" : p.node_names.front();
+    // A gated repository's token reaches the other nodes' commands (docker -e HF_TOKEN reads the
+    // node's environment).
+    const bool token =
+        std::find(p.placeholders.begin(), p.placeholders.end(), "HF_TOKEN") != p.placeholders.end();
     for (const std::string& kind : {std::string("native"), std::string("container")}) {
         bool any = false;
         for (const LaunchCommand& c : p.commands) any |= c.kind == kind;
         if (!any) continue;
         out += "\nif [ \"$KIND\" = " + kind + " ]; then\n";
+        int rank_logs = 0;
         for (const LaunchCommand& c : p.commands) {
             if (c.kind != kind) continue;
-            std::string line = env_prefix(c) + join_argv(c.argv);
+            const std::string line = env_prefix(c) + join_argv(script_argv(c, port));
             const bool remote = c.node != "local" && c.node != head;
-            const bool background = c.role != "server" || remote;
             out += "  # " + c.node + " " + c.role + (c.note.empty() ? "" : ": " + c.note) + "\n";
-            if (remote) {
-                const std::string who = (ssh_user.empty() ? "" : ssh_user + "@") + c.node;
-                line = "ssh " + shell_quote(who) + " " + shell_quote(line);
+            if (c.role == "server" && c.health_url) {  // on this machine, in the background
+                const std::string log = "\"$LOG_DIR/sparkctl-" + p.served_model_name + ".log\"";
+                out += "  " + env_prefix(c) + "nohup " + join_argv(script_argv(c, port)) + " >" +
+                       log + " 2>&1 &\n  wait_healthy " + script_url(*c.health_url, port) +
+                       " \"$!\" " + log + "\n";
+                continue;
             }
-            out += "  " + line + (background && c.kind == "native" ? " &" : "") + "\n";
-            if (c.role == "ray-head")
+            const bool long_running = c.role == "worker";  // a headless rank blocks
+            if (remote) {
+                // The placeholders expand here, not on the node (an unquoted here-document).
+                const std::string who = (ssh_user.empty() ? "" : ssh_user + "@") + c.node;
+                out += "  ssh " + shell_quote(who) + " bash -s";
+                if (long_running) {
+                    out += " >\"$LOG_DIR/sparkctl-" + p.served_model_name + "-" + c.role +
+                           std::to_string(++rank_logs) + ".log\" 2>&1";
+                }
+                out += " <<SPARKCTL_EOF" + std::string(long_running ? " &" : "") + "\n" +
+                       (token ? "export HF_TOKEN=\"${HF_TOKEN}\"\n" : "") + heredoc_line(line) +
+                       "\nSPARKCTL_EOF\n";
+            } else {
+                out += "  " + line + "\n";
+            }
+            if (c.role == "ray-head") {
                 out += "  sleep 5  # let the head listen before workers join\n";
-            if (c.role == "server" && c.health_url) {
-                out += "  until curl -sf " + *c.health_url +
-                       " >/dev/null; do sleep 5; done  # add & to the line above to wait here\n";
             }
         }
         out += "fi\n";
@@ -262,7 +427,8 @@ std::string render_compose(const Plan& p) {
             "capabilities: [gpu]\n";
         if (c.health_url) {
             out += "    healthcheck:\n      test: [\"CMD-SHELL\", \"curl -sf " + *c.health_url +
-                   " || exit 1\"]\n      interval: 10s\n      retries: 90\n";
+                   " || exit 1\"]\n      interval: 10s\n      retries: 3\n      start_period: " +
+                   std::to_string(health_timeout_s(p)) + "s\n";
         }
     }
     if (!any) {
@@ -280,16 +446,33 @@ std::string render_llama_swap(const Plan& p) {
             break;
         }
     }
+    const std::uint64_t timeout = health_timeout_s(p);
     std::string out = "# sparkctl plan: " + p.model + " (" + engines::to_string(p.engine) + " " +
-                      p.engine_version.name + "); llama-swap fills ${PORT}\nmodels:\n";
+                      p.engine_version.name +
+                      "); llama-swap fills ${PORT}\n# healthCheckTimeout is global in llama-swap: "
+                      "keep the largest of your entries (loading " +
+                      b(p.fit.estimate.memory.weights_bytes) +
+                      " at an assumed 1 GB/s, plus startup, x1.5)\nhealthCheckTimeout: " +
+                      std::to_string(timeout) + "\nmodels:\n";
     if (server == nullptr) return out + "  # no server command (see the plan's status)\n";
     std::vector<std::string> argv = server->argv;
     for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
         if (argv[i] == "--port") argv[i + 1] = "${PORT}";
     }
-    out += "  \"" + p.served_model_name + "\":\n    cmd: >\n      " + env_prefix(*server) +
-           join_argv(argv) +
+    // llama-swap runs cmd without a shell: the environment goes in env:, and ${env.NAME} is read
+    // from llama-swap's own environment (config.example.yaml, macros).
+    out += "  \"" + p.served_model_name + "\":\n    cmd: >\n      " + join_argv(argv) +
            "\n    proxy: \"http://127.0.0.1:${PORT}\"\n    checkEndpoint: \"/health\"\n";
+    if (!server->env.empty()) {
+        out += "    env:\n";
+        for (const auto& [k, v] : server->env) {
+            std::string value = v;
+            if (value.starts_with("${") && value.ends_with("}")) {
+                value = "${env." + value.substr(2);
+            }
+            out += "      - \"" + k + "=" + value + "\"\n";
+        }
+    }
     return out;
 }
 

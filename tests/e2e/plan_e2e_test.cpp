@@ -9,13 +9,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "base/process.h"
 #include "support/sandbox.h"
 
 namespace sparkctl::test {
@@ -216,6 +219,210 @@ TEST(PlanE2e, GeneratedLlamaServerCommandAnswersHealth) {
     ::kill(-pid, SIGTERM);
     ::waitpid(pid, nullptr, 0);
     EXPECT_EQ(status, 200);
+}
+
+// --- the --format sh script, run for real with a stand-in server (item 8b) -------------------
+
+// A stand-in for llama-server: serves 200 on /health at the --port it is given, forever.
+constexpr const char* kFakeServer = R"(#!/bin/sh
+port=8080
+while [ $# -gt 0 ]; do
+  if [ "$1" = --port ]; then port=$2; fi
+  shift
+done
+echo "fake server on $port"
+exec python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$port"
+)";
+
+std::filesystem::path write_executable(const Sandbox& s, const std::string& name,
+                                       const std::string& text) {
+    const std::filesystem::path p = s.write(name, text);
+    std::filesystem::permissions(p, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::add);
+    return p;
+}
+
+// Runs the script with bash; `env` on top of the inherited environment.
+base::ProcessResult run_script(const std::filesystem::path& script,
+                               std::vector<std::pair<std::string, std::string>> env) {
+    base::RunOptions o;
+    o.env_set = std::move(env);
+    o.timeout = std::chrono::seconds(120);
+    auto r = base::run_process({"bash", script.string()}, o);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : base::ProcessResult{};
+}
+
+// The pid in the script's last line: "sparkctl: serving at URL (pid N, log FILE)".
+pid_t served_pid(const std::string& out) {
+    const std::size_t at = out.rfind("(pid ");
+    return at == std::string::npos ? 0 : static_cast<pid_t>(std::atoi(out.c_str() + at + 5));
+}
+
+TEST(PlanE2e, ShScriptStartsTheServerWaitsForHealthAndExitsWithItRunning) {
+    Sandbox s;
+    auto sh = s.run({"plan", "qwen3-8b", "--for", "chat", "--format", "sh"});
+    ASSERT_EQ(sh.exit_code, 0) << sh.err;
+    const auto script = s.write("run.sh", sh.out);
+    const auto fake = write_executable(s, "bin/fake-llama-server", kFakeServer);
+    const int port = free_port();
+    const std::string logs = (s.home() / "logs").string();
+    auto r = run_script(script, {{"LLAMA_SERVER", fake.string()},
+                                 {"PORT", std::to_string(port)},
+                                 {"LOG_DIR", logs},
+                                 {"HEALTH_TIMEOUT", "60"}});
+    EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+    const pid_t pid = served_pid(r.stdout_text);
+    ASSERT_GT(pid, 0) << r.stdout_text;
+    EXPECT_EQ(::kill(pid, 0), 0) << "the server is still running after the script exited";
+    EXPECT_EQ(health_status(port), 200);
+    ::kill(pid, SIGTERM);
+    // Its output went to the log in LOG_DIR.
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(logs) / "sparkctl-qwen3-8b.log"));
+
+    // KIND=container on a vLLM plan runs its docker command the same way (DOCKER: a stand-in
+    // that serves on the --port the command carries).
+    auto vsh = s.run({"plan", "qwen3-30b-a3b", "--for", "agents", "--users", "8", "--context",
+                      "65536", "--format", "sh"});
+    ASSERT_EQ(vsh.exit_code, 0) << vsh.err;
+    ASSERT_NE(vsh.out.find("\"${DOCKER}\" run"), std::string::npos);
+    const auto vscript = s.write("run-vllm.sh", vsh.out);
+    const int vport = free_port();
+    r = run_script(vscript, {{"KIND", "container"},
+                             {"DOCKER", fake.string()},
+                             {"PORT", std::to_string(vport)},
+                             {"LOG_DIR", logs},
+                             {"HF_CACHE", (s.home() / "hf").string()}});
+    EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+    const pid_t vpid = served_pid(r.stdout_text);
+    ASSERT_GT(vpid, 0) << r.stdout_text;
+    EXPECT_EQ(health_status(vport), 200);
+    ::kill(vpid, SIGTERM);
+}
+
+TEST(PlanE2e, ShScriptFailsWithTheLogTailWhenTheServerDiesOrNeverAnswers) {
+    Sandbox s;
+    auto sh = s.run({"plan", "qwen3-8b", "--for", "chat", "--format", "sh"});
+    ASSERT_EQ(sh.exit_code, 0) << sh.err;
+    const auto script = s.write("run.sh", sh.out);
+    const std::string logs = (s.home() / "logs").string();
+    const auto dies = write_executable(
+        s, "bin/dies", "#!/bin/sh\necho 'error: failed to load model: out of memory'\nexit 1\n");
+    auto r = run_script(script, {{"LLAMA_SERVER", dies.string()},
+                                 {"PORT", std::to_string(free_port())},
+                                 {"LOG_DIR", logs}});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.stderr_text.find("exited before"), std::string::npos) << r.stderr_text;
+    EXPECT_NE(r.stderr_text.find("failed to load model: out of memory"), std::string::npos);
+
+    const auto hangs = write_executable(s, "bin/hangs", "#!/bin/sh\necho loading\nexec sleep 60\n");
+    r = run_script(script, {{"LLAMA_SERVER", hangs.string()},
+                            {"PORT", std::to_string(free_port())},
+                            {"LOG_DIR", logs},
+                            {"HEALTH_TIMEOUT", "3"}});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.stderr_text.find("did not answer within 3s"), std::string::npos) << r.stderr_text;
+    EXPECT_NE(r.stderr_text.find("loading"), std::string::npos);  // the log's tail
+    const std::size_t at = r.stderr_text.find("stopping pid ");
+    ASSERT_NE(at, std::string::npos);
+    const pid_t pid = static_cast<pid_t>(std::atoi(r.stderr_text.c_str() + at + 13));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let SIGTERM land
+    EXPECT_NE(::kill(pid, 0), 0) << "the server was stopped at the deadline";
+
+    // KIND=container on a llama.cpp plan: refused with a message, not silently nothing.
+    r = run_script(script, {{"KIND", "container"}});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.stderr_text.find("no official image"), std::string::npos) << r.stderr_text;
+    r = run_script(script, {{"KIND", "podman"}});
+    EXPECT_EQ(r.exit_code, 2);
+}
+
+// Item 10: --engine-version installed reads the installed engine's version.
+TEST(PlanE2e, EngineVersionInstalledReadsTheEngine) {
+    Sandbox s;
+    // The format LC:common/arg.cpp printed at b6845 ("version: %d (%s)" on stderr).
+    const auto fake = write_executable(
+        s, "bin/llama-server",
+        "#!/bin/sh\necho 'version: 6918 (8fb4bd34a)' >&2\n"
+        "echo 'built with cc (Ubuntu 13.3.0-6ubuntu2~24.04) 13.3.0 for aarch64-linux-gnu' >&2\n");
+    s.env["LLAMA_SERVER"] = fake.string();
+    auto r =
+        s.run({"plan", "qwen3-8b", "--for", "chat", "--engine-version", "installed", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json j = r.json();
+    EXPECT_EQ(j["engine_version"], "b6845");
+    bool said = false;
+    for (const auto& d : j["decisions"]) {
+        if (d["step"] == "engine-version") {
+            said = d["reason"].get<std::string>().find("version: 6918 (8fb4bd34a)") !=
+                   std::string::npos;
+        }
+    }
+    EXPECT_TRUE(said);
+
+    // Nothing installed: PATH without the binary, exit 2 naming what was looked for.
+    Sandbox bare;
+    bare.env["PATH"] = (bare.home() / "empty").string();
+    auto none = bare.run({"plan", "qwen3-8b", "--for", "chat", "--engine-version", "installed"});
+    EXPECT_EQ(none.exit_code, 2);
+    EXPECT_NE(none.err.find("no llama.cpp is installed here (looked for: `llama-server --version`"),
+              std::string::npos)
+        << none.err;
+}
+
+// Item 10: colour on a terminal (script(1) gives sparkctl one), none with NO_COLOR or a pipe.
+TEST(PlanE2e, FitsIsGreenOnATerminalOnly) {
+    if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "no script(1) for a terminal";
+    const std::string cmd = sparkctl_binary().string() + " plan qwen3-8b --for chat";
+    base::RunOptions o;
+    o.timeout = std::chrono::seconds(60);
+    auto tty = base::run_process({"/usr/bin/script", "-qec", cmd, "/dev/null"}, o);
+    ASSERT_TRUE(tty.ok());
+    EXPECT_NE(tty->stdout_text.find("\033[32mfits\033[0m"), std::string::npos) << tty->stdout_text;
+    o.env_set = {{"NO_COLOR", "1"}};
+    auto plain = base::run_process({"/usr/bin/script", "-qec", cmd, "/dev/null"}, o);
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(plain->stdout_text.find('\033'), std::string::npos);
+    EXPECT_NE(plain->stdout_text.find("fits: total"), std::string::npos);
+    Sandbox s;
+    auto piped = s.run({"plan", "qwen3-8b", "--for", "chat"});
+    EXPECT_EQ(piped.out.find('\033'), std::string::npos);
+}
+
+// Item 8a: a real Hugging Face cache layout (the snapshot links to ../../blobs): the container
+// mounts the models--org--name directory and serves the snapshot as it sees it.
+TEST(PlanE2e, HfCacheDirectoryIsMountedIntoTheContainer) {
+    Sandbox s;
+    const std::filesystem::path repo = s.home() / "hub" / "models--Qwen--Qwen3-8B";
+    const std::filesystem::path blob = repo / "blobs" / "0123abcd";
+    std::filesystem::create_directories(blob.parent_path());
+    std::filesystem::copy_file(source_dir() / "tests/data/hf_configs/Qwen--Qwen3-8B.json", blob);
+    std::filesystem::create_directories(repo / "snapshots" / "abc123");
+    std::filesystem::create_symlink("../../blobs/0123abcd", repo / "snapshots/abc123/config.json");
+    auto r = s.run({"plan", repo.string(), "--for", "agents", "--users", "4", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json j = r.json();
+    std::vector<std::string> argv;
+    for (const auto& c : j["commands"]) {
+        if (c["role"] == "server" && c["kind"] == "container") argv = c["argv"];
+    }
+    ASSERT_FALSE(argv.empty()) << j["commands"].dump();
+    const std::string inside = "/models/models--Qwen--Qwen3-8B";
+    EXPECT_NE(std::find(argv.begin(), argv.end(), repo.string() + ":" + inside + ":ro"),
+              argv.end());
+    EXPECT_NE(std::find(argv.begin(), argv.end(), inside + "/snapshots/abc123"), argv.end());
+    for (const std::string& a : argv) {
+        EXPECT_TRUE(a.find(s.home().string()) == std::string::npos || a.ends_with(":ro")) << a;
+    }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "engines/alloc.h"
 #include "engines/engine.h"
+#include "engines/installed.h"
 #include "engines/versions.h"
 
 namespace sparkctl::engines {
@@ -110,8 +111,84 @@ TEST(EngineVersions, EveryEmbeddedTableLoads) {
         EXPECT_EQ(flag_takes_value(v, port), true) << v.name;
         EXPECT_FALSE(v.flags_commit.empty()) << v.name;
     }
-    EXPECT_EQ(n, 4u);  // llama.cpp 2026, vLLM ngc-26.05 and 0.11, SGLang latest-cu130
+    EXPECT_EQ(n, 6u);  // llama.cpp 2026, b6845, b7324; vLLM ngc-26.05, 0.11; SGLang latest-cu130
     EXPECT_TRUE(llamacpp_supports("LlamaForCausalLM"));
+}
+
+// llama.cpp builds without a table of their own get the nearest table at or below them; the 2026
+// tree counts as build 10621 (a lower bound, versions.cpp).
+TEST(EngineVersions, LlamaCppBuildsMapToTheNearestTableAtOrBelow) {
+    auto b6918 = find_version(Engine::llama_cpp, "b6918");
+    ASSERT_TRUE(b6918.ok()) << b6918.error().message;
+    EXPECT_EQ((*b6918)->name, "b6845");
+    EXPECT_EQ((*find_version(Engine::llama_cpp, "7324"))->name, "b7324");
+    EXPECT_EQ((*find_version(Engine::llama_cpp, "B7400"))->name, "b7324");
+    EXPECT_EQ((*find_version(Engine::llama_cpp, "b9000"))->name, "b7324");
+    EXPECT_EQ((*find_version(Engine::llama_cpp, "b10621"))->name, "2026");
+    EXPECT_EQ((*find_version(Engine::llama_cpp, "b11632"))->name, "2026");
+    EXPECT_FALSE(find_version(Engine::llama_cpp, "b100").ok());  // older than every table
+    EXPECT_FALSE(find_version(Engine::llama_cpp, "b69x").ok());
+    EXPECT_FALSE(find_version(Engine::vllm, "b6918").ok());
+    // The numbered tables are real extractions: b6845 predates --load-mode and -fit, and its
+    // -ngl takes a number only.
+    const EngineVersion& b6845 = **b6918;
+    EXPECT_TRUE(accepts_flag(b6845, "--no-mmap"));
+    EXPECT_FALSE(accepts_flag(b6845, "--load-mode"));
+    EXPECT_FALSE(accepts_flag(b6845, "-fit"));
+    EXPECT_EQ(b6845.all_gpu_layers, "999");
+    EXPECT_EQ(default_version(Engine::llama_cpp).all_gpu_layers, "all");
+    // vLLM releases: at or below; older than 0.11 has no table.
+    EXPECT_EQ(nearest_version(Engine::vllm, "0.11.0")->name, "0.11");
+    EXPECT_EQ(nearest_version(Engine::vllm, "0.19.2")->name, "0.11");
+    EXPECT_EQ(nearest_version(Engine::vllm, "0.20.1")->name, "ngc-26.05");
+    EXPECT_EQ(nearest_version(Engine::vllm, "0.23.0+cu129")->name, "ngc-26.05");
+    EXPECT_EQ(nearest_version(Engine::vllm, "0.10.1.dev544+gc90fb03df.precompiled"), nullptr);
+    EXPECT_EQ(nearest_version(Engine::vllm, "dev"), nullptr);
+    EXPECT_EQ(nearest_version(Engine::sglang, "0.5.4")->name, "latest-cu130");  // the only one
+}
+
+// Captured `--version` outputs.
+TEST(EngineVersions, ParsesInstalledVersionOutputs) {
+    // https://github.com/lemonade-sdk/lemonade/issues/3342 (ggml-org's build, late 2026 format).
+    EXPECT_EQ(parse_llamacpp_version("version: 0.3.0-dev (build 10621, commit c1d0e7a00)\n"),
+              "10621");
+    // https://github.com/ggml-org/llama.cpp/issues/14160: backend lines first, then a build
+    // without git metadata: no number.
+    EXPECT_EQ(parse_llamacpp_version(
+                  "register_backend: registered backend CPU (1 devices)\n"
+                  "register_device: registered device CPU (AMD Ryzen 9 9950X3D 16-Core Processor)\n"
+                  "load_backend: failed to find ggml_backend_init in "
+                  "/home/ubutnu/llama.cpp-master/build/bin/libggml-cpu.so\n"
+                  "version: 0 (unknown)\n"
+                  "built with cc (Ubuntu 13.3.0-6ubuntu2~24.04) 13.3.0 for x86_64-linux-gnu\n"),
+              std::nullopt);
+    // The b6845-era format, as LC:common/arg.cpp prints it ("version: %d (%s)").
+    EXPECT_EQ(parse_llamacpp_version("version: 6918 (8fb4bd34a)\nbuilt with cc for aarch64\n"),
+              "6918");
+    EXPECT_EQ(parse_llamacpp_version("llama-server: command not found"), std::nullopt);
+    // vLLM: no captured output with a citable address was found; these are in the shape vLLM
+    // prints, its platform log line (V:vllm/platforms/__init__.py) then the version
+    // (V:vllm/entrypoints/cli/main.py, argparse version=VLLM_VERSION), with real release strings.
+    EXPECT_EQ(parse_vllm_version("INFO 09-24 19:55:02 [__init__.py:216] Automatically detected "
+                                 "platform cuda.\n0.10.2\n"),
+              "0.10.2");
+    EXPECT_EQ(parse_vllm_version("INFO 11-14 17:22:53 [__init__.py:241] Automatically detected "
+                                 "platform cuda.\n0.10.1.dev544+gc90fb03df.precompiled\n"),
+              "0.10.1.dev544+gc90fb03df.precompiled");
+    EXPECT_EQ(parse_vllm_version("Traceback (most recent call last):\n"), std::nullopt);
+}
+
+// Nothing installed: a clear error naming what was looked for.
+TEST(EngineVersions, DetectInstalledNamesWhatItLookedFor) {
+    ::setenv("LLAMA_SERVER", "/nonexistent/llama-server", 1);
+    auto r = detect_installed(Engine::llama_cpp, std::chrono::seconds(5));
+    ::unsetenv("LLAMA_SERVER");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, base::Errc::bad_input);
+    EXPECT_NE(r.error().message.find("no llama.cpp is installed here (looked for: "
+                                     "`/nonexistent/llama-server --version`"),
+              std::string::npos)
+        << r.error().message;
 }
 
 }  // namespace

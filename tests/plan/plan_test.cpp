@@ -208,6 +208,7 @@ TEST(PlanGolden, SeventyBillionBf16NeedsTwoNodes) {
     EXPECT_TRUE(two_nodes->fits);
 
     r.nodes = 2;
+    r.launcher = "ray";  // the default, vLLM's own launcher: tests/plan/launch_test.cpp
     Plan p = plan_for("llama-3.1-70b", r);
     ASSERT_EQ(p.status, Status::ok) << p.refusal;
     EXPECT_EQ(p.engine, Engine::vllm);
@@ -354,10 +355,12 @@ TEST(PlanGolden, ClusterInventoryFillsHostsAndFabric) {
     inv.fabric_interface = "enp1s0f1np1";
     inv.roce_hcas = {"rocep1s0f1", "roceP2p1s0f1"};
     r.cluster = inv;
+    r.launcher = "ray";
     Plan p = plan_for("llama-3.1-70b", r);
     ASSERT_EQ(p.status, Status::ok);
     EXPECT_EQ(p.nodes, 2u);
-    EXPECT_TRUE(p.placeholders == std::vector<std::string>{"HF_CACHE"});
+    // meta-llama/* is gated: the token is the one placeholder besides the cache.
+    EXPECT_TRUE((p.placeholders == std::vector<std::string>{"HF_TOKEN", "HF_CACHE"}));
     const LaunchCommand& worker =
         *std::find_if(p.commands.begin(), p.commands.end(),
                       [](const LaunchCommand& c) { return c.role == "ray-worker"; });

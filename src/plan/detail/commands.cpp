@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "base/strings.h"
 #include "engines/versions.h"
@@ -36,7 +38,52 @@ void add_placeholder(Plan& p, const std::string& name) {
 struct Server {
     std::vector<std::string> argv;  // program + engine flags, host 127.0.0.1
     std::size_t host_index = 0;     // argv index of the host value
+    std::size_t model_index = 0;    // argv index of the model (repository, file or directory)
 };
+
+// Hugging Face repositories whose files are behind a licence click-through: downloading them needs
+// an accepted licence and a token (https://huggingface.co/docs/hub/models-gated). meta-llama/*:
+// "You need to agree to share your contact information to access this model" on every Llama
+// card (https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct); google/gemma-*: "To access
+// Gemma on Hugging Face, you're required to review and agree to Google's usage license"
+// (https://huggingface.co/google/gemma-3-27b-it). Mirrors (unsloth, bartowski, ...) are open.
+bool gated_repo(std::string_view repo) {
+    const std::string r = base::to_lower(repo);
+    return r.starts_with("meta-llama/") || r.starts_with("google/gemma-");
+}
+
+// A local checkpoint as a container sees it: the host directory mounted read-only and the path
+// served inside. A Hugging Face cache snapshot (models--org--name/snapshots/REV/...) links its
+// files to ../../blobs, so the whole models--org--name directory is mounted; a GGUF file mounts
+// its directory, a checkpoint directory itself. Host paths are made absolute (docker -v needs
+// them); the native command keeps the path as given.
+struct Mount {
+    std::string host;
+    std::string container;
+    std::string served;
+};
+
+Mount local_mount(const std::string& path, bool is_file) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path abs = fs::absolute(fs::path(path), ec).lexically_normal();
+    if (ec) abs = fs::path(path).lexically_normal();
+    if (!abs.has_filename()) abs = abs.parent_path();  // a trailing '/'
+    fs::path root = is_file ? abs.parent_path() : abs;
+    fs::path walked;
+    for (auto it = abs.begin(); it != abs.end(); ++it) {
+        walked /= *it;
+        auto next = std::next(it);
+        if (it->string().starts_with("models--") && next != abs.end() && *next == "snapshots") {
+            root = walked;
+            break;
+        }
+    }
+    const std::string inside = "/models/" + root.filename().string();
+    const fs::path rel = abs.lexically_relative(root);
+    return {root.string(), inside,
+            rel.empty() || rel == "." ? inside : inside + "/" + rel.generic_string()};
+}
 
 Server llamacpp_server(const model::ModelSpec& spec, const PlanRequest& req, const Plan& p) {
     Server s;
@@ -47,11 +94,12 @@ Server llamacpp_server(const model::ModelSpec& spec, const PlanRequest& req, con
     } else {
         a.insert(a.end(), {"-hf", p.variant_repo + ":" + p.variant_format});
     }
+    s.model_index = 2;
     a.insert(a.end(), {"--host", "127.0.0.1"});
     s.host_index = a.size() - 1;
     a.insert(a.end(), {"--port", num(p.port), "-a", p.served_model_name});
-    a.insert(a.end(), {"-c", num(p.context * p.parallel), "-np", num(p.parallel), "-ngl", "all",
-                       "-fa", "on"});
+    a.insert(a.end(), {"-c", num(p.context * p.parallel), "-np", num(p.parallel), "-ngl",
+                       p.engine_version.all_gpu_layers, "-fa", "on"});
     if (p.kv_cache_dtype != "f16") {
         a.insert(a.end(), {"-ctk", p.kv_cache_dtype, "-ctv", p.kv_cache_dtype});
     }
@@ -66,17 +114,25 @@ Server llamacpp_server(const model::ModelSpec& spec, const PlanRequest& req, con
         spec.arch.family == "gpt-oss") {
         a.push_back("--jinja");
     }
-    if (req.bench) a.insert(a.end(), {"--no-cache-prompt", "--cache-ram", "0", "--metrics"});
+    if (req.bench) {
+        // Older builds have no --no-cache-prompt (prompt caching is per request there).
+        if (engines::accepts_flag(p.engine_version, "--no-cache-prompt")) {
+            a.push_back("--no-cache-prompt");
+        }
+        a.insert(a.end(), {"--cache-ram", "0", "--metrics"});
+    }
     return s;
 }
 
+// `launcher`: the --distributed-executor-backend of a tensor-parallel plan ("mp" or "ray").
 Server vllm_server(const model::ModelSpec& spec, const PlanRequest& req, const RuleBook& rules,
-                   const Plan& p) {
+                   const Plan& p, const std::string& launcher) {
     Server s;
     auto& a = s.argv;
     const fit::EngineSettings& st = p.fit.estimate.settings;
     const std::string model = p.variant_repo.empty() ? p.variant_file : p.variant_repo;
     a = {"vllm", "serve", model, "--host", "127.0.0.1"};
+    s.model_index = 2;
     s.host_index = a.size() - 1;
     a.insert(a.end(), {"--port", num(p.port), "--served-model-name", p.served_model_name,
                        "--max-model-len", num(p.context), "--max-num-seqs", num(p.parallel)});
@@ -89,7 +145,7 @@ Server vllm_server(const model::ModelSpec& spec, const PlanRequest& req, const R
     if (p.kv_cache_dtype != "auto") a.insert(a.end(), {"--kv-cache-dtype", p.kv_cache_dtype});
     if (p.tensor_parallel > 1) {
         a.insert(a.end(), {"--tensor-parallel-size", num(p.tensor_parallel),
-                           "--distributed-executor-backend", "ray"});
+                           "--distributed-executor-backend", launcher});
     }
     if (req.use == UseCase::agents) {
         const engines::Parsers ps =
@@ -111,6 +167,7 @@ Server sglang_server(const model::ModelSpec& spec, const PlanRequest& req, const
     const fit::EngineSettings& st = p.fit.estimate.settings;
     const std::string model = p.variant_repo.empty() ? p.variant_file : p.variant_repo;
     a = {"python3", "-m", "sglang.launch_server", "--model-path", model, "--host", "127.0.0.1"};
+    s.model_index = 4;
     s.host_index = a.size() - 1;
     double mfs = req.hardware.budget_bytes
                      ? static_cast<double>(m.weights_bytes + m.kv_cache_bytes) /
@@ -138,8 +195,25 @@ Server sglang_server(const model::ModelSpec& spec, const PlanRequest& req, const
     return s;
 }
 
+// The docker arguments that give a container the model, rewriting `inner` (the server's argv) to
+// serve it as the container sees it: the host's Hugging Face cache for a repository (plus the
+// token of a gated one), the checkpoint's own directory, read-only, for a local model.
+std::vector<std::string> docker_model_args(const model::ModelSpec& spec, const Plan& p,
+                                           std::size_t model_index,
+                                           std::vector<std::string>& inner) {
+    if (p.variant_repo.empty() && model_index != 0) {
+        const Mount m = local_mount(p.variant_file, spec.source == model::SourceKind::gguf);
+        inner[model_index] = m.served;
+        return {"-v", m.host + ":" + m.container + ":ro"};
+    }
+    std::vector<std::string> out = {"-v", std::string(kHfCache) + ":/root/.cache/huggingface"};
+    if (gated_repo(p.variant_repo)) out.insert(out.end(), {"-e", "HF_TOKEN"});
+    return out;
+}
+
 // The same server inside the engine's official image, published on the loopback only.
-LaunchCommand containerize(const Server& s, const Plan& p, const std::string& node) {
+LaunchCommand containerize(const model::ModelSpec& spec, const Server& s, const Plan& p,
+                           const std::string& node) {
     LaunchCommand c;
     c.node = node;
     c.role = "server";
@@ -158,19 +232,33 @@ LaunchCommand containerize(const Server& s, const Plan& p, const std::string& no
               "--shm-size",
               "16g",
               "-p",
-              "127.0.0.1:" + port + ":" + port,
-              "-v",
-              std::string(kHfCache) + ":/root/.cache/huggingface",
-              p.engine_version.image};
+              "127.0.0.1:" + port + ":" + port};
+    const std::vector<std::string> model = docker_model_args(spec, p, s.model_index, inner);
+    c.argv.insert(c.argv.end(), model.begin(), model.end());
+    c.argv.push_back(p.engine_version.image);
     c.argv.insert(c.argv.end(), inner.begin(), inner.end());
     c.health_url = "http://127.0.0.1:" + port + "/health";
     c.note = "image " + p.engine_version.image + " (" + p.engine_version.image_source + ")";
     return c;
 }
 
-std::vector<std::pair<std::string, std::string>> fabric_env(const Plan& p, const PlanRequest& req,
+// Both RoCE devices of the QSFP link, for NCCL_IB_HCA: one cable shows up as two ~100 Gb/s
+// halves ("twins", e.g. rocep1s0f1 and roceP2p1s0f1), and NCCL uses the full link only when both
+// are named (eugr/spark-vllm-docker docs/NETWORKING.md). The inventory's roce_hcas, else the
+// ${ROCE_HCAS} placeholder.
+std::string roce_hcas(const PlanRequest& req) {
+    std::string hcas;
+    if (req.cluster) {
+        for (const std::string& h : req.cluster->roce_hcas) hcas += (hcas.empty() ? "" : ",") + h;
+    }
+    return hcas.empty() ? "${ROCE_HCAS}" : hcas;
+}
+
+// The fabric environment of one node: its address, the interfaces NCCL, Gloo, TP and UCX use
+// (fabric_interface), both RoCE devices, the head's address.
+std::vector<std::pair<std::string, std::string>> fabric_env(const PlanRequest& req,
                                                             const std::string& ip,
-                                                            const std::string& head_ip) {
+                                                            const std::string& head_ip, bool ray) {
     std::string iface = req.cluster && !req.cluster->fabric_interface.empty()
                             ? req.cluster->fabric_interface
                             : "${FABRIC_IF}";
@@ -181,16 +269,63 @@ std::vector<std::pair<std::string, std::string>> fabric_env(const Plan& p, const
         {"TP_SOCKET_IFNAME", iface},
         {"UCX_NET_DEVICES", iface},
         {"OMPI_MCA_btl_tcp_if_include", iface},
-        {"RAY_memory_monitor_refresh_ms", "0"},
+        {"NCCL_IB_HCA", roce_hcas(req)},
         {"MASTER_ADDR", head_ip},
     };
-    if (req.cluster && !req.cluster->roce_hcas.empty()) {
-        std::string hcas;
-        for (const std::string& h : req.cluster->roce_hcas) hcas += (hcas.empty() ? "" : ",") + h;
-        env.emplace_back("NCCL_IB_HCA", hcas);
-    }
-    (void)p;
+    if (ray) env.emplace_back("RAY_memory_monitor_refresh_ms", "0");
     return env;
+}
+
+// The token a gated repository needs, from the caller's environment (never written out).
+void add_hf_token(const Plan& p, std::vector<std::pair<std::string, std::string>>& env) {
+    if (gated_repo(p.variant_repo)) env.emplace_back("HF_TOKEN", "${HF_TOKEN}");
+}
+
+// The multi-node launcher (R-OPS-4 names vLLM tensor parallel, not Ray): vLLM's own
+// multiprocessing launcher where the targeted version defines its flags (V:vllm/engine/
+// arg_utils.py --nnodes/--node-rank/--master-addr, V:vllm/entrypoints/cli/serve.py --headless
+// "Run headless workers (for multi-node PP/TP)"; V:docs/serving/parallelism_scaling.md), since
+// Ray's workers cost memory on a unified pool; Ray on request or for an older version.
+std::string choose_launcher(const PlanRequest& req, const RuleBook& rules, Plan& p) {
+    std::string missing;
+    for (const char* f : {"--nnodes", "--node-rank", "--master-addr", "--headless"}) {
+        if (!engines::accepts_flag(p.engine_version, f))
+            missing += (missing.empty() ? "" : ", ") + std::string(f);
+    }
+    const std::string table = "vLLM " + p.engine_version.name + "'s flag table (" +
+                              p.engine_version.flags_origin + " at " +
+                              p.engine_version.flags_commit + ")";
+    std::string launcher = req.launcher.empty() ? (missing.empty() ? "mp" : "ray") : req.launcher;
+    if (launcher == "mp" && !missing.empty()) {
+        p.warnings.push_back("--launcher mp: " + table + " lacks " + missing +
+                             "; the plan uses Ray");
+        launcher = "ray";
+    }
+    std::string reason =
+        launcher == "mp"
+            ? (req.launcher.empty()
+                   ? "--nnodes/--node-rank/--master-addr/--headless are in " + table +
+                         ": no Ray (its workers cost memory on a unified "
+                         "pool)"
+                   : "--launcher mp")
+            : (req.launcher == "ray" ? std::string("--launcher ray") : table + " lacks " + missing);
+    std::vector<Rejected> rejected;
+    if (launcher == "mp") {
+        rejected.push_back({"ray", "Ray workers cost memory on a unified pool (--launcher ray)"});
+    } else if (missing.empty()) {
+        rejected.push_back({"mp", "--launcher ray asked for Ray"});
+    } else {
+        rejected.push_back({"mp", "not in " + table + ": " + missing});
+    }
+    p.decisions.push_back({"launcher",
+                           "R-OPS-4",
+                           launcher == "mp" ? "vLLM multiprocessing (--nnodes " +
+                                                  num(p.tensor_parallel) + " --headless workers)"
+                                            : "Ray",
+                           rules.get("R-OPS-4").text + "; " + reason,
+                           {{"flags", table}},
+                           rejected});
+    return launcher;
 }
 
 }  // namespace
@@ -223,12 +358,14 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
                            {}});
 
     Server s;
+    std::string launcher;  // multi-node only
     if (e == Engine::llama_cpp) {
         s = llamacpp_server(spec, req, p);
         p.decisions.push_back(
             {"sizing",
              "SPARKCTL-PLAN-4",
-             "-c " + num(p.context * p.parallel) + " -np " + num(p.parallel) + " -ngl all -fa on",
+             "-c " + num(p.context * p.parallel) + " -np " + num(p.parallel) + " -ngl " +
+                 p.engine_version.all_gpu_layers + " -fa on",
              rules.get("SPARKCTL-PLAN-4").text,
              {{"context", num(p.context)},
               {"parallel", num(p.parallel)},
@@ -237,7 +374,8 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
              {{"-np auto", "4 slots with a unified KV cache: not what was sized"},
               {"--fit on", "would change -c/-ngl behind the plan's back"}}});
     } else if (e == Engine::vllm) {
-        s = vllm_server(spec, req, rules, p);
+        if (p.tensor_parallel > 1) launcher = choose_launcher(req, rules, p);
+        s = vllm_server(spec, req, rules, p, launcher);
         const fit::EngineSettings& st = p.fit.estimate.settings;
         p.decisions.push_back(
             {"sizing",
@@ -295,17 +433,29 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
     }
     if (req.bench) {
         const std::string off =
-            e == Engine::llama_cpp ? "--no-cache-prompt --cache-ram 0 --metrics"
-            : e == Engine::vllm    ? "--no-enable-prefix-caching --enable-prompt-tokens-details "
-                                     "(/metrics is on by default)"
-                                   : "--disable-radix-cache --enable-metrics --enable-cache-report";
+            e == Engine::llama_cpp
+                ? (engines::accepts_flag(p.engine_version, "--no-cache-prompt")
+                       ? "--no-cache-prompt --cache-ram 0 --metrics"
+                       : "--cache-ram 0 --metrics (this build has no --no-cache-prompt)")
+            : e == Engine::vllm ? "--no-enable-prefix-caching --enable-prompt-tokens-details "
+                                  "(/metrics is on by default)"
+                                : "--disable-radix-cache --enable-metrics --enable-cache-report";
         p.decisions.push_back({"bench", "R-OPS-2", off, rules.get("R-OPS-2").text, {}, {}});
     }
 
     const std::string health = "http://127.0.0.1:" + num(p.port) + "/health";
     const std::string drop =
-        "sync; echo 3 > /proc/sys/vm/drop_caches (unified memory: page "
-        "cache counts against the pool)";
+        "sync; echo 3 | sudo tee /proc/sys/vm/drop_caches (unified memory: page cache counts "
+        "against the pool)";
+    if (gated_repo(p.variant_repo)) {
+        add_placeholder(p, "HF_TOKEN");
+        p.warnings.push_back(p.variant_repo +
+                             " is gated on Hugging Face: accept its licence at "
+                             "https://huggingface.co/" +
+                             p.variant_repo +
+                             " and set HF_TOKEN (a read token) before launching "
+                             "(https://huggingface.co/docs/hub/models-gated)");
+    }
     if (p.tensor_parallel <= 1) {
         LaunchCommand native{"local",
                              "server",
@@ -314,15 +464,17 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
                              {},
                              health,
                              req.hardware.unified_memory ? "before launch: " + drop : ""};
+        add_hf_token(p, native.env);
         p.commands.push_back(native);
         if (!p.engine_version.image.empty()) {
-            p.commands.push_back(containerize(s, p, "local"));
-            add_placeholder(p, "HF_CACHE");
+            p.commands.push_back(containerize(spec, s, p, "local"));
+            if (!p.variant_repo.empty()) add_placeholder(p, "HF_CACHE");
         }
         return;
     }
 
-    // Cluster: vLLM tensor parallel over Ray (engines.md 1.6; NVIDIA's two-Spark playbook).
+    // Cluster: vLLM tensor parallel, over its multiprocessing launcher or Ray (choose_launcher).
+    const bool ray = launcher == "ray";
     const bool inv = req.cluster.has_value();
     std::vector<std::string> names, ips;
     for (std::uint32_t i = 0; i < p.nodes; ++i) {
@@ -334,7 +486,14 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
         if (!have_ip) add_placeholder(p, "NODE" + num(i) + "_IP");
     }
     if (!inv || req.cluster->fabric_interface.empty()) add_placeholder(p, "FABRIC_IF");
-    add_placeholder(p, "HF_CACHE");
+    const bool have_hcas = inv && !req.cluster->roce_hcas.empty();
+    if (!have_hcas) add_placeholder(p, "ROCE_HCAS");
+    p.warnings.push_back("cluster: NCCL_IB_HCA=" + roce_hcas(req) +
+                         (have_hcas ? " names" : ": set ROCE_HCAS (or [cluster] roce_hcas) to") +
+                         " both RoCE devices of the QSFP link (`ibdev2netdev` lists them, e.g. "
+                         "rocep1s0f1,roceP2p1s0f1); with one named, NCCL uses half the link or "
+                         "falls back to TCP sockets");
+    if (!p.variant_repo.empty()) add_placeholder(p, "HF_CACHE");
     p.node_names = names;
     p.decisions.push_back(
         {"memory-per-node",
@@ -348,58 +507,96 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
          {}});
     const std::string head_ip = ips[0];
     const std::string image = p.engine_version.image;
-    for (std::uint32_t i = 0; i < p.nodes; ++i) {
-        auto env = fabric_env(p, req, ips[i], head_ip);
-        std::vector<std::string> ray =
-            i == 0 ? std::vector<std::string>{"ray", "start", "--head",
-                                              "--node-ip-address=" + ips[i], "--port=6379"}
-                   : std::vector<std::string>{"ray", "start", "--address=" + head_ip + ":6379",
-                                              "--node-ip-address=" + ips[i]};
-        const std::string role = i == 0 ? "ray-head" : "ray-worker";
+    // A container with the node's fabric: host network, RDMA devices (--privileged), the model.
+    auto node_container = [&](const std::string& name,
+                              const std::vector<std::pair<std::string, std::string>>& env,
+                              std::vector<std::string>& inner, std::size_t model_index) {
+        std::vector<std::string> c = {"docker",     "run", "--rm",        "--name", name,
+                                      "--gpus",     "all", "--network",   "host",   "--ipc=host",
+                                      "--shm-size", "16g", "--privileged"};
+        const std::vector<std::string> model = docker_model_args(spec, p, model_index, inner);
+        c.insert(c.end(), model.begin(), model.end());
+        for (const auto& [k, v] : env) {
+            if (k != "HF_TOKEN") c.insert(c.end(), {"-e", k + "=" + v});
+        }
+        c.push_back(image);
+        return c;
+    };
+    const std::string image_note = "image " + image + " (" + p.engine_version.image_source + ")";
+    if (ray) {
+        for (std::uint32_t i = 0; i < p.nodes; ++i) {
+            auto env = fabric_env(req, ips[i], head_ip, true);
+            std::vector<std::string> ray_argv =
+                i == 0 ? std::vector<std::string>{"ray", "start", "--head",
+                                                  "--node-ip-address=" + ips[i], "--port=6379"}
+                       : std::vector<std::string>{"ray", "start", "--address=" + head_ip + ":6379",
+                                                  "--node-ip-address=" + ips[i]};
+            const std::string role = i == 0 ? "ray-head" : "ray-worker";
+            p.commands.push_back({names[i], role, "native", ray_argv, env, std::nullopt,
+                                  "keep it running; " + drop});
+            // Container form: the playbook's image lacks ray, so it is installed first (playbook
+            // step 2), then ray blocks in the foreground of the container.
+            std::vector<std::string> inner = s.argv;
+            std::vector<std::string> c =
+                node_container("sparkctl-" + role, env, inner, s.model_index);
+            c.insert(c.begin() + 2, "-d");
+            std::string cmd = "pip install -q 'ray[default]>=2.9' && ";
+            for (const std::string& x : ray_argv) cmd += x + " ";
+            cmd += "--block";
+            c.insert(c.end(), {"bash", "-c", cmd});
+            p.commands.push_back({names[i], role, "container", c, {}, std::nullopt, image_note});
+        }
+        auto head_env = fabric_env(req, ips[0], head_ip, true);
+        add_hf_token(p, head_env);
         p.commands.push_back(
-            {names[i], role, "native", ray, env, std::nullopt, "keep it running; " + drop});
-        // Container form: the playbook's image lacks ray, so it is installed first (playbook
-        // step 2), then ray blocks in the foreground of the container.
-        std::vector<std::string> c = {"docker",
-                                      "run",
-                                      "-d",
-                                      "--name",
-                                      "sparkctl-" + role,
-                                      "--gpus",
-                                      "all",
-                                      "--network",
-                                      "host",
-                                      "--ipc=host",
-                                      "--shm-size",
-                                      "16g",
-                                      "--privileged",
-                                      "-v",
-                                      std::string(kHfCache) + ":/root/.cache/huggingface"};
-        for (const auto& [k, v] : env) c.insert(c.end(), {"-e", k + "=" + v});
-        std::string inner = "pip install -q 'ray[default]>=2.9' && ";
-        for (const std::string& x : ray) inner += x + " ";
-        inner += "--block";
-        c.insert(c.end(), {image, "bash", "-c", inner});
-        p.commands.push_back({names[i],
-                              role,
-                              "container",
-                              c,
-                              {},
-                              std::nullopt,
-                              "image " + image + " (" + p.engine_version.image_source + ")"});
+            {names[0], "server", "native", s.argv, head_env, health,
+             "run on the head after `ray status` shows " + num(p.nodes) + " nodes"});
+        std::vector<std::string> exec = {"docker", "exec", "sparkctl-ray-head"};
+        std::vector<std::string> inner = s.argv;
+        docker_model_args(spec, p, s.model_index, inner);  // the path as the container sees it
+        exec.insert(exec.end(), inner.begin(), inner.end());
+        p.commands.push_back(
+            {names[0],
+             "server",
+             "container",
+             exec,
+             {},
+             health,
+             "inside the head's Ray container (network host: 127.0.0.1 is the head)"});
+        return;
     }
-    auto head_env = fabric_env(p, req, ips[0], head_ip);
-    p.commands.push_back({names[0], "server", "native", s.argv, head_env, health,
-                          "run on the head after `ray status` shows " + num(p.nodes) + " nodes"});
-    std::vector<std::string> exec = {"docker", "exec", "sparkctl-ray-head"};
-    exec.insert(exec.end(), s.argv.begin(), s.argv.end());
-    p.commands.push_back({names[0],
-                          "server",
-                          "container",
-                          exec,
-                          {},
-                          health,
-                          "inside the head's Ray container (network host: 127.0.0.1 is the head)"});
+    // vLLM's multiprocessing launcher: the same `vllm serve` on every node; rank 0 serves the API,
+    // the others run --headless. Workers first: rank 0 waits for them at MASTER_ADDR.
+    auto rank_argv = [&](std::uint32_t i) {
+        std::vector<std::string> argv = s.argv;
+        argv.insert(argv.end(),
+                    {"--nnodes", num(p.nodes), "--node-rank", num(i), "--master-addr", head_ip});
+        if (i > 0) argv.push_back("--headless");
+        return argv;
+    };
+    for (int pass = 0; pass < 2; ++pass) {
+        for (std::uint32_t k = 1; k <= p.nodes; ++k) {
+            const std::uint32_t i = k % p.nodes;  // workers 1..N-1, then the head
+            const bool head = i == 0;
+            auto env = fabric_env(req, ips[i], head_ip, false);
+            add_hf_token(p, env);
+            std::vector<std::string> argv = rank_argv(i);
+            const std::string role = head ? "server" : "worker";
+            const std::optional<std::string> url =
+                head ? std::optional<std::string>(health) : std::nullopt;
+            if (pass == 0) {
+                p.commands.push_back(
+                    {names[i], role, "native", argv, env, url,
+                     (head ? "rank 0, serves the API" : "rank " + num(i) + ", headless") +
+                         std::string("; before launch: ") + drop});
+                continue;
+            }
+            std::vector<std::string> c = node_container(
+                "sparkctl-" + p.served_model_name + "-rank" + num(i), env, argv, s.model_index);
+            c.insert(c.end(), argv.begin(), argv.end());
+            p.commands.push_back({names[i], role, "container", c, {}, url, image_note});
+        }
+    }
 }
 
 }  // namespace sparkctl::plan::detail

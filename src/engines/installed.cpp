@@ -1,0 +1,146 @@
+#include "engines/installed.h"
+
+#include <cstdlib>
+#include <vector>
+
+#include "base/process.h"
+#include "base/strings.h"
+
+namespace sparkctl::engines {
+
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// The leading run of digits of s ("6918 (abc)" -> "6918").
+std::string leading_digits(std::string_view s) {
+    std::size_t n = 0;
+    while (n < s.size() && is_digit(s[n])) ++n;
+    return std::string(s.substr(0, n));
+}
+
+std::string program(const char* env, const char* fallback) {
+    const char* v = std::getenv(env);
+    return v != nullptr && *v != '\0' ? std::string(v) : std::string(fallback);
+}
+
+// Runs argv; the combined output when it ran and exited 0, else nullopt (not installed).
+std::optional<std::string> output_of(const std::vector<std::string>& argv,
+                                     std::chrono::milliseconds timeout) {
+    base::RunOptions o;
+    o.timeout = timeout;
+    o.max_output_bytes = 1u << 20;
+    auto r = base::run_process(argv, o);
+    if (!r || r->timed_out || r->exit_code != 0) return std::nullopt;
+    return r->stdout_text + "\n" + r->stderr_text;
+}
+
+std::string first_line_with(std::string_view text, std::string_view needle) {
+    for (const std::string& line : base::split(text, '\n')) {
+        if (line.find(needle) != std::string::npos) return std::string(base::trim(line));
+    }
+    return "";
+}
+
+base::Result<Installed> map_release(Engine engine, std::string release, std::string found) {
+    const EngineVersion* v = nearest_version(engine, release);
+    if (v == nullptr) {
+        std::string known;
+        for (const EngineVersion& x : engine_versions()) {
+            if (x.engine == engine) known += (known.empty() ? "" : ", ") + x.name;
+        }
+        return base::make_error(base::Errc::bad_input,
+                                "--engine-version installed: " + found + ": " + to_string(engine) +
+                                    " " + release + " is older than every flag table (" + known +
+                                    "); pass --engine-version to plan for one of them");
+    }
+    return Installed{v, std::move(release), std::move(found)};
+}
+
+// The first image of `engine`'s versions that docker has locally.
+std::optional<Installed> installed_image(Engine engine, std::chrono::milliseconds timeout,
+                                         std::string& looked) {
+    const std::string docker = program("DOCKER", "docker");
+    for (const EngineVersion& v : engine_versions()) {
+        if (v.engine != engine || v.image.empty()) continue;
+        looked += ", `" + docker + " image inspect " + v.image + "`";
+        if (output_of({docker, "image", "inspect", "--format", "{{.Id}}", v.image}, timeout)) {
+            return Installed{&v, v.release, "docker has the image " + v.image};
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> parse_llamacpp_version(std::string_view output) {
+    for (const std::string& raw : base::split(output, '\n')) {
+        std::string_view line = base::trim(raw);
+        if (!line.starts_with("version:")) continue;
+        line = base::trim(line.substr(8));
+        std::string build;
+        if (const std::size_t at = line.find("(build "); at != std::string_view::npos) {
+            build = leading_digits(line.substr(at + 7));  // 0.3.0-dev (build 10621, commit ...)
+        } else {
+            build = leading_digits(line);  // 6918 (abc1234)
+        }
+        if (!build.empty() && build.find_first_not_of('0') != std::string::npos) return build;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> parse_vllm_version(std::string_view output) {
+    std::optional<std::string> out;
+    for (const std::string& raw : base::split(output, '\n')) {
+        const std::string_view line = base::trim(raw);
+        if (!line.empty() && is_digit(line[0]) && line.find(' ') == std::string_view::npos) {
+            out = std::string(line);
+        }
+    }
+    return out;
+}
+
+base::Result<Installed> detect_installed(Engine engine, std::chrono::milliseconds timeout) {
+    std::string looked;
+    if (engine == Engine::llama_cpp) {
+        const std::string exe = program("LLAMA_SERVER", "llama-server");
+        looked = "`" + exe + " --version`";
+        if (auto out = output_of({exe, "--version"}, timeout)) {
+            const auto build = parse_llamacpp_version(*out);
+            const std::string said = first_line_with(*out, "version:");
+            if (!build) {
+                return base::make_error(base::Errc::bad_input,
+                                        "--engine-version installed: " + exe +
+                                            " --version gave no build number (" +
+                                            base::printable(said.empty() ? *out : said) +
+                                            "); pass --engine-version bNNNN");
+            }
+            return map_release(engine, *build, exe + " --version: " + said);
+        }
+    } else if (engine == Engine::vllm) {
+        const std::string exe = program("VLLM", "vllm");
+        looked = "`" + exe + " --version`";
+        if (auto out = output_of({exe, "--version"}, timeout)) {
+            if (const auto release = parse_vllm_version(*out)) {
+                return map_release(engine, *release, exe + " --version: " + *release);
+            }
+        }
+        if (auto image = installed_image(engine, timeout, looked)) return *image;
+    } else {
+        const std::string exe = program("PYTHON", "python3");
+        looked = "`" + exe + " -c 'import sglang'`";
+        if (auto out =
+                output_of({exe, "-c", "import sglang; print(sglang.__version__)"}, timeout)) {
+            if (const auto release = parse_vllm_version(*out)) {  // a bare version line too
+                return map_release(engine, *release, "sglang " + *release);
+            }
+        }
+        if (auto image = installed_image(engine, timeout, looked)) return *image;
+    }
+    return base::make_error(base::Errc::bad_input,
+                            std::string("--engine-version installed: no ") + to_string(engine) +
+                                " is installed here (looked for: " + looked +
+                                "; LLAMA_SERVER, VLLM, PYTHON and DOCKER name other programs)");
+}
+
+}  // namespace sparkctl::engines

@@ -1,0 +1,43 @@
+// The engine installed on this machine (`sparkctl plan --engine-version installed`): runs the
+// engine's own version command, or asks docker for the playbook image, and maps what it finds to
+// the nearest flag table at or below it (engines::nearest_version). The parsers are pure; detect
+// runs processes (base::run_process, with a timeout).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "engines/engine.h"
+#include "engines/versions.h"
+
+namespace sparkctl::engines {
+
+// The build number in `llama-server --version`'s output (it prints on stderr, after any backend
+// log lines): "version: 6918 (abc1234)" (LC:common/arg.cpp until late 2025) or "version:
+// 0.3.0-dev (build 10621, commit c1d0e7a00)" (later builds). nullopt when absent or 0 (a build
+// without its git metadata prints "version: 0 (unknown)").
+std::optional<std::string> parse_llamacpp_version(std::string_view output);
+
+// The release in `vllm --version`'s output: its last line that starts with a digit ("0.10.2",
+// "0.10.1.dev544+gc90fb03df.precompiled"), after any log lines ("INFO ... Automatically detected
+// platform cuda."). nullopt when there is none.
+std::optional<std::string> parse_vllm_version(std::string_view output);
+
+struct Installed {
+    const EngineVersion* version = nullptr;  // the table the plan uses
+    std::string release;                     // what the engine reported ("6918", "0.11.0")
+    std::string found;                       // the command and its answer, for the plan's trace
+};
+
+// Looks for `engine`: llama.cpp runs `$LLAMA_SERVER --version` (default llama-server, on PATH);
+// vLLM `$VLLM --version` (default vllm), then `docker image inspect` of each vLLM image with a
+// table; SGLang `$PYTHON -c 'import sglang; print(sglang.__version__)'` (default python3), then
+// its images. Errors: bad_input naming everything looked for when nothing is installed, or the
+// release when it is older than every table.
+base::Result<Installed> detect_installed(
+    Engine engine, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+}  // namespace sparkctl::engines
