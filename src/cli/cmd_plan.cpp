@@ -204,9 +204,8 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         if (!cluster) return c.out.fail(cluster.error());
         req.cluster = *cluster;
 
-        plan::RuleBook rules = plan::RuleBook::builtin();
-        auto edited = rules.apply_overrides((*cfg)->table("rules"), cfg_origin);
-        if (!edited) return c.out.fail(edited.error());
+        auto rules = plan::RuleBook::configured((*cfg)->table("rules"), cfg_origin);
+        if (!rules) return c.out.fail(rules.error());
 
         std::unique_ptr<hw::System> system = hw::make_real_system();
         auto hwp = hw::resolve_hardware((*cfg)->value("hardware"), *system);
@@ -226,7 +225,7 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         auto spec = model::load_model(a->model);
         if (!spec) return c.out.fail(spec.error());
         const std::vector<model::Variant> variants = model::published_variants(*spec);
-        auto p = plan::make_plan(*spec, variants, req, rules);
+        auto p = plan::make_plan(*spec, variants, req, *rules);
         if (!p) return c.out.fail(p.error());
 
         if (p->status == plan::Status::refused) {

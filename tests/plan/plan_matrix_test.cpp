@@ -14,6 +14,7 @@
 #include "model/catalog.h"
 #include "plan/plan.h"
 #include "plan/plan_fixtures.h"
+#include "plan/quant_choice.h"
 #include "plan/rules.h"
 
 namespace sparkctl::plan {
@@ -307,6 +308,65 @@ TEST(PlanMatrix, ForcedEnginesEmitOnlyRegisteredFlagsAndParsers) {
         }
     }
     EXPECT_GT(planned, 40);
+}
+
+// One owner for each decision: `sparkctl fit` (plan::choose_quant and fit::fit_model, what
+// cmd_fit runs without --quant) and `sparkctl plan` with the same engine forced agree on the
+// quantization, the memory and the predicted speed, for every catalog model x engine x use where
+// the engine can load the model.
+TEST(PlanFitAgree, EveryCatalogModelEngineAndUse) {
+    const RuleBook& rules = RuleBook::builtin();
+    int compared = 0;
+    for (const model::CatalogEntry& e : model::catalog()) {
+        for (Engine eng : engines::kAllEngines) {
+            for (UseCase use :
+                 {UseCase::chat, UseCase::agents, UseCase::batch, UseCase::long_context}) {
+                // llama.cpp takes one user (R-OPS-3); the paged engines one and several.
+                for (std::uint32_t users : {1u, 4u}) {
+                    if (users > 1 && eng == Engine::llama_cpp) continue;
+                    PlanRequest r = request(use, users);
+                    r.engine = engines::to_string(eng);
+                    auto p = make_plan(e.spec, e.variants, r, rules);
+                    const std::string what =
+                        e.id + " " + r.engine + " " + to_string(use) + " x" + std::to_string(users);
+                    if (!p.ok()) {  // the engine cannot load any published checkpoint
+                        EXPECT_NE(p.error().message.find("no checkpoint"), std::string::npos)
+                            << what << ": " << p.error().message;
+                        continue;
+                    }
+                    if (p->status == Status::refused) continue;
+                    fit::FitOptions o;
+                    o.context = p->context;
+                    o.parallel = p->parallel;
+                    o.budget_bytes = r.hardware.budget_bytes;
+                    o.memory_total_bytes = r.hardware.memory_total_bytes;
+                    fit::PerfRequest pr;
+                    if (p->performance) pr.depth = p->performance->predicted.depth;
+                    o.performance = pr;
+                    o.performance_hw = *r.hardware.caps;
+                    auto f = choose_quant(e.spec, e.variants, eng, o, Prefer::none, rules);
+                    ASSERT_TRUE(f.ok()) << what << ": " << f.error().message;
+                    EXPECT_EQ(f->fit.quant, p->quant) << what;
+                    const fit::MemoryBreakdown& fm = f->fit.estimate.memory;
+                    const fit::MemoryBreakdown& pm = p->fit.estimate.memory;
+                    EXPECT_EQ(fm.total_bytes, pm.total_bytes) << what;
+                    EXPECT_EQ(fm.kv_cache_bytes, pm.kv_cache_bytes) << what;
+                    EXPECT_EQ(f->fit.max_parallel, p->fit.max_parallel) << what;
+                    EXPECT_EQ(f->fit.estimate.fits, p->status == Status::ok) << what;
+                    if (p->performance) {
+                        ASSERT_TRUE(f->fit.performance.has_value()) << what;
+                        EXPECT_DOUBLE_EQ(f->fit.performance->decode_tokens_per_s,
+                                         p->performance->predicted.decode_tokens_per_s)
+                            << what;
+                        EXPECT_EQ(f->fit.performance->ttft_ms, p->performance->predicted.ttft_ms)
+                            << what;
+                    }
+                    ++compared;
+                }
+            }
+        }
+    }
+    EXPECT_GT(compared, 100);
 }
 
 }  // namespace

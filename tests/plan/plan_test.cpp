@@ -12,6 +12,7 @@
 #include "model/catalog.h"
 #include "plan/detail/commands.h"
 #include "plan/plan_fixtures.h"
+#include "plan/quant_choice.h"
 #include "plan/render.h"
 #include "plan/rules.h"
 
@@ -521,11 +522,59 @@ TEST(Rules, BuiltinBookHasTheSeedRulesAndSources) {
         EXPECT_FALSE(r->source.empty()) << id;
     }
     for (const Rule& r : b.rules()) EXPECT_FALSE(r.source.empty()) << r.id;
-    EXPECT_EQ(b.get("R-OPS-1").kind, RuleKind::ops);
-    EXPECT_EQ(b.get("R-ENG-2").engine, "vllm");
-    EXPECT_EQ(b.get("SPARKCTL-PLAN-1").value, 0.85);
+    EXPECT_EQ(b.get(kOps1).kind, RuleKind::ops);
+    EXPECT_EQ(b.get(kEng2).engine, "vllm");
+    EXPECT_EQ(b.get(kPlan1).value, 0.85);
     EXPECT_FALSE(RuleBook::parse("[X]\nkind = \"odd\"\ntext = \"t\"\n", "t").ok());
     EXPECT_FALSE(RuleBook::parse("[X]\nkind = \"ops\"\n", "t").ok());
+}
+
+// The quantization decision has one owner (moved from fit_model, which used to pick too).
+TEST(QuantChoice, DefaultFollowsTheDecisionOrder) {
+    auto pick = [](const char* id, Engine e) {
+        const model::CatalogEntry* m = model::find_model(id);
+        EXPECT_NE(m, nullptr) << id;
+        fit::FitOptions o;
+        o.budget_bytes = spark().budget_bytes;
+        o.memory_total_bytes = spark().memory_total_bytes;
+        auto c = choose_quant(m->spec, m->variants, e, o, Prefer::none, RuleBook::builtin());
+        EXPECT_TRUE(c.ok());
+        return c.ok() ? *c : QuantChoice{};
+    };
+    EXPECT_EQ(pick("gpt-oss-120b", Engine::llama_cpp).fit.quant, "MXFP4");
+    EXPECT_EQ(pick("gpt-oss-120b", Engine::vllm).fit.quant, "mxfp4");
+    const QuantChoice awq = pick("qwen3-8b", Engine::vllm);
+    EXPECT_EQ(awq.fit.quant, "awq");  // R-QNT-1
+    EXPECT_EQ(awq.rule, "R-QNT-1");
+    EXPECT_TRUE(awq.fit.quant_published);
+    EXPECT_EQ(awq.fit.quant_origin, "default");
+    ASSERT_NE(awq.variant, nullptr);
+    EXPECT_EQ(awq.variant->format, "awq");
+    // No AWQ: the native checkpoint (bf16). llama.cpp: the largest published GGUF that fits.
+    EXPECT_EQ(pick("llama-3.1-8b", Engine::sglang).fit.quant, "bf16");
+    const QuantChoice q8 = pick("llama-3.1-8b", Engine::llama_cpp);
+    EXPECT_EQ(q8.fit.quant, "Q8_0");
+    EXPECT_FALSE(q8.rejected.empty());
+}
+
+// Every rule id the code applies (plan/rule_ids.h) is checked at load: a rules document without
+// one is an error naming it, not an assertion in the middle of a plan.
+TEST(Rules, EveryRuleIdTheCodeUsesIsInTheTable) {
+    const RuleBook& b = RuleBook::builtin();
+    for (const RuleId& id : kAllRuleIds) EXPECT_NE(b.find(id.id), nullptr) << id.id;
+    // The built-in document without R-QNT-2: parse names the missing rule.
+    std::string doc;
+    for (const Rule& r : b.rules()) {
+        if (r.id == "R-QNT-2") continue;
+        doc += "[" + r.id + "]\nkind = \"" + to_string(r.kind) + "\"\ntext = \"t\"\n";
+    }
+    auto parsed = RuleBook::parse(doc, "rules.toml");
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.error().code, base::Errc::bad_input);
+    EXPECT_NE(parsed.error().message.find("rule R-QNT-2 is missing"), std::string::npos)
+        << parsed.error().message;
+    doc += "[R-QNT-2]\nkind = \"qnt\"\ntext = \"t\"\n";
+    EXPECT_TRUE(RuleBook::parse(doc, "rules.toml").ok());
 }
 
 TEST(Rules, ClusterInventoryParses) {
