@@ -218,8 +218,25 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
     req.weights_bytes = w.bytes / tp;
     res.estimate = estimate(node, req);
     const std::uint64_t limit = std::max(trained.value_or(1ull << 20), res.context);
-    res.max_context = max_context(node, req, limit);
-    res.max_parallel = max_parallel(node, req, parallel_limit(engine));
+    res.max_context = max_context(node, req, limit);  // context x parallel in full
+    if (paged_kv(engine)) {
+        // KV cache sizing (docs/dev/fit.md): one paged pool, at least one full-context sequence,
+        // what the budget leaves up to context x parallel.
+        res.max_parallel = max_pool_sequences(node, req, parallel_limit(engine));
+        if (!res.estimate.fits) {
+            req.pool_sequences = std::clamp<std::uint32_t>(res.max_parallel, 1, res.parallel);
+            res.estimate = estimate(node, req);
+            if (res.max_parallel > 0) {
+                res.notes.push_back(
+                    "the paged KV pool holds " + num(res.max_parallel) + " of the " +
+                    num(res.parallel) + " sequences at full context (" + num(res.context) +
+                    " tokens) at once; " + engines::to_string(engine) +
+                    " queues or preempts the rest (more fit when requests are shorter)");
+            }
+        }
+    } else {
+        res.max_parallel = max_parallel(node, req, parallel_limit(engine));
+    }
     const MemoryBreakdown& m = res.estimate.memory;
     res.headroom_bytes =
         static_cast<std::int64_t>(m.budget_bytes) - static_cast<std::int64_t>(m.total_bytes);

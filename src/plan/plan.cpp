@@ -79,6 +79,9 @@ class Planner {
     bool gguf_file() const { return spec_.source == model::SourceKind::gguf; }
     bool can_load(Engine e) const;
     bool mxfp4_model() const;
+    // A safetensors checkpoint of this model (a file's: of its catalog entry), the model's own
+    // repository first; nullptr when none is known.
+    const model::Variant* safetensors_checkpoint() const;
 
     // fit's options for one shape of this plan (context 0: fit's default).
     fit::FitOptions options(const std::string& quant, const std::string& kv, std::uint64_t context,
@@ -116,6 +119,26 @@ bool Planner::can_load(Engine e) const {
     return e == Engine::llama_cpp ? has_gguf_variant() : has_safetensors_variant();
 }
 
+const model::Variant* Planner::safetensors_checkpoint() const {
+    const std::vector<model::Variant>* vs = &variants_;
+    std::string hf_id = spec_.hf_id;
+    if (is_file()) {  // the catalog entry of the same model, by the file's repository or name
+        const model::CatalogEntry* e =
+            spec_.hf_id.empty() ? nullptr : model::find_model(spec_.hf_id);
+        if (e == nullptr) e = model::find_model(spec_.name);
+        if (e == nullptr) return nullptr;
+        vs = &e->variants;
+        hf_id = e->spec.hf_id;
+    }
+    const model::Variant* any = nullptr;
+    for (const model::Variant& v : *vs) {
+        if (is_gguf_format(v.format)) continue;
+        if (base::iequals(v.repo, hf_id)) return &v;  // the model's own repository first
+        if (any == nullptr) any = &v;
+    }
+    return any;
+}
+
 bool Planner::mxfp4_model() const {
     if (spec_.quant && base::iequals(spec_.quant->method, "mxfp4")) return true;
     return std::any_of(variants_.begin(), variants_.end(),
@@ -149,8 +172,13 @@ base::Result<QuantChoice> Planner::size(Engine e, const std::string& quant, cons
 
 base::Result<QuantChoice> Planner::choose(Engine e, std::uint32_t tp, const std::string& kv,
                                           std::uint64_t context, std::uint32_t users, bool record) {
-    auto c = choose_quant(spec_, variants_, e, options(req_.quant, kv, context, users, tp),
-                          req_.prefer, rules_);
+    fit::FitOptions o = options(req_.quant, kv, context, users, tp);
+    if (req_.prefer == Prefer::speed && req_.hardware.caps) {
+        // --prefer speed ranks the candidates by the performance model at the plan's shape.
+        o.performance = fit::PerfRequest{};
+        o.performance_hw = *req_.hardware.caps;
+    }
+    auto c = choose_quant(spec_, variants_, e, o, req_.prefer, rules_);
     if (!c) return c.error();
     if (!is_file() && c->fit.supported && !c->fit.quant_published) {
         if (req_.quant.empty()) {
@@ -182,6 +210,7 @@ base::Result<QuantChoice> Planner::choose(Engine e, std::uint32_t tp, const std:
     if (tp > 1) d.facts.emplace_back("tensor_parallel", num(tp));
     d.facts.emplace_back("weights", b(c->fit.estimate.memory.weights_bytes));
     d.facts.emplace_back("total", b(c->fit.estimate.memory.total_bytes));
+    if (!c->set_aside.empty()) d.facts.emplace_back("set_aside", c->set_aside);
     d.rejected = c->rejected;
     if (c->fit.quant == "nvfp4" || base::iequals(c->fit.quant, "mxfp4")) {
         d.reason += "; " + kQnt4 + ": FP4 support depends on the engine version (" +
@@ -214,10 +243,16 @@ base::Result<void> Planner::suggest(const QuantChoice& current) {
                                          Suggestion::Kind::kv_cache_dtype, kv_small});
         }
     }
-    // 2. A shorter context.
-    if (current.fit.max_context > 0 && current.fit.max_context < ctx) {
-        std::uint64_t c = current.fit.max_context / 1024 * 1024;
-        if (c == 0) c = current.fit.max_context;
+    // 2. A shorter context: llama.cpp's fixed slots need context x users in full, the paged
+    // pool one full-context sequence (SPARKCTL-PLAN-17).
+    std::uint64_t longest = current.fit.max_context;
+    if (fit::paged_kv(e) && users > 1) {
+        auto one = size(e, current.fit.quant, current.fit.kv_cache_dtype, ctx, 1, tp);
+        if (one) longest = one->fit.max_context;
+    }
+    if (longest > 0 && longest < ctx) {
+        std::uint64_t c = longest / 1024 * 1024;
+        if (c == 0) c = longest;
         auto s = size(e, current.fit.quant, current.fit.kv_cache_dtype, c, users, tp);
         if (s) {
             plan_.suggestions.push_back({"a shorter context: " + num(c) + " tokens per sequence",
@@ -609,8 +644,22 @@ base::Result<void> Planner::engine_for_use() {
     }
     plan_.engine = *engine_;
     if (*engine_ == Engine::llama_cpp && parallel) {
-        refuse(kOps3, "parallel use (" + num(r.users) +
-                          " users) never lands on llama.cpp; use vLLM or SGLang");
+        // The ways out: the safetensors checkpoint on vLLM/SGLang, or the override.
+        const model::Variant* st = safetensors_checkpoint();
+        std::string out;
+        if (gguf_file()) {
+            out = st ? "plan the safetensors checkpoint of the same model for vLLM or SGLang "
+                       "instead (sparkctl plan " +
+                           st->repo + " --for " + to_string(r.use) + " --users " + num(r.users) +
+                           ")"
+                     : "no safetensors checkpoint of this model is known to sparkctl: plan one "
+                       "for vLLM or SGLang";
+        } else {
+            out = "drop --engine llama.cpp: vLLM or SGLang run " +
+                  (st ? st->repo : std::string("the safetensors checkpoint"));
+        }
+        refuse(kOps3, "parallel use (" + num(r.users) + " users) never lands on llama.cpp; " + out +
+                          "; or pass --override " + kOps3 + " to run it anyway");
     }
     return {};
 }
@@ -752,6 +801,23 @@ base::Result<void> Planner::fit_or_suggest() {
     }
     for (const std::string& n : s.fit.notes) {
         if (n.rfind(kOps3.id, 0) != 0) plan_.warnings.push_back(n);
+    }
+    if (fit::paged_kv(plan_.engine) && s.fits()) {
+        // SPARKCTL-PLAN-17: the paged pool gets what the budget leaves, up to context x users.
+        const bool all = s.fit.max_parallel >= s.fit.parallel;
+        decide({"kv-pool",
+                kPlan17,
+                all ? "all " + num(s.fit.parallel) + " sequences at full context"
+                    : num(s.fit.max_parallel) + " of " + num(s.fit.parallel) +
+                          " sequences at full context at once",
+                all ? "context x users fits in the paged KV pool"
+                    : "context x users does not fit: the pool gets what the budget leaves (at "
+                      "least one full-context sequence); the engine queues or preempts the rest",
+                {{"context", num(s.fit.context)},
+                 {"users", num(s.fit.parallel)},
+                 {"max_parallel", num(s.fit.max_parallel)},
+                 {"kv_cache", b(s.fit.estimate.memory.kv_cache_bytes)}},
+                {}});
     }
     return {};
 }
@@ -928,25 +994,29 @@ Hardware hardware_of(const hw::HardwareProfile& profile) {
     return h;
 }
 
-base::Result<Plan> make_plan(const model::ModelSpec& spec,
-                             const std::vector<model::Variant>& variants,
-                             const PlanRequest& request, const RuleBook& rules) {
-    const std::optional<std::uint64_t> trained = spec.arch.context_length;
-    if (request.use != UseCase::long_context || request.context || !trained ||
-        *trained <= fit::kDefaultContextCap) {
-        return plan_once(spec, variants, request, rules);
-    }
-    // SPARKCTL-PLAN-15: long-context without --context asks for the model's trained context, not
-    // the 32,768 cap of the other uses; where that does not fit, the largest context that does.
+namespace {
+
+// The context decision goes after the budget's.
+void insert_context_decision(Plan& p, Decision d) {
+    const auto at = std::min<std::size_t>(1, p.decisions.size());
+    p.decisions.insert(p.decisions.begin() + static_cast<std::ptrdiff_t>(at), std::move(d));
+}
+
+// SPARKCTL-PLAN-15: long-context without --context asks for the model's trained context, not
+// the 32,768 cap of the other uses; where that does not fit, the largest context that does.
+base::Result<Plan> long_context_plan(const model::ModelSpec& spec,
+                                     const std::vector<model::Variant>& variants,
+                                     const PlanRequest& request, const RuleBook& rules,
+                                     std::uint64_t trained) {
     PlanRequest full = request;
-    full.context = *trained;
+    full.context = trained;
     auto p = plan_once(spec, variants, full, rules);
     if (!p) return p.error();
     Decision d{"context",
                kPlan15,
-               num(*trained),
+               num(trained),
                "long-context without --context: the model's trained context",
-               {{"trained", num(*trained)}, {"users", num(request.users)}},
+               {{"trained", num(trained)}, {"users", num(request.users)}},
                {}};
     if (p->status == Status::does_not_fit) {
         const auto shorter = std::find_if(
@@ -962,16 +1032,113 @@ base::Result<Plan> make_plan(const model::ModelSpec& spec,
                 d.reason =
                     "long-context without --context: the largest context that fits (the "
                     "trained context does not)";
-                d.rejected.push_back({num(*trained), "does not fit the budget at " +
-                                                         num(request.users) + " user(s)"});
+                d.rejected.push_back({num(trained), "does not fit the budget at " +
+                                                        num(request.users) + " user(s)"});
                 p = std::move(q);
                 p->context_origin = "long-context-max-fit";
             }
         }
     }
     if (p->context_origin == "requested") p->context_origin = "long-context-trained";
-    const auto at = std::min<std::size_t>(1, p->decisions.size());  // after the budget
-    p->decisions.insert(p->decisions.begin() + static_cast<std::ptrdiff_t>(at), std::move(d));
+    insert_context_decision(*p, std::move(d));
+    return p;
+}
+
+// SPARKCTL-PLAN-16: agents without --context get the trained context capped at 131,072, shrunk
+// until context x users fits in full, never below 32,768 (below that the paged pool of
+// SPARKCTL-PLAN-17 says how many agents fit at full context at once).
+base::Result<Plan> agents_plan(const model::ModelSpec& spec,
+                               const std::vector<model::Variant>& variants,
+                               const PlanRequest& request, const RuleBook& rules,
+                               std::uint64_t trained) {
+    const std::uint64_t cap = std::min(trained, kAgentsContextCap);
+    const std::uint64_t floor = std::min(kAgentsContextFloor, cap);
+    // Probe at the cap without --prefer fit (which would change the shape it measures).
+    PlanRequest at = request;
+    at.context = cap;
+    if (at.prefer == Prefer::fit) at.prefer = Prefer::none;
+    auto p = plan_once(spec, variants, at, rules);
+    if (!p) return p.error();
+    const std::string users = num(request.users) + " user(s)";
+    Decision d{"context",
+               kPlan16,
+               num(cap),
+               "agents without --context: the trained context" +
+                   std::string(trained > cap ? " capped at 131,072" : "") +
+                   " (coding agents' sessions grow to 60-128k tokens); context x " + users +
+                   " fits in full",
+               {{"trained", num(trained)},
+                {"users", num(request.users)},
+                {"cap", num(kAgentsContextCap)},
+                {"floor", num(kAgentsContextFloor)}},
+               {}};
+    std::string origin = trained > cap ? "agents-capped" : "agents-trained";
+    if (p->status != Status::refused && p->fit.supported && p->fit.max_context < cap) {
+        at.context = std::max(floor, p->fit.max_context / 1024 * 1024);
+        d.rejected.push_back({num(cap), "context x " + users + " does not fit in full (" +
+                                            num(p->fit.max_context) + " tokens per sequence do)"});
+        d.outcome = num(*at.context);
+        auto q = plan_once(spec, variants, at, rules);
+        if (!q) return q.error();
+        p = std::move(q);
+        if (*at.context == floor && p->fit.max_context < floor) {
+            origin = "agents-floor";
+            d.reason = "agents without --context: context x " + users +
+                       " does not fit in full even at the floor of 32,768; ";
+            d.reason += p->status == Status::does_not_fit
+                            ? "not even one sequence of 32,768 tokens fits"
+                            : num(p->fit.max_parallel) +
+                                  " agents fit at full context at once (the paged pool, "
+                                  "SPARKCTL-PLAN-17)";
+        } else {
+            origin = "agents-fitted";
+            d.reason =
+                "agents without --context: the largest context (in steps of 1,024) at which "
+                "context x " +
+                users + " fits in full, down from " + num(cap);
+        }
+    }
+    if (request.prefer == Prefer::fit) {
+        at.prefer = Prefer::fit;
+        auto q = plan_once(spec, variants, at, rules);
+        if (!q) return q.error();
+        p = std::move(q);
+    }
+    // --prefer fit may have shortened it further (its own decision says so).
+    if (p->context == *at.context) p->context_origin = origin;
+    insert_context_decision(*p, std::move(d));
+    return p;
+}
+
+}  // namespace
+
+base::Result<Plan> make_plan(const model::ModelSpec& spec,
+                             const std::vector<model::Variant>& variants,
+                             const PlanRequest& request, const RuleBook& rules) {
+    const std::optional<std::uint64_t> trained = spec.arch.context_length;
+    if (request.context || !trained) return plan_once(spec, variants, request, rules);
+    switch (request.use) {
+        case UseCase::agents:
+            return agents_plan(spec, variants, request, rules, *trained);
+        case UseCase::long_context:
+            if (*trained > fit::kDefaultContextCap) {
+                return long_context_plan(spec, variants, request, rules, *trained);
+            }
+            break;
+        case UseCase::chat:
+        case UseCase::batch:
+            break;
+    }
+    auto p = plan_once(spec, variants, request, rules);
+    if (!p || p->context == 0) return p;
+    insert_context_decision(
+        *p, {"context",
+             kPlan16,
+             num(p->context),
+             std::string(to_string(request.use)) + " without --context: the trained context" +
+                 (*trained > fit::kDefaultContextCap ? ", capped at 32,768" : ""),
+             {{"trained", num(*trained)}, {"cap", num(fit::kDefaultContextCap)}},
+             {}});
     return p;
 }
 

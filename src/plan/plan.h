@@ -24,6 +24,11 @@
 namespace sparkctl::plan {
 
 enum class UseCase { chat, agents, batch, long_context };
+
+// SPARKCTL-PLAN-16: agents without --context get the trained context capped at this, shrunk until
+// context x users fits in full, never below the floor.
+inline constexpr std::uint64_t kAgentsContextCap = 131072;
+inline constexpr std::uint64_t kAgentsContextFloor = 32768;
 enum class Prefer { none, speed, fit };
 
 const char* to_string(UseCase use);

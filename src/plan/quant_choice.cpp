@@ -1,6 +1,7 @@
 #include "plan/quant_choice.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <set>
 
@@ -21,6 +22,12 @@ constexpr const char* kGgufLadder[] = {"Q8_0",   "Q6_K",   "Q5_K_M", "Q5_K_S", "
                                        "IQ4_XS", "Q3_K_L", "Q3_K_M", "Q3_K_S", "Q2_K"};
 
 std::string b(std::uint64_t bytes) { return base::format_bytes(bytes); }
+
+std::string f1(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+}
 
 struct Candidate {
     std::string quant;
@@ -62,10 +69,22 @@ std::vector<Candidate> candidates(const model::ModelSpec& spec,
     if (q1.enabled && has(q1.quant)) {
         add(q1.quant, kQnt1, "AWQ is the production default (R-QNT-1, R-QNT-3)");
     }
+    // No AWQ: the native low-bit checkpoint (MXFP4 for gpt-oss, FP8 for DeepSeek), then FP8
+    // before BF16 (half the bytes read per token on a bandwidth-bound box), then the native one.
+    auto native = [&](const model::Variant& v) {
+        return !is_gguf_format(v.format) && base::iequals(v.repo, spec.hf_id);
+    };
     for (const model::Variant& v : variants) {
-        if (!is_gguf_format(v.format) && base::iequals(v.repo, spec.hf_id)) {
-            add(v.format, kQnt3, "the native checkpoint, no AWQ published");
+        if (native(v) && (v.format == "mxfp4" || v.format == "fp8")) {
+            add(v.format, kQnt3, "the native low-bit checkpoint, no AWQ published");
         }
+    }
+    if (has("fp8")) {
+        add("fp8", kQnt3,
+            "FP8 before BF16 where no AWQ is published (half the bytes read per token)");
+    }
+    for (const model::Variant& v : variants) {
+        if (native(v)) add(v.format, kQnt3, "the native checkpoint, no AWQ published");
     }
     // The rest, largest first: memory-constrained (R-QNT-3); NVFP4 last (R-QNT-2).
     std::vector<std::pair<std::uint64_t, std::string>> rest;
@@ -129,7 +148,7 @@ base::Result<QuantChoice> choose_quant(const model::ModelSpec& spec,
         if (!f) return f.error();
         f->quant_origin = "default";
         if (!f->supported) {  // the model, not the quantization: nothing to choose
-            return QuantChoice{std::move(*f), nullptr, c.rule, f->unsupported_reason, {}};
+            return QuantChoice{std::move(*f), nullptr, c.rule, f->unsupported_reason, {}, ""};
         }
         sized.push_back(std::move(*f));
     }
@@ -149,6 +168,18 @@ base::Result<QuantChoice> choose_quant(const model::ModelSpec& spec,
         }
     }
     const bool fits = pick.has_value();
+    // --prefer speed: the fastest predicted candidate that fits, setting the order aside.
+    auto speed = [&](std::size_t i) {
+        return sized[i].performance ? sized[i].performance->decode_tokens_per_s_total : 0.0;
+    };
+    std::optional<std::size_t> by_order;
+    if (prefer == Prefer::speed && fits && sized[*pick].performance) {
+        by_order = pick;
+        for (std::size_t i : order) {
+            if (sized[i].estimate.fits && speed(i) > speed(*pick)) pick = i;
+        }
+        if (*pick == *by_order) by_order.reset();
+    }
     if (!pick) {  // nothing fits: the smallest, for the suggestions
         pick = order.front();
         for (std::size_t i : order) {
@@ -160,6 +191,14 @@ base::Result<QuantChoice> choose_quant(const model::ModelSpec& spec,
     c.rule = cands[*pick].rule;
     c.reason = cands[*pick].why + (c.variant ? " (" + c.variant->repo + ")" : "") +
                (fits ? "" : "; nothing published fits: the smallest is kept for the suggestions");
+    if (by_order) {
+        c.rule = kPlan18;
+        c.set_aside = cands[*by_order].rule;
+        c.reason = "--prefer speed: the fastest predicted variant that fits (" + f1(speed(*pick)) +
+                   " tokens/s" + (c.variant ? ", " + c.variant->repo : std::string()) +
+                   "); sets aside " + c.set_aside + ", which picks " + sized[*by_order].quant +
+                   " (" + f1(speed(*by_order)) + " tokens/s)";
+    }
     for (std::size_t i = 0; i < cands.size(); ++i) {
         if (i == *pick) continue;
         const fit::FitResult& other = sized[i];
@@ -167,6 +206,8 @@ base::Result<QuantChoice> choose_quant(const model::ModelSpec& spec,
         if (!other.estimate.fits) {
             why = "does not fit: total " + b(other.estimate.memory.total_bytes) + " > budget " +
                   b(o.budget_bytes);
+        } else if (prefer == Prefer::speed && other.performance && sized[*pick].performance) {
+            why = "predicted slower: " + f1(speed(i)) + " tokens/s";
         } else if (e == Engine::llama_cpp) {
             why = "smaller than " + sized[*pick].quant + ", which fits (keeps the largest)";
         } else {

@@ -23,6 +23,7 @@ struct QuantChoice {
     std::string rule;                         // the rule that picked it
     std::string reason;
     std::vector<Rejected> rejected;  // the other candidates, with why
+    std::string set_aside;           // --prefer speed: the rule whose pick it set aside, or ""
     bool fits() const { return fit.supported && fit.estimate.fits; }
 };
 
@@ -33,9 +34,12 @@ const model::Variant* variant_of(const std::vector<model::Variant>& variants,
 // Chooses and prices the quantization of `spec` on `engine` at `options` (context, users,
 // KV cache type, tensor parallel, budget; options.quant is --quant). Order: --quant as given
 // (R-QNT-3); a file's own quantization (SPARKCTL-PLAN-11); else among the published `variants`
-// by the decision order, the first preferred that fits (llama.cpp: the largest GGUF that fits),
-// or the smallest when none does; an engine with no published checkpoint gets a what-if (the
-// GGUF ladder, or bf16). Errors: fit_model's.
+// by the decision order (vLLM/SGLang: AWQ > the native low-bit checkpoint > FP8 > the native one
+// > smaller ones, largest first > NVFP4), the first preferred that fits (llama.cpp: the largest
+// GGUF that fits), or the smallest when none does; an engine with no published checkpoint gets a
+// what-if (the GGUF ladder, or bf16). `prefer` speed with options.performance set picks the
+// fastest predicted candidate that fits instead, naming the rule it set aside. Errors:
+// fit_model's.
 base::Result<QuantChoice> choose_quant(const model::ModelSpec& spec,
                                        const std::vector<model::Variant>& variants,
                                        engines::Engine engine, const fit::FitOptions& options,

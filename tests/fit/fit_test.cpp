@@ -115,6 +115,51 @@ TEST(FitModel, TensorParallelSizesOneNode) {
     EXPECT_NE(r->unsupported_reason.find("tensor parallel"), std::string::npos);
 }
 
+// KV cache sizing (issue 10 item 2): vLLM and SGLang share one paged pool; a plan needs one
+// full-context sequence, and the pool gets what the budget leaves up to context x parallel.
+// llama.cpp's slots are fixed.
+TEST(FitModel, PagedEnginesShareOnePoolDownToOneFullSequence) {
+    const auto& oss = entry("gpt-oss-120b");
+    FitOptions o = spark_at("mxfp4");
+    o.context = 32768;
+    o.parallel = 32;
+    for (Engine eng : {Engine::vllm, Engine::sglang}) {
+        auto r = fit_model(oss.spec, oss.variants, eng, o);
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        const std::string e = engines::to_string(eng);
+        EXPECT_TRUE(r->estimate.fits) << e;
+        EXPECT_GT(r->max_parallel, 0u) << e;
+        EXPECT_LT(r->max_parallel, 32u) << e;  // 32 x 32768 does not fit in full
+        EXPECT_LE(r->estimate.memory.total_bytes, o.budget_bytes) << e;
+        bool said = false;
+        for (const std::string& n : r->notes) {
+            said |= n.find("holds " + std::to_string(r->max_parallel) + " of the 32") !=
+                    std::string::npos;
+        }
+        EXPECT_TRUE(said) << e;
+        const EngineSettings& st = r->estimate.settings;
+        if (eng == Engine::vllm) {
+            EXPECT_EQ(st.vllm_max_num_seqs, 32u);  // the engine admits every user, queues the rest
+            EXPECT_EQ(st.vllm_kv_cache_memory_bytes, r->estimate.memory.kv_cache_bytes);
+        } else {
+            EXPECT_EQ(st.sglang_max_total_tokens, 32768ull * r->max_parallel);
+        }
+    }
+    // llama.cpp: -c = context x parallel must fit; 256 slots of 32768 do not.
+    FitOptions lc = spark_at("MXFP4");
+    lc.context = 32768;
+    lc.parallel = 256;
+    auto l = fit_model(oss.spec, oss.variants, Engine::llama_cpp, lc);
+    ASSERT_TRUE(l.ok());
+    EXPECT_FALSE(l->estimate.fits);
+    // The floor: not even one full-context sequence fits a 62 GiB budget (61 GiB of weights).
+    o.budget_bytes = 62ull << 30;
+    auto none = fit_model(oss.spec, oss.variants, Engine::vllm, o);
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(none->estimate.fits);
+    EXPECT_EQ(none->max_parallel, 0u);
+}
+
 TEST(FitModel, ExplicitQuantIsAWhatIf) {
     const auto& oss = entry("gpt-oss-120b");
     FitOptions o = spark();

@@ -73,10 +73,11 @@ void expect_use_flags(const Cell& c, const Plan& p) {
             EXPECT_TRUE(has_arg(*s, "--enable-auto-tool-choice")) << name(c);
         }
     }
-    if (c.use == UseCase::long_context) {
+    if (c.use == UseCase::long_context || c.use == UseCase::agents) {
         const Decision* d = decision(p, "context");
         ASSERT_NE(d, nullptr) << name(c);
-        EXPECT_EQ(d->rule, "SPARKCTL-PLAN-15") << name(c);
+        EXPECT_EQ(d->rule, c.use == UseCase::agents ? "SPARKCTL-PLAN-16" : "SPARKCTL-PLAN-15")
+            << name(c);
     }
     EXPECT_TRUE(s->health_url.has_value()) << name(c);
 }
@@ -115,9 +116,10 @@ const std::vector<Cell> kCatalogMatrix = {
     // chat: one user -> llama.cpp (R-ENG-1), the largest published GGUF that fits.
     {"qwen3-8b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q4_K_M",
      "unsloth/Qwen3-8B-GGUF", 32768},
-    // agents/batch: parallel -> vLLM (R-ENG-2), AWQ by default (R-QNT-1).
+    // agents/batch: parallel -> vLLM (R-ENG-2), AWQ by default (R-QNT-1); agents get the whole
+    // trained context (under the 131,072 cap, and 8 x 40960 fits: SPARKCTL-PLAN-16).
     {"qwen3-8b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "awq", "Qwen/Qwen3-8B-AWQ",
-     32768},
+     40960},
     {"qwen3-8b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "awq", "Qwen/Qwen3-8B-AWQ",
      kBatchContext},
     // long-context -> vLLM (R-ENG-6) at the whole trained window (SPARKCTL-PLAN-15).
@@ -128,41 +130,42 @@ const std::vector<Cell> kCatalogMatrix = {
     // chat: R-ENG-1 wants llama.cpp, no GGUF is published -> vLLM, AWQ.
     {"llama-3.3-70b", UseCase::chat, Status::ok, Engine::vllm, "R-ENG-1", "awq",
      "casperhansen/llama-3.3-70b-instruct-awq", 32768},
-    // agents x8 at 32k: 8 x 32768 x 320 KiB of KV + 37 GiB of AWQ weights is over the budget.
-    {"llama-3.3-70b", UseCase::agents, Status::does_not_fit, Engine::vllm, "R-ENG-2", "awq",
+    // agents x8: 8 x 32768 x 320 KiB of KV + 37 GiB of AWQ weights is over the budget even at the
+    // 32,768 floor, so the paged pool holds what fits at full context (SPARKCTL-PLAN-17).
+    {"llama-3.3-70b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "awq",
      "casperhansen/llama-3.3-70b-instruct-awq", 32768},
     {"llama-3.3-70b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "awq",
      "casperhansen/llama-3.3-70b-instruct-awq", kBatchContext},
     {"llama-3.3-70b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "awq",
      "casperhansen/llama-3.3-70b-instruct-awq", 131072},
 
-    // MoE (Qwen3-30B-A3B: GGUF Q8_0, BF16, FP8, NVFP4; no AWQ) -> the native BF16 where it fits
-    // (R-QNT-3).
+    // MoE (Qwen3-30B-A3B: GGUF Q8_0, BF16, FP8, NVFP4; no AWQ) -> FP8 before BF16 (R-QNT-3: half
+    // the bytes read per token).
     {"qwen3-30b-a3b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q8_0",
      "Qwen/Qwen3-30B-A3B-GGUF", 32768},
-    {"qwen3-30b-a3b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "bf16",
-     "Qwen/Qwen3-30B-A3B", 32768},
-    {"qwen3-30b-a3b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "bf16",
-     "Qwen/Qwen3-30B-A3B", kBatchContext},
-    {"qwen3-30b-a3b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "bf16",
-     "Qwen/Qwen3-30B-A3B", 40960},
+    {"qwen3-30b-a3b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "fp8",
+     "RedHatAI/Qwen3-30B-A3B-FP8-dynamic", 40960},
+    {"qwen3-30b-a3b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "fp8",
+     "RedHatAI/Qwen3-30B-A3B-FP8-dynamic", kBatchContext},
+    {"qwen3-30b-a3b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "fp8",
+     "RedHatAI/Qwen3-30B-A3B-FP8-dynamic", 40960},
 
     // Sliding window, dense (Gemma-3-27B: 5 of 6 layers SWA; QAT Q4_0 GGUF, BF16, FP8).
     {"gemma-3-27b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q4_0",
      "google/gemma-3-27b-it-qat-q4_0-gguf", 32768},
-    {"gemma-3-27b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "bf16",
-     "google/gemma-3-27b-it", 32768},
-    // batch x16: BF16 weights (54 GiB) + 16 sequences do not fit; the FP8 checkpoint does.
+    // agents x8: FP8 before BF16; 8 x 131072 does not fit in full, 8 x 71680 does.
+    {"gemma-3-27b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "fp8",
+     "RedHatAI/gemma-3-27b-it-FP8-dynamic", 71680},
     {"gemma-3-27b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "fp8",
      "RedHatAI/gemma-3-27b-it-FP8-dynamic", kBatchContext},
-    {"gemma-3-27b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "bf16",
-     "google/gemma-3-27b-it", 131072},
+    {"gemma-3-27b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "fp8",
+     "RedHatAI/gemma-3-27b-it-FP8-dynamic", 131072},
 
     // MoE + sliding window (gpt-oss-120b: MXFP4 only, natively; GGUF MXFP4).
     {"gpt-oss-120b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "MXFP4",
      "ggml-org/gpt-oss-120b-GGUF", 32768},
     {"gpt-oss-120b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "mxfp4",
-     "openai/gpt-oss-120b", 32768},
+     "openai/gpt-oss-120b", 131072},
     {"gpt-oss-120b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "mxfp4",
      "openai/gpt-oss-120b", kBatchContext},
     {"gpt-oss-120b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "mxfp4",
@@ -199,8 +202,11 @@ TEST(PlanMatrix, SlidingWindowModelsCacheOnlyTheWindowOnSwaLayers) {
 }
 
 TEST(PlanMatrix, DoesNotFitCellsOfferWhatFits) {
-    // Llama-3.3-70B for 8 agents: the first suggestion that fits is what --prefer fit applies.
+    // Llama-3.3-70B for 8 agents under a 45 GiB budget: not even one sequence at the 32,768 floor
+    // fits (37 GiB of AWQ weights + 10 GiB of KV); the first suggestion that fits is what
+    // --prefer fit applies.
     PlanRequest r = request_for(UseCase::agents);
+    r.hardware.budget_bytes = 45ull << 30;
     Plan p = plan_for("llama-3.3-70b", r);
     ASSERT_EQ(p.status, Status::does_not_fit);
     const auto fits = std::find_if(p.suggestions.begin(), p.suggestions.end(),
@@ -263,8 +269,9 @@ TEST(PlanMatrix, MlaModelThatFitsEveryUseCase) {
     const std::vector<Cell> cells = {
         {"mla-16b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q4_K_M",
          "example/mla-16b-GGUF", 32768},
+        // agents: the trained 163,840 capped at 131,072 (SPARKCTL-PLAN-16); 8 of them fit in full.
         {"mla-16b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "bf16", "example/mla-16b",
-         32768},
+         131072},
         {"mla-16b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "bf16", "example/mla-16b",
          kBatchContext},
         {"mla-16b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "bf16",

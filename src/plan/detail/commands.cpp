@@ -120,7 +120,7 @@ Server sglang_server(const model::ModelSpec& spec, const PlanRequest& req, const
     a.insert(a.end(), {"--port", num(p.port), "--served-model-name", p.served_model_name,
                        "--tp-size", num(p.tensor_parallel), "--context-length", num(p.context),
                        "--max-running-requests", num(p.parallel), "--mem-fraction-static",
-                       fraction(mfs), "--max-total-tokens", num(p.context * p.parallel)});
+                       fraction(mfs), "--max-total-tokens", num(st.sglang_max_total_tokens)});
     if (p.kv_cache_dtype != "auto") a.insert(a.end(), {"--kv-cache-dtype", p.kv_cache_dtype});
     if (spec.arch.architecture == "GptOssForCausalLM") {
         // engines.md 3.5: whether GB10 takes SGLang's SM100 paths is unknown; triton works.
