@@ -158,7 +158,9 @@ Action setup_plan(CLI::App& app, Context& ctx) {
     app.add_option("--users", a->users, "Sequences served at once (default 1)")
         ->check(CLI::Range(1u, 1u << 20));
     app.add_option("--context", a->context,
-                   "Tokens per sequence (default: the trained context, capped at 32768)");
+                   "Tokens per sequence (default by use: chat and batch the trained context "
+                   "capped at 32768; agents capped at 131072 and shrunk until every user fits; "
+                   "long-context the trained context)");
     app.add_option("--nodes", a->nodes,
                    "Sparks to run on (default: the [cluster] inventory's hosts, else 1)")
         ->check(CLI::Range(1u, 64u));
