@@ -98,6 +98,9 @@ json plan_json(const plan::Plan& p, const plan::PlanRequest& req) {
                                           : json(nullptr);
         perf["one_node"] =
             p.performance->one_node ? performance_json(*p.performance->one_node) : json(nullptr);
+        perf["working_point"] = p.performance->working_point
+                                    ? performance_json(*p.performance->working_point)
+                                    : json(nullptr);
         perf["notes"] = p.performance->notes;
         j["performance"] = perf;
     } else {

@@ -96,9 +96,10 @@ class Planner {
     base::Result<void> suggest(const QuantChoice& current);
     // Speed of the plan's shape on `e` with `quant` over `nodes` (fit's performance model);
     // nullopt without the hardware's caps or when the model cannot price it.
-    base::Result<std::optional<fit::Performance>> predict(Engine e, const std::string& quant,
-                                                          const std::string& kv,
-                                                          std::uint32_t nodes) const;
+    // `at`: the depth and prompt (default: depth 0, long-context half the context; prompt 512).
+    base::Result<std::optional<fit::Performance>> predict(
+        Engine e, const std::string& quant, const std::string& kv, std::uint32_t nodes,
+        std::optional<fit::PerfRequest> at = std::nullopt) const;
     void performance();
 
     const model::ModelSpec& spec_;
@@ -287,14 +288,14 @@ base::Result<void> Planner::suggest(const QuantChoice& current) {
     return {};
 }
 
-base::Result<std::optional<fit::Performance>> Planner::predict(Engine e, const std::string& quant,
-                                                               const std::string& kv,
-                                                               std::uint32_t nodes) const {
+base::Result<std::optional<fit::Performance>> Planner::predict(
+    Engine e, const std::string& quant, const std::string& kv, std::uint32_t nodes,
+    std::optional<fit::PerfRequest> at) const {
     if (!req_.hardware.caps) return std::optional<fit::Performance>();
     fit::FitOptions o = options(quant, kv, plan_.context, plan_.parallel, nodes);
     fit::PerfRequest pr;
     pr.depth = plan_.use == UseCase::long_context ? plan_.context / 2 : 0;
-    o.performance = pr;
+    o.performance = at.value_or(pr);
     o.performance_hw = *req_.hardware.caps;
     auto r = fit::fit_model(spec_, variants_, e, o);
     if (!r) return r.error();
@@ -344,6 +345,17 @@ void Planner::performance() {
                   (perf.predicted.calibrated ? " (fitted)" : " (borrowed)");
     perf.notes = perf.predicted.notes;
     const fit::Performance& p = perf.predicted;
+
+    // Agents work deep in long sessions: also predict at their working point (depth half the
+    // context, a prompt of kAgentsWorkingPrompt tokens, at most the other half).
+    if (plan_.use == UseCase::agents) {
+        fit::PerfRequest wp;
+        wp.depth = plan_.context / 2;
+        wp.prompt = std::max<std::uint64_t>(
+            1, std::min<std::uint64_t>(kAgentsWorkingPrompt, plan_.context - wp.depth));
+        auto deep = predict(e, quant, plan_.kv_cache_dtype, plan_.tensor_parallel, wp);
+        if (deep && *deep) perf.working_point = std::move(**deep);
+    }
 
     // R-ENG-3: the speed-up of N nodes is two predictions, not the rule's constant.
     if (plan_.tensor_parallel > 1) {

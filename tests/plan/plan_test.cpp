@@ -524,6 +524,37 @@ TEST(PlanQuant, Fp8BeforeBf16AndPreferSpeedPicksTheFastest) {
     }
 }
 
+// Issue 10 item 9: agents are also predicted at their working point (depth half the context, a
+// 20k-token prompt), not only at depth 0 with a 512-token prompt.
+TEST(PlanPerformance, AgentsArePredictedAtTheirWorkingPoint) {
+    Plan p = plan_for("gpt-oss-120b", request(UseCase::agents, 4));
+    ASSERT_EQ(p.status, Status::ok);
+    ASSERT_TRUE(p.performance.has_value());
+    ASSERT_TRUE(p.performance->working_point.has_value());
+    const fit::Performance& w = *p.performance->working_point;
+    const fit::Performance& z = p.performance->predicted;
+    EXPECT_EQ(z.depth, 0u);
+    EXPECT_EQ(w.depth, p.context / 2);
+    EXPECT_EQ(w.prompt, kAgentsWorkingPrompt);
+    EXPECT_EQ(w.parallel, 4u);
+    EXPECT_LT(w.decode_tokens_per_s, z.decode_tokens_per_s);  // deeper: more KV read per token
+    ASSERT_TRUE(w.ttft_ms && z.ttft_ms);
+    EXPECT_GT(*w.ttft_ms, *z.ttft_ms);
+    EXPECT_NE(render_text(p, false).find("agents' working point (depth " +
+                                         std::to_string(p.context / 2) + ", prompt 20000)"),
+              std::string::npos);
+    // At the 32,768 floor the prompt is at most the other half of the context.
+    PlanRequest r = request(UseCase::agents, 4);
+    r.context = 32768;
+    Plan f = plan_for("gpt-oss-120b", r);
+    ASSERT_TRUE(f.performance && f.performance->working_point);
+    EXPECT_EQ(f.performance->working_point->prompt, 16384u);
+    // Other uses keep one operating point.
+    Plan c = plan_for("gpt-oss-120b", request(UseCase::batch, 4));
+    ASSERT_TRUE(c.performance.has_value());
+    EXPECT_FALSE(c.performance->working_point.has_value());
+}
+
 // A GGUF file for agents: llama.cpp is the only engine that loads it, so R-OPS-3 refuses; "use
 // vLLM" is no help for a GGUF, so the refusal names the safetensors checkpoint of the same model
 // the catalog knows (found by the file's repository) and the override.
