@@ -667,7 +667,7 @@ base::Result<void> Planner::engine_for_use() {
                      : "no safetensors checkpoint of this model is known to sparkctl: plan one "
                        "for vLLM or SGLang";
         } else {
-            out = "drop --engine llama.cpp: vLLM or SGLang run " +
+            out = std::string(forced_ ? "drop --engine llama.cpp: " : "") + "vLLM or SGLang run " +
                   (st ? st->repo : std::string("the safetensors checkpoint"));
         }
         refuse(kOps3, "parallel use (" + num(r.users) + " users) never lands on llama.cpp; " + out +
