@@ -26,7 +26,7 @@ Engine engine_of(const Rule& rule) {
 
 bool is_gguf_format(std::string_view f) { return !f.empty() && f[0] >= 'A' && f[0] <= 'Z'; }
 
-// Applies the decision order (spark-knowledge.md), one member per step, in its order: run()
+// Applies the decision order (docs/dev/plan.md), one member per step, in its order: run()
 // calls them and stops at a refusal.
 class Planner {
   public:
@@ -45,7 +45,7 @@ class Planner {
     base::Result<void> engine_for_use();  // 5. R-ENG-1/2/5/6, R-OPS-3, --engine
     base::Result<void> engine_version();  // R-QNT-4: plans record engine versions
     base::Result<void> quantization();    // 6. R-QNT-1..4, SPARKCTL-PLAN-13
-    base::Result<void> fit_or_suggest();  // 7. R-OPS-1, SPARKCTL-PLAN-7
+    base::Result<void> fit_or_suggest();  // 7. R-OPS-1, SPARKCTL-PLAN-7, 17
     void sizing_and_flags();              // 8. SPARKCTL-PLAN-1..6, 8, 9, 14, R-OPS-2
     bool refused() const { return plan_.status == Status::refused; }
 

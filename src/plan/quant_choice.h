@@ -1,5 +1,5 @@
-// The quantization decision (spark-knowledge.md's decision order, step 6; docs/dev/plan.md
-// "Quantization"): the one owner of which quantization a model runs at on an engine. `sparkctl
+// The quantization decision (the decision order's step 6; docs/dev/plan.md, "One owner for
+// each decision"): the one owner of which quantization a model runs at on an engine. `sparkctl
 // plan` and `sparkctl fit` (without --quant) both call choose_quant; fit::fit_model only prices
 // the quantization it is given. Pure, thread-safe.
 #pragma once
