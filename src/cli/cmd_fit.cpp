@@ -19,6 +19,8 @@
 #include "hw/profile.h"
 #include "model/catalog.h"
 #include "model/load.h"
+#include "plan/quant_choice.h"
+#include "plan/rules.h"
 
 namespace sparkctl::cli {
 
@@ -39,8 +41,8 @@ struct FitArgs {
     std::uint32_t nodes = 1;
 };
 
-json result_json(const fit::FitResult& r, const model::ModelSpec& spec,
-                 const hw::HardwareProfile& hwp) {
+json result_json(const fit::FitResult& r, const std::string& quant_rule,
+                 const model::ModelSpec& spec, const hw::HardwareProfile& hwp) {
     const fit::MemoryBreakdown& m = r.estimate.memory;
     const fit::KvBreakdown& kv = r.estimate.kv;
     const fit::EngineSettings& s = r.estimate.settings;
@@ -54,10 +56,12 @@ json result_json(const fit::FitResult& r, const model::ModelSpec& spec,
     j["quant"] = r.quant;
     j["quant_published"] = r.quant_published;
     j["quant_origin"] = r.quant_origin;
+    j["quant_rule"] = quant_rule;
     j["weights_source"] = r.weights_source;
     j["context"] = r.context;
     j["context_origin"] = r.context_origin;
     j["parallel"] = r.parallel;
+    j["tensor_parallel"] = r.tensor_parallel;
     j["kv_cache_dtype"] = r.kv_cache_dtype;
     j["fits"] = r.supported && r.estimate.fits;
     j["max_context"] = r.max_context;
@@ -249,7 +253,7 @@ Action setup_fit(CLI::App& app, Context& ctx) {
     app.add_option("--engine", a->engine, "llama.cpp, vllm or sglang (default: compare all three)");
     app.add_option("--quant", a->quant,
                    "Quantization (bf16, fp8, awq, gptq, nvfp4, mxfp4, or a GGUF type such as "
-                   "Q4_K_M); default: what the decision order picks among published variants");
+                   "Q4_K_M); default: what `sparkctl plan` picks among published variants");
     app.add_option("--context", a->context,
                    "Tokens per sequence (default: the trained context, capped at 32768)");
     app.add_option("--parallel", a->parallel, "Sequences served at once (default 1)")
@@ -266,12 +270,16 @@ Action setup_fit(CLI::App& app, Context& ctx) {
                    "(default 512)")
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
     app.add_option("--nodes", a->nodes,
-                   "Machines in tensor parallel, for the speed prediction (default 1)")
+                   "Machines in tensor parallel: memory per node and the speed prediction "
+                   "(default 1)")
         ->check(CLI::Range(1u, 64u));
     ctx.add_config_flag(app, "hardware");
     return [a](Context& c) -> int {
         auto cfg = c.config();
         if (!cfg) return c.out.fail(cfg.error());
+        auto rules = plan::RuleBook::configured(
+            (*cfg)->table("rules"), (*cfg)->file() ? (*cfg)->file()->string() : "config");
+        if (!rules) return c.out.fail(rules.error());
         std::unique_ptr<hw::System> system = hw::make_real_system();
         auto hwp = hw::resolve_hardware((*cfg)->value("hardware"), *system);
         if (!hwp) return c.out.fail(hwp.error());
@@ -306,6 +314,7 @@ Action setup_fit(CLI::App& app, Context& ctx) {
         o.quant = a->quant;
         o.context = a->context;
         o.parallel = a->parallel;
+        o.tensor_parallel = a->nodes;
         o.kv_cache_dtype = a->kv_cache_dtype;
         o.budget_bytes = budget;
         o.memory_total_bytes = hwp->memory_total_bytes;
@@ -314,16 +323,17 @@ Action setup_fit(CLI::App& app, Context& ctx) {
             pr.parallel = a->parallel;
             pr.depth = a->depth;
             pr.prompt = a->prompt;
-            pr.nodes = a->nodes;
             o.performance = pr;
             o.performance_hw = *caps;
         } else if (a->nodes > 1 || a->depth > 0) {
             return c.out.fail(caps.error());
         }
 
+        // The quantization (without --quant) is the one `sparkctl plan` picks: one owner.
         std::vector<fit::FitResult> results;
+        std::vector<std::string> quant_rules;
         for (engines::Engine e : engs) {
-            auto r = fit::fit_model(*spec, variants, e, o);
+            auto r = plan::choose_quant(*spec, variants, e, o, plan::Prefer::none, *rules);
             if (!r) {
                 // Comparing engines: a what-if one engine cannot run is a row, not a failure.
                 if (engs.size() > 1) {
@@ -336,11 +346,13 @@ Action setup_fit(CLI::App& app, Context& ctx) {
                     row.kv_cache_dtype = a->kv_cache_dtype;
                     row.estimate.memory.budget_bytes = budget;
                     results.push_back(row);
+                    quant_rules.emplace_back();
                     continue;
                 }
                 return c.out.fail(r.error());
             }
-            results.push_back(std::move(*r));
+            results.push_back(std::move(r->fit));
+            quant_rules.push_back(std::move(r->rule));
         }
         for (const fit::FitResult& r : results) {
             if (r.supported && a->depth + a->prompt > r.context) {
@@ -362,10 +374,12 @@ Action setup_fit(CLI::App& app, Context& ctx) {
         }
         if (c.out.json) {
             if (engs.size() == 1) {
-                c.out.emit_json(result_json(results.front(), *spec, *hwp));
+                c.out.emit_json(result_json(results.front(), quant_rules.front(), *spec, *hwp));
             } else {
                 json arr = json::array();
-                for (const fit::FitResult& r : results) arr.push_back(result_json(r, *spec, *hwp));
+                for (std::size_t i = 0; i < results.size(); ++i) {
+                    arr.push_back(result_json(results[i], quant_rules[i], *spec, *hwp));
+                }
                 c.out.emit_json({{"comparisons", arr}});
             }
         } else {

@@ -103,6 +103,9 @@ json plan_json(const plan::Plan& p, const plan::PlanRequest& req) {
                                           : json(nullptr);
         perf["one_node"] =
             p.performance->one_node ? performance_json(*p.performance->one_node) : json(nullptr);
+        perf["working_point"] = p.performance->working_point
+                                    ? performance_json(*p.performance->working_point)
+                                    : json(nullptr);
         perf["notes"] = p.performance->notes;
         j["performance"] = perf;
     } else {
@@ -163,7 +166,9 @@ Action setup_plan(CLI::App& app, Context& ctx) {
     app.add_option("--users", a->users, "Sequences served at once (default 1)")
         ->check(CLI::Range(1u, 1u << 20));
     app.add_option("--context", a->context,
-                   "Tokens per sequence (default: the trained context, capped at 32768)");
+                   "Tokens per sequence (default by use: chat and batch the trained context "
+                   "capped at 32768; agents capped at 131072 and shrunk until every user fits; "
+                   "long-context the trained context)");
     app.add_option("--nodes", a->nodes,
                    "Sparks to run on (default: the [cluster] inventory's hosts, else 1)")
         ->check(CLI::Range(1u, 64u));
@@ -216,9 +221,8 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         if (!cluster) return c.out.fail(cluster.error());
         req.cluster = *cluster;
 
-        plan::RuleBook rules = plan::RuleBook::builtin();
-        auto edited = rules.apply_overrides((*cfg)->table("rules"), cfg_origin);
-        if (!edited) return c.out.fail(edited.error());
+        auto rules = plan::RuleBook::configured((*cfg)->table("rules"), cfg_origin);
+        if (!rules) return c.out.fail(rules.error());
 
         std::unique_ptr<hw::System> system = hw::make_real_system();
         auto hwp = hw::resolve_hardware((*cfg)->value("hardware"), *system);
@@ -242,7 +246,7 @@ Action setup_plan(CLI::App& app, Context& ctx) {
             // The engine the rules (or --engine) pick, then the version installed of it.
             plan::PlanRequest probe = req;
             probe.engine_version.clear();
-            auto first = plan::make_plan(*spec, variants, probe, rules);
+            auto first = plan::make_plan(*spec, variants, probe, *rules);
             if (!first) return c.out.fail(first.error());
             auto found = engines::detect_installed(first->engine);
             if (!found) return c.out.fail(found.error());
@@ -250,7 +254,7 @@ Action setup_plan(CLI::App& app, Context& ctx) {
             req.engine_version_origin = "--engine-version installed: " + found->found +
                                         " -> the nearest flag table at or below it";
         }
-        auto p = plan::make_plan(*spec, variants, req, rules);
+        auto p = plan::make_plan(*spec, variants, req, *rules);
         if (!p) return c.out.fail(p.error());
 
         if (p->status == plan::Status::refused) {

@@ -1,6 +1,7 @@
 #include "fit/fit.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "base/strings.h"
 #include "fit/quant.h"
@@ -13,16 +14,7 @@ namespace {
 using engines::Engine;
 using engines::WeightFormat;
 
-// The GGUF ladder of the decision order (spark-knowledge.md step 6), largest first.
-constexpr const char* kGgufLadder[] = {"Q8_0",   "Q6_K",   "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S",
-                                       "IQ4_XS", "Q3_K_L", "Q3_K_M", "Q3_K_S", "Q2_K"};
-
-bool is_gguf_format(const std::string& f) { return !f.empty() && f[0] >= 'A' && f[0] <= 'Z'; }
-
-struct Candidate {
-    Quant quant;
-    bool published = false;
-};
+std::string num(std::uint64_t n) { return std::to_string(n); }
 
 struct Weights {
     std::uint64_t bytes = 0;
@@ -51,8 +43,19 @@ std::optional<Quant> file_quant(const model::ModelSpec& spec, Engine engine) {
     return *q;
 }
 
-}  // namespace
+// One node's share of the architecture under tensor parallel `tp` (SPARKCTL-PLAN-8): attention
+// and KV heads / TP, at least one (MLA's latent cache is replicated).
+model::Arch per_node(const model::Arch& arch, std::uint32_t tp) {
+    model::Arch a = arch;
+    if (tp <= 1) return a;
+    if (a.n_heads) a.n_heads = std::max<std::uint32_t>(1, *a.n_heads / tp);
+    if (a.n_kv_heads && !a.mla) a.n_kv_heads = std::max<std::uint32_t>(1, *a.n_kv_heads / tp);
+    for (std::uint32_t& h : a.n_kv_heads_per_layer) h = std::max<std::uint32_t>(1, h / tp);
+    return a;
+}
 
+// Notes about loading memory (peak above the device, page cache while reading safetensors),
+// for one node.
 std::vector<std::string> memory_notes(Engine engine, const MemoryBreakdown& m,
                                       std::uint64_t memory_total_bytes) {
     std::vector<std::string> notes;
@@ -70,12 +73,33 @@ std::vector<std::string> memory_notes(Engine engine, const MemoryBreakdown& m,
     return notes;
 }
 
+}  // namespace
+
+std::string tensor_parallel_problem(const model::Arch& a, std::uint32_t tp) {
+    if (tp <= 1) return "";
+    if (!a.n_heads) return "the number of attention heads is unknown";
+    if (*a.n_heads % tp != 0) {
+        return "tensor parallel " + num(tp) + " does not divide the " + num(*a.n_heads) +
+               " attention heads";
+    }
+    if (a.n_kv_heads && !a.mla) {
+        const std::uint32_t kv = *a.n_kv_heads;
+        if (kv % tp != 0 && tp % kv != 0) {
+            return "tensor parallel " + num(tp) + " and the " + num(kv) +
+                   " KV heads divide neither way";
+        }
+    }
+    return "";
+}
+
 base::Result<FitResult> fit_model(const model::ModelSpec& spec,
                                   const std::vector<model::Variant>& variants, Engine engine,
                                   const FitOptions& o) {
     FitResult res;
     res.engine = engine;
     res.parallel = std::max<std::uint32_t>(1, o.parallel);
+    res.tensor_parallel = std::max<std::uint32_t>(1, o.tensor_parallel);
+    const std::uint32_t tp = res.tensor_parallel;
 
     auto kv = engines::resolve_kv_cache_type(engine, o.kv_cache_dtype);
     if (!kv) return kv.error();
@@ -86,6 +110,7 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
         // Answer anyway (a consistent document), saying what is unknown.
         res.supported = false;
         res.unsupported_reason = "cannot size the KV cache: unknown " + missing;
+        res.quant = o.quant;
         res.context = o.context.value_or(
             std::min(spec.arch.context_length.value_or(kDefaultContextCap), kDefaultContextCap));
         res.estimate.memory.budget_bytes = o.budget_bytes;
@@ -93,14 +118,14 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
         return res;
     }
 
-    // Context (spark-knowledge.md "Words").
+    // Context (docs/dev/fit.md).
     const std::optional<std::uint64_t> trained = spec.arch.context_length;
     if (o.context) {
         res.context = *o.context;
         res.context_origin = "requested";
         if (trained && *o.context > *trained) {
-            res.notes.push_back("context " + std::to_string(*o.context) +
-                                " exceeds the trained context " + std::to_string(*trained));
+            res.notes.push_back("context " + num(*o.context) + " exceeds the trained context " +
+                                num(*trained));
         }
     } else if (trained) {
         res.context = std::min(*trained, kDefaultContextCap);
@@ -108,21 +133,28 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
     } else {
         res.context = kDefaultContextCap;
         res.context_origin = "default";
-        res.notes.push_back("trained context unknown: using " + std::to_string(kDefaultContextCap));
+        res.notes.push_back("trained context unknown: using " + num(kDefaultContextCap));
     }
     if (res.context == 0) {
         return base::make_error(base::Errc::bad_input, "--context: must be at least 1");
     }
 
-    FitRequest req;
-    req.engine = engine;
-    req.context = res.context;
-    req.parallel = res.parallel;
-    req.kv_type = *kv;
-    req.budget_bytes = o.budget_bytes;
-    req.memory_total_bytes = o.memory_total_bytes;
+    if (tp > 1 && engine == Engine::llama_cpp) {
+        res.supported = false;
+        res.unsupported_reason =
+            "llama.cpp does not run tensor parallel (its RPC layer split loses performance: "
+            "R-LIM-2)";
+        res.quant = o.quant;
+        res.estimate.memory.budget_bytes = o.budget_bytes;
+        res.headroom_bytes = static_cast<std::int64_t>(o.budget_bytes);
+        return res;
+    }
+    if (const std::string problem = tensor_parallel_problem(spec.arch, tp); !problem.empty()) {
+        return base::make_error(base::Errc::bad_input,
+                                "--nodes " + num(tp) + ": " + problem + " of " + spec.name);
+    }
 
-    // Quantization and weights.
+    // Quantization and weights: the one given, else the file's own.
     Quant quant;
     Weights w;
     const std::optional<Quant> fq = file_quant(spec, engine);
@@ -160,77 +192,8 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
         res.weights_source = "file";
         return res;
     } else {
-        res.quant_origin = "default";
-        std::vector<Candidate> cands;
-        if (engine == Engine::llama_cpp) {
-            for (const model::Variant& v : variants) {
-                if (!is_gguf_format(v.format)) continue;
-                auto q = resolve_quant(engine, v.format);
-                if (!q) continue;
-                bool dup = false;
-                for (const Candidate& c : cands) dup |= c.quant.name == q->name;
-                if (!dup) cands.push_back({*q, true});
-            }
-            if (cands.empty()) {
-                for (const char* name : kGgufLadder) {
-                    auto q = resolve_quant(engine, name);
-                    if (q) cands.push_back({*q, false});
-                }
-            }
-        } else {
-            const model::Variant* pick = nullptr;
-            for (const model::Variant& v : variants) {
-                if (v.format == "awq") {
-                    pick = &v;
-                    break;
-                }
-            }
-            if (!pick) {  // the native format: the checkpoint in the model's own repository
-                for (const model::Variant& v : variants) {
-                    if (!is_gguf_format(v.format) && base::iequals(v.repo, spec.hf_id)) {
-                        pick = &v;
-                        break;
-                    }
-                }
-            }
-            if (!pick) {
-                for (const model::Variant& v : variants) {
-                    if (!is_gguf_format(v.format)) {
-                        pick = &v;
-                        break;
-                    }
-                }
-            }
-            auto q = resolve_quant(engine, pick ? pick->format : "bf16");
-            if (!q) return q.error();
-            cands.push_back({*q, pick != nullptr});
-        }
-        // Price every candidate; keep the largest that fits, else the smallest.
-        struct Priced {
-            Candidate c;
-            Weights w;
-            bool fits;
-        };
-        std::vector<Priced> priced;
-        for (const Candidate& c : cands) {
-            auto wr = weights_for(spec, c.quant, false);
-            if (!wr) return base::with_context(wr.error(), spec.name);
-            FitRequest r = req;
-            r.weights_bytes = wr->bytes;
-            priced.push_back({c, *wr, estimate(spec.arch, r).fits});
-        }
-        std::sort(priced.begin(), priced.end(),
-                  [](const Priced& a, const Priced& b) { return a.w.bytes > b.w.bytes; });
-        const Priced* chosen = &priced.back();
-        for (const Priced& p : priced) {
-            if (p.fits) {
-                chosen = &p;
-                break;
-            }
-        }
-        quant = chosen->c.quant;
-        w = chosen->w;
-        res.quant_published = chosen->c.published;
+        return base::make_error(base::Errc::bad_input,
+                                spec.name + ": no quantization to price (pass --quant)");
     }
     res.quant = quant.name;
     res.weights_source = w.source;
@@ -244,16 +207,42 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
             "weight");
     }
 
-    req.weights_bytes = w.bytes;
-    res.estimate = estimate(spec.arch, req);
+    // Memory, per node.
+    const model::Arch node = per_node(spec.arch, tp);
+    FitRequest req;
+    req.engine = engine;
+    req.context = res.context;
+    req.parallel = res.parallel;
+    req.kv_type = *kv;
+    req.budget_bytes = o.budget_bytes;
+    req.memory_total_bytes = o.memory_total_bytes;
+    req.weights_bytes = w.bytes / tp;
+    res.estimate = estimate(node, req);
     const std::uint64_t limit = std::max(trained.value_or(1ull << 20), res.context);
-    res.max_context = max_context(spec.arch, req, limit);
-    res.max_parallel = max_parallel(spec.arch, req, parallel_limit(engine));
+    res.max_context = max_context(node, req, limit);  // context x parallel in full
+    if (paged_kv(engine)) {
+        // KV cache sizing (docs/dev/fit.md): one paged pool, at least one full-context sequence,
+        // what the budget leaves up to context x parallel.
+        res.max_parallel = max_pool_sequences(node, req, parallel_limit(engine));
+        if (!res.estimate.fits) {
+            req.pool_sequences = std::clamp<std::uint32_t>(res.max_parallel, 1, res.parallel);
+            res.estimate = estimate(node, req);
+            if (res.max_parallel > 0) {
+                res.notes.push_back(
+                    "the paged KV pool holds " + num(res.max_parallel) + " of the " +
+                    num(res.parallel) + " sequences at full context (" + num(res.context) +
+                    " tokens) at once; " + engines::to_string(engine) +
+                    " queues or preempts the rest (more fit when requests are shorter)");
+            }
+        }
+    } else {
+        res.max_parallel = max_parallel(node, req, parallel_limit(engine));
+    }
     const MemoryBreakdown& m = res.estimate.memory;
     res.headroom_bytes =
         static_cast<std::int64_t>(m.budget_bytes) - static_cast<std::int64_t>(m.total_bytes);
     for (std::string& n : memory_notes(engine, m, o.memory_total_bytes)) {
-        res.notes.push_back(std::move(n));
+        res.notes.push_back(tp > 1 ? "per node: " + n : std::move(n));
     }
     if (engine == Engine::llama_cpp && res.parallel > 1) {
         res.notes.push_back("R-OPS-3: parallel load belongs on vLLM or SGLang, not llama.cpp");
@@ -265,6 +254,7 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
         } else {
             PerfRequest pr = *o.performance;
             pr.parallel = res.parallel;
+            pr.nodes = tp;
             const ResolvedConstants rc =
                 resolve_constants(builtin_constants(), engine, quant_family(engine, quant.name));
             auto perf = predict(*costs, rc, *o.performance_hw, engine, pr);

@@ -1,7 +1,8 @@
-// `sparkctl fit` as a library: resolves the quantization (the file's, an explicit what-if, or the
-// one spark-knowledge.md's decision order picks among published variants), the weights (exact
-// from a file, else estimated), the context (spark-knowledge.md "Words"), and runs the memory
-// model and both solvers for one engine. Pure (no I/O), thread-safe.
+// `sparkctl fit` as a library: prices one quantization (the one it is given, or a file's own),
+// the weights (exact from a file, else estimated), the context (docs/dev/fit.md), and runs the
+// memory model and both solvers for one engine, per node under tensor parallelism. It does not
+// choose a quantization: plan::choose_quant (plan/quant_choice.h) owns the decision order, and
+// both `sparkctl fit` and `sparkctl plan` call it. Pure (no I/O), thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -22,13 +23,17 @@ namespace sparkctl::fit {
 inline constexpr std::uint64_t kDefaultContextCap = 32768;
 
 struct FitOptions {
-    std::string quant;                     // "" -> the decision order's pick
+    std::string quant;                     // "" -> the file's own (an error for a catalog model)
     std::optional<std::uint64_t> context;  // per sequence; nullopt -> default
     std::uint32_t parallel = 1;
+    // Machines in tensor parallel (SPARKCTL-PLAN-8): memory is per node (weights / TP, KV heads
+    // / TP, at least one), and the speed prediction runs at this many nodes.
+    std::uint32_t tensor_parallel = 1;
     std::string kv_cache_dtype = "auto";
     std::uint64_t budget_bytes = 0;
     std::uint64_t memory_total_bytes = 0;
-    // Speed prediction (fit/performance.h): set both to get FitResult::performance.
+    // Speed prediction (fit/performance.h): set both to get FitResult::performance (its nodes
+    // field is replaced by tensor_parallel).
     std::optional<PerfRequest> performance;
     std::optional<HwCaps> performance_hw;
 };
@@ -44,7 +49,8 @@ struct FitResult {
     std::uint64_t context = 0;
     std::string context_origin;  // "requested", "trained", "trained-capped", "default"
     std::uint32_t parallel = 1;
-    std::string kv_cache_dtype;  // canonical for the engine
+    std::uint32_t tensor_parallel = 1;  // > 1: estimate, max_* and headroom are per node
+    std::string kv_cache_dtype;         // canonical for the engine
     Estimate estimate;
     std::uint64_t max_context = 0;
     std::uint32_t max_parallel = 0;
@@ -55,15 +61,16 @@ struct FitResult {
     std::optional<Performance> performance;
 };
 
-// Notes about loading memory for one node's MemoryBreakdown (peak above the device, page cache
-// while reading safetensors). fit_model adds them; plan restates them per node for clusters.
-std::vector<std::string> memory_notes(engines::Engine engine, const MemoryBreakdown& memory,
-                                      std::uint64_t memory_total_bytes);
+// Why `arch` cannot be split over `tp` machines in tensor parallel (the heads must divide), or
+// "" when it can.
+std::string tensor_parallel_problem(const model::Arch& arch, std::uint32_t tp);
 
-// Fits `spec` on `engine`. `variants` are the model's published checkpoints (empty for files).
-// An architecture too incomplete to size, or a file the engine cannot load, gives a result with
-// supported = false and the reason (and zero memory). Errors: bad_input for an unknown --quant
-// or --kv-cache-dtype for this engine, or a speed request predict() rejects.
+// Fits `spec` on `engine` at FitOptions::quant (or the file's own quantization). `variants` are
+// the model's published checkpoints (empty for files), for quant_published. An architecture too
+// incomplete to size, a file the engine cannot load, or tensor parallel on llama.cpp gives a
+// result with supported = false and the reason (and zero memory). Errors: bad_input for an
+// unknown quant or --kv-cache-dtype for this engine, no quant for a model that has none of its
+// own, a tensor parallel the heads do not divide, or a speed request predict() rejects.
 base::Result<FitResult> fit_model(const model::ModelSpec& spec,
                                   const std::vector<model::Variant>& variants,
                                   engines::Engine engine, const FitOptions& options);

@@ -208,6 +208,8 @@ Estimate estimate(const model::Arch& a, const FitRequest& r) {
     m.weights_bytes = r.weights_bytes;
     m.budget_bytes = r.budget_bytes;
     const std::uint32_t np = std::max<std::uint32_t>(1, r.parallel);
+    // Sequences the KV cache holds at full context: llama.cpp's slots, the paged engines' pool.
+    const std::uint32_t pool = paged_kv(r.engine) && r.pool_sequences ? r.pool_sequences : np;
     const std::uint64_t ctx = std::max<std::uint64_t>(1, r.context);
     const std::uint32_t window = a.sliding_window.value_or(0);
     const std::uint32_t n_layers = a.n_layers.value_or(0);
@@ -258,12 +260,12 @@ Estimate estimate(const model::Arch& a, const FitRequest& r) {
         case Engine::vllm: {
             namespace vl = engines::vllm;
             const std::uint32_t batched = vl::max_num_batched_tokens(r.memory_total_bytes);
-            kv.full_cells = kv.n_full_layers ? vl::full_tokens_per_request(ctx) * np : 0;
-            kv.swa_cells = has_swa ? vl::swa_tokens_per_request(ctx, window, batched) * np : 0;
+            kv.full_cells = kv.n_full_layers ? vl::full_tokens_per_request(ctx) * pool : 0;
+            kv.swa_cells = has_swa ? vl::swa_tokens_per_request(ctx, window, batched) * pool : 0;
             kv.full_bytes = kv.full_cells * full_tok;
             kv.swa_bytes = kv.swa_cells * swa_tok;
             // SPARKCTL-FIT-9: Mamba state per request, conv in the model dtype, SSM state f32.
-            kv.recurrent_bytes = kv.n_recurrent_layers * np * (ssm.conv * 2 + ssm.ssm * 4);
+            kv.recurrent_bytes = kv.n_recurrent_layers * pool * (ssm.conv * 2 + ssm.ssm * 4);
             m.compute_bytes = vllm_activation(a, batched, np);
             m.overhead_bytes = kVllmOverheadBytes;
             e.settings.vllm_max_num_batched_tokens = batched;
@@ -274,20 +276,20 @@ Estimate estimate(const model::Arch& a, const FitRequest& r) {
             namespace sg = engines::sglang;
             // Page size 1: exactly context x parallel token slots; the hybrid SWA pool gives
             // sliding layers swa_full_tokens_ratio of the full pool's tokens.
-            kv.full_cells = kv.n_full_layers || !has_swa ? ctx * np : 0;
+            kv.full_cells = kv.n_full_layers || !has_swa ? ctx * pool : 0;
             kv.swa_cells = has_swa ? static_cast<std::uint64_t>(std::ceil(
-                                         static_cast<double>(ctx * np) * sg::kSwaFullTokensRatio))
+                                         static_cast<double>(ctx * pool) * sg::kSwaFullTokensRatio))
                                    : 0;
             if (kv.n_full_layers == 0) kv.full_cells = 0;
             kv.full_bytes = kv.full_cells * full_tok;
             kv.swa_bytes = kv.swa_cells * swa_tok;
-            kv.recurrent_bytes = kv.n_recurrent_layers * np * (ssm.conv * 2 + ssm.ssm * 4);
+            kv.recurrent_bytes = kv.n_recurrent_layers * pool * (ssm.conv * 2 + ssm.ssm * 4);
             const std::uint64_t gpu_mib = r.memory_total_bytes / kMiB;
             const sg::Reserved res = sg::reserved_mib(gpu_mib, 1, 1);
             m.compute_bytes = to_mib_bytes(res.activation_mib);
             m.overhead_bytes = to_mib_bytes(res.other_mib);
             e.settings.sglang_mem_fraction_static = sg::mem_fraction_static(gpu_mib, 1, 1);
-            e.settings.sglang_max_total_tokens = ctx * np;
+            e.settings.sglang_max_total_tokens = ctx * pool;
             break;
         }
     }
@@ -316,39 +318,52 @@ Estimate estimate(const model::Arch& a, const FitRequest& r) {
     return e;
 }
 
-std::uint64_t max_context(const model::Arch& a, const FitRequest& request, std::uint64_t limit) {
-    FitRequest r = request;
-    auto fits = [&](std::uint64_t c) {
-        r.context = c;
-        return estimate(a, r).fits;
-    };
-    if (limit == 0 || !fits(1)) return 0;
+namespace {
+
+// The largest n in [1, limit] with fits(n), given fits is monotone (true, then false); 0 when
+// fits(1) is false.
+template <typename N, typename Fits>
+N largest_fitting(N limit, Fits fits) {
+    if (limit == 0 || !fits(N{1})) return 0;
     if (fits(limit)) return limit;
-    std::uint64_t lo = 1;
-    std::uint64_t hi = limit;  // fits(lo) && !fits(hi)
+    N lo = 1;
+    N hi = limit;  // fits(lo) && !fits(hi)
     while (hi - lo > 1) {
-        const std::uint64_t mid = lo + (hi - lo) / 2;
+        const N mid = lo + (hi - lo) / 2;
         (fits(mid) ? lo : hi) = mid;
     }
     return lo;
 }
 
+}  // namespace
+
+std::uint64_t max_context(const model::Arch& a, const FitRequest& request, std::uint64_t limit) {
+    FitRequest r = request;
+    return largest_fitting(limit, [&](std::uint64_t c) {
+        r.context = c;
+        return estimate(a, r).fits;
+    });
+}
+
 std::uint32_t max_parallel(const model::Arch& a, const FitRequest& request, std::uint32_t limit) {
     FitRequest r = request;
-    auto fits = [&](std::uint32_t p) {
+    return largest_fitting(limit, [&](std::uint32_t p) {
         r.parallel = p;
+        r.pool_sequences = 0;
         return estimate(a, r).fits;
-    };
-    if (limit == 0 || !fits(1)) return 0;
-    if (fits(limit)) return limit;
-    std::uint32_t lo = 1;
-    std::uint32_t hi = limit;
-    while (hi - lo > 1) {
-        const std::uint32_t mid = lo + (hi - lo) / 2;
-        (fits(mid) ? lo : hi) = mid;
-    }
-    return lo;
+    });
 }
+
+std::uint32_t max_pool_sequences(const model::Arch& a, const FitRequest& request,
+                                 std::uint32_t limit) {
+    FitRequest r = request;
+    return largest_fitting(limit, [&](std::uint32_t n) {
+        r.pool_sequences = n;
+        return estimate(a, r).fits;
+    });
+}
+
+bool paged_kv(Engine engine) { return engine != Engine::llama_cpp; }
 
 std::uint32_t parallel_limit(Engine engine) {
     switch (engine) {

@@ -18,6 +18,9 @@ struct FitRequest {
     engines::Engine engine = engines::Engine::llama_cpp;
     std::uint64_t context = 4096;  // tokens per sequence (prompt + output)
     std::uint32_t parallel = 1;    // sequences served at once
+    // vLLM/SGLang: full-context sequences the shared paged KV pool holds (0: parallel). Fewer than
+    // parallel: the engine admits `parallel` requests and queues or preempts beyond the pool.
+    std::uint32_t pool_sequences = 0;
     engines::KvCacheType kv_type;  // resolved for `engine`
     std::uint64_t weights_bytes = 0;
     std::uint64_t memory_total_bytes = 0;  // the device pool (engine defaults, peak warning)
@@ -89,6 +92,15 @@ std::uint64_t max_context(const model::Arch& arch, const FitRequest& request, st
 
 // The most sequences (at most `limit`) that fit at request.context; 0 when none.
 std::uint32_t max_parallel(const model::Arch& arch, const FitRequest& request, std::uint32_t limit);
+
+// vLLM/SGLang: the most full-context sequences (at most `limit`) the paged KV pool can hold at
+// request.context while the engine admits request.parallel requests; 0 when not even one fits.
+std::uint32_t max_pool_sequences(const model::Arch& arch, const FitRequest& request,
+                                 std::uint32_t limit);
+
+// True for the engines whose KV cache is one paged pool shared by all requests (vLLM, SGLang);
+// llama.cpp's slots are fixed (-c = context x parallel).
+bool paged_kv(engines::Engine engine);
 
 // Upper bounds for the solvers: llama.cpp LLAMA_MAX_SEQ (LC:src/llama-cparams.h); vLLM's default
 // max_num_seqs on large devices (V:vllm/engine/arg_utils.py); SGLang: SPARKCTL-FIT-8.

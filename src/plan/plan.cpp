@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <set>
 
 #include "base/strings.h"
 #include "fit/memory.h"
 #include "fit/quant.h"
 #include "plan/detail/commands.h"
+#include "plan/quant_choice.h"
 
 namespace sparkctl::plan {
 
@@ -26,13 +26,8 @@ Engine engine_of(const Rule& rule) {
 
 bool is_gguf_format(std::string_view f) { return !f.empty() && f[0] >= 'A' && f[0] <= 'Z'; }
 
-// A sized candidate: one engine, quantization and shape, per node.
-struct Sized {
-    fit::FitResult fit;
-    const model::Variant* variant = nullptr;
-    bool fits() const { return fit.supported && fit.estimate.fits; }
-};
-
+// Applies the decision order (docs/dev/plan.md), one member per step, in its order: run()
+// calls them and stops at a refusal.
 class Planner {
   public:
     Planner(const model::ModelSpec& spec, const std::vector<model::Variant>& variants,
@@ -42,14 +37,26 @@ class Planner {
     base::Result<void> run();
 
   private:
-    bool overridden(std::string_view id) const {
+    // The steps. Each records its decisions; a refusal sets plan_.status and ends the plan.
+    void budget();                        // 1. R-OPS-1
+    base::Result<void> nodes();           // 2. R-ENG-3, R-OPS-4, R-LIM-2
+    void format();                        // 3. SPARKCTL-PLAN-11
+    void architecture();                  // 4. R-ENG-4
+    base::Result<void> engine_for_use();  // 5. R-ENG-1/2/5/6, R-OPS-3, --engine
+    base::Result<void> engine_version();  // R-QNT-4: plans record engine versions
+    base::Result<void> quantization();    // 6. R-QNT-1..4, SPARKCTL-PLAN-13
+    base::Result<void> fit_or_suggest();  // 7. R-OPS-1, SPARKCTL-PLAN-7, 17
+    void sizing_and_flags();              // 8. SPARKCTL-PLAN-1..6, 8, 9, 14, R-OPS-2
+    bool refused() const { return plan_.status == Status::refused; }
+
+    bool overridden(RuleId id) const {
         for (const std::string& o : req_.overrides) {
-            if (base::iequals(o, id)) return true;
+            if (base::iequals(o, id.id)) return true;
         }
         return false;
     }
     // An operational rule is broken: refuse, or warn when --override names it. True: refused.
-    bool refuse(const std::string& id, const std::string& reason) {
+    bool refuse(RuleId id, const std::string& reason) {
         if (overridden(id)) {
             plan_.warnings.push_back(id + " overridden (--override " + id + "): " + reason);
             return false;
@@ -72,20 +79,27 @@ class Planner {
     bool gguf_file() const { return spec_.source == model::SourceKind::gguf; }
     bool can_load(Engine e) const;
     bool mxfp4_model() const;
+    // A safetensors checkpoint of this model (a file's: of its catalog entry), the model's own
+    // repository first; nullptr when none is known.
+    const model::Variant* safetensors_checkpoint() const;
 
-    base::Result<Sized> size(Engine e, const std::string& quant, const std::string& kv,
-                             std::uint64_t context_or_0, std::uint32_t users, std::uint32_t tp);
-    std::string tp_problem(std::uint32_t tp) const;
-    // Chooses the quantization by the decision order (step 6); records the decision when
-    // `record`. The result fits when anything does.
-    base::Result<Sized> choose_quant(Engine e, std::uint32_t tp, const std::string& kv,
+    // fit's options for one shape of this plan (context 0: fit's default).
+    fit::FitOptions options(const std::string& quant, const std::string& kv, std::uint64_t context,
+                            std::uint32_t users, std::uint32_t tp) const;
+    // One engine, quantization and shape, priced by fit (per node under TP).
+    base::Result<QuantChoice> size(Engine e, const std::string& quant, const std::string& kv,
+                                   std::uint64_t context, std::uint32_t users, std::uint32_t tp);
+    // The quantization on `e` (plan/quant_choice.h owns the decision order); records the
+    // decision when `record`. The result fits when anything does.
+    base::Result<QuantChoice> choose(Engine e, std::uint32_t tp, const std::string& kv,
                                      std::uint64_t context, std::uint32_t users, bool record);
-    base::Result<void> suggest(const Sized& current);
+    base::Result<void> suggest(const QuantChoice& current);
     // Speed of the plan's shape on `e` with `quant` over `nodes` (fit's performance model);
     // nullopt without the hardware's caps or when the model cannot price it.
-    base::Result<std::optional<fit::Performance>> predict(Engine e, const std::string& quant,
-                                                          const std::string& kv,
-                                                          std::uint32_t nodes) const;
+    // `at`: the depth and prompt (default: depth 0, long-context half the context; prompt 512).
+    base::Result<std::optional<fit::Performance>> predict(
+        Engine e, const std::string& quant, const std::string& kv, std::uint32_t nodes,
+        std::optional<fit::PerfRequest> at = std::nullopt) const;
     void performance();
 
     const model::ModelSpec& spec_;
@@ -93,7 +107,11 @@ class Planner {
     const PlanRequest& req_;
     const RuleBook& rules_;
     Plan& plan_;
-    std::string engine_rule_;  // the rule that picked the engine
+    std::optional<Engine> forced_;  // --engine
+    std::optional<Engine> engine_;  // picked so far
+    RuleId engine_rule_{};          // the rule that picked the engine
+    bool lc_arch_ = false;          // llama.cpp supports the architecture
+    QuantChoice chosen_;            // step 6's choice, resized by step 7
 };
 
 bool Planner::can_load(Engine e) const {
@@ -102,246 +120,108 @@ bool Planner::can_load(Engine e) const {
     return e == Engine::llama_cpp ? has_gguf_variant() : has_safetensors_variant();
 }
 
+const model::Variant* Planner::safetensors_checkpoint() const {
+    const std::vector<model::Variant>* vs = &variants_;
+    std::string hf_id = spec_.hf_id;
+    if (is_file()) {  // the catalog entry of the same model, by the file's repository or name
+        const model::CatalogEntry* e =
+            spec_.hf_id.empty() ? nullptr : model::find_model(spec_.hf_id);
+        if (e == nullptr) e = model::find_model(spec_.name);
+        if (e == nullptr) return nullptr;
+        vs = &e->variants;
+        hf_id = e->spec.hf_id;
+    }
+    const model::Variant* any = nullptr;
+    for (const model::Variant& v : *vs) {
+        if (is_gguf_format(v.format)) continue;
+        if (base::iequals(v.repo, hf_id)) return &v;  // the model's own repository first
+        if (any == nullptr) any = &v;
+    }
+    return any;
+}
+
 bool Planner::mxfp4_model() const {
     if (spec_.quant && base::iequals(spec_.quant->method, "mxfp4")) return true;
     return std::any_of(variants_.begin(), variants_.end(),
                        [](const model::Variant& v) { return v.format == "mxfp4"; });
 }
 
-std::string Planner::tp_problem(std::uint32_t tp) const {
-    const model::Arch& a = spec_.arch;
-    if (!a.n_heads) return "the number of attention heads is unknown";
-    if (*a.n_heads % tp != 0) {
-        return "tensor parallel " + num(tp) + " does not divide the " + num(*a.n_heads) +
-               " attention heads";
-    }
-    if (a.n_kv_heads && !a.mla) {
-        const std::uint32_t kv = *a.n_kv_heads;
-        if (kv % tp != 0 && tp % kv != 0) {
-            return "tensor parallel " + num(tp) + " and the " + num(kv) +
-                   " KV heads divide neither way";
-        }
-    }
-    return "";
-}
-
-base::Result<Sized> Planner::size(Engine e, const std::string& quant, const std::string& kv,
-                                  std::uint64_t context, std::uint32_t users, std::uint32_t tp) {
+fit::FitOptions Planner::options(const std::string& quant, const std::string& kv,
+                                 std::uint64_t context, std::uint32_t users,
+                                 std::uint32_t tp) const {
     fit::FitOptions o;
     o.quant = quant;
     if (context) o.context = context;
     o.parallel = users;
+    o.tensor_parallel = tp;
     o.kv_cache_dtype = kv;
     o.budget_bytes = req_.hardware.budget_bytes;
     o.memory_total_bytes = req_.hardware.memory_total_bytes;
-    auto r = fit::fit_model(spec_, variants_, e, o);
+    return o;
+}
+
+base::Result<QuantChoice> Planner::size(Engine e, const std::string& quant, const std::string& kv,
+                                        std::uint64_t context, std::uint32_t users,
+                                        std::uint32_t tp) {
+    auto r = fit::fit_model(spec_, variants_, e, options(quant, kv, context, users, tp));
     if (!r) return r.error();
-    Sized s{std::move(*r), nullptr};
-    if (tp > 1 && s.fit.supported) {
-        // SPARKCTL-PLAN-8: per node, weights / TP and KV heads / TP (at least one).
-        model::Arch a = spec_.arch;
-        if (a.n_heads) a.n_heads = std::max<std::uint32_t>(1, *a.n_heads / tp);
-        if (a.n_kv_heads && !a.mla) a.n_kv_heads = std::max<std::uint32_t>(1, *a.n_kv_heads / tp);
-        for (std::uint32_t& h : a.n_kv_heads_per_layer) h = std::max<std::uint32_t>(1, h / tp);
-        auto kvt = engines::resolve_kv_cache_type(e, kv);
-        if (!kvt) return kvt.error();
-        fit::FitRequest fr;
-        fr.engine = e;
-        fr.context = s.fit.context;
-        fr.parallel = s.fit.parallel;
-        fr.kv_type = *kvt;
-        fr.weights_bytes = s.fit.estimate.memory.weights_bytes / tp;
-        fr.memory_total_bytes = req_.hardware.memory_total_bytes;
-        fr.budget_bytes = req_.hardware.budget_bytes;
-        const fit::MemoryBreakdown whole_model_memory = s.fit.estimate.memory;
-        s.fit.estimate = fit::estimate(a, fr);
-        const std::uint64_t limit =
-            std::max<std::uint64_t>(spec_.arch.context_length.value_or(1ull << 20), fr.context);
-        s.fit.max_context = fit::max_context(a, fr, limit);
-        s.fit.max_parallel = fit::max_parallel(a, fr, fit::parallel_limit(e));
-        // The whole-model loading notes no longer hold: restate them for one node.
-        for (const std::string& n :
-             fit::memory_notes(e, whole_model_memory, req_.hardware.memory_total_bytes)) {
-            std::erase(s.fit.notes, n);
-        }
-        const fit::MemoryBreakdown& m = s.fit.estimate.memory;
-        for (std::string& n : fit::memory_notes(e, m, req_.hardware.memory_total_bytes)) {
-            s.fit.notes.push_back("per node: " + std::move(n));
-        }
-        s.fit.headroom_bytes =
-            static_cast<std::int64_t>(m.budget_bytes) - static_cast<std::int64_t>(m.total_bytes);
-    }
-    for (const model::Variant& v : variants_) {
-        if (fit::is_same_quant(fit::Quant{s.fit.quant, engines::weight_format(e), 0}, v.format) ||
-            v.format == s.fit.quant) {
-            if (is_gguf_format(v.format) == (e == Engine::llama_cpp)) {
-                s.variant = &v;
-                break;
-            }
-        }
-    }
+    QuantChoice s;
+    s.variant = is_file() ? nullptr : variant_of(variants_, e, r->quant);
+    s.fit = std::move(*r);
     return s;
 }
 
-base::Result<Sized> Planner::choose_quant(Engine e, std::uint32_t tp, const std::string& kv,
+base::Result<QuantChoice> Planner::choose(Engine e, std::uint32_t tp, const std::string& kv,
                                           std::uint64_t context, std::uint32_t users, bool record) {
+    fit::FitOptions o = options(req_.quant, kv, context, users, tp);
+    if (req_.prefer == Prefer::speed && req_.hardware.caps) {
+        // --prefer speed ranks the candidates by the performance model at the plan's shape.
+        o.performance = fit::PerfRequest{};
+        o.performance_hw = *req_.hardware.caps;
+    }
+    auto c = choose_quant(spec_, variants_, e, o, req_.prefer, rules_);
+    if (!c) return c.error();
+    if (!is_file() && c->fit.supported && !c->fit.quant_published) {
+        if (req_.quant.empty()) {
+            return base::make_error(
+                base::Errc::bad_input,
+                spec_.name + ": no published checkpoint " + engines::to_string(e) + " can load");
+        }
+        std::string published;
+        for (const model::Variant& v : variants_) {
+            if (is_gguf_format(v.format) == (e == Engine::llama_cpp)) {
+                published += (published.empty() ? "" : ", ") + v.format;
+            }
+        }
+        return base::make_error(base::Errc::bad_input,
+                                "--quant: no " + c->fit.quant + " checkpoint of " + spec_.name +
+                                    " is published for " + engines::to_string(e) + " (published: " +
+                                    (published.empty() ? "none" : published) + ")");
+    }
+    if (!record) return c;
     Decision d;
     d.step = "quant";
+    d.rule = c->rule;
+    d.outcome = c->fit.quant;
+    d.reason = c->reason;
     d.facts = {{"engine", engines::to_string(e)},
                {"budget", b(req_.hardware.budget_bytes)},
                {"context", context ? num(context) : "default"},
                {"users", num(users)}};
     if (tp > 1) d.facts.emplace_back("tensor_parallel", num(tp));
-
-    // A file is what it is; --quant is the user's choice (checked against the rules below).
-    if (is_file() || !req_.quant.empty()) {
-        auto s = size(e, req_.quant, kv, context, users, tp);
-        if (!s) return s.error();
-        if (!req_.quant.empty() && !is_file() && !s->fit.quant_published) {
-            std::string published;
-            for (const model::Variant& v : variants_) {
-                if (is_gguf_format(v.format) == (e == Engine::llama_cpp)) {
-                    published += (published.empty() ? "" : ", ") + v.format;
-                }
-            }
-            return base::make_error(base::Errc::bad_input,
-                                    "--quant: no " + s->fit.quant + " checkpoint of " + spec_.name +
-                                        " is published for " + engines::to_string(e) +
-                                        " (published: " + (published.empty() ? "none" : published) +
-                                        ")");
-        }
-        if (record) {
-            d.rule = is_file() ? "SPARKCTL-PLAN-11" : "R-QNT-3";
-            d.outcome = s->fit.quant;
-            d.reason = is_file() ? "the file's own quantization" : "forced by --quant";
-            d.facts.emplace_back("weights", b(s->fit.estimate.memory.weights_bytes));
-            decide(d);
-        }
-        return s;
+    d.facts.emplace_back("weights", b(c->fit.estimate.memory.weights_bytes));
+    d.facts.emplace_back("total", b(c->fit.estimate.memory.total_bytes));
+    if (!c->set_aside.empty()) d.facts.emplace_back("set_aside", c->set_aside);
+    d.rejected = c->rejected;
+    if (c->fit.quant == "nvfp4" || base::iequals(c->fit.quant, "mxfp4")) {
+        d.reason += "; " + kQnt4 + ": FP4 support depends on the engine version (" +
+                    plan_.engine_version.name + ")";
     }
-
-    // Candidates in the order of preference of the decision order (step 6).
-    struct Cand {
-        std::string quant;
-        std::string rule;
-        std::string why;
-    };
-    std::vector<Cand> cands;
-    std::set<std::string> seen;
-    auto add = [&](const std::string& q, const std::string& rule, const std::string& why) {
-        if (seen.insert(q).second) cands.push_back({q, rule, why});
-    };
-    if (e == Engine::llama_cpp) {
-        for (const model::Variant& v : variants_) {
-            if (is_gguf_format(v.format)) add(v.format, "SPARKCTL-PLAN-13", "published GGUF");
-        }
-    } else {
-        std::vector<std::string> formats;
-        for (const model::Variant& v : variants_) {
-            if (!is_gguf_format(v.format)) formats.push_back(v.format);
-        }
-        auto has = [&](std::string_view f) {
-            return std::find(formats.begin(), formats.end(), f) != formats.end();
-        };
-        const Rule& q1 = rules_.get("R-QNT-1");
-        if (e == Engine::sglang && req_.prefer == Prefer::speed && has("mxfp4") &&
-            rules_.enabled("R-ENG-5")) {
-            add("mxfp4", "R-ENG-5", "MXFP4 with --prefer speed on SGLang");
-        }
-        if (q1.enabled && has(q1.quant)) {
-            add(q1.quant, "R-QNT-1", "AWQ is the production default (R-QNT-1, R-QNT-3)");
-        }
-        for (const model::Variant& v : variants_) {
-            if (!is_gguf_format(v.format) && base::iequals(v.repo, spec_.hf_id)) {
-                add(v.format, "R-QNT-3", "the native checkpoint, no AWQ published");
-            }
-        }
-        // The rest, largest first: memory-constrained (R-QNT-3); NVFP4 last (R-QNT-2).
-        std::vector<std::pair<std::uint64_t, std::string>> rest;
-        for (const std::string& f : formats) {
-            if (seen.count(f) || f == rules_.get("R-QNT-2").quant) continue;
-            auto s = size(e, f, kv, context, users, tp);
-            if (s) rest.emplace_back(s->fit.estimate.memory.weights_bytes, f);
-        }
-        std::sort(rest.rbegin(), rest.rend());
-        for (const auto& [bytes, f] : rest) {
-            add(f, "R-QNT-3", "a smaller published checkpoint (memory-constrained)");
-        }
-        if (has("nvfp4") && rules_.enabled("R-QNT-2")) {
-            add("nvfp4", "R-QNT-2", "NVFP4 only when fitting matters more than speed");
-        }
-        for (const std::string& f : formats) add(f, "R-QNT-3", "published");
-    }
-    if (cands.empty()) {
-        return base::make_error(base::Errc::bad_input, spec_.name + ": no published checkpoint " +
-                                                           engines::to_string(e) + " can load");
-    }
-    std::vector<Sized> sized;
-    for (const Cand& c : cands) {
-        auto s = size(e, c.quant, kv, context, users, tp);
-        if (!s) return s.error();
-        sized.push_back(std::move(*s));
-    }
-    // llama.cpp: the largest that fits. vLLM/SGLang: the first preferred that fits.
-    std::vector<std::size_t> order(cands.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    if (e == Engine::llama_cpp) {
-        std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
-            return sized[x].fit.estimate.memory.weights_bytes >
-                   sized[y].fit.estimate.memory.weights_bytes;
-        });
-    }
-    std::optional<std::size_t> pick;
-    for (std::size_t i : order) {
-        if (sized[i].fits()) {
-            pick = i;
-            break;
-        }
-    }
-    bool fits = pick.has_value();
-    if (!pick) {  // nothing fits: the smallest, for the suggestions
-        pick = order.front();
-        for (std::size_t i : order) {
-            if (sized[i].fit.estimate.memory.weights_bytes <
-                sized[*pick].fit.estimate.memory.weights_bytes) {
-                pick = i;
-            }
-        }
-    }
-    if (record) {
-        const Cand& c = cands[*pick];
-        const Sized& s = sized[*pick];
-        d.rule = c.rule;
-        d.outcome = s.fit.quant;
-        d.reason =
-            c.why + (s.variant ? " (" + s.variant->repo + ")" : "") +
-            (fits ? "" : "; nothing published fits: the smallest is kept for the suggestions");
-        d.facts.emplace_back("weights", b(s.fit.estimate.memory.weights_bytes));
-        d.facts.emplace_back("total", b(s.fit.estimate.memory.total_bytes));
-        for (std::size_t i = 0; i < cands.size(); ++i) {
-            if (i == *pick) continue;
-            const Sized& o = sized[i];
-            std::string why;
-            if (!o.fits()) {
-                why = "does not fit: total " + b(o.fit.estimate.memory.total_bytes) + " > budget " +
-                      b(req_.hardware.budget_bytes);
-            } else if (e == Engine::llama_cpp) {
-                why = "smaller than " + s.fit.quant + ", which fits (keeps the largest)";
-            } else {
-                why = "less preferred (" + cands[i].rule + ")";
-            }
-            d.rejected.push_back({o.fit.quant, why});
-        }
-        if (s.fit.quant == "nvfp4" || base::iequals(s.fit.quant, "mxfp4")) {
-            d.reason += "; R-QNT-4: FP4 support depends on the engine version (" +
-                        plan_.engine_version.name + ")";
-        }
-        decide(d);
-    }
-    return sized[*pick];
+    decide(std::move(d));
+    return c;
 }
 
-base::Result<void> Planner::suggest(const Sized& current) {
+base::Result<void> Planner::suggest(const QuantChoice& current) {
     const Engine e = plan_.engine;
     const std::uint64_t budget = req_.hardware.budget_bytes;
     const std::uint64_t ctx = current.fit.context;
@@ -364,10 +244,16 @@ base::Result<void> Planner::suggest(const Sized& current) {
                                          Suggestion::Kind::kv_cache_dtype, kv_small});
         }
     }
-    // 2. A shorter context.
-    if (current.fit.max_context > 0 && current.fit.max_context < ctx) {
-        std::uint64_t c = current.fit.max_context / 1024 * 1024;
-        if (c == 0) c = current.fit.max_context;
+    // 2. A shorter context: llama.cpp's fixed slots need context x users in full, the paged
+    // pool one full-context sequence (SPARKCTL-PLAN-17).
+    std::uint64_t longest = current.fit.max_context;
+    if (fit::paged_kv(e) && users > 1) {
+        auto one = size(e, current.fit.quant, current.fit.kv_cache_dtype, ctx, 1, tp);
+        if (one) longest = one->fit.max_context;
+    }
+    if (longest > 0 && longest < ctx) {
+        std::uint64_t c = longest / 1024 * 1024;
+        if (c == 0) c = longest;
         auto s = size(e, current.fit.quant, current.fit.kv_cache_dtype, c, users, tp);
         if (s) {
             plan_.suggestions.push_back({"a shorter context: " + num(c) + " tokens per sequence",
@@ -389,8 +275,9 @@ base::Result<void> Planner::suggest(const Sized& current) {
         }
     }
     // 4. Two nodes (vLLM tensor parallel), when not clustered already.
-    if (plan_.nodes == 1 && !gguf_file() && can_load(Engine::vllm) && tp_problem(2).empty()) {
-        auto s = choose_quant(Engine::vllm, 2, "auto", ctx, users, false);
+    if (plan_.nodes == 1 && !gguf_file() && can_load(Engine::vllm) &&
+        fit::tensor_parallel_problem(spec_.arch, 2).empty()) {
+        auto s = choose(Engine::vllm, 2, "auto", ctx, users, false);
         if (s) {
             plan_.suggestions.push_back({"two nodes: vLLM tensor parallel 2 over Ray (R-ENG-3)",
                                          "--nodes 2", buys(s->fit) + ", " + s->fit.quant, s->fits(),
@@ -401,22 +288,14 @@ base::Result<void> Planner::suggest(const Sized& current) {
     return {};
 }
 
-base::Result<std::optional<fit::Performance>> Planner::predict(Engine e, const std::string& quant,
-                                                               const std::string& kv,
-                                                               std::uint32_t nodes) const {
+base::Result<std::optional<fit::Performance>> Planner::predict(
+    Engine e, const std::string& quant, const std::string& kv, std::uint32_t nodes,
+    std::optional<fit::PerfRequest> at) const {
     if (!req_.hardware.caps) return std::optional<fit::Performance>();
-    fit::FitOptions o;
-    o.quant = quant;
-    o.context = plan_.context;
-    o.parallel = plan_.parallel;
-    o.kv_cache_dtype = kv;
-    o.budget_bytes = req_.hardware.budget_bytes;
-    o.memory_total_bytes = req_.hardware.memory_total_bytes;
+    fit::FitOptions o = options(quant, kv, plan_.context, plan_.parallel, nodes);
     fit::PerfRequest pr;
-    pr.parallel = plan_.parallel;
     pr.depth = plan_.use == UseCase::long_context ? plan_.context / 2 : 0;
-    pr.nodes = nodes;
-    o.performance = pr;
+    o.performance = at.value_or(pr);
     o.performance_hw = *req_.hardware.caps;
     auto r = fit::fit_model(spec_, variants_, e, o);
     if (!r) return r.error();
@@ -451,7 +330,7 @@ void Planner::performance() {
     if (!req_.hardware.caps || !plan_.fit.supported) return;
     const Engine e = plan_.engine;
     // A file is priced with its own tensors (fit's quant "" = the file's).
-    const std::string quant = is_file() ? req_.quant : plan_.quant;
+    const std::string quant = is_file() && spec_.quant ? req_.quant : plan_.quant;
     auto here = predict(e, quant, plan_.kv_cache_dtype, plan_.tensor_parallel);
     if (!here || !*here) {
         plan_.warnings.push_back(
@@ -467,6 +346,17 @@ void Planner::performance() {
     perf.notes = perf.predicted.notes;
     const fit::Performance& p = perf.predicted;
 
+    // Agents work deep in long sessions: also predict at their working point (depth half the
+    // context, a prompt of kAgentsWorkingPrompt tokens, at most the other half).
+    if (plan_.use == UseCase::agents) {
+        fit::PerfRequest wp;
+        wp.depth = plan_.context / 2;
+        wp.prompt = std::max<std::uint64_t>(
+            1, std::min<std::uint64_t>(kAgentsWorkingPrompt, plan_.context - wp.depth));
+        auto deep = predict(e, quant, plan_.kv_cache_dtype, plan_.tensor_parallel, wp);
+        if (deep && *deep) perf.working_point = std::move(**deep);
+    }
+
     // R-ENG-3: the speed-up of N nodes is two predictions, not the rule's constant.
     if (plan_.tensor_parallel > 1) {
         auto one = predict(e, quant, plan_.kv_cache_dtype, 1);
@@ -476,9 +366,9 @@ void Planner::performance() {
                 p.decode_tokens_per_s_total / perf.one_node->decode_tokens_per_s_total;
             const double n = plan_.tensor_parallel;
             const double s = *perf.speedup_vs_one_node;
-            if (rules_.enabled("R-ENG-3") && std::abs(s - n) / n > 0.10) {
+            if (rules_.enabled(kEng3) && std::abs(s - n) / n > 0.10) {
                 plan_.warnings.push_back(
-                    "performance model disagrees with R-ENG-3 (\"" + rules_.get("R-ENG-3").text +
+                    "performance model disagrees with R-ENG-3 (\"" + rules_.get(kEng3).text +
                     "\"): it predicts " + f2(s) + "x on " + num(plan_.tensor_parallel) +
                     " nodes for this plan (decode " + f1(perf.one_node->decode_tokens_per_s) +
                     " -> " + f1(p.decode_tokens_per_s) + " tokens/s per sequence at " +
@@ -489,7 +379,7 @@ void Planner::performance() {
     }
 
     // R-ENG-1: llama.cpp for one user, against vLLM/SGLang's predicted single-stream decode.
-    if (engine_rule_ == "R-ENG-1" && e == Engine::llama_cpp && plan_.parallel == 1 &&
+    if (engine_rule_ == kEng1 && e == Engine::llama_cpp && plan_.parallel == 1 &&
         plan_.tensor_parallel == 1) {
         std::optional<std::pair<std::string, double>> best;
         std::string others;
@@ -500,7 +390,7 @@ void Planner::performance() {
         if (eng) eng->facts.emplace_back("predicted_llama.cpp", f1(p.decode_tokens_per_s));
         for (Engine alt : {Engine::vllm, Engine::sglang}) {
             if (!can_load(alt)) continue;
-            auto s = choose_quant(alt, 1, "auto", plan_.context, 1, false);
+            auto s = choose(alt, 1, "auto", plan_.context, 1, false);
             if (!s || !s->fits()) continue;
             auto ap = predict(alt, s->fit.quant, "auto", 1);
             if (!ap || !*ap) continue;
@@ -516,7 +406,7 @@ void Planner::performance() {
         }
         if (best && best->second > 1.10 * p.decode_tokens_per_s) {
             plan_.warnings.push_back(
-                "performance model disagrees with R-ENG-1 (\"" + rules_.get("R-ENG-1").text +
+                "performance model disagrees with R-ENG-1 (\"" + rules_.get(kEng1).text +
                 "\"): it predicts " + speed_of(e, plan_.quant, p) + " against " + others +
                 " for one user at depth " + num(p.depth) + " (R-LIM-3's vLLM baseline latency " +
                 "is not modelled); --engine picks another");
@@ -529,7 +419,7 @@ void Planner::performance() {
                            [&](const model::Variant& v) { return v.format == f; });
     };
     if (e != Engine::llama_cpp && !is_file() && (plan_.quant == "awq" || plan_.quant == "nvfp4") &&
-        published("awq") && published("nvfp4") && rules_.enabled("R-QNT-2")) {
+        published("awq") && published("nvfp4") && rules_.enabled(kQnt2)) {
         const bool is_awq = plan_.quant == "awq";
         auto other =
             predict(e, is_awq ? "nvfp4" : "awq", plan_.kv_cache_dtype, plan_.tensor_parallel);
@@ -540,7 +430,7 @@ void Planner::performance() {
             if (cost < 0.18 || cost > 0.32) {
                 const double pct = std::abs(cost) * 100.0;
                 plan_.warnings.push_back(
-                    "performance model disagrees with R-QNT-2 (\"" + rules_.get("R-QNT-2").text +
+                    "performance model disagrees with R-QNT-2 (\"" + rules_.get(kQnt2).text +
                     "\"): it predicts NVFP4 " + f1(fp4.decode_tokens_per_s_total) +
                     " tokens/s (ITL " + f1(fp4.itl_ms) + " ms) against AWQ " +
                     f1(awq.decode_tokens_per_s_total) + " tokens/s (ITL " + f1(awq.itl_ms) +
@@ -553,52 +443,32 @@ void Planner::performance() {
     plan_.performance = std::move(perf);
 }
 
-base::Result<void> Planner::run() {
+void Planner::budget() {
+    const Hardware& h = req_.hardware;
+    decide({"budget",
+            kOps1,
+            b(h.budget_bytes),
+            h.budget_override ? "--budget" : "memory total - OS reserve: plans never exceed it",
+            {{"hardware", h.name},
+             {"memory_total", b(h.memory_total_bytes)},
+             {"os_reserve", b(h.os_reserve_bytes)}},
+            {}});
+}
+
+base::Result<void> Planner::nodes() {
     const PlanRequest& r = req_;
-    if (r.users == 0) return base::make_error(base::Errc::bad_input, "--users: must be at least 1");
-    for (const std::string& o : r.overrides) {
-        const Rule* rule = rules_.find(o);
-        if (rule == nullptr || rule->kind != RuleKind::ops) {
-            return base::make_error(base::Errc::bad_input,
-                                    "--override: '" + base::printable(o) +
-                                        "' is not an operational rule (R-OPS-1..4); engine and "
-                                        "quantization rules are overridden by --engine/--quant");
-        }
-    }
-    plan_.model = spec_.name;
-    plan_.hf_id = spec_.hf_id;
-    plan_.use = r.use;
-    plan_.parallel = r.users;
-
-    // 1. Budget and hardware (R-OPS-1).
-    {
-        Decision d{"budget",
-                   "R-OPS-1",
-                   b(r.hardware.budget_bytes),
-                   r.hardware.budget_override ? "--budget"
-                                              : "memory total - OS reserve: plans never exceed it",
-                   {{"hardware", r.hardware.name},
-                    {"memory_total", b(r.hardware.memory_total_bytes)},
-                    {"os_reserve", b(r.hardware.os_reserve_bytes)}},
-                   {}};
-        decide(d);
-    }
-
-    // 2. Nodes (R-ENG-3, R-OPS-4, R-LIM-2).
     std::uint32_t nodes = r.nodes.value_or(r.cluster && !r.cluster->hosts.empty()
                                                ? static_cast<std::uint32_t>(r.cluster->hosts.size())
                                                : 1);
     if (nodes == 0) return base::make_error(base::Errc::bad_input, "--nodes: must be at least 1");
-    std::optional<Engine> forced;
     if (!r.engine.empty()) {
         auto e = engines::parse_engine(r.engine);
         if (!e) return e.error();
-        forced = *e;
+        forced_ = *e;
     }
-    std::optional<Engine> engine;
     if (nodes > 1) {
         Decision d{"nodes",
-                   "R-ENG-3",
+                   kEng3,
                    "vllm tensor parallel " + num(nodes) + " over Ray",
                    "more than one node: vLLM tensor parallel (R-ENG-3, R-OPS-4)",
                    {{"nodes", num(nodes)},
@@ -607,14 +477,14 @@ base::Result<void> Planner::run() {
                      "R-LIM-2: layer-split RPC clustering loses performance; "
                      "R-OPS-4: refused"},
                     {"sglang", "R-OPS-4: cluster plans are vLLM tensor parallel only"}}};
-        if (forced && *forced != Engine::vllm) {
-            const std::string why = *forced == Engine::llama_cpp
+        if (forced_ && *forced_ != Engine::vllm) {
+            const std::string why = *forced_ == Engine::llama_cpp
                                         ? "llama.cpp RPC clustering is refused (R-LIM-2: "
                                           "layer split loses performance)"
                                         : "cluster plans are vLLM tensor parallel only";
             d.outcome = "refused";
             decide(d);
-            if (refuse("R-OPS-4", why)) return {};
+            if (refuse(kOps4, why)) return {};
             nodes = 1;  // overridden: the forced engine on the head node only
             plan_.warnings.push_back(
                 "the forced engine runs on one node; sparkctl renders no "
@@ -622,27 +492,27 @@ base::Result<void> Planner::run() {
         } else if (gguf_file()) {
             d.outcome = "refused";
             decide(d);
-            if (refuse("R-OPS-4",
+            if (refuse(kOps4,
                        "a GGUF file runs on llama.cpp, which does not cluster "
                        "(R-LIM-2); use the safetensors checkpoint")) {
                 return {};
             }
             nodes = 1;
         } else {
-            const std::string problem = tp_problem(nodes);
+            const std::string problem = fit::tensor_parallel_problem(spec_.arch, nodes);
             if (!problem.empty()) {
                 d.outcome = "refused";
                 d.reason = problem;
                 decide(d);
                 plan_.status = Status::refused;
-                plan_.refusal = "R-OPS-4: " + problem + " (TP must divide the heads)";
+                plan_.refusal = kOps4 + ": " + problem + " (TP must divide the heads)";
                 return {};
             }
             d.facts.emplace_back("attention_heads", num(spec_.arch.n_heads.value_or(0)));
             d.facts.emplace_back("kv_heads", num(spec_.arch.n_kv_heads.value_or(0)));
             decide(d);
-            engine = Engine::vllm;
-            engine_rule_ = "R-ENG-3";
+            engine_ = Engine::vllm;
+            engine_rule_ = kEng3;
             if (nodes > 2 && !(r.cluster && r.cluster->has_switch)) {
                 plan_.warnings.push_back(
                     "more than two Sparks need a switch; the cluster "
@@ -653,82 +523,81 @@ base::Result<void> Planner::run() {
     }
     plan_.nodes = nodes;
     plan_.tensor_parallel = nodes;
+    return {};
+}
 
-    // 3. Format (SPARKCTL-PLAN-11).
-    {
-        Decision d{"format", "SPARKCTL-PLAN-11", "", "", {}, {}};
-        if (gguf_file()) {
-            d.outcome = "gguf file: llama.cpp";
-        } else if (is_file()) {
-            d.outcome = "safetensors: vllm or sglang";
-            d.rejected.push_back({"llama.cpp", "loads GGUF only"});
-        } else {
-            d.outcome = std::string(has_gguf_variant() ? "gguf" : "") +
-                        (has_gguf_variant() && has_safetensors_variant() ? " and " : "") +
-                        (has_safetensors_variant() ? "safetensors" : "") + " published";
-            if (!has_gguf_variant()) d.rejected.push_back({"llama.cpp", "no GGUF published"});
-            if (!has_safetensors_variant()) {
-                d.rejected.push_back({"vllm, sglang", "no safetensors checkpoint published"});
-            }
-        }
-        d.reason = "what can run is decided by the checkpoints that exist";
-        std::string vs;
-        for (const model::Variant& v : variants_) vs += (vs.empty() ? "" : ", ") + v.format;
-        d.facts.emplace_back("variants", vs.empty() ? spec_.name : vs);
-        decide(d);
-    }
-
-    // 4. Architecture (R-ENG-4).
-    const bool lc_arch = engines::llamacpp_supports(spec_.arch.architecture) ||
-                         engines::llamacpp_supports(spec_.arch.family);
-    {
-        Decision d{"architecture",
-                   "R-ENG-4",
-                   lc_arch ? "supported by llama.cpp" : "new: vllm",
-                   lc_arch ? "llama.cpp converts and loads this architecture"
-                           : "llama.cpp does not support this architecture: vLLM (day-1 support)",
-                   {{"architecture", spec_.arch.architecture},
-                    {"family", spec_.arch.family},
-                    {"llama.cpp", std::string(engines::default_version(Engine::llama_cpp).name) +
-                                      " (data/engines/llama.cpp-2026.archs.tsv)"}},
-                   {}};
-        if (!lc_arch) d.rejected.push_back({"llama.cpp", "architecture not supported (R-ENG-4)"});
-        decide(d);
-        if (!lc_arch && !gguf_file() && rules_.enabled("R-ENG-4") && !engine) {
-            engine = engine_of(rules_.get("R-ENG-4"));
-            engine_rule_ = "R-ENG-4";
+void Planner::format() {
+    Decision d{"format", kPlan11, "", "", {}, {}};
+    if (gguf_file()) {
+        d.outcome = "gguf file: llama.cpp";
+    } else if (is_file()) {
+        d.outcome = "safetensors: vllm or sglang";
+        d.rejected.push_back({"llama.cpp", "loads GGUF only"});
+    } else {
+        d.outcome = std::string(has_gguf_variant() ? "gguf" : "") +
+                    (has_gguf_variant() && has_safetensors_variant() ? " and " : "") +
+                    (has_safetensors_variant() ? "safetensors" : "") + " published";
+        if (!has_gguf_variant()) d.rejected.push_back({"llama.cpp", "no GGUF published"});
+        if (!has_safetensors_variant()) {
+            d.rejected.push_back({"vllm, sglang", "no safetensors checkpoint published"});
         }
     }
+    d.reason = "what can run is decided by the checkpoints that exist";
+    std::string vs;
+    for (const model::Variant& v : variants_) vs += (vs.empty() ? "" : ", ") + v.format;
+    d.facts.emplace_back("variants", vs.empty() ? spec_.name : vs);
+    decide(d);
+}
 
-    // 5. Use and concurrency.
+void Planner::architecture() {
+    lc_arch_ = engines::llamacpp_supports(spec_.arch.architecture) ||
+               engines::llamacpp_supports(spec_.arch.family);
+    Decision d{"architecture",
+               kEng4,
+               lc_arch_ ? "supported by llama.cpp" : "new: vllm",
+               lc_arch_ ? "llama.cpp converts and loads this architecture"
+                        : "llama.cpp does not support this architecture: vLLM (day-1 support)",
+               {{"architecture", spec_.arch.architecture},
+                {"family", spec_.arch.family},
+                {"llama.cpp", std::string(engines::default_version(Engine::llama_cpp).name) +
+                                  " (data/engines/llama.cpp-2026.archs.tsv)"}},
+               {}};
+    if (!lc_arch_) d.rejected.push_back({"llama.cpp", "architecture not supported (R-ENG-4)"});
+    decide(d);
+    if (!lc_arch_ && !gguf_file() && rules_.enabled(kEng4) && !engine_) {
+        engine_ = engine_of(rules_.get(kEng4));
+        engine_rule_ = kEng4;
+    }
+}
+
+base::Result<void> Planner::engine_for_use() {
+    const PlanRequest& r = req_;
     const bool parallel = r.users > 1;
-    if (!engine) {
-        std::string rule;
+    if (!engine_) {
+        RuleId rule = kPlan11;
         std::vector<Rejected> rejected;
         if (gguf_file()) {
-            rule = "SPARKCTL-PLAN-11";
-        } else if (r.prefer == Prefer::speed && mxfp4_model() && rules_.enabled("R-ENG-5")) {
-            rule = "R-ENG-5";
+            rule = kPlan11;
+        } else if (r.prefer == Prefer::speed && mxfp4_model() && rules_.enabled(kEng5)) {
+            rule = kEng5;
             plan_.warnings.push_back(
                 "R-LIM-4: SGLang needs specialized Spark builds for Triton "
                 "MXFP4 (" +
-                rules_.get("R-LIM-4").source + ")");
+                rules_.get(kLim4).source + ")");
         } else if (parallel || r.use == UseCase::agents || r.use == UseCase::batch) {
-            rule = "R-ENG-2";
+            rule = kEng2;
         } else if (r.use == UseCase::chat) {
-            rule = "R-ENG-1";
+            rule = kEng1;
             rejected.push_back({"vllm", "R-LIM-3: higher baseline latency for a single user"});
         } else {
-            rule = "R-ENG-6";
+            rule = kEng6;
         }
-        if (rule != "SPARKCTL-PLAN-11" && !rules_.enabled(rule)) {
+        if (!(rule == kPlan11) && !rules_.enabled(rule)) {
             rejected.push_back({rule, "switched off in the config file"});
-            rule = "SPARKCTL-PLAN-12";
+            rule = kPlan12;
         }
         Engine pick = Engine::llama_cpp;
-        if (rule != "SPARKCTL-PLAN-11") {
-            pick = engine_of(rules_.get(rule));
-        }
+        if (!(rule == kPlan11)) pick = engine_of(rules_.get(rule));
         // The variants decide what can run.
         if (!can_load(pick)) {
             const Engine alt = pick == Engine::llama_cpp ? Engine::vllm : Engine::llama_cpp;
@@ -739,10 +608,10 @@ base::Result<void> Planner::run() {
                 pick = alt;
             }
         }
-        if (pick == Engine::llama_cpp && !lc_arch && !gguf_file()) pick = Engine::vllm;
-        engine = pick;
+        if (pick == Engine::llama_cpp && !lc_arch_ && !gguf_file()) pick = Engine::vllm;
+        engine_ = pick;
         engine_rule_ = rule;
-        if (parallel && rule != "SPARKCTL-PLAN-11") {
+        if (parallel && !(rule == kPlan11)) {
             rejected.push_back({"llama.cpp", "R-OPS-3: parallel load never lands on llama.cpp"});
         }
         decide({"engine",
@@ -757,101 +626,122 @@ base::Result<void> Planner::run() {
                  {"mxfp4", mxfp4_model() ? "yes" : "no"}},
                 rejected});
     }
-    if (forced && *forced != *engine) {
-        if (!can_load(*forced)) {
+    if (forced_ && *forced_ != *engine_) {
+        if (!can_load(*forced_)) {
             return base::make_error(
                 base::Errc::bad_input,
-                std::string("--engine ") + engines::to_string(*forced) + ": no checkpoint of " +
+                std::string("--engine ") + engines::to_string(*forced_) + ": no checkpoint of " +
                     spec_.name + " it can load (" +
-                    (*forced == Engine::llama_cpp ? "no GGUF published"
-                                                  : "no safetensors checkpoint") +
+                    (*forced_ == Engine::llama_cpp ? "no GGUF published"
+                                                   : "no safetensors checkpoint") +
                     ")");
         }
-        if (*forced == Engine::llama_cpp && !lc_arch && !gguf_file()) {
+        if (*forced_ == Engine::llama_cpp && !lc_arch_ && !gguf_file()) {
             plan_.warnings.push_back(
                 "--engine llama.cpp goes against R-ENG-4: llama.cpp does not "
                 "support " +
                 spec_.arch.architecture);
         }
-        plan_.warnings.push_back(std::string("--engine ") + engines::to_string(*forced) +
+        plan_.warnings.push_back(std::string("--engine ") + engines::to_string(*forced_) +
                                  " goes against " + engine_rule_ + " (" +
                                  rules_.get(engine_rule_).text + "), which picks " +
-                                 engines::to_string(*engine));
+                                 engines::to_string(*engine_));
         decide({"engine-forced",
                 engine_rule_,
-                engines::to_string(*forced),
+                engines::to_string(*forced_),
                 "forced by --engine, against the rule",
-                {{"rule_pick", engines::to_string(*engine)}},
-                {{engines::to_string(*engine), "--engine chose another"}}});
-        engine = forced;
+                {{"rule_pick", engines::to_string(*engine_)}},
+                {{engines::to_string(*engine_), "--engine chose another"}}});
+        engine_ = forced_;
     }
-    if (*engine == Engine::llama_cpp && parallel) {
-        if (refuse("R-OPS-3", "parallel use (" + num(r.users) +
-                                  " users) never lands on llama.cpp; use vLLM or SGLang")) {
-            plan_.engine = *engine;
-            return {};
+    plan_.engine = *engine_;
+    if (*engine_ == Engine::llama_cpp && parallel) {
+        // The ways out: the safetensors checkpoint on vLLM/SGLang, or the override.
+        const model::Variant* st = safetensors_checkpoint();
+        std::string out;
+        if (gguf_file()) {
+            out = st ? "plan the safetensors checkpoint of the same model for vLLM or SGLang "
+                       "instead (sparkctl plan " +
+                           st->repo + " --for " + to_string(r.use) + " --users " + num(r.users) +
+                           ")"
+                     : "no safetensors checkpoint of this model is known to sparkctl: plan one "
+                       "for vLLM or SGLang";
+        } else {
+            out = std::string(forced_ ? "drop --engine llama.cpp: " : "") + "vLLM or SGLang run " +
+                  (st ? st->repo : std::string("the safetensors checkpoint"));
         }
+        refuse(kOps3, "parallel use (" + num(r.users) + " users) never lands on llama.cpp; " + out +
+                          "; or pass --override " + kOps3 + " to run it anyway");
     }
-    plan_.engine = *engine;
+    return {};
+}
 
-    // Engine version (R-QNT-4: plans record engine versions).
-    if (r.engine_version.empty()) {
-        plan_.engine_version = engines::default_version(*engine);
+base::Result<void> Planner::engine_version() {
+    const Engine e = plan_.engine;
+    if (req_.engine_version.empty()) {
+        plan_.engine_version = engines::default_version(e);
     } else {
-        auto v = engines::find_version(*engine, r.engine_version);
+        auto v = engines::find_version(e, req_.engine_version);
         if (!v) return v.error();
         plan_.engine_version = **v;
     }
     decide({"engine-version",
-            "R-QNT-4",
+            kQnt4,
             plan_.engine_version.name,
-            r.engine_version.empty() ? std::string("the version NVIDIA's DGX Spark playbooks use")
-            : !r.engine_version_origin.empty() ? r.engine_version_origin
-            : base::iequals(r.engine_version, plan_.engine_version.name)
+            req_.engine_version.empty() ? std::string("the version NVIDIA's DGX Spark playbooks use")
+            : !req_.engine_version_origin.empty() ? req_.engine_version_origin
+            : base::iequals(req_.engine_version, plan_.engine_version.name)
                 ? std::string("--engine-version")
-                : "--engine-version " + r.engine_version +
+                : "--engine-version " + req_.engine_version +
                       ": no table of its own; the nearest one at or below it",
             {{"source", plan_.engine_version.source},
              {"flags",
               plan_.engine_version.flags_origin + " at " + plan_.engine_version.flags_commit}},
             {}});
+    return {};
+}
 
+base::Result<void> Planner::quantization() {
     // A model whose facts are too incomplete to size cannot be planned (fit's missing_facts).
     if (const std::string missing = fit::missing_facts(spec_.arch); !missing.empty()) {
         plan_.status = Status::refused;
-        plan_.refusal = "R-OPS-1: cannot check the budget: unknown " + missing + " of " +
+        plan_.refusal = kOps1 + ": cannot check the budget: unknown " + missing + " of " +
                         spec_.name + " (pass the model's config.json, a checkpoint or a GGUF file)";
         return {};
     }
-
-    // 6. Quantization.
+    const Engine e = plan_.engine;
     auto chosen =
-        choose_quant(*engine, plan_.tensor_parallel, "auto", r.context.value_or(0), r.users, true);
+        choose(e, plan_.tensor_parallel, "auto", req_.context.value_or(0), req_.users, true);
     if (!chosen) return chosen.error();
-    Sized s = std::move(*chosen);
-    if (!r.quant.empty() && !is_file() && *engine != Engine::llama_cpp) {
+    chosen_ = std::move(*chosen);
+    const std::string& q = chosen_.fit.quant;
+    if (!req_.quant.empty() && !is_file() && e != Engine::llama_cpp) {
         const bool awq_published =
             std::any_of(variants_.begin(), variants_.end(),
                         [&](const model::Variant& v) { return v.format == "awq"; });
-        if (awq_published && s.fit.quant != "awq" && rules_.enabled("R-QNT-1")) {
-            plan_.warnings.push_back("--quant " + s.fit.quant +
+        if (awq_published && q != "awq" && rules_.enabled(kQnt1)) {
+            plan_.warnings.push_back("--quant " + q +
                                      " goes against R-QNT-1/R-QNT-3 (AWQ is published and is the "
                                      "default)");
         }
-        if (s.fit.quant == "nvfp4" && rules_.enabled("R-QNT-2")) {
+        if (q == "nvfp4" && rules_.enabled(kQnt2)) {
             plan_.warnings.push_back(
                 "--quant nvfp4: R-QNT-2 says NVFP4 costs 18-32% throughput; "
                 "use it only when fitting matters more than speed");
         }
     }
-    if (*engine == Engine::llama_cpp && base::iequals(s.fit.quant, "MXFP4")) {
+    if (e == Engine::llama_cpp && base::iequals(q, "MXFP4")) {
         plan_.warnings.push_back(
             "R-LIM-1: MXFP4 Blackwell kernels were not ready in llama.cpp's "
             "main branch; check the installed build (dated: the 2026 tree "
             "has MXFP4 paths)");
     }
+    return {};
+}
 
-    // 7. Does it fit? Suggestions, and --prefer fit applies the cheapest that fits.
+base::Result<void> Planner::fit_or_suggest() {
+    const PlanRequest& r = req_;
+    QuantChoice& s = chosen_;
     if (!s.fit.supported) {
         plan_.status = Status::refused;
         plan_.refusal = s.fit.unsupported_reason;
@@ -870,36 +760,37 @@ base::Result<void> Planner::run() {
         }
         if (r.prefer == Prefer::fit && apply != nullptr) {
             Decision d{"prefer-fit",
-                       "SPARKCTL-PLAN-7",
+                       kPlan7,
                        apply->flag,
                        "--prefer fit: applied the cheapest suggestion that fits: " + apply->change,
                        {{"before", b(s.fit.estimate.memory.total_bytes)}},
                        {}};
-            auto applied = [&]() -> base::Result<Sized> {
+            const Engine e = plan_.engine;
+            auto applied = [&]() -> base::Result<QuantChoice> {
                 const std::uint64_t ctx = r.context.value_or(0);
                 const std::uint32_t tp = plan_.tensor_parallel;
                 switch (apply->kind) {
                     case Suggestion::Kind::kv_cache_dtype:
-                        return size(*engine, s.fit.quant, apply->kv_cache_dtype, ctx, r.users, tp);
+                        return size(e, s.fit.quant, apply->kv_cache_dtype, ctx, r.users, tp);
                     case Suggestion::Kind::context:
-                        return size(*engine, s.fit.quant, "auto", apply->context, r.users, tp);
+                        return size(e, s.fit.quant, "auto", apply->context, r.users, tp);
                     case Suggestion::Kind::users:
                         plan_.parallel = apply->users;
-                        return size(*engine, s.fit.quant, "auto", ctx, apply->users, tp);
+                        return size(e, s.fit.quant, "auto", ctx, apply->users, tp);
                     case Suggestion::Kind::nodes:
                         break;
                 }
                 plan_.nodes = plan_.tensor_parallel = 2;
                 plan_.engine = Engine::vllm;
                 plan_.engine_version = engines::default_version(Engine::vllm);
-                return choose_quant(Engine::vllm, 2, "auto", ctx, r.users, true);
+                return choose(Engine::vllm, 2, "auto", ctx, r.users, true);
             }();
             if (!applied) return applied.error();
             s = std::move(*applied);
             d.facts.emplace_back("after", b(s.fit.estimate.memory.total_bytes));
             decide(d);
             plan_.suggestions.clear();
-        } else if (overridden("R-OPS-1")) {
+        } else if (overridden(kOps1)) {
             plan_.warnings.push_back("R-OPS-1 overridden (--override R-OPS-1): total " +
                                      b(s.fit.estimate.memory.total_bytes) + " exceeds the budget " +
                                      b(r.hardware.budget_bytes) +
@@ -925,11 +816,29 @@ base::Result<void> Planner::run() {
         plan_.variant_file = s.variant->file;
     }
     for (const std::string& n : s.fit.notes) {
-        if (n.rfind("R-OPS-3", 0) != 0) plan_.warnings.push_back(n);
+        if (n.rfind(kOps3.id, 0) != 0) plan_.warnings.push_back(n);
     }
-    if (plan_.status == Status::does_not_fit) return {};
+    if (fit::paged_kv(plan_.engine) && s.fits()) {
+        // SPARKCTL-PLAN-17: the paged pool gets what the budget leaves, up to context x users.
+        const bool all = s.fit.max_parallel >= s.fit.parallel;
+        decide({"kv-pool",
+                kPlan17,
+                all ? "all " + num(s.fit.parallel) + " sequences at full context"
+                    : num(s.fit.max_parallel) + " of " + num(s.fit.parallel) +
+                          " sequences at full context at once",
+                all ? "context x users fits in the paged KV pool"
+                    : "context x users does not fit: the pool gets what the budget leaves (at "
+                      "least one full-context sequence); the engine queues or preempts the rest",
+                {{"context", num(s.fit.context)},
+                 {"users", num(s.fit.parallel)},
+                 {"max_parallel", num(s.fit.max_parallel)},
+                 {"kv_cache", b(s.fit.estimate.memory.kv_cache_bytes)}},
+                {}});
+    }
+    return {};
+}
 
-    // 8. Sizing, flags and commands.
+void Planner::sizing_and_flags() {
     performance();
     detail::render_commands(spec_, req_, rules_, plan_);
     for (const LaunchCommand& c : plan_.commands) {
@@ -946,6 +855,36 @@ base::Result<void> Planner::run() {
                                      plan_.engine_version.name + " (its values table)");
         }
     }
+}
+
+base::Result<void> Planner::run() {
+    if (req_.users == 0) {
+        return base::make_error(base::Errc::bad_input, "--users: must be at least 1");
+    }
+    for (const std::string& o : req_.overrides) {
+        const Rule* rule = rules_.find(o);
+        if (rule == nullptr || rule->kind != RuleKind::ops) {
+            return base::make_error(base::Errc::bad_input,
+                                    "--override: '" + base::printable(o) +
+                                        "' is not an operational rule (R-OPS-1..4); engine and "
+                                        "quantization rules are overridden by --engine/--quant");
+        }
+    }
+    plan_.model = spec_.name;
+    plan_.hf_id = spec_.hf_id;
+    plan_.use = req_.use;
+    plan_.parallel = req_.users;
+
+    budget();
+    if (auto r = nodes(); !r || refused()) return r;
+    format();
+    architecture();
+    if (auto r = engine_for_use(); !r || refused()) return r;
+    if (auto r = engine_version(); !r) return r;
+    if (auto r = quantization(); !r || refused()) return r;
+    if (auto r = fit_or_suggest(); !r || refused()) return r;
+    if (plan_.status == Status::does_not_fit) return {};
+    sizing_and_flags();
     return {};
 }
 
@@ -1071,25 +1010,29 @@ Hardware hardware_of(const hw::HardwareProfile& profile) {
     return h;
 }
 
-base::Result<Plan> make_plan(const model::ModelSpec& spec,
-                             const std::vector<model::Variant>& variants,
-                             const PlanRequest& request, const RuleBook& rules) {
-    const std::optional<std::uint64_t> trained = spec.arch.context_length;
-    if (request.use != UseCase::long_context || request.context || !trained ||
-        *trained <= fit::kDefaultContextCap) {
-        return plan_once(spec, variants, request, rules);
-    }
-    // SPARKCTL-PLAN-15: long-context without --context asks for the model's trained context, not
-    // the 32,768 cap of the other uses; where that does not fit, the largest context that does.
+namespace {
+
+// The context decision goes after the budget's.
+void insert_context_decision(Plan& p, Decision d) {
+    const auto at = std::min<std::size_t>(1, p.decisions.size());
+    p.decisions.insert(p.decisions.begin() + static_cast<std::ptrdiff_t>(at), std::move(d));
+}
+
+// SPARKCTL-PLAN-15: long-context without --context asks for the model's trained context, not
+// the 32,768 cap of the other uses; where that does not fit, the largest context that does.
+base::Result<Plan> long_context_plan(const model::ModelSpec& spec,
+                                     const std::vector<model::Variant>& variants,
+                                     const PlanRequest& request, const RuleBook& rules,
+                                     std::uint64_t trained) {
     PlanRequest full = request;
-    full.context = *trained;
+    full.context = trained;
     auto p = plan_once(spec, variants, full, rules);
     if (!p) return p.error();
     Decision d{"context",
-               "SPARKCTL-PLAN-15",
-               num(*trained),
+               kPlan15,
+               num(trained),
                "long-context without --context: the model's trained context",
-               {{"trained", num(*trained)}, {"users", num(request.users)}},
+               {{"trained", num(trained)}, {"users", num(request.users)}},
                {}};
     if (p->status == Status::does_not_fit) {
         const auto shorter = std::find_if(
@@ -1105,16 +1048,113 @@ base::Result<Plan> make_plan(const model::ModelSpec& spec,
                 d.reason =
                     "long-context without --context: the largest context that fits (the "
                     "trained context does not)";
-                d.rejected.push_back({num(*trained), "does not fit the budget at " +
-                                                         num(request.users) + " user(s)"});
+                d.rejected.push_back({num(trained), "does not fit the budget at " +
+                                                        num(request.users) + " user(s)"});
                 p = std::move(q);
                 p->context_origin = "long-context-max-fit";
             }
         }
     }
     if (p->context_origin == "requested") p->context_origin = "long-context-trained";
-    const auto at = std::min<std::size_t>(1, p->decisions.size());  // after the budget
-    p->decisions.insert(p->decisions.begin() + static_cast<std::ptrdiff_t>(at), std::move(d));
+    insert_context_decision(*p, std::move(d));
+    return p;
+}
+
+// SPARKCTL-PLAN-16: agents without --context get the trained context capped at 131,072, shrunk
+// until context x users fits in full, never below 32,768 (below that the paged pool of
+// SPARKCTL-PLAN-17 says how many agents fit at full context at once).
+base::Result<Plan> agents_plan(const model::ModelSpec& spec,
+                               const std::vector<model::Variant>& variants,
+                               const PlanRequest& request, const RuleBook& rules,
+                               std::uint64_t trained) {
+    const std::uint64_t cap = std::min(trained, kAgentsContextCap);
+    const std::uint64_t floor = std::min(kAgentsContextFloor, cap);
+    // Probe at the cap without --prefer fit (which would change the shape it measures).
+    PlanRequest at = request;
+    at.context = cap;
+    if (at.prefer == Prefer::fit) at.prefer = Prefer::none;
+    auto p = plan_once(spec, variants, at, rules);
+    if (!p) return p.error();
+    const std::string users = num(request.users) + " user(s)";
+    Decision d{"context",
+               kPlan16,
+               num(cap),
+               "agents without --context: the trained context" +
+                   std::string(trained > cap ? " capped at 131,072" : "") +
+                   " (coding agents' sessions grow to 60-128k tokens); context x " + users +
+                   " fits in full",
+               {{"trained", num(trained)},
+                {"users", num(request.users)},
+                {"cap", num(kAgentsContextCap)},
+                {"floor", num(kAgentsContextFloor)}},
+               {}};
+    std::string origin = trained > cap ? "agents-capped" : "agents-trained";
+    if (p->status != Status::refused && p->fit.supported && p->fit.max_context < cap) {
+        at.context = std::max(floor, p->fit.max_context / 1024 * 1024);
+        d.rejected.push_back({num(cap), "context x " + users + " does not fit in full (" +
+                                            num(p->fit.max_context) + " tokens per sequence do)"});
+        d.outcome = num(*at.context);
+        auto q = plan_once(spec, variants, at, rules);
+        if (!q) return q.error();
+        p = std::move(q);
+        if (*at.context == floor && p->fit.max_context < floor) {
+            origin = "agents-floor";
+            d.reason = "agents without --context: context x " + users +
+                       " does not fit in full even at the floor of 32,768; ";
+            d.reason += p->status == Status::does_not_fit
+                            ? "not even one sequence of 32,768 tokens fits"
+                            : num(p->fit.max_parallel) +
+                                  " agents fit at full context at once (the paged pool, "
+                                  "SPARKCTL-PLAN-17)";
+        } else {
+            origin = "agents-fitted";
+            d.reason =
+                "agents without --context: the largest context (in steps of 1,024) at which "
+                "context x " +
+                users + " fits in full, down from " + num(cap);
+        }
+    }
+    if (request.prefer == Prefer::fit) {
+        at.prefer = Prefer::fit;
+        auto q = plan_once(spec, variants, at, rules);
+        if (!q) return q.error();
+        p = std::move(q);
+    }
+    // --prefer fit may have shortened it further (its own decision says so).
+    if (p->context == *at.context) p->context_origin = origin;
+    insert_context_decision(*p, std::move(d));
+    return p;
+}
+
+}  // namespace
+
+base::Result<Plan> make_plan(const model::ModelSpec& spec,
+                             const std::vector<model::Variant>& variants,
+                             const PlanRequest& request, const RuleBook& rules) {
+    const std::optional<std::uint64_t> trained = spec.arch.context_length;
+    if (request.context || !trained) return plan_once(spec, variants, request, rules);
+    switch (request.use) {
+        case UseCase::agents:
+            return agents_plan(spec, variants, request, rules, *trained);
+        case UseCase::long_context:
+            if (*trained > fit::kDefaultContextCap) {
+                return long_context_plan(spec, variants, request, rules, *trained);
+            }
+            break;
+        case UseCase::chat:
+        case UseCase::batch:
+            break;
+    }
+    auto p = plan_once(spec, variants, request, rules);
+    if (!p || p->context == 0) return p;
+    insert_context_decision(
+        *p, {"context",
+             kPlan16,
+             num(p->context),
+             std::string(to_string(request.use)) + " without --context: the trained context" +
+                 (*trained > fit::kDefaultContextCap ? ", capped at 32,768" : ""),
+             {{"trained", num(*trained)}, {"cap", num(fit::kDefaultContextCap)}},
+             {}});
     return p;
 }
 

@@ -24,6 +24,14 @@
 namespace sparkctl::plan {
 
 enum class UseCase { chat, agents, batch, long_context };
+
+// SPARKCTL-PLAN-16: agents without --context get the trained context capped at this, shrunk until
+// context x users fits in full, never below the floor.
+inline constexpr std::uint64_t kAgentsContextCap = 131072;
+inline constexpr std::uint64_t kAgentsContextFloor = 32768;
+// The prompt of the agents' working point (Performance::working_point): system prompt, tools and
+// the new turn of a coding agent (10-20k tokens).
+inline constexpr std::uint64_t kAgentsWorkingPrompt = 20000;
 enum class Prefer { none, speed, fit };
 
 const char* to_string(UseCase use);
@@ -129,7 +137,11 @@ struct Performance {
     fit::Performance predicted;                     // `sparkctl fit --json`'s performance object
     std::optional<double> speedup_vs_one_node;      // clusters: decode at N nodes / at one node
     std::optional<fit::Performance> one_node;       // the one-node prediction it is computed from
-    std::vector<std::string> notes;                 // the model's caveats (borrowed constants, ...)
+    // agents: the same shape at its working point, depth = half the context and a prompt of
+    // kAgentsWorkingPrompt tokens (at most the other half): TTFT of a full prompt and decode per
+    // agent deep in a session.
+    std::optional<fit::Performance> working_point;
+    std::vector<std::string> notes;  // the model's caveats (borrowed constants, ...)
 };
 
 enum class Status { ok, refused, does_not_fit };

@@ -151,6 +151,13 @@ std::string render_text(const Plan& p, bool explain, bool colour) {
                    fmt_double(p.performance->one_node->decode_tokens_per_s_total, "%.1f") + " -> " +
                    fmt_double(f.decode_tokens_per_s_total, "%.1f") + " tokens/s total)";
         }
+        if (const auto& w = p.performance->working_point) {
+            out += "\n  agents' working point (depth " + std::to_string(w->depth) + ", prompt " +
+                   std::to_string(w->prompt) + "): decode " +
+                   fmt_double(w->decode_tokens_per_s, "%.1f") + " tokens/s per agent, ITL " +
+                   fmt_double(w->itl_ms, "%.1f") + " ms" +
+                   (w->ttft_ms ? ", TTFT " + fmt_double(*w->ttft_ms, "%.0f") + " ms" : "");
+        }
         out += "\n  source: " + p.performance->source + "\n";
         for (const std::string& n : p.performance->notes) out += "  note: " + n + "\n";
     }

@@ -76,6 +76,13 @@ base::Result<RuleBook> RuleBook::parse(std::string_view toml_text, std::string_v
         if (auto v = (*t)["value"].value<double>()) r.value = *v;
         book.rules_.push_back(std::move(r));
     }
+    for (const RuleId& id : kAllRuleIds) {
+        if (book.find(id.id) == nullptr) {
+            return make_error(Errc::bad_input, std::string(origin) + ": rule " +
+                                                   std::string(id.id) +
+                                                   " is missing (sparkctl's code applies it)");
+        }
+    }
     return book;
 }
 
@@ -86,6 +93,14 @@ const RuleBook& RuleBook::builtin() {
         SPARKCTL_ASSERT(b.ok());
         return std::move(*b);
     }();
+    return book;
+}
+
+base::Result<RuleBook> RuleBook::configured(const std::map<std::string, std::string>& table,
+                                            std::string_view origin) {
+    RuleBook book = builtin();
+    auto edited = book.apply_overrides(table, origin);
+    if (!edited) return edited.error();
     return book;
 }
 
@@ -146,8 +161,8 @@ const Rule* RuleBook::find(std::string_view id) const {
     return nullptr;
 }
 
-const Rule& RuleBook::get(std::string_view id) const {
-    const Rule* r = find(id);
+const Rule& RuleBook::get(RuleId id) const {
+    const Rule* r = find(id.id);
     SPARKCTL_ASSERT(r != nullptr);
     return *r;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "plan/rule_ids.h"
 
 namespace sparkctl::plan {
 
@@ -41,8 +42,13 @@ class RuleBook {
     static const RuleBook& builtin();
 
     // Parses a rules document (data/rules.toml's schema). Errors: bad_input naming the rule and
-    // key: malformed TOML, an unknown kind, a missing text.
+    // key: malformed TOML, an unknown kind, a missing text; or naming a rule the code applies
+    // (plan/rule_ids.h) that the document lacks.
     static base::Result<RuleBook> parse(std::string_view toml_text, std::string_view origin);
+
+    // builtin() edited by a config file's [rules.<ID>] tables (apply_overrides). Errors: its.
+    static base::Result<RuleBook> configured(const std::map<std::string, std::string>& table,
+                                             std::string_view origin);
 
     // Applies config-file edits: keys "<ID>.<field>" (Config::table("rules")) with fields
     // enabled (true/false), engine, quant, value. Errors: bad_input naming the key for an unknown
@@ -51,11 +57,11 @@ class RuleBook {
     base::Result<void> apply_overrides(const std::map<std::string, std::string>& table,
                                        std::string_view origin);
 
-    // nullptr when `id` is not a rule.
+    // nullptr when `id` is not a rule (ids from the user: --override, config keys).
     const Rule* find(std::string_view id) const;
-    // The rule; `id` must exist (asserted: ids in code are ours).
-    const Rule& get(std::string_view id) const;
-    bool enabled(std::string_view id) const { return get(id).enabled; }
+    // A rule the code applies: parse() checked that every RuleId is in the book.
+    const Rule& get(RuleId id) const;
+    bool enabled(RuleId id) const { return get(id).enabled; }
     const std::vector<Rule>& rules() const { return rules_; }
 
   private:

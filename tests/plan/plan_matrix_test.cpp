@@ -14,6 +14,7 @@
 #include "model/catalog.h"
 #include "plan/plan.h"
 #include "plan/plan_fixtures.h"
+#include "plan/quant_choice.h"
 #include "plan/rules.h"
 
 namespace sparkctl::plan {
@@ -75,10 +76,11 @@ void expect_use_flags(const Cell& c, const Plan& p) {
             EXPECT_TRUE(has_arg(*s, "--enable-auto-tool-choice")) << name(c);
         }
     }
-    if (c.use == UseCase::long_context) {
+    if (c.use == UseCase::long_context || c.use == UseCase::agents) {
         const Decision* d = decision(p, "context");
         ASSERT_NE(d, nullptr) << name(c);
-        EXPECT_EQ(d->rule, "SPARKCTL-PLAN-15") << name(c);
+        EXPECT_EQ(d->rule, c.use == UseCase::agents ? "SPARKCTL-PLAN-16" : "SPARKCTL-PLAN-15")
+            << name(c);
     }
     EXPECT_TRUE(s->health_url.has_value()) << name(c);
 }
@@ -117,9 +119,10 @@ const std::vector<Cell> kCatalogMatrix = {
     // chat: one user -> llama.cpp (R-ENG-1), the largest published GGUF that fits.
     {"qwen3-8b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q8_0",
      "unsloth/Qwen3-8B-GGUF", 32768},
-    // agents/batch: parallel -> vLLM (R-ENG-2), AWQ by default (R-QNT-1).
+    // agents/batch: parallel -> vLLM (R-ENG-2), AWQ by default (R-QNT-1); agents get the whole
+    // trained context (under the 131,072 cap, and 8 x 40960 fits: SPARKCTL-PLAN-16).
     {"qwen3-8b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "awq", "Qwen/Qwen3-8B-AWQ",
-     32768},
+     40960},
     {"qwen3-8b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "awq", "Qwen/Qwen3-8B-AWQ",
      kBatchContext},
     // long-context -> vLLM (R-ENG-6) at the whole trained window (SPARKCTL-PLAN-15).
@@ -130,42 +133,43 @@ const std::vector<Cell> kCatalogMatrix = {
     // chat: one user -> llama.cpp (R-ENG-1); Q8_0 (70B x 8.5 bits) + 32k of KV fits one Spark.
     {"llama-3.3-70b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q8_0",
      "bartowski/Llama-3.3-70B-Instruct-GGUF", 32768},
-    // agents x8 at 32k: 8 x 32768 x 320 KiB of KV + 37 GiB of AWQ weights is over the budget.
-    {"llama-3.3-70b", UseCase::agents, Status::does_not_fit, Engine::vllm, "R-ENG-2", "awq",
+    // agents x8: 8 x 32768 x 320 KiB of KV + 37 GiB of AWQ weights is over the budget even at the
+    // 32,768 floor, so the paged pool holds what fits at full context (SPARKCTL-PLAN-17).
+    {"llama-3.3-70b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "awq",
      "casperhansen/llama-3.3-70b-instruct-awq", 32768},
     {"llama-3.3-70b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "awq",
      "casperhansen/llama-3.3-70b-instruct-awq", kBatchContext},
     {"llama-3.3-70b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "awq",
      "casperhansen/llama-3.3-70b-instruct-awq", 131072},
 
-    // MoE (Qwen3-30B-A3B: GGUF Q8_0, BF16, FP8, NVFP4; no AWQ) -> the native BF16 where it fits
-    // (R-QNT-3).
+    // MoE (Qwen3-30B-A3B: GGUF Q8_0, BF16, FP8, NVFP4; no AWQ) -> FP8 before BF16 (R-QNT-3: half
+    // the bytes read per token).
     {"qwen3-30b-a3b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q8_0",
      "Qwen/Qwen3-30B-A3B-GGUF", 32768},
-    {"qwen3-30b-a3b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "bf16",
-     "Qwen/Qwen3-30B-A3B", 32768},
-    {"qwen3-30b-a3b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "bf16",
-     "Qwen/Qwen3-30B-A3B", kBatchContext},
-    {"qwen3-30b-a3b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "bf16",
-     "Qwen/Qwen3-30B-A3B", 40960},
+    {"qwen3-30b-a3b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "fp8",
+     "RedHatAI/Qwen3-30B-A3B-FP8-dynamic", 40960},
+    {"qwen3-30b-a3b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "fp8",
+     "RedHatAI/Qwen3-30B-A3B-FP8-dynamic", kBatchContext},
+    {"qwen3-30b-a3b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "fp8",
+     "RedHatAI/Qwen3-30B-A3B-FP8-dynamic", 40960},
 
     // Sliding window, dense (Gemma-3-27B: 5 of 6 layers SWA; QAT Q4_0 and Unsloth's GGUF
     // ladder, BF16, FP8). chat: the largest published GGUF that fits is Unsloth's Q8_0.
     {"gemma-3-27b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q8_0",
      "unsloth/gemma-3-27b-it-GGUF", 32768},
-    {"gemma-3-27b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "bf16",
-     "google/gemma-3-27b-it", 32768},
-    // batch x16: BF16 weights (54 GiB) + 16 sequences do not fit; the FP8 checkpoint does.
+    // agents x8: FP8 before BF16; 8 x 131072 does not fit in full, 8 x 71680 does.
+    {"gemma-3-27b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "fp8",
+     "RedHatAI/gemma-3-27b-it-FP8-dynamic", 71680},
     {"gemma-3-27b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "fp8",
      "RedHatAI/gemma-3-27b-it-FP8-dynamic", kBatchContext},
-    {"gemma-3-27b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "bf16",
-     "google/gemma-3-27b-it", 131072},
+    {"gemma-3-27b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "fp8",
+     "RedHatAI/gemma-3-27b-it-FP8-dynamic", 131072},
 
     // MoE + sliding window (gpt-oss-120b: MXFP4 only, natively; GGUF MXFP4).
     {"gpt-oss-120b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "MXFP4",
      "ggml-org/gpt-oss-120b-GGUF", 32768},
     {"gpt-oss-120b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "mxfp4",
-     "openai/gpt-oss-120b", 32768},
+     "openai/gpt-oss-120b", 131072},
     {"gpt-oss-120b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "mxfp4",
      "openai/gpt-oss-120b", kBatchContext},
     {"gpt-oss-120b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "mxfp4",
@@ -203,8 +207,11 @@ TEST(PlanMatrix, SlidingWindowModelsCacheOnlyTheWindowOnSwaLayers) {
 }
 
 TEST(PlanMatrix, DoesNotFitCellsOfferWhatFits) {
-    // Llama-3.3-70B for 8 agents: the first suggestion that fits is what --prefer fit applies.
+    // Llama-3.3-70B for 8 agents under a 45 GiB budget: not even one sequence at the 32,768 floor
+    // fits (37 GiB of AWQ weights + 10 GiB of KV); the first suggestion that fits is what
+    // --prefer fit applies.
     PlanRequest r = request_for(UseCase::agents);
+    r.hardware.budget_bytes = 45ull << 30;
     Plan p = plan_for("llama-3.3-70b", r);
     ASSERT_EQ(p.status, Status::does_not_fit);
     const auto fits = std::find_if(p.suggestions.begin(), p.suggestions.end(),
@@ -267,8 +274,9 @@ TEST(PlanMatrix, MlaModelThatFitsEveryUseCase) {
     const std::vector<Cell> cells = {
         {"mla-16b", UseCase::chat, Status::ok, Engine::llama_cpp, "R-ENG-1", "Q4_K_M",
          "example/mla-16b-GGUF", 32768},
+        // agents: the trained 163,840 capped at 131,072 (SPARKCTL-PLAN-16); 8 of them fit in full.
         {"mla-16b", UseCase::agents, Status::ok, Engine::vllm, "R-ENG-2", "bf16", "example/mla-16b",
-         32768},
+         131072},
         {"mla-16b", UseCase::batch, Status::ok, Engine::vllm, "R-ENG-2", "bf16", "example/mla-16b",
          kBatchContext},
         {"mla-16b", UseCase::long_context, Status::ok, Engine::vllm, "R-ENG-6", "bf16",
@@ -316,6 +324,65 @@ TEST(PlanMatrix, ForcedEnginesEmitOnlyRegisteredFlagsAndParsers) {
         }
     }
     EXPECT_GT(planned, 40);
+}
+
+// One owner for each decision: `sparkctl fit` (plan::choose_quant and fit::fit_model, what
+// cmd_fit runs without --quant) and `sparkctl plan` with the same engine forced agree on the
+// quantization, the memory and the predicted speed, for every catalog model x engine x use where
+// the engine can load the model.
+TEST(PlanFitAgree, EveryCatalogModelEngineAndUse) {
+    const RuleBook& rules = RuleBook::builtin();
+    int compared = 0;
+    for (const model::CatalogEntry& e : model::catalog()) {
+        for (Engine eng : engines::kAllEngines) {
+            for (UseCase use :
+                 {UseCase::chat, UseCase::agents, UseCase::batch, UseCase::long_context}) {
+                // llama.cpp takes one user (R-OPS-3); the paged engines one and several.
+                for (std::uint32_t users : {1u, 4u}) {
+                    if (users > 1 && eng == Engine::llama_cpp) continue;
+                    PlanRequest r = request(use, users);
+                    r.engine = engines::to_string(eng);
+                    auto p = make_plan(e.spec, e.variants, r, rules);
+                    const std::string what =
+                        e.id + " " + r.engine + " " + to_string(use) + " x" + std::to_string(users);
+                    if (!p.ok()) {  // the engine cannot load any published checkpoint
+                        EXPECT_NE(p.error().message.find("no checkpoint"), std::string::npos)
+                            << what << ": " << p.error().message;
+                        continue;
+                    }
+                    if (p->status == Status::refused) continue;
+                    fit::FitOptions o;
+                    o.context = p->context;
+                    o.parallel = p->parallel;
+                    o.budget_bytes = r.hardware.budget_bytes;
+                    o.memory_total_bytes = r.hardware.memory_total_bytes;
+                    fit::PerfRequest pr;
+                    if (p->performance) pr.depth = p->performance->predicted.depth;
+                    o.performance = pr;
+                    o.performance_hw = *r.hardware.caps;
+                    auto f = choose_quant(e.spec, e.variants, eng, o, Prefer::none, rules);
+                    ASSERT_TRUE(f.ok()) << what << ": " << f.error().message;
+                    EXPECT_EQ(f->fit.quant, p->quant) << what;
+                    const fit::MemoryBreakdown& fm = f->fit.estimate.memory;
+                    const fit::MemoryBreakdown& pm = p->fit.estimate.memory;
+                    EXPECT_EQ(fm.total_bytes, pm.total_bytes) << what;
+                    EXPECT_EQ(fm.kv_cache_bytes, pm.kv_cache_bytes) << what;
+                    EXPECT_EQ(f->fit.max_parallel, p->fit.max_parallel) << what;
+                    EXPECT_EQ(f->fit.estimate.fits, p->status == Status::ok) << what;
+                    if (p->performance) {
+                        ASSERT_TRUE(f->fit.performance.has_value()) << what;
+                        EXPECT_DOUBLE_EQ(f->fit.performance->decode_tokens_per_s,
+                                         p->performance->predicted.decode_tokens_per_s)
+                            << what;
+                        EXPECT_EQ(f->fit.performance->ttft_ms, p->performance->predicted.ttft_ms)
+                            << what;
+                    }
+                    ++compared;
+                }
+            }
+        }
+    }
+    EXPECT_GT(compared, 100);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "model/catalog.h"
 #include "plan/detail/commands.h"
 #include "plan/plan_fixtures.h"
+#include "plan/quant_choice.h"
 #include "plan/render.h"
 #include "plan/rules.h"
 
@@ -51,15 +52,16 @@ TEST(PlanGolden, QwenMoeEightAgents64kOnVllm) {
     ASSERT_EQ(p.status, Status::ok) << p.refusal;
     EXPECT_EQ(p.engine, Engine::vllm);
     EXPECT_EQ(decision(p, "engine")->rule, "R-ENG-2");
-    // No AWQ; bf16 (native) does not fit 8 x 64k: the FP8 checkpoint does (R-QNT-3).
+    // No AWQ: FP8 before the native BF16 (R-QNT-3: half the bytes read per token).
     EXPECT_EQ(p.quant, "fp8");
     EXPECT_EQ(p.variant_repo, "RedHatAI/Qwen3-30B-A3B-FP8-dynamic");
     const Decision* q = decision(p, "quant");
     ASSERT_NE(q, nullptr);
     EXPECT_EQ(q->rule, "R-QNT-3");
+    EXPECT_NE(q->reason.find("FP8 before BF16"), std::string::npos) << q->reason;
     ASSERT_FALSE(q->rejected.empty());
     EXPECT_EQ(q->rejected.front().option, "bf16");
-    EXPECT_NE(q->rejected.front().reason.find("does not fit"), std::string::npos);
+    EXPECT_NE(q->rejected.front().reason.find("less preferred"), std::string::npos);
     const LaunchCommand* c = server(p);
     ASSERT_NE(c, nullptr);
     EXPECT_EQ(arg_after(*c, "serve"), "RedHatAI/Qwen3-30B-A3B-FP8-dynamic");
@@ -178,8 +180,12 @@ TEST(PlanGolden, UnknownArchitectureFactsAreRefusedWithTheReason) {
 }
 
 TEST(PlanGolden, NeedsASuggestionToFitAndPreferFitAppliesIt) {
+    // Under a 40 GiB budget the FP8 checkpoint does not hold even one 131,072-token sequence (the
+    // paged pool's floor); an FP8 KV cache does.
     PlanRequest r = request(UseCase::agents, 8);
     r.context = 131072;
+    r.quant = "fp8";
+    r.hardware.budget_bytes = 40ull << 30;
     Plan p = plan_for("qwen3-30b-a3b", r);
     ASSERT_EQ(p.status, Status::does_not_fit);
     ASSERT_FALSE(p.suggestions.empty());
@@ -390,12 +396,216 @@ TEST(PlanGolden, ParallelOnLlamaCppIsRefusedUnlessOverridden) {
     EXPECT_EQ(p.status, Status::refused);
     EXPECT_EQ(p.exit_status(), 2);
     EXPECT_EQ(p.refusal.rfind("R-OPS-3", 0), 0u);
+    // The refusal names both ways out (issue 10 item 7).
+    EXPECT_NE(p.refusal.find("--override R-OPS-3"), std::string::npos) << p.refusal;
+    EXPECT_NE(p.refusal.find("drop --engine llama.cpp"), std::string::npos) << p.refusal;
     r.overrides = {"R-OPS-3"};
     Plan o = plan_for("qwen3-8b", r);
     EXPECT_EQ(o.status, Status::ok);
     EXPECT_EQ(o.engine, Engine::llama_cpp);
     EXPECT_TRUE(warned(o, "R-OPS-3 overridden"));
     EXPECT_EQ(arg_after(*server(o), "-np"), "4");
+}
+
+// Issue 10 item 1: agents default to the trained context capped at 131,072, shrunk until
+// context x users fits in full, never below 32,768; chat and batch keep the 32,768 cap.
+TEST(PlanContext, AgentsGetLongContextShrunkToFitEveryAgent) {
+    Plan p = plan_for("gpt-oss-120b", request(UseCase::agents, 4));
+    ASSERT_EQ(p.status, Status::ok) << p.refusal;
+    EXPECT_EQ(p.context, 131072u);
+    EXPECT_EQ(p.context_origin, "agents-trained");
+    const Decision* d = decision(p, "context");
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->rule, "SPARKCTL-PLAN-16");
+    EXPECT_NE(d->reason.find("agents without --context"), std::string::npos);
+    EXPECT_GE(p.fit.max_parallel, 4u);  // 4 x 131072 fits in full
+
+    // Gemma-3-27B x8: 8 x 131072 does not fit in full; the largest context that does.
+    Plan g = plan_for("gemma-3-27b", request(UseCase::agents, 8));
+    ASSERT_EQ(g.status, Status::ok);
+    EXPECT_EQ(g.context_origin, "agents-fitted");
+    EXPECT_LT(g.context, 131072u);
+    EXPECT_GT(g.context, kAgentsContextFloor);
+    EXPECT_EQ(g.context % 1024, 0u);
+    EXPECT_GE(g.fit.max_context, g.context);  // context x 8 fits in full
+    ASSERT_FALSE(decision(g, "context")->rejected.empty());
+    EXPECT_EQ(decision(g, "context")->rejected.front().option, "131072");
+
+    // Llama-3.3-70B x8: not even 8 x 32768 fits in full: the floor, and the paged pool says how
+    // many agents fit at full context at once.
+    Plan l = plan_for("llama-3.3-70b", request(UseCase::agents, 8));
+    ASSERT_EQ(l.status, Status::ok);
+    EXPECT_EQ(l.context, kAgentsContextFloor);
+    EXPECT_EQ(l.context_origin, "agents-floor");
+    EXPECT_GT(l.fit.max_parallel, 0u);
+    EXPECT_LT(l.fit.max_parallel, 8u);
+    EXPECT_NE(decision(l, "context")
+                  ->reason.find(std::to_string(l.fit.max_parallel) +
+                                " agents fit at full context at once"),
+              std::string::npos)
+        << decision(l, "context")->reason;
+
+    // chat and batch keep the 32,768 cap, and say so.
+    for (UseCase use : {UseCase::chat, UseCase::batch}) {
+        Plan c = plan_for("gpt-oss-120b", request(use));
+        EXPECT_EQ(c.context, 32768u) << to_string(use);
+        ASSERT_NE(decision(c, "context"), nullptr) << to_string(use);
+        EXPECT_EQ(decision(c, "context")->rule, "SPARKCTL-PLAN-16");
+    }
+    // --context is the user's.
+    PlanRequest r = request(UseCase::agents, 4);
+    r.context = 16384;
+    EXPECT_EQ(plan_for("gpt-oss-120b", r).context, 16384u);
+}
+
+// Issue 10 item 2: vLLM and SGLang share one paged KV pool: 32 batch users at 32,768 do not fit in
+// full, yet the plan stands with the pool holding what the budget leaves, and the flags follow it.
+TEST(PlanPagedPool, BatchBeyondContextTimesUsersStillPlans) {
+    Plan p = plan_for("gpt-oss-120b", request(UseCase::batch, 32));
+    ASSERT_EQ(p.status, Status::ok) << p.refusal;
+    EXPECT_EQ(p.exit_status(), 0);
+    EXPECT_EQ(p.parallel, 32u);
+    EXPECT_GT(p.fit.max_parallel, 0u);
+    EXPECT_LT(p.fit.max_parallel, 32u);
+    const Decision* d = decision(p, "kv-pool");
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->rule, "SPARKCTL-PLAN-17");
+    EXPECT_EQ(d->outcome,
+              std::to_string(p.fit.max_parallel) + " of 32 sequences at full context at once");
+    EXPECT_TRUE(warned(p, "the paged KV pool holds " + std::to_string(p.fit.max_parallel)));
+    const LaunchCommand* v = server(p);
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(arg_after(*v, "--max-num-seqs"), "32");
+    EXPECT_EQ(arg_after(*v, "--kv-cache-memory-bytes"),
+              std::to_string(p.fit.estimate.memory.kv_cache_bytes));
+    EXPECT_LE(p.fit.estimate.memory.total_bytes, p.fit.estimate.memory.budget_bytes);
+
+    PlanRequest r = request(UseCase::batch, 32);
+    r.engine = "sglang";
+    Plan s = plan_for("gpt-oss-120b", r);
+    ASSERT_EQ(s.status, Status::ok);
+    const LaunchCommand* g = server(s);
+    ASSERT_NE(g, nullptr);
+    EXPECT_EQ(arg_after(*g, "--max-running-requests"), "32");
+    EXPECT_EQ(arg_after(*g, "--max-total-tokens"), std::to_string(32768ull * s.fit.max_parallel));
+
+    // Exit 3 only below the floor of one full-context sequence.
+    r = request(UseCase::batch, 32);
+    r.hardware.budget_bytes = 62ull << 30;
+    Plan none = plan_for("gpt-oss-120b", r);
+    EXPECT_EQ(none.status, Status::does_not_fit);
+    EXPECT_EQ(none.fit.max_parallel, 0u);
+}
+
+// Issue 10 item 3: FP8 before BF16 where no AWQ exists; --prefer speed picks the fastest
+// predicted variant that fits and names the rule it set aside.
+TEST(PlanQuant, Fp8BeforeBf16AndPreferSpeedPicksTheFastest) {
+    PlanRequest r = request(UseCase::agents, 4);
+    Plan p = plan_for("qwen3-coder-30b-a3b", r);
+    ASSERT_EQ(p.status, Status::ok);
+    EXPECT_EQ(p.quant, "fp8");
+    r.prefer = Prefer::speed;
+    Plan s = plan_for("qwen3-coder-30b-a3b", r);
+    ASSERT_EQ(s.status, Status::ok);
+    EXPECT_EQ(s.quant, "fp8");
+    for (const Rejected& x : decision(s, "quant")->rejected) {
+        EXPECT_NE(x.reason.find("predicted slower"), std::string::npos) << x.option;
+    }
+
+    // Qwen3-8B: AWQ by the order (R-QNT-1); --prefer speed takes whatever the model predicts
+    // fastest among the published ones that fit, and says it set R-QNT-1 aside.
+    Plan o = plan_for("qwen3-8b", request(UseCase::agents, 4));
+    EXPECT_EQ(o.quant, "awq");
+    r = request(UseCase::agents, 4);
+    r.prefer = Prefer::speed;
+    Plan f = plan_for("qwen3-8b", r);
+    ASSERT_EQ(f.status, Status::ok);
+    const Decision* q = decision(f, "quant");
+    ASSERT_NE(q, nullptr);
+    if (f.quant != "awq") {
+        EXPECT_EQ(q->rule, "SPARKCTL-PLAN-18");
+        EXPECT_NE(q->reason.find("sets aside R-QNT-1"), std::string::npos) << q->reason;
+    }
+    ASSERT_TRUE(f.performance.has_value());
+    const model::CatalogEntry* e = model::find_model("qwen3-8b");
+    for (const Rejected& x : q->rejected) {  // none of the others is predicted faster
+        fit::FitOptions fo;
+        fo.quant = x.option;
+        fo.context = f.context;
+        fo.parallel = f.parallel;
+        fo.budget_bytes = r.hardware.budget_bytes;
+        fo.memory_total_bytes = r.hardware.memory_total_bytes;
+        fo.performance = fit::PerfRequest{};
+        fo.performance_hw = *r.hardware.caps;
+        auto other = fit::fit_model(e->spec, e->variants, Engine::vllm, fo);
+        ASSERT_TRUE(other.ok() && other->performance.has_value()) << x.option;
+        if (other->estimate.fits) {
+            EXPECT_LE(other->performance->decode_tokens_per_s_total,
+                      f.performance->predicted.decode_tokens_per_s_total)
+                << x.option;
+        }
+    }
+}
+
+// Issue 10 item 9: agents are also predicted at their working point (depth half the context, a
+// 20k-token prompt), not only at depth 0 with a 512-token prompt.
+TEST(PlanPerformance, AgentsArePredictedAtTheirWorkingPoint) {
+    Plan p = plan_for("gpt-oss-120b", request(UseCase::agents, 4));
+    ASSERT_EQ(p.status, Status::ok);
+    ASSERT_TRUE(p.performance.has_value());
+    ASSERT_TRUE(p.performance->working_point.has_value());
+    const fit::Performance& w = *p.performance->working_point;
+    const fit::Performance& z = p.performance->predicted;
+    EXPECT_EQ(z.depth, 0u);
+    EXPECT_EQ(w.depth, p.context / 2);
+    EXPECT_EQ(w.prompt, kAgentsWorkingPrompt);
+    EXPECT_EQ(w.parallel, 4u);
+    EXPECT_LT(w.decode_tokens_per_s, z.decode_tokens_per_s);  // deeper: more KV read per token
+    ASSERT_TRUE(w.ttft_ms && z.ttft_ms);
+    EXPECT_GT(*w.ttft_ms, *z.ttft_ms);
+    EXPECT_NE(render_text(p, false).find("agents' working point (depth " +
+                                         std::to_string(p.context / 2) + ", prompt 20000)"),
+              std::string::npos);
+    // At the 32,768 floor the prompt is at most the other half of the context.
+    PlanRequest r = request(UseCase::agents, 4);
+    r.context = 32768;
+    Plan f = plan_for("gpt-oss-120b", r);
+    ASSERT_TRUE(f.performance && f.performance->working_point);
+    EXPECT_EQ(f.performance->working_point->prompt, 16384u);
+    // Other uses keep one operating point.
+    Plan c = plan_for("gpt-oss-120b", request(UseCase::batch, 4));
+    ASSERT_TRUE(c.performance.has_value());
+    EXPECT_FALSE(c.performance->working_point.has_value());
+}
+
+// A GGUF file for agents: llama.cpp is the only engine that loads it, so R-OPS-3 refuses; "use
+// vLLM" is no help for a GGUF, so the refusal names the safetensors checkpoint of the same model
+// the catalog knows (found by the file's repository) and the override.
+TEST(PlanGolden, ParallelGgufFileRefusalNamesTheSafetensorsCheckpoint) {
+    const model::CatalogEntry* e = model::find_model("gpt-oss-120b");
+    ASSERT_NE(e, nullptr);
+    model::ModelSpec gguf = e->spec;
+    gguf.source = model::SourceKind::gguf;
+    gguf.name = "gpt-oss-120b-mxfp4";
+    gguf.hf_id = "ggml-org/gpt-oss-120b-GGUF";  // general.source.huggingface.repository
+    gguf.quant = model::Quantization{};
+    gguf.quant->method = "MXFP4";
+    gguf.files = {"/models/gpt-oss-120b-mxfp4-00001-of-00003.gguf"};
+    auto p = make_plan(gguf, {}, request(UseCase::agents, 4), RuleBook::builtin());
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    EXPECT_EQ(p->status, Status::refused);
+    EXPECT_EQ(p->refusal.rfind("R-OPS-3", 0), 0u) << p->refusal;
+    EXPECT_NE(p->refusal.find("--override R-OPS-3"), std::string::npos) << p->refusal;
+    EXPECT_NE(p->refusal.find("sparkctl plan openai/gpt-oss-120b --for agents --users 4"),
+              std::string::npos)
+        << p->refusal;
+    // A file sparkctl cannot place still gets the override.
+    gguf.hf_id.clear();
+    gguf.name = "my-finetune";
+    p = make_plan(gguf, {}, request(UseCase::agents, 4), RuleBook::builtin());
+    ASSERT_TRUE(p.ok());
+    EXPECT_NE(p->refusal.find("--override R-OPS-3"), std::string::npos) << p->refusal;
+    EXPECT_NE(p->refusal.find("no safetensors checkpoint"), std::string::npos) << p->refusal;
 }
 
 TEST(PlanGolden, LlamaCppRpcClusterIsRefused) {
@@ -477,7 +687,7 @@ TEST(PlanRender, FormatsCarryTheCommands) {
     const std::string text = render_text(p, false);
     EXPECT_NE(text.find("[R-ENG-2]"), std::string::npos);
     const std::string explain = render_text(p, true);
-    EXPECT_NE(explain.find("rejected bf16: does not fit"), std::string::npos);
+    EXPECT_NE(explain.find("rejected bf16: less preferred"), std::string::npos);
     const std::string sh = render_sh(p, "");
     EXPECT_EQ(sh.rfind("#!/usr/bin/env bash", 0), 0u);
     EXPECT_NE(sh.find("vllm serve RedHatAI/Qwen3-30B-A3B-FP8-dynamic"), std::string::npos);
@@ -549,11 +759,59 @@ TEST(Rules, BuiltinBookHasTheSeedRulesAndSources) {
         EXPECT_FALSE(r->source.empty()) << id;
     }
     for (const Rule& r : b.rules()) EXPECT_FALSE(r.source.empty()) << r.id;
-    EXPECT_EQ(b.get("R-OPS-1").kind, RuleKind::ops);
-    EXPECT_EQ(b.get("R-ENG-2").engine, "vllm");
-    EXPECT_EQ(b.get("SPARKCTL-PLAN-1").value, 0.85);
+    EXPECT_EQ(b.get(kOps1).kind, RuleKind::ops);
+    EXPECT_EQ(b.get(kEng2).engine, "vllm");
+    EXPECT_EQ(b.get(kPlan1).value, 0.85);
     EXPECT_FALSE(RuleBook::parse("[X]\nkind = \"odd\"\ntext = \"t\"\n", "t").ok());
     EXPECT_FALSE(RuleBook::parse("[X]\nkind = \"ops\"\n", "t").ok());
+}
+
+// The quantization decision has one owner (moved from fit_model, which used to pick too).
+TEST(QuantChoice, DefaultFollowsTheDecisionOrder) {
+    auto pick = [](const char* id, Engine e) {
+        const model::CatalogEntry* m = model::find_model(id);
+        EXPECT_NE(m, nullptr) << id;
+        fit::FitOptions o;
+        o.budget_bytes = spark().budget_bytes;
+        o.memory_total_bytes = spark().memory_total_bytes;
+        auto c = choose_quant(m->spec, m->variants, e, o, Prefer::none, RuleBook::builtin());
+        EXPECT_TRUE(c.ok());
+        return c.ok() ? *c : QuantChoice{};
+    };
+    EXPECT_EQ(pick("gpt-oss-120b", Engine::llama_cpp).fit.quant, "MXFP4");
+    EXPECT_EQ(pick("gpt-oss-120b", Engine::vllm).fit.quant, "mxfp4");
+    const QuantChoice awq = pick("qwen3-8b", Engine::vllm);
+    EXPECT_EQ(awq.fit.quant, "awq");  // R-QNT-1
+    EXPECT_EQ(awq.rule, "R-QNT-1");
+    EXPECT_TRUE(awq.fit.quant_published);
+    EXPECT_EQ(awq.fit.quant_origin, "default");
+    ASSERT_NE(awq.variant, nullptr);
+    EXPECT_EQ(awq.variant->format, "awq");
+    // No AWQ: FP8 before the native BF16. llama.cpp: the largest published GGUF that fits.
+    EXPECT_EQ(pick("llama-3.1-8b", Engine::sglang).fit.quant, "fp8");
+    const QuantChoice q8 = pick("llama-3.1-8b", Engine::llama_cpp);
+    EXPECT_EQ(q8.fit.quant, "Q8_0");
+    EXPECT_FALSE(q8.rejected.empty());
+}
+
+// Every rule id the code applies (plan/rule_ids.h) is checked at load: a rules document without
+// one is an error naming it, not an assertion in the middle of a plan.
+TEST(Rules, EveryRuleIdTheCodeUsesIsInTheTable) {
+    const RuleBook& b = RuleBook::builtin();
+    for (const RuleId& id : kAllRuleIds) EXPECT_NE(b.find(id.id), nullptr) << id.id;
+    // The built-in document without R-QNT-2: parse names the missing rule.
+    std::string doc;
+    for (const Rule& r : b.rules()) {
+        if (r.id == "R-QNT-2") continue;
+        doc += "[" + r.id + "]\nkind = \"" + to_string(r.kind) + "\"\ntext = \"t\"\n";
+    }
+    auto parsed = RuleBook::parse(doc, "rules.toml");
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.error().code, base::Errc::bad_input);
+    EXPECT_NE(parsed.error().message.find("rule R-QNT-2 is missing"), std::string::npos)
+        << parsed.error().message;
+    doc += "[R-QNT-2]\nkind = \"qnt\"\ntext = \"t\"\n";
+    EXPECT_TRUE(RuleBook::parse(doc, "rules.toml").ok());
 }
 
 TEST(Rules, ClusterInventoryParses) {

@@ -136,10 +136,10 @@ Server vllm_server(const model::ModelSpec& spec, const PlanRequest& req, const R
     s.host_index = a.size() - 1;
     a.insert(a.end(), {"--port", num(p.port), "--served-model-name", p.served_model_name,
                        "--max-model-len", num(p.context), "--max-num-seqs", num(p.parallel)});
-    const double ceiling = rules.get("SPARKCTL-PLAN-1").value.value_or(0.85);
+    const double ceiling = rules.get(kPlan1).value.value_or(0.85);
     const double u = std::min(ceiling, st.vllm_gpu_memory_utilization);
     a.insert(a.end(), {"--gpu-memory-utilization", fraction(u)});
-    if (rules.enabled("SPARKCTL-PLAN-2") && st.vllm_kv_cache_memory_bytes > 0) {
+    if (rules.enabled(kPlan2) && st.vllm_kv_cache_memory_bytes > 0) {
         a.insert(a.end(), {"--kv-cache-memory-bytes", num(st.vllm_kv_cache_memory_bytes)});
     }
     if (p.kv_cache_dtype != "auto") a.insert(a.end(), {"--kv-cache-dtype", p.kv_cache_dtype});
@@ -177,7 +177,7 @@ Server sglang_server(const model::ModelSpec& spec, const PlanRequest& req, const
     a.insert(a.end(), {"--port", num(p.port), "--served-model-name", p.served_model_name,
                        "--tp-size", num(p.tensor_parallel), "--context-length", num(p.context),
                        "--max-running-requests", num(p.parallel), "--mem-fraction-static",
-                       fraction(mfs), "--max-total-tokens", num(p.context * p.parallel)});
+                       fraction(mfs), "--max-total-tokens", num(st.sglang_max_total_tokens)});
     if (p.kv_cache_dtype != "auto") a.insert(a.end(), {"--kv-cache-dtype", p.kv_cache_dtype});
     if (spec.arch.architecture == "GptOssForCausalLM") {
         // engines.md 3.5: whether GB10 takes SGLang's SM100 paths is unknown; triton works.
@@ -318,11 +318,11 @@ std::string choose_launcher(const PlanRequest& req, const RuleBook& rules, Plan&
         rejected.push_back({"mp", "not in " + table + ": " + missing});
     }
     p.decisions.push_back({"launcher",
-                           "R-OPS-4",
+                           kOps4,
                            launcher == "mp" ? "vLLM multiprocessing (--nnodes " +
                                                   num(p.tensor_parallel) + " --headless workers)"
                                             : "Ray",
-                           rules.get("R-OPS-4").text + "; " + reason,
+                           rules.get(kOps4).text + "; " + reason,
                            {{"flags", table}},
                            rejected});
     return launcher;
@@ -344,18 +344,10 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
     const Engine e = p.engine;
     p.served_model_name = spec.name;
     p.port = e == Engine::llama_cpp ? 8080 : e == Engine::vllm ? 8000 : 30000;
-    p.decisions.push_back({"served-name",
-                           "SPARKCTL-PLAN-9",
-                           p.served_model_name,
-                           rules.get("SPARKCTL-PLAN-9").text,
-                           {},
-                           {}});
-    p.decisions.push_back({"port",
-                           "SPARKCTL-PLAN-3",
-                           "127.0.0.1:" + num(p.port),
-                           rules.get("SPARKCTL-PLAN-3").text,
-                           {},
-                           {}});
+    p.decisions.push_back(
+        {"served-name", kPlan9, p.served_model_name, rules.get(kPlan9).text, {}, {}});
+    p.decisions.push_back(
+        {"port", kPlan3, "127.0.0.1:" + num(p.port), rules.get(kPlan3).text, {}, {}});
 
     Server s;
     std::string launcher;  // multi-node only
@@ -363,10 +355,10 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
         s = llamacpp_server(spec, req, p);
         p.decisions.push_back(
             {"sizing",
-             "SPARKCTL-PLAN-4",
+             kPlan4,
              "-c " + num(p.context * p.parallel) + " -np " + num(p.parallel) + " -ngl " +
                  p.engine_version.all_gpu_layers + " -fa on",
-             rules.get("SPARKCTL-PLAN-4").text,
+             rules.get(kPlan4).text,
              {{"context", num(p.context)},
               {"parallel", num(p.parallel)},
               {"kv_cache", base::format_bytes(p.fit.estimate.memory.kv_cache_bytes)},
@@ -379,34 +371,33 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
         const fit::EngineSettings& st = p.fit.estimate.settings;
         p.decisions.push_back(
             {"sizing",
-             "SPARKCTL-PLAN-1",
-             "--gpu-memory-utilization " +
-                 fraction(std::min(rules.get("SPARKCTL-PLAN-1").value.value_or(0.85),
-                                   st.vllm_gpu_memory_utilization)),
-             rules.get("SPARKCTL-PLAN-1").text,
+             kPlan1,
+             "--gpu-memory-utilization " + fraction(std::min(rules.get(kPlan1).value.value_or(0.85),
+                                                             st.vllm_gpu_memory_utilization)),
+             rules.get(kPlan1).text,
              {{"total", base::format_bytes(p.fit.estimate.memory.total_bytes)},
               {"memory_total", base::format_bytes(req.hardware.memory_total_bytes)}},
              {{"0.92 (vLLM default)", "fails at startup on GB10 (spark-knowledge.md)"}}});
         p.decisions.push_back({"sizing",
-                               "SPARKCTL-PLAN-2",
+                               kPlan2,
                                "--kv-cache-memory-bytes " + num(st.vllm_kv_cache_memory_bytes),
-                               rules.get("SPARKCTL-PLAN-2").text,
+                               rules.get(kPlan2).text,
                                {{"kv_cache", base::format_bytes(st.vllm_kv_cache_memory_bytes)}},
                                {}});
         p.decisions.push_back(
             {"sizing",
-             "SPARKCTL-PLAN-5",
+             kPlan5,
              "--max-model-len " + num(p.context) + " --max-num-seqs " + num(p.parallel),
-             rules.get("SPARKCTL-PLAN-5").text,
+             rules.get(kPlan5).text,
              {{"max_num_batched_tokens", num(st.vllm_max_num_batched_tokens)}},
              {}});
     } else {
         s = sglang_server(spec, req, p);
         p.decisions.push_back(
             {"sizing",
-             "SPARKCTL-PLAN-6",
+             kPlan6,
              "--context-length " + num(p.context) + " --max-running-requests " + num(p.parallel),
-             rules.get("SPARKCTL-PLAN-6").text,
+             rules.get(kPlan6).text,
              {{"weights", base::format_bytes(p.fit.estimate.memory.weights_bytes)},
               {"kv_cache", base::format_bytes(p.fit.estimate.memory.kv_cache_bytes)}},
              {}});
@@ -420,9 +411,9 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
                       ", reasoning parser " +
                       (ps.reasoning.empty() ? std::string("none") : ps.reasoning);
         p.decisions.push_back({"tools",
-                               "SPARKCTL-PLAN-14",
+                               kPlan14,
                                outcome,
-                               rules.get("SPARKCTL-PLAN-14").text,
+                               rules.get(kPlan14).text,
                                {{"architecture", spec.arch.architecture}, {"source", ps.source}},
                                {}});
         if (e != Engine::llama_cpp && ps.tool_call.empty()) {
@@ -440,7 +431,7 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
             : e == Engine::vllm ? "--no-enable-prefix-caching --enable-prompt-tokens-details "
                                   "(/metrics is on by default)"
                                 : "--disable-radix-cache --enable-metrics --enable-cache-report";
-        p.decisions.push_back({"bench", "R-OPS-2", off, rules.get("R-OPS-2").text, {}, {}});
+        p.decisions.push_back({"bench", kOps2, off, rules.get(kOps2).text, {}, {}});
     }
 
     const std::string health = "http://127.0.0.1:" + num(p.port) + "/health";
@@ -497,9 +488,9 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
     p.node_names = names;
     p.decisions.push_back(
         {"memory-per-node",
-         "SPARKCTL-PLAN-8",
+         kPlan8,
          base::format_bytes(p.fit.estimate.memory.total_bytes) + " per node",
-         rules.get("SPARKCTL-PLAN-8").text,
+         rules.get(kPlan8).text,
          {{"nodes", num(p.nodes)},
           {"weights_per_node", base::format_bytes(p.fit.estimate.memory.weights_bytes)},
           {"kv_per_node", base::format_bytes(p.fit.estimate.memory.kv_cache_bytes)},
