@@ -359,10 +359,12 @@ Parsers parsers_for(Engine engine, std::string_view hf_class, std::string_view h
         // Gemma 3 has no tool-call tokens: vLLM ships a chat template that asks for a Python
         // list of calls, which the pythonic parser reads (SGLang's pythonic detector reads the
         // same list). Neither engine registers a Gemma-3-specific parser or a reasoning parser.
+        // Gemma's own template has no tool-call format, so both engines get vLLM's template.
         return {"pythonic", "",
                 "https://github.com/vllm-project/vllm/blob/main/examples/"
                 "tool_chat_template_gemma3_pythonic.jinja (pythonic, with that template); " +
-                    docs + " (pythonic)"};
+                    docs + " (pythonic)",
+                "examples/tool_chat_template_gemma3_pythonic.jinja"};
     }
     if (hf_class == "NemotronHForCausalLM" && id.find("nemotron-3") != std::string::npos) {
         // Nemotron 3 (Nano and Super) emits Qwen3-Coder style XML tool calls.

@@ -81,6 +81,9 @@ struct Parsers {
     std::string tool_call;  // "" when the engine has none for this family
     std::string reasoning;  // "" when the model does not reason or the engine handles it itself
     std::string source;     // citation
+    // A chat template the tool parser needs, as a path in vLLM's repository ("" when the model's
+    // own template works): the plan passes it as --chat-template ${TOOL_CHAT_TEMPLATE}.
+    std::string chat_template = {};
 };
 Parsers parsers_for(Engine engine, std::string_view hf_class, std::string_view hf_id);
 

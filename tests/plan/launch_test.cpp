@@ -299,5 +299,32 @@ TEST(PlanRender, ColourOnlyForATerminalWithoutNoColor) {
     EXPECT_EQ(render_text(no, false, false).find('\033'), std::string::npos);
 }
 
+// Gemma 3 has no tool-call format in its own chat template: an agents plan on vLLM or SGLang
+// passes vLLM's pythonic template (a placeholder the owner sets), and the container mounts it.
+TEST(PlanLaunch, GemmaAgentsGetTheToolChatTemplate) {
+    for (const char* engine : {"vllm", "sglang"}) {
+        PlanRequest r = request(UseCase::agents, 4);
+        r.engine = engine;
+        const Plan p = plan_for("gemma-3-27b", r);
+        ASSERT_EQ(p.status, Status::ok) << engine << ": " << p.refusal;
+        const LaunchCommand* native = server(p);
+        ASSERT_NE(native, nullptr);
+        EXPECT_EQ(arg_after(*native, "--tool-call-parser"), "pythonic") << engine;
+        EXPECT_EQ(arg_after(*native, "--chat-template"), "${TOOL_CHAT_TEMPLATE}") << engine;
+        EXPECT_TRUE(has_placeholder(p, "TOOL_CHAT_TEMPLATE")) << engine;
+        EXPECT_TRUE(warned(p, "tool_chat_template_gemma3_pythonic.jinja")) << engine;
+        expect_flags_accepted(p);
+        const LaunchCommand* c = server(p, "container");
+        ASSERT_NE(c, nullptr) << engine;
+        EXPECT_TRUE(has_arg(*c, "${TOOL_CHAT_TEMPLATE}:/sparkctl/tool_chat_template.jinja:ro"));
+        EXPECT_EQ(arg_after(*c, "--chat-template"), "/sparkctl/tool_chat_template.jinja");
+    }
+    // A family whose own template carries tool calls gets none.
+    const Plan q = plan_for("qwen3-8b", request(UseCase::agents, 4));
+    ASSERT_EQ(q.status, Status::ok);
+    EXPECT_FALSE(has_arg(*server(q), "--chat-template"));
+    EXPECT_FALSE(has_placeholder(q, "TOOL_CHAT_TEMPLATE"));
+}
+
 }  // namespace
 }  // namespace sparkctl::plan

@@ -36,10 +36,21 @@ void add_placeholder(Plan& p, const std::string& name) {
 }
 
 struct Server {
-    std::vector<std::string> argv;  // program + engine flags, host 127.0.0.1
-    std::size_t host_index = 0;     // argv index of the host value
-    std::size_t model_index = 0;    // argv index of the model (repository, file or directory)
+    std::vector<std::string> argv;   // program + engine flags, host 127.0.0.1
+    std::size_t host_index = 0;      // argv index of the host value
+    std::size_t model_index = 0;     // argv index of the model (repository, file or directory)
+    std::size_t template_index = 0;  // argv index of the --chat-template value (0: none)
 };
+
+const char* kToolChatTemplate = "${TOOL_CHAT_TEMPLATE}";  // placeholder: the parser's template
+const char* kTemplateInContainer = "/sparkctl/tool_chat_template.jinja";
+
+// --chat-template ${TOOL_CHAT_TEMPLATE} when the family's tool parser needs a template of its own.
+void add_chat_template(const engines::Parsers& ps, Server& s) {
+    if (ps.chat_template.empty()) return;
+    s.argv.insert(s.argv.end(), {"--chat-template", kToolChatTemplate});
+    s.template_index = s.argv.size() - 1;
+}
 
 // Hugging Face repositories whose files are behind a licence click-through: downloading them needs
 // an accepted licence and a token (https://huggingface.co/docs/hub/models-gated). meta-llama/*:
@@ -154,6 +165,7 @@ Server vllm_server(const model::ModelSpec& spec, const PlanRequest& req, const R
             a.insert(a.end(), {"--enable-auto-tool-choice", "--tool-call-parser", ps.tool_call});
         }
         if (!ps.reasoning.empty()) a.insert(a.end(), {"--reasoning-parser", ps.reasoning});
+        add_chat_template(ps, s);
     }
     if (req.bench)
         a.insert(a.end(), {"--no-enable-prefix-caching", "--enable-prompt-tokens-details"});
@@ -188,6 +200,7 @@ Server sglang_server(const model::ModelSpec& spec, const PlanRequest& req, const
             engines::parsers_for(Engine::sglang, spec.arch.architecture, spec.hf_id);
         if (!ps.tool_call.empty()) a.insert(a.end(), {"--tool-call-parser", ps.tool_call});
         if (!ps.reasoning.empty()) a.insert(a.end(), {"--reasoning-parser", ps.reasoning});
+        add_chat_template(ps, s);
     }
     if (req.bench) {
         a.insert(a.end(), {"--disable-radix-cache", "--enable-metrics", "--enable-cache-report"});
@@ -235,6 +248,11 @@ LaunchCommand containerize(const model::ModelSpec& spec, const Server& s, const 
               "127.0.0.1:" + port + ":" + port};
     const std::vector<std::string> model = docker_model_args(spec, p, s.model_index, inner);
     c.argv.insert(c.argv.end(), model.begin(), model.end());
+    if (s.template_index != 0) {  // the template file, read-only, where the server reads it
+        c.argv.insert(c.argv.end(),
+                      {"-v", std::string(kToolChatTemplate) + ":" + kTemplateInContainer + ":ro"});
+        inner[s.template_index] = kTemplateInContainer;
+    }
     c.argv.push_back(p.engine_version.image);
     c.argv.insert(c.argv.end(), inner.begin(), inner.end());
     c.health_url = "http://127.0.0.1:" + port + "/health";
@@ -416,6 +434,14 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
                                rules.get(kPlan14).text,
                                {{"architecture", spec.arch.architecture}, {"source", ps.source}},
                                {}});
+        if (e != Engine::llama_cpp && !ps.chat_template.empty()) {
+            add_placeholder(p, "TOOL_CHAT_TEMPLATE");
+            p.warnings.push_back(
+                "agents: " + spec.arch.architecture + "'s own chat template has no tool-call " +
+                "format; the " + ps.tool_call + " parser needs vLLM's " + ps.chat_template +
+                " (https://github.com/vllm-project/vllm/blob/main/" + ps.chat_template +
+                "): set TOOL_CHAT_TEMPLATE to that file's path");
+        }
         if (e != Engine::llama_cpp && ps.tool_call.empty()) {
             p.warnings.push_back("agents: no " + std::string(engines::to_string(e)) +
                                  " tool-call parser is known for " + spec.arch.architecture +
