@@ -237,7 +237,7 @@ base::Result<std::vector<Prepared>> prepare(const std::vector<Measurement>& rows
             p.costs = it->second;
         }
         auto q = resolve_quant(m.engine, m.quant);
-        p.family = quant_family(m.engine, q ? q->name : m.quant);
+        p.family = quant_family(m.engine, q ? q->name : m.quant, m.weight_layout);
         out.push_back(std::move(p));
     }
     return out;
@@ -290,7 +290,7 @@ void set_shared(PerfConstants& c, int i, double v) {
 }
 
 std::string mapped_llamacpp_family(const std::string& f) {
-    if (f == "fp4" || f == "mxfp4") return "mxfp4";
+    if (f.rfind("fp4", 0) == 0 || f == "mxfp4") return "mxfp4";
     if (f == "float") return "float";
     return "ggml";
 }

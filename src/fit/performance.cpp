@@ -234,7 +234,9 @@ base::Result<ModelCosts> model_costs(const model::ModelSpec& spec, Engine engine
     return m;
 }
 
-std::string quant_family(Engine engine, std::string_view quant) {
+std::string quant_family(Engine engine, std::string_view quant, WeightLayout layout) {
+    if (layout == WeightLayout::mxfp4_all_linear)
+        return quant_family(engine, quant) + "-mxfp4-layers";
     const std::string q = base::to_lower(quant);
     if (engine == Engine::llama_cpp) {
         if (q == "mxfp4" || q == "mxfp4_moe") return "mxfp4";
@@ -277,7 +279,7 @@ ResolvedConstants resolve_constants(const ConstantsTable& table, Engine engine,
     } else {
         // A family no measurement covers: the nearest llama.cpp family.
         std::string mapped = "ggml";
-        if (family == "fp4" || family == "mxfp4") mapped = "mxfp4";
+        if (family.substr(0, 3) == "fp4" || family == "mxfp4") mapped = "mxfp4";
         if (family == "float") mapped = "float";
         fc = find_family(lc, mapped);
         if (!fc) {
@@ -293,12 +295,19 @@ ResolvedConstants resolve_constants(const ConstantsTable& table, Engine engine,
     // Constants at a bound: the engine's shared ones, and the family's (of the engine the family
     // constants came from).
     const EngineConstants* fam_owner = fc && find_family(ec, fc->family) == fc ? ec : lc;
-    for (const std::string& name : ec->at_bound)
-        if (name.find('.') == std::string::npos) r.at_bound.push_back(name);
+    for (const std::string& name : ec->at_bound) {
+        if (name.find('.') == std::string::npos) {
+            r.at_bound.push_back(std::string(engines::to_string(ec->engine)) + "/" + name);
+        }
+    }
     if (fc && fam_owner) {
         const std::string prefix = fc->family + ".";
-        for (const std::string& name : fam_owner->at_bound)
-            if (name.rfind(prefix, 0) == 0) r.at_bound.push_back(name);
+        for (const std::string& name : fam_owner->at_bound) {
+            if (name.rfind(prefix, 0) == 0) {
+                r.at_bound.push_back(std::string(engines::to_string(fam_owner->engine)) + "/" +
+                                     name);
+            }
+        }
     }
     return r;
 }
@@ -489,8 +498,7 @@ base::Result<Performance> predict(const ModelCosts& m, const ResolvedConstants& 
             100.0 * *p.prefill_ceiling_fraction));
     }
     for (const std::string& name : rc.at_bound) {
-        p.notes.push_back("speed: constant " + name + " of " +
-                          rc.source.substr(0, rc.source.find(' ')) +
+        p.notes.push_back("speed: constant " + name +
                           " was fitted at the bound of its range (an efficiency at 1 or a time at "
                           "~0): the measurements wanted more than that physics allows, so it is a "
                           "limit, not a measured value");

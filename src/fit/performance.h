@@ -89,8 +89,11 @@ struct PerfConstants {
 
 // The quantization family constants are kept per: llama.cpp "mxfp4", "float" (F16/BF16/F32),
 // "ggml" (integer block quants: Q8_0, Q4_K_M, ...); vLLM and SGLang "float" (bf16/fp16),
-// "fp8", "int4" (awq, gptq), "fp4" (nvfp4, mxfp4).
-std::string quant_family(engines::Engine engine, std::string_view quant);
+// "fp8", "int4" (awq, gptq), "fp4" (nvfp4, mxfp4). A build with another weight layout is its
+// own family ("fp4-mxfp4-layers": community builds with other kernels), so the stock family
+// that `sparkctl fit` uses is fitted on stock builds only.
+std::string quant_family(engines::Engine engine, std::string_view quant,
+                         WeightLayout layout = WeightLayout::stock);
 
 // One engine's constants: the shared ones and one set per quantization family.
 struct FamilyConstants {
@@ -123,8 +126,10 @@ struct ConstantsTable {
 struct ResolvedConstants {
     PerfConstants constants;
     std::string source;
-    bool calibrated = false;            // the family's own constants were fitted for this engine
-    std::vector<std::string> at_bound;  // of these constants, those at a bound (plain names)
+    bool calibrated = false;  // the family's own constants were fitted for this engine
+    // Of these constants, those fitted at a bound: "vllm/layer_overhead_s",
+    // "llama.cpp/mxfp4.weights_bw_eff".
+    std::vector<std::string> at_bound;
 };
 ResolvedConstants resolve_constants(const ConstantsTable& table, engines::Engine engine,
                                     std::string_view family);

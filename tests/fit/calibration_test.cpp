@@ -224,7 +224,7 @@ TEST(Calibration, ConstantsKeysNameTheirReference) {
     EXPECT_DOUBLE_EQ(t->engines[0].families[0].gemm_eff, 0.03);
     const ResolvedConstants r = resolve_constants(*t, Engine::vllm, "fp4");
     ASSERT_EQ(r.at_bound.size(), 1u);
-    EXPECT_EQ(r.at_bound[0], "layer_overhead_s");
+    EXPECT_EQ(r.at_bound[0], "vllm/layer_overhead_s");
 }
 
 // Refitting the committed measurements reproduces the committed constants (the file is what

@@ -150,7 +150,7 @@ TEST(Performance, NotesNearTheBoundAndConstantsAtABound) {
     ResolvedConstants rc;  // ideal: decode at its bandwidth bound
     rc.source = "vllm/fp4";
     rc.calibrated = true;
-    rc.at_bound = {"layer_overhead_s", "fp4.weights_bw_eff"};
+    rc.at_bound = {"vllm/layer_overhead_s", "vllm/fp4.weights_bw_eff"};
     auto p = predict(m, rc, toy_hw(), Engine::vllm, PerfRequest{});
     ASSERT_TRUE(p.ok());
     auto has = [&](const std::string& what) {
@@ -159,8 +159,8 @@ TEST(Performance, NotesNearTheBoundAndConstantsAtABound) {
         return false;
     };
     EXPECT_TRUE(has("of its bandwidth bound"));
-    EXPECT_TRUE(has("layer_overhead_s of vllm/fp4 was fitted at the bound"));
-    EXPECT_TRUE(has("fp4.weights_bw_eff of vllm/fp4 was fitted at the bound"));
+    EXPECT_TRUE(has("constant vllm/layer_overhead_s was fitted at the bound"));
+    EXPECT_TRUE(has("constant vllm/fp4.weights_bw_eff was fitted at the bound"));
     rc.constants.weights_bw_eff = 0.5;
     rc.at_bound.clear();
     auto q = predict(m, rc, toy_hw(), Engine::vllm, PerfRequest{});
