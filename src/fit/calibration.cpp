@@ -53,7 +53,7 @@ constexpr const char* kGemmKey = "gemm_eff_of_sparse_fp4_peak";
 const char* toml_key(int i) { return i == kAttn ? kAttnKey : kSharedNames[i]; }
 
 // A fitted variable this close to the clamp of value_of() sits at its bound.
-constexpr double kAtBoundX = 25.0;
+constexpr double kAtBoundX = 20.0;
 
 struct Slot {
     int var = -1;          // index into x, or -1: fixed
@@ -290,7 +290,7 @@ void set_shared(PerfConstants& c, int i, double v) {
 }
 
 std::string mapped_llamacpp_family(const std::string& f) {
-    if (f.rfind("fp4", 0) == 0 || f == "mxfp4") return "mxfp4";
+    if (f.find("fp4") != std::string::npos) return "mxfp4";
     if (f == "float") return "float";
     return "ggml";
 }

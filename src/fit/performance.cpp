@@ -235,8 +235,7 @@ base::Result<ModelCosts> model_costs(const model::ModelSpec& spec, Engine engine
 }
 
 std::string quant_family(Engine engine, std::string_view quant, WeightLayout layout) {
-    if (layout == WeightLayout::mxfp4_all_linear)
-        return quant_family(engine, quant) + "-mxfp4-layers";
+    if (layout == WeightLayout::mxfp4_all_linear) return "mxfp4-layers";
     const std::string q = base::to_lower(quant);
     if (engine == Engine::llama_cpp) {
         if (q == "mxfp4" || q == "mxfp4_moe") return "mxfp4";
@@ -245,7 +244,7 @@ std::string quant_family(Engine engine, std::string_view quant, WeightLayout lay
     }
     if (q == "fp8") return "fp8";
     if (q == "awq" || q == "gptq") return "int4";
-    if (q == "nvfp4" || q == "mxfp4") return "fp4";
+    if (q == "nvfp4" || q == "mxfp4") return q;  // different kernels (Marlin MXFP4 vs NVFP4)
     return "float";
 }
 
@@ -279,7 +278,7 @@ ResolvedConstants resolve_constants(const ConstantsTable& table, Engine engine,
     } else {
         // A family no measurement covers: the nearest llama.cpp family.
         std::string mapped = "ggml";
-        if (family.substr(0, 3) == "fp4" || family == "mxfp4") mapped = "mxfp4";
+        if (family.find("fp4") != std::string_view::npos) mapped = "mxfp4";
         if (family == "float") mapped = "float";
         fc = find_family(lc, mapped);
         if (!fc) {

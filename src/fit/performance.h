@@ -89,9 +89,9 @@ struct PerfConstants {
 
 // The quantization family constants are kept per: llama.cpp "mxfp4", "float" (F16/BF16/F32),
 // "ggml" (integer block quants: Q8_0, Q4_K_M, ...); vLLM and SGLang "float" (bf16/fp16),
-// "fp8", "int4" (awq, gptq), "fp4" (nvfp4, mxfp4). A build with another weight layout is its
-// own family ("fp4-mxfp4-layers": community builds with other kernels), so the stock family
-// that `sparkctl fit` uses is fitted on stock builds only.
+// "fp8", "int4" (awq, gptq), "mxfp4", "nvfp4" (each its own kernels). A build with another
+// weight layout is its own family ("mxfp4-layers": community builds with other kernels), so
+// the stock families `sparkctl fit` uses are fitted on stock builds only.
 std::string quant_family(engines::Engine engine, std::string_view quant,
                          WeightLayout layout = WeightLayout::stock);
 

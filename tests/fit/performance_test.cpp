@@ -148,9 +148,9 @@ TEST(Performance, WeightLayoutOfTheMeasuredBuild) {
 TEST(Performance, NotesNearTheBoundAndConstantsAtABound) {
     ModelCosts m = toy_dense();
     ResolvedConstants rc;  // ideal: decode at its bandwidth bound
-    rc.source = "vllm/fp4";
+    rc.source = "vllm/mxfp4";
     rc.calibrated = true;
-    rc.at_bound = {"vllm/layer_overhead_s", "vllm/fp4.weights_bw_eff"};
+    rc.at_bound = {"vllm/layer_overhead_s", "vllm/mxfp4.weights_bw_eff"};
     auto p = predict(m, rc, toy_hw(), Engine::vllm, PerfRequest{});
     ASSERT_TRUE(p.ok());
     auto has = [&](const std::string& what) {
@@ -160,7 +160,7 @@ TEST(Performance, NotesNearTheBoundAndConstantsAtABound) {
     };
     EXPECT_TRUE(has("of its bandwidth bound"));
     EXPECT_TRUE(has("constant vllm/layer_overhead_s was fitted at the bound"));
-    EXPECT_TRUE(has("constant vllm/fp4.weights_bw_eff was fitted at the bound"));
+    EXPECT_TRUE(has("constant vllm/mxfp4.weights_bw_eff was fitted at the bound"));
     rc.constants.weights_bw_eff = 0.5;
     rc.at_bound.clear();
     auto q = predict(m, rc, toy_hw(), Engine::vllm, PerfRequest{});
@@ -212,7 +212,9 @@ TEST(Performance, QuantFamilies) {
     EXPECT_EQ(quant_family(Engine::llama_cpp, "Q4_K_M"), "ggml");
     EXPECT_EQ(quant_family(Engine::llama_cpp, "BF16"), "float");
     EXPECT_EQ(quant_family(Engine::vllm, "awq"), "int4");
-    EXPECT_EQ(quant_family(Engine::vllm, "mxfp4"), "fp4");
+    EXPECT_EQ(quant_family(Engine::vllm, "mxfp4"), "mxfp4");
+    EXPECT_EQ(quant_family(Engine::vllm, "nvfp4"), "nvfp4");
+    EXPECT_EQ(quant_family(Engine::vllm, "mxfp4", WeightLayout::mxfp4_all_linear), "mxfp4-layers");
     EXPECT_EQ(quant_family(Engine::sglang, "fp8"), "fp8");
     EXPECT_EQ(quant_family(Engine::sglang, "bf16"), "float");
 }
