@@ -355,7 +355,7 @@ int report(Context& c, const std::vector<fit::RowResult>& results, const fit::Co
     for (const char* split : {"holdout", "fit"}) {
         for (const fit::ErrorCell& e : by_family) {
             if (e.split != split) continue;
-            out += fmt::format("  {:<7} {:<9} {:<6} {:<7} {:>5.1f}%  ({} rows)\n", e.split,
+            out += fmt::format("  {:<7} {:<9} {:<12} {:<7} {:>5.1f}%  ({} rows)\n", e.split,
                                engines::to_string(e.engine), e.family, e.metric, 100.0 * e.mdape,
                                e.rows);
         }
