@@ -40,11 +40,11 @@ std::optional<double> parse_double(const std::string& s) {
 
 // ---- the fit: parameter slots ----
 
-enum Shared { kKv, kAttn, kM0, kOverhead, kAllreduce, kOverlap, kNumShared };
-constexpr const char* kSharedNames[] = {"kv_bw_eff",           "attn_eff",
-                                        "moe_half_tokens",     "layer_overhead_s",
-                                        "allreduce_latency_s", "expert_overlap"};
-constexpr bool kSharedIsEff[] = {true, true, false, false, false, true};
+enum Shared { kKv, kAttn, kM0, kOverhead, kAllreduce, kOverlap, kSeq, kNumShared };
+constexpr const char* kSharedNames[] = {
+    "kv_bw_eff",           "attn_eff",       "moe_half_tokens", "layer_overhead_s",
+    "allreduce_latency_s", "expert_overlap", "seq_overhead_s"};
+constexpr bool kSharedIsEff[] = {true, true, false, false, false, true, false};
 // TOML keys where they differ from the names: compute efficiencies are fractions of the
 // reference peak, on the DGX Spark the sparse FP4 one (fit/performance.h reference_flops);
 // the old keys are still read.
@@ -79,6 +79,8 @@ double initial_x(const Slot& s, int shared_index) {
             return std::log(5e-5);
         case kOverlap:
             return -4.0;  // rho ~ 0.02
+        case kSeq:
+            return std::log(1e-4);
         default:
             return 0.0;
     }
@@ -261,6 +263,8 @@ double shared_value(const PerfConstants& c, int i) {
             return c.layer_overhead_s;
         case kOverlap:
             return c.expert_overlap;
+        case kSeq:
+            return c.seq_overhead_s;
         default:
             return c.allreduce_latency_s;
     }
@@ -282,6 +286,9 @@ void set_shared(PerfConstants& c, int i, double v) {
             break;
         case kOverlap:
             c.expert_overlap = v;
+            break;
+        case kSeq:
+            c.seq_overhead_s = v;
             break;
         default:
             c.allreduce_latency_s = v;
@@ -306,7 +313,8 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
     // Which constants the rows can determine.
     std::map<std::string, int> fam_decode, fam_prefill;
     std::map<std::string, bool> decode_models;
-    int deep_decode = 0, deep_prefill = 0, moe_prefill = 0, tp_rows = 0, moe_batched = 0;
+    int deep_decode = 0, deep_prefill = 0, moe_prefill = 0, tp_rows = 0, moe_batched = 0,
+        batched = 0;
     for (const Prepared* p : rows) {
         const Measurement& m = *p->row;
         if (m.metric == "decode") {
@@ -314,6 +322,7 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
             decode_models[m.model] = true;
             if (m.depth >= 4096) ++deep_decode;
             if (p->costs->n_experts > 0 && m.concurrency >= 4) ++moe_batched;
+            if (m.concurrency >= 4) ++batched;
         } else {
             ++fam_prefill[p->family];
             if (m.depth >= 4096) ++deep_prefill;
@@ -323,9 +332,9 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
         fam_decode.emplace(p->family, 0);
         fam_prefill.emplace(p->family, 0);
     }
-    const bool active[kNumShared] = {deep_decode >= 2, deep_prefill >= 2,
-                                     moe_prefill >= 2, decode_models.size() >= 2,
-                                     tp_rows >= 1,     moe_batched >= 2};
+    const bool active[kNumShared] = {
+        deep_decode >= 2, deep_prefill >= 2, moe_prefill >= 2, decode_models.size() >= 2,
+        tp_rows >= 1,     moe_batched >= 2,  batched >= 2};
 
     int nvar = 0;
     Slot shared[kNumShared];
@@ -587,7 +596,8 @@ base::Result<ConstantsTable> parse_constants_toml(std::string_view text, std::st
         for (int i = 0; i < kNumShared; ++i) {
             auto v = ev[toml_key(i)].value<double>();
             if (!v) v = ev[kSharedNames[i]].value<double>();
-            if (!v && i == kOverlap) v = 0.0;  // files before the routing overlap: uniform
+            // Files before these constants: uniform routing, no per-sequence time.
+            if (!v && (i == kOverlap || i == kSeq)) v = 0.0;
             if (!v || *v < 0 || (kSharedIsEff[i] && i != kOverlap && (*v <= 0 || *v > 1)) ||
                 (i == kOverlap && *v > 1)) {
                 return base::make_error(base::Errc::bad_input, where + ": key '" + toml_key(i) +

@@ -387,7 +387,7 @@ StepTime decode_step(const ModelCosts& m, const PerfConstants& c, const HwCaps& 
         s.linear_s = linear / n / (peak * c.gemm_eff);
         s.attention_s = attn / n / (peak * c.attn_eff);
     }
-    s.overhead_s = m.n_layers * c.layer_overhead_s;
+    s.overhead_s = m.n_layers * c.layer_overhead_s + n_seqs * c.seq_overhead_s;
     s.allreduce_s = allreduce_s(m, c, hw, n_seqs, nodes);
     if (bytes) *bytes = (weights + kv) / n;
     return s;

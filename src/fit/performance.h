@@ -85,6 +85,9 @@ struct PerfConstants {
     // B_eff = B / (1 + (B - 1) rho) independent uniformly routed tokens would (rho = 0: uniform
     // routing's expected union, the most any router can touch on average).
     double expert_overlap = 0;
+    // Fixed time per sequence per decode step (scheduling, sampling, detokenising): what makes
+    // large batches saturate before the bandwidth bound.
+    double seq_overhead_s = 0;
 };
 
 // The quantization family constants are kept per: llama.cpp "mxfp4", "float" (F16/BF16/F32),

@@ -72,6 +72,9 @@ TEST(Performance, DecodeStepByHand) {
     const StepTime t2 = decode_step(m, c, toy_hw(), 1, 1000, 1);
     EXPECT_DOUBLE_EQ(t2.weights_s, 2 * t.weights_s);
     EXPECT_DOUBLE_EQ(t2.overhead_s, 3e-5);
+    // The per-sequence time scales with the batch (what saturates large batches).
+    c.seq_overhead_s = 2e-4;
+    EXPECT_DOUBLE_EQ(decode_step(m, c, toy_hw(), 8, 1000, 1).overhead_s, 3e-5 + 8 * 2e-4);
 }
 
 TEST(Performance, MoeReadsTheExpectedUnionOfExperts) {
