@@ -297,9 +297,7 @@ int report(Context& c, const std::vector<fit::RowResult>& results, const fit::Co
                             {"constants", r.constants_source},
                             {"skipped", r.skipped},
                             {"family", r.family},
-                            {"weight_layout", m.weight_layout == fit::WeightLayout::stock
-                                                  ? "stock"
-                                                  : "mxfp4-layers=moe,qkv,o,lm_head"},
+                            {"weight_layout", fit::to_string(m.weight_layout)},
                             {"ceiling_tokens_per_s", r.skipped.empty() ? r.ceiling : 0.0}});
         }
         nlohmann::json families = nlohmann::json::array();

@@ -77,9 +77,14 @@ double allreduce_s(const ModelCosts& m, const PerfConstants& c, const HwCaps& hw
 
 }  // namespace
 
+const char* to_string(WeightLayout layout) {
+    return layout == WeightLayout::stock ? "stock" : "mxfp4-layers=moe,qkv,o,lm_head";
+}
+
 std::optional<WeightLayout> parse_weight_layout(std::string_view text) {
-    if (text.empty() || text == "stock") return WeightLayout::stock;
-    if (text == "mxfp4-layers=moe,qkv,o,lm_head") return WeightLayout::mxfp4_all_linear;
+    if (text.empty()) return WeightLayout::stock;
+    for (WeightLayout l : {WeightLayout::stock, WeightLayout::mxfp4_all_linear})
+        if (text == to_string(l)) return l;
     return std::nullopt;
 }
 
@@ -89,8 +94,8 @@ base::Result<ModelCosts> model_costs(const model::ModelSpec& spec, Engine engine
     if (layout == WeightLayout::mxfp4_all_linear &&
         (engine == Engine::llama_cpp || !base::iequals(quant, "mxfp4"))) {
         return base::make_error(base::Errc::bad_input,
-                                "weight layout mxfp4-layers=moe,qkv,o,lm_head needs --quant mxfp4 "
-                                "on vllm or sglang");
+                                std::string("weight layout ") + to_string(layout) +
+                                    " needs --quant mxfp4 on vllm or sglang");
     }
     auto kv = engines::resolve_kv_cache_type(engine, kv_cache_dtype);
     if (!kv) return kv.error();

@@ -54,8 +54,9 @@ struct ModelCosts {
 // github.com/eugr/spark-vllm-docker) also hold the attention projections and lm_head as MXFP4.
 enum class WeightLayout { stock, mxfp4_all_linear };
 
-// Parses a measurement's `weight_layout` cell: "" (stock) or "mxfp4-layers=moe,qkv,o,lm_head".
+// A measurement's `weight_layout` cell: "" (stock) or "mxfp4-layers=moe,qkv,o,lm_head".
 std::optional<WeightLayout> parse_weight_layout(std::string_view text);
+const char* to_string(WeightLayout layout);  // "stock", "mxfp4-layers=moe,qkv,o,lm_head"
 
 // Costs of `spec` quantized as `quant` (canonical name for `engine`), with the KV cache type
 // `kv_cache_dtype` ("auto" or a type the engine accepts), stored as `layout`. A file's own
