@@ -4,6 +4,7 @@
 // dev validate: the performance model against published measurements
 // (docs/dev/performance-model.md).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstring>
 #include <memory>
@@ -257,8 +258,19 @@ base::Result<std::vector<fit::Measurement>> load_measurements(const std::string&
     return fit::parse_measurements(*text, file);
 }
 
-// Per-row predictions against measurements and the MdAPE summary, as a table or JSON.
-int report(Context& c, const std::vector<fit::RowResult>& results, const std::string& header) {
+// Per-row predictions against measurements and the MdAPE summary (overall and per engine x
+// quantization family), the rows above their physical bound and the constants fitted at a
+// bound of their range, as a table or JSON.
+int report(Context& c, const std::vector<fit::RowResult>& results, const fit::ConstantsTable& table,
+           const std::string& header) {
+    const std::vector<fit::ErrorCell> by_family = fit::errors_by_family(results);
+    std::vector<std::string> at_bound;
+    for (const fit::EngineConstants& ec : table.engines)
+        for (const std::string& name : ec.at_bound)
+            at_bound.push_back(std::string(engines::to_string(ec.engine)) + "/" + name);
+    std::size_t above_ceiling = 0;
+    for (const fit::RowResult& r : results)
+        if (r.skipped.empty() && r.row->value > r.ceiling) ++above_ceiling;
     struct Cell {
         const char* split;
         const char* metric;
@@ -283,7 +295,19 @@ int report(Context& c, const std::vector<fit::RowResult>& results, const std::st
                             {"predicted_tokens_per_s", r.predicted},
                             {"error", r.error},
                             {"constants", r.constants_source},
-                            {"skipped", r.skipped}});
+                            {"skipped", r.skipped},
+                            {"family", r.family},
+                            {"weight_layout", fit::to_string(m.weight_layout)},
+                            {"ceiling_tokens_per_s", r.skipped.empty() ? r.ceiling : 0.0}});
+        }
+        nlohmann::json families = nlohmann::json::array();
+        for (const fit::ErrorCell& e : by_family) {
+            families.push_back({{"engine", engines::to_string(e.engine)},
+                                {"family", e.family},
+                                {"split", e.split},
+                                {"metric", e.metric},
+                                {"rows", e.rows},
+                                {"mdape", e.mdape}});
         }
         nlohmann::json summary = nlohmann::json::object();
         for (const Cell& cell : cells) {
@@ -291,7 +315,11 @@ int report(Context& c, const std::vector<fit::RowResult>& results, const std::st
             const double e = fit::mdape(results, cell.split, cell.metric, &n);
             summary[std::string(cell.split) + "_" + cell.metric] = {{"rows", n}, {"mdape", e}};
         }
-        c.out.emit_json({{"rows", rows}, {"summary", summary}});
+        c.out.emit_json({{"rows", rows},
+                         {"summary", summary},
+                         {"by_family", families},
+                         {"rows_above_ceiling", above_ceiling},
+                         {"constants_at_bound", at_bound}});
         return base::kExitOk;
     }
     std::string out = header;
@@ -321,6 +349,19 @@ int report(Context& c, const std::vector<fit::RowResult>& results, const std::st
         out += fmt::format("  {:<7} {:<7} {:>5.1f}%  ({} rows)\n", cell.split, cell.metric,
                            100.0 * e, n);
     }
+    out += "\nby engine x quantization family (holdout first)\n";
+    for (const char* split : {"holdout", "fit"}) {
+        for (const fit::ErrorCell& e : by_family) {
+            if (e.split != split) continue;
+            out += fmt::format("  {:<7} {:<9} {:<12} {:<7} {:>5.1f}%  ({} rows)\n", e.split,
+                               engines::to_string(e.engine), e.family, e.metric, 100.0 * e.mdape,
+                               e.rows);
+        }
+    }
+    out += fmt::format("\nrows above their physical bound: {}\n", above_ceiling);
+    out += "constants fitted at a bound of their range (limits, not measurements): ";
+    out += at_bound.empty() ? std::string("none") : fmt::format("{}", fmt::join(at_bound, ", "));
+    out += "\n";
     c.out.emit_text(out);
     return base::kExitOk;
 }
@@ -373,7 +414,7 @@ Action setup_dev(CLI::App& app, Context&) {
             if (!results) return c.out.fail(results.error());
             std::string header = ca->out.empty() ? "" : "wrote " + ca->out + "\n";
             header += fit::constants_to_toml(*table) + "\n";
-            return report(c, *results, header);
+            return report(c, *results, *table, header);
         }
         if (val->parsed()) {
             auto rows = load_measurements(ca->file);
@@ -388,7 +429,7 @@ Action setup_dev(CLI::App& app, Context&) {
             }
             auto results = fit::evaluate(*rows, table);
             if (!results) return c.out.fail(results.error());
-            return report(c, *results, "");
+            return report(c, *results, table, "");
         }
         if (!mk->parsed()) return c.out.fail(base::kExitBadInput, "dev: no subcommand given");
         auto r = make_gguf(*a);

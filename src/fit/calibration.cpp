@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <tuple>
 
 #include "base/strings.h"
 #include "fit/memory.h"
@@ -39,10 +40,20 @@ std::optional<double> parse_double(const std::string& s) {
 
 // ---- the fit: parameter slots ----
 
-enum Shared { kKv, kAttn, kM0, kOverhead, kAllreduce, kNumShared };
-constexpr const char* kSharedNames[] = {"kv_bw_eff", "attn_eff", "moe_half_tokens",
-                                        "layer_overhead_s", "allreduce_latency_s"};
-constexpr bool kSharedIsEff[] = {true, true, false, false, false};
+enum Shared { kKv, kAttn, kM0, kOverhead, kAllreduce, kOverlap, kSeq, kNumShared };
+constexpr const char* kSharedNames[] = {
+    "kv_bw_eff",           "attn_eff",       "moe_half_tokens", "layer_overhead_s",
+    "allreduce_latency_s", "expert_overlap", "seq_overhead_s"};
+constexpr bool kSharedIsEff[] = {true, true, false, false, false, true, false};
+// TOML keys where they differ from the names: compute efficiencies are fractions of the
+// reference peak, on the DGX Spark the sparse FP4 one (fit/performance.h reference_flops);
+// the old keys are still read.
+constexpr const char* kAttnKey = "attn_eff_of_sparse_fp4_peak";
+constexpr const char* kGemmKey = "gemm_eff_of_sparse_fp4_peak";
+const char* toml_key(int i) { return i == kAttn ? kAttnKey : kSharedNames[i]; }
+
+// A fitted variable this close to the clamp of value_of() sits at its bound.
+constexpr double kAtBoundX = 20.0;
 
 struct Slot {
     int var = -1;          // index into x, or -1: fixed
@@ -58,7 +69,7 @@ double value_of(const Slot& s, const std::vector<double>& x) {
 }
 
 double initial_x(const Slot& s, int shared_index) {
-    if (s.eff) return 0.0;
+    if (s.eff && shared_index != kOverlap) return 0.0;
     switch (shared_index) {
         case kM0:
             return std::log(64.0);
@@ -66,6 +77,10 @@ double initial_x(const Slot& s, int shared_index) {
             return std::log(2e-5);
         case kAllreduce:
             return std::log(5e-5);
+        case kOverlap:
+            return -4.0;  // rho ~ 0.02
+        case kSeq:
+            return std::log(1e-4);
         default:
             return 0.0;
     }
@@ -158,6 +173,24 @@ double predict_row(const Prepared& p, const PerfConstants& c) {
     return conc * prompt / t;
 }
 
+// The row's physical bound (RowResult::ceiling).
+double row_ceiling(const Prepared& p) {
+    const Measurement& m = *p.row;
+    const double conc = m.concurrency;
+    if (m.metric == "decode") {
+        const double ctx = static_cast<double>(m.depth) + static_cast<double>(m.gen_tokens) / 2.0;
+        return decode_ceiling_tokens_per_s(*p.costs, p.hw, conc, ctx, m.nodes);
+    }
+    const double ub = m.ubatch ? m.ubatch : default_ubatch(m.engine, p.hw.memory_total_bytes);
+    const double prompt = static_cast<double>(m.prompt_tokens);
+    double flops = 0;
+    prefill_time_s(*p.costs, PerfConstants{}, p.hw, conc, prompt, static_cast<double>(m.depth), ub,
+                   m.nodes, &flops);
+    const double peak = p.hw.reference_flops_per_s.value_or(0);
+    return flops > 0 && peak > 0 ? conc * prompt / (flops / peak)
+                                 : std::numeric_limits<double>::infinity();
+}
+
 base::Result<std::vector<Prepared>> prepare(const std::vector<Measurement>& rows) {
     std::map<std::string, std::shared_ptr<const ModelCosts>> cache;
     std::map<std::string, std::string> skipped;
@@ -177,7 +210,8 @@ base::Result<std::vector<Prepared>> prepare(const std::vector<Measurement>& rows
         p.hw = it_hw->second;
         const std::string arch_model = m.catalog_model.empty() ? m.model : m.catalog_model;
         const std::string key = arch_model + "|" + std::string(engines::to_string(m.engine)) + "|" +
-                                m.quant + "|" + m.kv_cache_dtype;
+                                m.quant + "|" + m.kv_cache_dtype + "|" +
+                                std::to_string(static_cast<int>(m.weight_layout));
         auto it = cache.find(key);
         if (it == cache.end() && !skipped.count(key)) {
             const std::string at = "line " + std::to_string(m.line);
@@ -192,7 +226,8 @@ base::Result<std::vector<Prepared>> prepare(const std::vector<Measurement>& rows
             if (!missing.empty()) {
                 skipped[key] = "catalog entry '" + arch_model + "' lacks " + missing;
             } else {
-                auto costs = model_costs(entry->spec, m.engine, q->name, m.kv_cache_dtype);
+                auto costs =
+                    model_costs(entry->spec, m.engine, q->name, m.kv_cache_dtype, m.weight_layout);
                 if (!costs) return base::with_context(costs.error(), at);
                 it =
                     cache.emplace(key, std::make_shared<const ModelCosts>(std::move(*costs))).first;
@@ -204,7 +239,7 @@ base::Result<std::vector<Prepared>> prepare(const std::vector<Measurement>& rows
             p.costs = it->second;
         }
         auto q = resolve_quant(m.engine, m.quant);
-        p.family = quant_family(m.engine, q ? q->name : m.quant);
+        p.family = quant_family(m.engine, q ? q->name : m.quant, m.weight_layout);
         out.push_back(std::move(p));
     }
     return out;
@@ -226,6 +261,10 @@ double shared_value(const PerfConstants& c, int i) {
             return c.moe_half_tokens;
         case kOverhead:
             return c.layer_overhead_s;
+        case kOverlap:
+            return c.expert_overlap;
+        case kSeq:
+            return c.seq_overhead_s;
         default:
             return c.allreduce_latency_s;
     }
@@ -245,6 +284,12 @@ void set_shared(PerfConstants& c, int i, double v) {
         case kOverhead:
             c.layer_overhead_s = v;
             break;
+        case kOverlap:
+            c.expert_overlap = v;
+            break;
+        case kSeq:
+            c.seq_overhead_s = v;
+            break;
         default:
             c.allreduce_latency_s = v;
             break;
@@ -252,7 +297,7 @@ void set_shared(PerfConstants& c, int i, double v) {
 }
 
 std::string mapped_llamacpp_family(const std::string& f) {
-    if (f == "fp4" || f == "mxfp4") return "mxfp4";
+    if (f.find("fp4") != std::string::npos) return "mxfp4";
     if (f == "float") return "float";
     return "ggml";
 }
@@ -268,13 +313,16 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
     // Which constants the rows can determine.
     std::map<std::string, int> fam_decode, fam_prefill;
     std::map<std::string, bool> decode_models;
-    int deep_decode = 0, deep_prefill = 0, moe_prefill = 0, tp_rows = 0;
+    int deep_decode = 0, deep_prefill = 0, moe_prefill = 0, tp_rows = 0, moe_batched = 0,
+        batched = 0;
     for (const Prepared* p : rows) {
         const Measurement& m = *p->row;
         if (m.metric == "decode") {
             ++fam_decode[p->family];
             decode_models[m.model] = true;
             if (m.depth >= 4096) ++deep_decode;
+            if (p->costs->n_experts > 0 && m.concurrency >= 4) ++moe_batched;
+            if (m.concurrency >= 4) ++batched;
         } else {
             ++fam_prefill[p->family];
             if (m.depth >= 4096) ++deep_prefill;
@@ -284,8 +332,9 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
         fam_decode.emplace(p->family, 0);
         fam_prefill.emplace(p->family, 0);
     }
-    const bool active[kNumShared] = {deep_decode >= 2, deep_prefill >= 2, moe_prefill >= 2,
-                                     decode_models.size() >= 2, tp_rows >= 1};
+    const bool active[kNumShared] = {
+        deep_decode >= 2, deep_prefill >= 2, moe_prefill >= 2, decode_models.size() >= 2,
+        tp_rows >= 1,     moe_batched >= 2,  batched >= 2};
 
     int nvar = 0;
     Slot shared[kNumShared];
@@ -302,7 +351,8 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
             shared[i].fixed = shared_value(vl->shared, i);
             shared[i].borrowed = "vllm";
         } else {
-            shared[i].fixed = kSharedIsEff[i] ? 1.0 : 0.0;
+            // No data: ideal hardware, and uniform routing (overlap 0).
+            shared[i].fixed = kSharedIsEff[i] && i != kOverlap ? 1.0 : 0.0;
             shared[i].borrowed = "none (no data: ideal)";
         }
     }
@@ -371,10 +421,14 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
             x[static_cast<std::size_t>(shared[i].var)] = initial_x(shared[i], i);
     for (int round = 0; round < 6; ++round) x = nelder_mead(objective, x, 4000);
 
+    auto at_bound = [&](const Slot& s) {
+        return s.var >= 0 && std::fabs(x[static_cast<std::size_t>(s.var)]) >= kAtBoundX;
+    };
     for (int i = 0; i < kNumShared; ++i) {
         set_shared(ec.shared, i, value_of(shared[i], x));
         if (shared[i].var >= 0) {
             ec.fitted.push_back(kSharedNames[i]);
+            if (at_bound(shared[i])) ec.at_bound.push_back(kSharedNames[i]);
         } else {
             ec.borrowed.push_back(std::string(kSharedNames[i]) + " <- " + shared[i].borrowed);
         }
@@ -385,8 +439,14 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
         fc.weights_bw_eff = value_of(fs.wbw, x);
         fc.gemm_eff = value_of(fs.gemm, x);
         fc.n_fit_rows = static_cast<std::uint32_t>(fs.n_rows);
-        if (fs.wbw.var >= 0 && fs.wbw.borrowed.empty()) fc.fitted.push_back("weights_bw_eff");
-        if (fs.gemm.var >= 0 && fs.gemm.borrowed.empty()) fc.fitted.push_back("gemm_eff");
+        if (fs.wbw.var >= 0 && fs.wbw.borrowed.empty()) {
+            fc.fitted.push_back("weights_bw_eff");
+            if (at_bound(fs.wbw)) ec.at_bound.push_back(fs.family + ".weights_bw_eff");
+        }
+        if (fs.gemm.var >= 0 && fs.gemm.borrowed.empty()) {
+            fc.fitted.push_back("gemm_eff");
+            if (at_bound(fs.gemm)) ec.at_bound.push_back(fs.family + ".gemm_eff");
+        }
         if (!fs.wbw.borrowed.empty())
             ec.borrowed.push_back(fs.family + ".weights_bw_eff <- " + fs.wbw.borrowed);
         if (!fs.gemm.borrowed.empty())
@@ -472,6 +532,13 @@ base::Result<std::vector<Measurement>> parse_measurements(std::string_view text,
                        "split '" + base::printable(m.split) + "' is not fit or holdout");
         }
         m.notes = c["notes"];
+        auto layout = parse_weight_layout(c["weight_layout"]);
+        if (!layout) {
+            return bad(origin, line_no,
+                       "weight_layout '" + base::printable(c["weight_layout"]) +
+                           "' is not blank or mxfp4-layers=moe,qkv,o,lm_head");
+        }
+        m.weight_layout = *layout;
         if (m.model.empty() || m.quant.empty() || m.hardware.empty()) {
             return bad(origin, line_no, "model, quant and hardware are required");
         }
@@ -527,26 +594,33 @@ base::Result<ConstantsTable> parse_constants_toml(std::string_view text, std::st
         EngineConstants ec;
         ec.engine = *e;
         for (int i = 0; i < kNumShared; ++i) {
-            auto v = ev[kSharedNames[i]].value<double>();
-            if (!v || *v < 0 || (kSharedIsEff[i] && (*v <= 0 || *v > 1))) {
-                return base::make_error(base::Errc::bad_input, where + ": key '" + kSharedNames[i] +
+            auto v = ev[toml_key(i)].value<double>();
+            if (!v) v = ev[kSharedNames[i]].value<double>();
+            // Files before these constants: uniform routing, no per-sequence time.
+            if (!v && (i == kOverlap || i == kSeq)) v = 0.0;
+            if (!v || *v < 0 || (kSharedIsEff[i] && i != kOverlap && (*v <= 0 || *v > 1)) ||
+                (i == kOverlap && *v > 1)) {
+                return base::make_error(base::Errc::bad_input, where + ": key '" + toml_key(i) +
                                                                    "' missing or out of range");
             }
             set_shared(ec.shared, i, *v);
         }
         ec.fitted = strings(ev["fitted"]);
         ec.borrowed = strings(ev["borrowed"]);
+        ec.at_bound = strings(ev["at_bound"]);
         if (const toml::table* fams = ev["family"].as_table()) {
             for (const auto& [fname, fnode] : *fams) {
                 const toml::node_view<const toml::node> fv{fnode};
                 FamilyConstants fc;
                 fc.family = std::string(fname.str());
                 auto w = fv["weights_bw_eff"].value<double>();
-                auto g = fv["gemm_eff"].value<double>();
+                auto g = fv[kGemmKey].value<double>();
+                if (!g) g = fv["gemm_eff"].value<double>();
                 if (!w || !g || *w <= 0 || *w > 1 || *g <= 0 || *g > 1) {
                     return base::make_error(base::Errc::bad_input,
                                             where + ": family '" + fc.family +
-                                                "': weights_bw_eff and gemm_eff must be in (0, 1]");
+                                                "': weights_bw_eff and " + kGemmKey +
+                                                " must be in (0, 1]");
                 }
                 fc.weights_bw_eff = *w;
                 fc.gemm_eff = *g;
@@ -575,20 +649,23 @@ std::string constants_to_toml(const ConstantsTable& t) {
     std::string out =
         "# Performance model constants (docs/dev/performance-model.md), fitted to the 'fit' rows "
         "of\n"
-        "# data/perf-measurements.tsv. Do not edit: regenerate with the command below.\n";
+        "# data/perf-measurements.tsv. Do not edit: regenerate with the command below.\n"
+        "# *_eff_of_sparse_fp4_peak: fractions of the DGX Spark's sparse FP4 1 PFLOP/s, the\n"
+        "# highest peak it publishes; at_bound: fitted constants the data drove to a limit.\n";
     out += fmt::format("generated_by = \"{}\"\n", t.generated_by);
     for (const EngineConstants& ec : t.engines) {
         out += fmt::format("\n[engine.\"{}\"]\n", engines::to_string(ec.engine));
         for (int i = 0; i < kNumShared; ++i) {
-            out += fmt::format("{} = {:.6g}\n", kSharedNames[i], shared_value(ec.shared, i));
+            out += fmt::format("{} = {:.6g}\n", toml_key(i), shared_value(ec.shared, i));
         }
         out += "fitted = " + list(ec.fitted) + "\n";
         out += "borrowed = " + list(ec.borrowed) + "\n";
+        out += "at_bound = " + list(ec.at_bound) + "\n";
         for (const FamilyConstants& fc : ec.families) {
             out += fmt::format("\n[engine.\"{}\".family.{}]\n", engines::to_string(ec.engine),
                                fc.family);
             out += fmt::format("weights_bw_eff = {:.6g}\n", fc.weights_bw_eff);
-            out += fmt::format("gemm_eff = {:.6g}\n", fc.gemm_eff);
+            out += fmt::format("{} = {:.6g}\n", kGemmKey, fc.gemm_eff);
             out += "fitted = " + list(fc.fitted) + "\n";
             out += fmt::format("fit_rows = {}\n", fc.n_fit_rows);
         }
@@ -623,24 +700,52 @@ base::Result<std::vector<RowResult>> evaluate(const std::vector<Measurement>& ro
         r.predicted = predict_row(p, rc.constants);
         r.error = (r.predicted - p.row->value) / p.row->value;
         r.constants_source = rc.source;
+        r.family = p.family;
+        r.ceiling = row_ceiling(p);
         out.push_back(r);
     }
     return out;
 }
+
+namespace {
+
+double median_abs(std::vector<double> e) {
+    if (e.empty()) return 0;
+    for (double& v : e) v = std::fabs(v);
+    std::sort(e.begin(), e.end());
+    const std::size_t k = e.size();
+    return k % 2 ? e[k / 2] : (e[k / 2 - 1] + e[k / 2]) / 2.0;
+}
+
+}  // namespace
 
 double mdape(const std::vector<RowResult>& results, std::string_view split, std::string_view metric,
              std::size_t* n) {
     std::vector<double> e;
     for (const RowResult& r : results) {
         if (r.skipped.empty() && r.row->split == split && r.row->metric == metric) {
-            e.push_back(std::fabs(r.error));
+            e.push_back(r.error);
         }
     }
     if (n) *n = e.size();
-    if (e.empty()) return 0;
-    std::sort(e.begin(), e.end());
-    const std::size_t k = e.size();
-    return k % 2 ? e[k / 2] : (e[k / 2 - 1] + e[k / 2]) / 2.0;
+    return median_abs(std::move(e));
+}
+
+std::vector<ErrorCell> errors_by_family(const std::vector<RowResult>& results) {
+    std::map<std::tuple<Engine, std::string, std::string, std::string>, std::vector<double>> cells;
+    for (const RowResult& r : results) {
+        if (!r.skipped.empty()) continue;
+        cells[{r.row->engine, r.family, r.row->split, r.row->metric}].push_back(r.error);
+    }
+    std::vector<ErrorCell> out;
+    for (auto& [key, errors] : cells) {
+        ErrorCell c;
+        std::tie(c.engine, c.family, c.split, c.metric) = key;
+        c.rows = errors.size();
+        c.mdape = median_abs(std::move(errors));
+        out.push_back(std::move(c));
+    }
+    return out;
 }
 
 base::Result<ConstantsTable> calibrate(const std::vector<Measurement>& rows,

@@ -38,15 +38,20 @@ struct Measurement {
     std::uint32_t concurrency = 1;
     std::uint32_t nodes = 1;
     std::uint32_t ubatch = 0;  // 0: the engine's default as sparkctl launches it
-    std::string metric;        // "decode" or "prefill"
-    double value = 0;          // tokens/s
-    std::string split;         // "fit" or "holdout"
+    // What the measured build stores narrow (column weight_layout: "" = the engine's stock
+    // layout, "mxfp4-layers=moe,qkv,o,lm_head" = community vLLM builds); the row is priced, and
+    // its ceiling computed, with that layout.
+    WeightLayout weight_layout = WeightLayout::stock;
+    std::string metric;  // "decode" or "prefill"
+    double value = 0;    // tokens/s
+    std::string split;   // "fit" or "holdout"
     std::string notes;
     std::size_t line = 0;  // in the file, for messages
 };
 
 // Parses the TSV (header row, '#' comments). Errors (bad_input, "origin:LINE: ..."): a missing
-// column, an unknown engine, metric or split, a non-numeric or non-positive value.
+// column, an unknown engine, metric, split or weight layout, a non-numeric or non-positive
+// value.
 base::Result<std::vector<Measurement>> parse_measurements(std::string_view text,
                                                           std::string_view origin);
 
@@ -65,6 +70,10 @@ struct RowResult {
     double predicted = 0;
     double error = 0;  // (predicted - measured) / measured
     std::string constants_source;
+    std::string family;  // quant_family() of the row
+    // The row's physical bound (decode: decode_ceiling_tokens_per_s with the row's weight
+    // layout; prefill: the compute bound at the reference peak); no measurement may exceed it.
+    double ceiling = 0;
 };
 
 // Predicts every row (models from the catalog). A row whose architecture the catalog does not
@@ -77,6 +86,18 @@ base::Result<std::vector<RowResult>> evaluate(const std::vector<Measurement>& ro
 // receives their count. 0 when there are none.
 double mdape(const std::vector<RowResult>& results, std::string_view split, std::string_view metric,
              std::size_t* n = nullptr);
+
+// The median absolute percentage error of each engine x quantization family x split x metric
+// that has priced rows, in engine, family, split, metric order.
+struct ErrorCell {
+    engines::Engine engine = engines::Engine::llama_cpp;
+    std::string family;
+    std::string split;
+    std::string metric;
+    std::size_t rows = 0;
+    double mdape = 0;
+};
+std::vector<ErrorCell> errors_by_family(const std::vector<RowResult>& results);
 
 // Fits the constants on the rows with split "fit" (the others are never looked at): per
 // engine, least squares of log(predicted / measured) by Nelder-Mead; constants without data are

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "base/strings.h"
 #include "engines/alloc.h"
 #include "fit/memory.h"
@@ -27,15 +29,38 @@ double row_bytes(const engines::KvCacheType& t, double n) {
 }
 
 // Fraction of an MoE layer's experts that `tokens` tokens touch, each routed to k of E experts
-// uniformly at random: 1 - (1 - k/E)^tokens (the expected union).
+// uniformly at random: 1 - (1 - k/E)^tokens (the expected union). Uniform routing maximises it:
+// the sum over experts of 1 - (1 - p_e)^tokens with sum p_e = k is concave in p, so any skew
+// touches fewer on average.
 double expert_fraction(const ModelCosts& m, double tokens) {
     if (m.n_experts <= 0 || m.expert_weight_bytes <= 0) return 0;
     const double p = std::min(1.0, m.n_experts_per_token / m.n_experts);
     return 1.0 - std::pow(1.0 - p, std::max(0.0, tokens));
 }
 
+// Independent routing draws `n_seqs` sequences decoding together amount to (expert_overlap).
+double effective_seqs(double n_seqs, double overlap) {
+    return n_seqs <= 1 ? n_seqs : n_seqs / (1.0 + (n_seqs - 1.0) * overlap);
+}
+
+// Bytes of the MXFP4 layout of an [in, out...] matrix: E2M1 (4 bits) and one E8M0 scale per 32
+// (V:vllm/model_executor/layers/quantization/mxfp4.py create_weights).
+double mxfp4_bytes(const model::Tensor& t) {
+    const double n = static_cast<double>(t.n_elements);
+    const double in = static_cast<double>(t.shape[0]);
+    return n / 2.0 + std::ceil(in / 32.0) * (n / in);
+}
+
 double attended(const LayerCosts& l, double ctx) {
     return l.window > 0 ? std::min(ctx, l.window) : ctx;
+}
+
+// KV cache and recurrent state bytes one sequence reads per decode step at `ctx` tokens.
+double kv_bytes_per_seq(const ModelCosts& m, double ctx) {
+    double kv = 0;
+    for (const LayerCosts& l : m.layers)
+        kv += l.kv_bytes_per_token * attended(l, ctx) + l.state_bytes;
+    return kv;
 }
 
 double allreduce_s(const ModelCosts& m, const PerfConstants& c, const HwCaps& hw, double tokens,
@@ -52,8 +77,26 @@ double allreduce_s(const ModelCosts& m, const PerfConstants& c, const HwCaps& hw
 
 }  // namespace
 
+const char* to_string(WeightLayout layout) {
+    return layout == WeightLayout::stock ? "stock" : "mxfp4-layers=moe,qkv,o,lm_head";
+}
+
+std::optional<WeightLayout> parse_weight_layout(std::string_view text) {
+    if (text.empty()) return WeightLayout::stock;
+    for (WeightLayout l : {WeightLayout::stock, WeightLayout::mxfp4_all_linear})
+        if (text == to_string(l)) return l;
+    return std::nullopt;
+}
+
 base::Result<ModelCosts> model_costs(const model::ModelSpec& spec, Engine engine,
-                                     std::string_view quant, std::string_view kv_cache_dtype) {
+                                     std::string_view quant, std::string_view kv_cache_dtype,
+                                     WeightLayout layout) {
+    if (layout == WeightLayout::mxfp4_all_linear &&
+        (engine == Engine::llama_cpp || !base::iequals(quant, "mxfp4"))) {
+        return base::make_error(base::Errc::bad_input,
+                                std::string("weight layout ") + to_string(layout) +
+                                    " needs --quant mxfp4 on vllm or sglang");
+    }
     auto kv = engines::resolve_kv_cache_type(engine, kv_cache_dtype);
     if (!kv) return kv.error();
     const model::Arch& a = spec.arch;
@@ -103,8 +146,14 @@ base::Result<ModelCosts> model_costs(const model::ModelSpec& spec, Engine engine
         for (const model::Tensor& t : tensors) has_output |= t.kind == TensorKind::output;
         double expert_params = 0;
         for (const model::Tensor& t : tensors) {
-            const double bytes = static_cast<double>(t.bytes);
+            double bytes = static_cast<double>(t.bytes);
             const double n = static_cast<double>(t.n_elements);
+            // --mxfp4-layers moe,qkv,o,lm_head: the attention matrices and lm_head as MXFP4
+            // (biases and sinks stay BF16).
+            if (layout == WeightLayout::mxfp4_all_linear && t.shape.size() >= 2 &&
+                (t.kind == TensorKind::attention || t.kind == TensorKind::output)) {
+                bytes = mxfp4_bytes(t);
+            }
             switch (t.kind) {
                 case TensorKind::embedding:
                     // A lookup reads a few rows; tied embeddings are also the output matrix.
@@ -140,8 +189,8 @@ base::Result<ModelCosts> model_costs(const model::ModelSpec& spec, Engine engine
         }
     }
 
-    auto layout = model::layer_layout(a);
-    if (!layout) {
+    auto layers = model::layer_layout(a);
+    if (!layers) {
         return base::make_error(base::Errc::bad_input,
                                 "cannot price attention: the layer layout is unknown");
     }
@@ -150,9 +199,9 @@ base::Result<ModelCosts> model_costs(const model::ModelSpec& spec, Engine engine
         a.head_dim ? *a.head_dim
                    : (n_heads > 0 ? static_cast<double>(a.hidden_size.value_or(0)) / n_heads : 0);
     const double hd_v = a.head_dim_v ? *a.head_dim_v : hd_k;
-    for (std::uint32_t il = 0; il < layout->size(); ++il) {
+    for (std::uint32_t il = 0; il < layers->size(); ++il) {
         LayerCosts l;
-        l.kind = (*layout)[il];
+        l.kind = (*layers)[il];
         switch (l.kind) {
             case LayerKind::full_attention:
             case LayerKind::sliding_attention:
@@ -190,7 +239,8 @@ base::Result<ModelCosts> model_costs(const model::ModelSpec& spec, Engine engine
     return m;
 }
 
-std::string quant_family(Engine engine, std::string_view quant) {
+std::string quant_family(Engine engine, std::string_view quant, WeightLayout layout) {
+    if (layout == WeightLayout::mxfp4_all_linear) return "mxfp4-layers";
     const std::string q = base::to_lower(quant);
     if (engine == Engine::llama_cpp) {
         if (q == "mxfp4" || q == "mxfp4_moe") return "mxfp4";
@@ -199,7 +249,7 @@ std::string quant_family(Engine engine, std::string_view quant) {
     }
     if (q == "fp8") return "fp8";
     if (q == "awq" || q == "gptq") return "int4";
-    if (q == "nvfp4" || q == "mxfp4") return "fp4";
+    if (q == "nvfp4" || q == "mxfp4") return q;  // different kernels (Marlin MXFP4 vs NVFP4)
     return "float";
 }
 
@@ -233,7 +283,7 @@ ResolvedConstants resolve_constants(const ConstantsTable& table, Engine engine,
     } else {
         // A family no measurement covers: the nearest llama.cpp family.
         std::string mapped = "ggml";
-        if (family == "fp4" || family == "mxfp4") mapped = "mxfp4";
+        if (family.find("fp4") != std::string_view::npos) mapped = "mxfp4";
         if (family == "float") mapped = "float";
         fc = find_family(lc, mapped);
         if (!fc) {
@@ -245,6 +295,23 @@ ResolvedConstants resolve_constants(const ConstantsTable& table, Engine engine,
     if (fc) {
         r.constants.weights_bw_eff = fc->weights_bw_eff;
         r.constants.gemm_eff = fc->gemm_eff;
+    }
+    // Constants at a bound: the engine's shared ones, and the family's (of the engine the family
+    // constants came from).
+    const EngineConstants* fam_owner = fc && find_family(ec, fc->family) == fc ? ec : lc;
+    for (const std::string& name : ec->at_bound) {
+        if (name.find('.') == std::string::npos) {
+            r.at_bound.push_back(std::string(engines::to_string(ec->engine)) + "/" + name);
+        }
+    }
+    if (fc && fam_owner) {
+        const std::string prefix = fc->family + ".";
+        for (const std::string& name : fam_owner->at_bound) {
+            if (name.rfind(prefix, 0) == 0) {
+                r.at_bound.push_back(std::string(engines::to_string(fam_owner->engine)) + "/" +
+                                     name);
+            }
+        }
     }
     return r;
 }
@@ -294,19 +361,25 @@ std::uint32_t default_ubatch(Engine engine, std::uint64_t memory_total_bytes) {
     return 512;
 }
 
+double decode_ceiling_tokens_per_s(const ModelCosts& m, const HwCaps& hw, double n_seqs, double ctx,
+                                   std::uint32_t nodes, double* bytes) {
+    const double n = std::max<std::uint32_t>(1, nodes);
+    const double b = (m.dense_weight_bytes + m.expert_weight_bytes * expert_fraction(m, 1.0) +
+                      n_seqs * kv_bytes_per_seq(m, ctx)) /
+                     n;
+    if (bytes) *bytes = b;
+    return n_seqs * hw.memory_bandwidth_bytes_per_s / b;
+}
+
 StepTime decode_step(const ModelCosts& m, const PerfConstants& c, const HwCaps& hw, double n_seqs,
                      double ctx, std::uint32_t nodes, double* bytes) {
     const double n = std::max<std::uint32_t>(1, nodes);
     const double weights =
-        m.dense_weight_bytes + m.expert_weight_bytes * expert_fraction(m, n_seqs);
-    double kv = 0;
+        m.dense_weight_bytes +
+        m.expert_weight_bytes * expert_fraction(m, effective_seqs(n_seqs, c.expert_overlap));
+    const double kv = n_seqs * kv_bytes_per_seq(m, ctx);
     double attn = 0;
-    for (const LayerCosts& l : m.layers) {
-        const double t = attended(l, ctx);
-        kv += l.kv_bytes_per_token * t + l.state_bytes;
-        attn += l.attn_flops_per_ctx_token * t;
-    }
-    kv *= n_seqs;
+    for (const LayerCosts& l : m.layers) attn += l.attn_flops_per_ctx_token * attended(l, ctx);
     attn *= n_seqs;
     const double linear =
         n_seqs * (m.dense_flops_per_token + m.expert_flops_per_token + m.output_flops_per_token);
@@ -319,7 +392,7 @@ StepTime decode_step(const ModelCosts& m, const PerfConstants& c, const HwCaps& 
         s.linear_s = linear / n / (peak * c.gemm_eff);
         s.attention_s = attn / n / (peak * c.attn_eff);
     }
-    s.overhead_s = m.n_layers * c.layer_overhead_s;
+    s.overhead_s = m.n_layers * c.layer_overhead_s + n_seqs * c.seq_overhead_s;
     s.allreduce_s = allreduce_s(m, c, hw, n_seqs, nodes);
     if (bytes) *bytes = (weights + kv) / n;
     return s;
@@ -391,9 +464,8 @@ base::Result<Performance> predict(const ModelCosts& m, const ResolvedConstants& 
     p.decode_tokens_per_s = 1.0 / st.total();
     p.itl_ms = 1000.0 * st.total();
     p.decode_bytes_per_step = bytes;
-    const double t_ideal = bytes / hw.memory_bandwidth_bytes_per_s;
-    p.decode_ceiling_tokens_per_s = 1.0 / t_ideal;
-    p.decode_ceiling_tokens_per_s_total = np / t_ideal;
+    p.decode_ceiling_tokens_per_s_total = decode_ceiling_tokens_per_s(m, hw, np, depth, req.nodes);
+    p.decode_ceiling_tokens_per_s = p.decode_ceiling_tokens_per_s_total / np;
     p.decode_ceiling_fraction = p.decode_tokens_per_s / p.decode_ceiling_tokens_per_s;
     if (req.nodes > 1) {
         const StepTime one = decode_step(m, c, hw, np, depth, 1);
@@ -415,6 +487,25 @@ base::Result<Performance> predict(const ModelCosts& m, const ResolvedConstants& 
     } else if (!hw.reference_flops_per_s) {
         p.notes.push_back(
             "prefill: the hardware profile publishes no compute peak; prefill speed unknown");
+    }
+    // Above 95% of a physical bound only a measurement can vouch for (kNearBound).
+    constexpr double kNearBound = 0.95;
+    if (p.decode_ceiling_fraction > kNearBound) {
+        p.notes.push_back(fmt::format(
+            "speed: decode predicted at {:.0f}% of its bandwidth bound ({:.1f} tokens/s); that "
+            "close to the bound needs a measurement to back it, treat it as optimistic",
+            100.0 * p.decode_ceiling_fraction, p.decode_ceiling_tokens_per_s));
+    }
+    if (p.prefill_ceiling_fraction && *p.prefill_ceiling_fraction > kNearBound) {
+        p.notes.push_back(fmt::format(
+            "speed: prefill predicted at {:.0f}% of its compute bound; treat it as optimistic",
+            100.0 * *p.prefill_ceiling_fraction));
+    }
+    for (const std::string& name : rc.at_bound) {
+        p.notes.push_back("speed: constant " + name +
+                          " was fitted at the bound of its range (an efficiency at 1 or a time at "
+                          "~0): the measurements wanted more than that physics allows, so it is a "
+                          "limit, not a measured value");
     }
     if (!rc.calibrated) {
         p.notes.push_back("speed: no published measurement of " +

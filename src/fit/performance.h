@@ -45,31 +45,59 @@ struct ModelCosts {
     bool from_params_only = false;  // no tensor inventory: weights from params_total
 };
 
+// Which tensors a build stores in the quantization's narrow format. `stock`: the format's own
+// rule (mxfp4 on vLLM/SGLang: routed experts only; attention, router and lm_head stay BF16, as
+// the checkpoint's quantization_config.modules_to_not_convert lists and V:vllm/model_executor/
+// layers/quantization/mxfp4.py keeps them: LinearBase -> UnquantizedLinearMethod).
+// `mxfp4_all_linear`: community vLLM builds run with `--mxfp4-layers moe,qkv,o,lm_head`
+// (github.com/christopherowen/spark-vllm-mxfp4-docker README; the `vllm-node-mxfp4` image of
+// github.com/eugr/spark-vllm-docker) also hold the attention projections and lm_head as MXFP4.
+enum class WeightLayout { stock, mxfp4_all_linear };
+
+// A measurement's `weight_layout` cell: "" (stock) or "mxfp4-layers=moe,qkv,o,lm_head".
+std::optional<WeightLayout> parse_weight_layout(std::string_view text);
+const char* to_string(WeightLayout layout);  // "stock", "mxfp4-layers=moe,qkv,o,lm_head"
+
 // Costs of `spec` quantized as `quant` (canonical name for `engine`), with the KV cache type
-// `kv_cache_dtype` ("auto" or a type the engine accepts). A file's own tensors are used when
-// the quantization is the file's; otherwise the estimator's inventory (fit/weights.h).
-// Errors: bad_input for an unknown quantization or KV type, or an architecture too incomplete
-// to price (the message names the missing fact).
+// `kv_cache_dtype` ("auto" or a type the engine accepts), stored as `layout`. A file's own
+// tensors are used when the quantization is the file's; otherwise the estimator's inventory
+// (fit/weights.h). Errors: bad_input for an unknown quantization or KV type, a layout the
+// quantization has not (mxfp4_all_linear needs mxfp4 on vLLM or SGLang), or an architecture
+// too incomplete to price (the message names the missing fact).
 base::Result<ModelCosts> model_costs(const model::ModelSpec& spec, engines::Engine engine,
-                                     std::string_view quant, std::string_view kv_cache_dtype);
+                                     std::string_view quant, std::string_view kv_cache_dtype,
+                                     WeightLayout layout = WeightLayout::stock);
 
 // ---------------------------------------------------------------------------------------------
 // Efficiency constants (fitted; never per model).
 
 struct PerfConstants {
-    double weights_bw_eff = 1;       // fraction of memory bandwidth reached reading weights
-    double gemm_eff = 1;             // fraction of the reference peak on linear layers (prefill)
+    double weights_bw_eff = 1;  // fraction of memory bandwidth reached reading weights
+    // Fractions of the reference peak (reference_flops(): on the DGX Spark the sparse FP4
+    // 1 PFLOP/s, so these are "of the sparse FP4 peak", not of a dense BF16 peak). In the TOML:
+    // gemm_eff_of_sparse_fp4_peak, attn_eff_of_sparse_fp4_peak.
+    double gemm_eff = 1;             // linear layers
     double kv_bw_eff = 1;            // fraction of memory bandwidth reached reading the KV cache
-    double attn_eff = 1;             // fraction of the reference peak on attention FLOPs
+    double attn_eff = 1;             // attention FLOPs
     double moe_half_tokens = 0;      // tokens per expert at which expert GEMMs reach half speed
     double layer_overhead_s = 0;     // fixed time per layer per forward pass (launches, syncs)
     double allreduce_latency_s = 0;  // fixed time per all-reduce with tensor parallel
+    // Routing overlap rho of the sequences decoding together: B sequences touch the experts
+    // B_eff = B / (1 + (B - 1) rho) independent uniformly routed tokens would (rho = 0: uniform
+    // routing's expected union, the most any router can touch on average).
+    double expert_overlap = 0;
+    // Fixed time per sequence per decode step (scheduling, sampling, detokenising): what makes
+    // large batches saturate before the bandwidth bound.
+    double seq_overhead_s = 0;
 };
 
 // The quantization family constants are kept per: llama.cpp "mxfp4", "float" (F16/BF16/F32),
 // "ggml" (integer block quants: Q8_0, Q4_K_M, ...); vLLM and SGLang "float" (bf16/fp16),
-// "fp8", "int4" (awq, gptq), "fp4" (nvfp4, mxfp4).
-std::string quant_family(engines::Engine engine, std::string_view quant);
+// "fp8", "int4" (awq, gptq), "mxfp4", "nvfp4" (each its own kernels). A build with another
+// weight layout is its own family ("mxfp4-layers": community builds with other kernels), so
+// the stock families `sparkctl fit` uses are fitted on stock builds only.
+std::string quant_family(engines::Engine engine, std::string_view quant,
+                         WeightLayout layout = WeightLayout::stock);
 
 // One engine's constants: the shared ones and one set per quantization family.
 struct FamilyConstants {
@@ -85,6 +113,10 @@ struct EngineConstants {
     PerfConstants shared;  // weights_bw_eff and gemm_eff unused here (see families)
     std::vector<std::string> fitted;
     std::vector<std::string> borrowed;  // "name <- source" for constants without data
+    // Fitted constants the fit drove to a bound of their range (an efficiency to 1, a time to
+    // ~0): "layer_overhead_s", "fp4.weights_bw_eff". The data wanted more than the physics
+    // allows there; the constant is a limit, not a measurement.
+    std::vector<std::string> at_bound;
     std::vector<FamilyConstants> families;
 };
 
@@ -99,6 +131,9 @@ struct ResolvedConstants {
     PerfConstants constants;
     std::string source;
     bool calibrated = false;  // the family's own constants were fitted for this engine
+    // Of these constants, those fitted at a bound: "vllm/layer_overhead_s",
+    // "llama.cpp/mxfp4.weights_bw_eff".
+    std::vector<std::string> at_bound;
 };
 ResolvedConstants resolve_constants(const ConstantsTable& table, engines::Engine engine,
                                     std::string_view family);
@@ -155,6 +190,14 @@ struct StepTime {
 StepTime decode_step(const ModelCosts& m, const PerfConstants& c, const HwCaps& hw, double n_seqs,
                      double ctx, std::uint32_t nodes, double* bytes = nullptr);
 
+// The decode bandwidth bound: tokens/s of `n_seqs` sequences attending `ctx` tokens if every
+// byte that must be read were read at the full memory bandwidth. The weights counted are the
+// least any routing reads: the dense part and k of E experts per layer (all sequences agreeing;
+// at one sequence exactly what is read), so no measurement can exceed it. `bytes` receives the
+// bytes per node when non-null.
+double decode_ceiling_tokens_per_s(const ModelCosts& m, const HwCaps& hw, double n_seqs, double ctx,
+                                   std::uint32_t nodes, double* bytes = nullptr);
+
 // Prefill of `n_prompts` prompts of `prompt` tokens each at depth `depth`, in passes of at most
 // `ubatch` tokens. Returns the total time; `flops` receives the FLOPs per node when non-null.
 // Requires reference_flops (callers check).
@@ -173,7 +216,7 @@ struct Performance {
     double decode_ceiling_tokens_per_s = 0;        // bandwidth bound, per sequence
     double decode_ceiling_tokens_per_s_total = 0;  // bandwidth bound, all sequences
     double decode_ceiling_fraction = 0;            // prediction / ceiling
-    double decode_bytes_per_step = 0;              // per node, all sequences
+    double decode_bytes_per_step = 0;              // per node, all sequences, expected experts read
     // Prefill: nullopt when the hardware profile publishes no compute peak.
     std::optional<double> prefill_tokens_per_s;          // aggregate, `parallel` prompts together
     std::optional<double> prefill_tokens_per_s_single;   // one prompt

@@ -177,6 +177,71 @@ TEST(Calibration, CommittedDataMeetsTheBars) {
     }
 }
 
+// Issue 11 item 3: every published measurement held is at or below its physical bound, computed
+// for what the measured build reads (the row's weight_layout); and item 4: the validation
+// reports holdout error per engine x quantization family.
+TEST(Calibration, EveryMeasurementIsUnderItsCeiling) {
+    auto rows = parse_measurements(read_source_file("data/perf-measurements.tsv"),
+                                   "data/perf-measurements.tsv");
+    ASSERT_TRUE(rows.ok()) << rows.error().message;
+    auto results = evaluate(*rows, builtin_constants());
+    ASSERT_TRUE(results.ok()) << results.error().message;
+    std::size_t forks = 0;
+    for (const RowResult& r : *results) {
+        ASSERT_TRUE(r.skipped.empty()) << "line " << r.row->line << ": " << r.skipped;
+        EXPECT_GT(r.ceiling, 0) << "line " << r.row->line;
+        EXPECT_LE(r.row->value, r.ceiling) << "line " << r.row->line << " " << r.row->test;
+        EXPECT_LE(r.predicted, r.ceiling * (1 + 1e-9)) << "line " << r.row->line;
+        if (r.row->weight_layout == WeightLayout::mxfp4_all_linear) ++forks;
+    }
+    EXPECT_GE(forks, 20u);  // kubis, Spark Arena and christopherowen rows: the fork's layout
+    // The vLLM gpt-oss-120b single-node c16/c32 rows were under-predicted by 32% and 41% with
+    // uniform routing; the fitted routing overlap (and the fork's own family) brings them within
+    // 35%. What is left is documented in docs/dev/performance-model.md.
+    std::size_t batched = 0;
+    for (const RowResult& r : *results) {
+        const Measurement& m = *r.row;
+        if (m.model == "gpt-oss-120b" && m.engine == Engine::vllm && m.nodes == 1 &&
+            (m.concurrency == 16 || m.concurrency == 32)) {
+            ++batched;
+            EXPECT_GT(r.error, -0.35) << "line " << m.line;
+        }
+    }
+    EXPECT_EQ(batched, 2u);
+    EXPECT_GT(
+        resolve_constants(builtin_constants(), Engine::vllm, "mxfp4").constants.expert_overlap, 0);
+    std::size_t vllm_holdout = 0, sglang_cells = 0;
+    for (const ErrorCell& c : errors_by_family(*results)) {
+        EXPECT_GT(c.rows, 0u);
+        if (c.engine == Engine::vllm && c.split == "holdout") ++vllm_holdout;
+        if (c.engine == Engine::sglang) ++sglang_cells;
+    }
+    EXPECT_GE(vllm_holdout, 4u);  // decode and prefill of several families
+    EXPECT_GE(sglang_cells, 2u);
+}
+
+// Issue 11 item 5: the compute efficiencies are written as fractions of the sparse FP4 peak;
+// files with the old keys still read; constants at a bound are kept.
+TEST(Calibration, ConstantsKeysNameTheirReference) {
+    const std::string toml = constants_to_toml(builtin_constants());
+    EXPECT_NE(toml.find("gemm_eff_of_sparse_fp4_peak = "), std::string::npos);
+    EXPECT_NE(toml.find("attn_eff_of_sparse_fp4_peak = "), std::string::npos);
+    EXPECT_EQ(toml.find("\ngemm_eff = "), std::string::npos);
+    const std::string old =
+        "[engine.\"vllm\"]\nkv_bw_eff = 0.5\nattn_eff = 0.04\nmoe_half_tokens = 30\n"
+        "layer_overhead_s = 1e-13\nallreduce_latency_s = 5e-5\nat_bound = "
+        "[\"layer_overhead_s\"]\n[engine.\"vllm\".family.mxfp4]\nweights_bw_eff = 1\n"
+        "gemm_eff = 0.03\n";
+    auto t = parse_constants_toml(old, "old.toml");
+    ASSERT_TRUE(t.ok()) << t.error().message;
+    EXPECT_DOUBLE_EQ(t->engines[0].shared.attn_eff, 0.04);
+    EXPECT_DOUBLE_EQ(t->engines[0].shared.expert_overlap, 0);  // uniform routing
+    EXPECT_DOUBLE_EQ(t->engines[0].families[0].gemm_eff, 0.03);
+    const ResolvedConstants r = resolve_constants(*t, Engine::vllm, "mxfp4");
+    ASSERT_EQ(r.at_bound.size(), 1u);
+    EXPECT_EQ(r.at_bound[0], "vllm/layer_overhead_s");
+}
+
 // Refitting the committed measurements reproduces the committed constants (the file is what
 // `sparkctl dev calibrate data/perf-measurements.tsv --out data/perf-constants.toml` writes).
 TEST(Calibration, CommittedConstantsAreTheFitOfTheCommittedData) {

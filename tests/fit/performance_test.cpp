@@ -24,6 +24,12 @@ HwCaps toy_hw() {
     return h;
 }
 
+hw::HardwareProfile spark() {
+    auto p = hw::find_profile("dgx-spark");
+    EXPECT_TRUE(p.ok());
+    return *p;
+}
+
 // A dense model: 1 GB of weights, 2 GFLOP per token, two full-attention layers of 1 KB per
 // cached token and one sliding layer (window 100).
 ModelCosts toy_dense() {
@@ -66,6 +72,9 @@ TEST(Performance, DecodeStepByHand) {
     const StepTime t2 = decode_step(m, c, toy_hw(), 1, 1000, 1);
     EXPECT_DOUBLE_EQ(t2.weights_s, 2 * t.weights_s);
     EXPECT_DOUBLE_EQ(t2.overhead_s, 3e-5);
+    // The per-sequence time scales with the batch (what saturates large batches).
+    c.seq_overhead_s = 2e-4;
+    EXPECT_DOUBLE_EQ(decode_step(m, c, toy_hw(), 8, 1000, 1).overhead_s, 3e-5 + 8 * 2e-4);
 }
 
 TEST(Performance, MoeReadsTheExpectedUnionOfExperts) {
@@ -79,6 +88,87 @@ TEST(Performance, MoeReadsTheExpectedUnionOfExperts) {
     decode_step(m, c, toy_hw(), 2, 0, 1, &b2);
     EXPECT_DOUBLE_EQ(b1, 1e9 + 4e9 * 0.25);
     EXPECT_DOUBLE_EQ(b2, 1e9 + 4e9 * (1 - 0.75 * 0.75));  // 1 - (1 - k/E)^2
+}
+
+// Issue 11 item 3: sequences decoding together share experts (rho > 0 reads fewer than uniform
+// routing's union), and the bandwidth bound counts the least any routing reads (k of E), so a
+// batch that shares experts can never beat it.
+TEST(Performance, RoutingOverlapAndTheDecodeBound) {
+    ModelCosts m = toy_dense();
+    m.expert_weight_bytes = 128e9;
+    m.n_experts = 128;
+    m.n_experts_per_token = 4;
+    PerfConstants c;
+    double uniform = 0, shared = 0, one = 0, one_shared = 0;
+    decode_step(m, c, toy_hw(), 16, 0, 1, &uniform);
+    decode_step(m, c, toy_hw(), 1, 0, 1, &one);
+    c.expert_overlap = 0.05;
+    decode_step(m, c, toy_hw(), 16, 0, 1, &shared);
+    decode_step(m, c, toy_hw(), 1, 0, 1, &one_shared);
+    EXPECT_DOUBLE_EQ(one, one_shared);  // one sequence reads exactly k experts either way
+    const double b_eff = 16 / (1 + 15 * 0.05);
+    EXPECT_DOUBLE_EQ(shared, 1e9 + 128e9 * (1 - std::pow(1 - 4.0 / 128, b_eff)));
+    EXPECT_LT(shared, uniform);
+    double bound_bytes = 0;
+    const double bound = decode_ceiling_tokens_per_s(m, toy_hw(), 16, 0, 1, &bound_bytes);
+    EXPECT_DOUBLE_EQ(bound_bytes, 1e9 + 128e9 * 4 / 128);
+    EXPECT_DOUBLE_EQ(bound, 16 * 100e9 / bound_bytes);
+    EXPECT_LT(16 / decode_step(m, PerfConstants{}, toy_hw(), 16, 0, 1).total(), bound);
+}
+
+// Issue 11 item 3: what vLLM reads per step for gpt-oss-120b depends on the build. Stock vLLM
+// keeps attention, router and lm_head BF16 (5.00 GB at batch 1, the arithmetic of
+// docs/dev/performance-model.md); builds run with --mxfp4-layers moe,qkv,o,lm_head hold qkv/o
+// and lm_head as MXFP4 too (about 2.75 GB), which is how 57-60 tokens/s single-stream happen.
+TEST(Performance, WeightLayoutOfTheMeasuredBuild) {
+    const model::CatalogEntry* e = model::find_model("gpt-oss-120b");
+    ASSERT_NE(e, nullptr);
+    auto stock = model_costs(e->spec, Engine::vllm, "mxfp4", "auto");
+    auto all = model_costs(e->spec, Engine::vllm, "mxfp4", "auto", WeightLayout::mxfp4_all_linear);
+    ASSERT_TRUE(stock.ok() && all.ok());
+    const HwCaps hw = *hw_caps(spark());
+    double b_stock = 0, b_all = 0;
+    const double c_stock = decode_ceiling_tokens_per_s(*stock, hw, 1, 0, 1, &b_stock);
+    const double c_all = decode_ceiling_tokens_per_s(*all, hw, 1, 0, 1, &b_all);
+    EXPECT_NEAR(b_stock / 1e9, 5.00, 0.02);
+    EXPECT_NEAR(b_all / 1e9, 2.75, 0.02);
+    EXPECT_LT(c_stock, 57.0);  // published fork runs at 57-60 could not be stock
+    EXPECT_GT(c_all, 60.0);
+    // The layout needs an MXFP4 checkpoint on vLLM or SGLang.
+    EXPECT_FALSE(
+        model_costs(e->spec, Engine::vllm, "bf16", "auto", WeightLayout::mxfp4_all_linear).ok());
+    EXPECT_FALSE(
+        model_costs(e->spec, Engine::llama_cpp, "MXFP4", "auto", WeightLayout::mxfp4_all_linear)
+            .ok());
+    EXPECT_EQ(parse_weight_layout(""), WeightLayout::stock);
+    EXPECT_EQ(parse_weight_layout("mxfp4-layers=moe,qkv,o,lm_head"),
+              WeightLayout::mxfp4_all_linear);
+    EXPECT_FALSE(parse_weight_layout("mxfp4-everything").has_value());
+}
+
+// Issue 11 items 3 and 5: a prediction above 95% of its bound, and constants fitted at a bound,
+// are said in the notes.
+TEST(Performance, NotesNearTheBoundAndConstantsAtABound) {
+    ModelCosts m = toy_dense();
+    ResolvedConstants rc;  // ideal: decode at its bandwidth bound
+    rc.source = "vllm/mxfp4";
+    rc.calibrated = true;
+    rc.at_bound = {"vllm/layer_overhead_s", "vllm/mxfp4.weights_bw_eff"};
+    auto p = predict(m, rc, toy_hw(), Engine::vllm, PerfRequest{});
+    ASSERT_TRUE(p.ok());
+    auto has = [&](const std::string& what) {
+        for (const std::string& n : p->notes)
+            if (n.find(what) != std::string::npos) return true;
+        return false;
+    };
+    EXPECT_TRUE(has("of its bandwidth bound"));
+    EXPECT_TRUE(has("constant vllm/layer_overhead_s was fitted at the bound"));
+    EXPECT_TRUE(has("constant vllm/mxfp4.weights_bw_eff was fitted at the bound"));
+    rc.constants.weights_bw_eff = 0.5;
+    rc.at_bound.clear();
+    auto q = predict(m, rc, toy_hw(), Engine::vllm, PerfRequest{});
+    ASSERT_TRUE(q.ok());
+    for (const std::string& n : q->notes) EXPECT_EQ(n.find("bound"), std::string::npos) << n;
 }
 
 TEST(Performance, TensorParallelSplitsBytesAndPaysAllReduces) {
@@ -125,7 +215,9 @@ TEST(Performance, QuantFamilies) {
     EXPECT_EQ(quant_family(Engine::llama_cpp, "Q4_K_M"), "ggml");
     EXPECT_EQ(quant_family(Engine::llama_cpp, "BF16"), "float");
     EXPECT_EQ(quant_family(Engine::vllm, "awq"), "int4");
-    EXPECT_EQ(quant_family(Engine::vllm, "mxfp4"), "fp4");
+    EXPECT_EQ(quant_family(Engine::vllm, "mxfp4"), "mxfp4");
+    EXPECT_EQ(quant_family(Engine::vllm, "nvfp4"), "nvfp4");
+    EXPECT_EQ(quant_family(Engine::vllm, "mxfp4", WeightLayout::mxfp4_all_linear), "mxfp4-layers");
     EXPECT_EQ(quant_family(Engine::sglang, "fp8"), "fp8");
     EXPECT_EQ(quant_family(Engine::sglang, "bf16"), "float");
 }
@@ -144,12 +236,6 @@ TEST(Performance, BuiltinConstantsCoverEveryEngineAndFamily) {
             EXPECT_FALSE(r.source.empty());
         }
     }
-}
-
-hw::HardwareProfile spark() {
-    auto p = hw::find_profile("dgx-spark");
-    EXPECT_TRUE(p.ok());
-    return *p;
 }
 
 std::vector<std::string> quants_of(Engine e) {
