@@ -59,7 +59,7 @@ class RequestHandle {
 class Client {
   public:
     explicit Client(ClientOptions options = {});
-    ~Client();  // cancels requests in flight and joins the io threads
+    ~Client();  // stops and joins the io threads; requests in flight are dropped, no on_done
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 

@@ -32,7 +32,7 @@ struct ServerOptions {
 // keeps one in its timer callbacks). Every method may be called from any thread: calls are
 // carried to the connection's io thread; callbacks (write done, timer, disconnect) run there.
 // Once the exchange has ended (response sent, stream ended, or the peer gone), further calls
-// are ignored and write callbacks get false.
+// are ignored and write callbacks get false. A Responder must not outlive its Server.
 class Responder {
   public:
     // A whole response; Content-Length is set. The connection is kept alive when the request
@@ -68,7 +68,8 @@ class Responder {
     std::shared_ptr<detail::Exchange> ex_;
 };
 
-// Called on an io thread for each request; must not block. An exception thrown by the handler
+// Called on an io thread for each request; must not block, and must be thread-safe when
+// io_threads > 1 (it then runs on several threads at once). An exception thrown by the handler
 // is caught and answered with 500 (the catch-all at the boundary, style.md).
 using Handler = std::function<void(const Request&, Responder)>;
 
