@@ -68,6 +68,7 @@ Action setup_inspect(CLI::App& app, Context& ctx);
 Action setup_models(CLI::App& app, Context& ctx);
 Action setup_plan(CLI::App& app, Context& ctx);
 Action setup_project(CLI::App& app, Context& ctx);
+Action setup_simulate(CLI::App& app, Context& ctx);
 Action setup_activity(CLI::App& app, Context& ctx);
 
 }  // namespace sparkctl::cli

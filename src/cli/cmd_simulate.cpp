@@ -1,0 +1,437 @@
+// sparkctl simulate MODEL: the deployment `plan` would launch, serving a workload in a
+// discrete-event simulation of the engine's scheduler (src/sim/, docs/dev/sim.md). The CLI
+// composes plan and sim: plan picks engine, quantization and sizes; sim gets the settings.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/exit_status.h"
+#include "base/file.h"
+#include "base/strings.h"
+#include "cli/command.h"
+#include "engines/alloc.h"
+#include "fit/step_cost.h"
+#include "hw/detect.h"
+#include "model/catalog.h"
+#include "model/load.h"
+#include "plan/plan.h"
+#include "plan/rules.h"
+#include "sim/report.h"
+#include "sim/simulator.h"
+#include "sim/workload.h"
+
+namespace sparkctl::cli {
+
+namespace {
+
+using nlohmann::json;
+
+struct SimulateArgs {
+    std::string model;
+    std::string use = "chat";
+    std::uint32_t users = 1;
+    std::optional<std::uint64_t> context;
+    std::string engine;
+    std::string engine_version;
+    std::string quant;
+    bool bench = false;
+    std::optional<std::uint32_t> max_num_seqs;
+    std::optional<std::uint32_t> max_batched_tokens;
+    std::string prefix_caching;  // "", "on", "off"
+    // Workload vocabulary (design.md "Contracts").
+    std::string concurrency;
+    std::string rate;
+    std::string arrivals = "poisson";
+    double think_s = 0;
+    std::string prompt_tokens = "512";
+    std::string output_tokens = "256";
+    std::string trace;
+    std::optional<std::uint64_t> requests;
+    std::optional<double> duration_s;
+    std::uint64_t seed = 0;
+    std::string slo;
+    bool find_max = false;
+    std::string plot;
+};
+
+json stats_json(const std::optional<net::Stats>& s) {
+    if (!s) return nullptr;
+    return {{"mean", s->mean}, {"p50", s->p50}, {"p90", s->p90},
+            {"p95", s->p95},   {"p99", s->p99}, {"p99_9", s->p99_9}};
+}
+
+json summary_json(const sim::Summary& s) {
+    return {{"requests_completed", s.requests_completed},
+            {"requests_clamped_to_context", s.requests_clamped},
+            {"ttft_ms", stats_json(s.ttft_ms)},
+            {"tpot_ms", stats_json(s.tpot_ms)},
+            {"itl_ms", stats_json(s.itl_ms)},
+            {"e2e_ms", stats_json(s.e2e_ms)},
+            {"queue_ms", stats_json(s.queue_ms)},
+            {"output_tokens_per_s", s.output_tokens_per_s},
+            {"output_tokens_per_s_per_user", s.output_tokens_per_s_per_user},
+            {"total_tokens_per_s", s.total_tokens_per_s},
+            {"requests_per_s", s.requests_per_s},
+            {"kv_pool_peak_fraction", s.kv_pool_peak_fraction},
+            {"preemptions", s.preemptions},
+            {"prefix_cache_hit_rate",
+             s.prefix_cache_hit_rate ? json(*s.prefix_cache_hit_rate) : json(nullptr)},
+            {"steps", s.steps},
+            {"simulated_s", s.simulated_s}};
+}
+
+const char* scheduler_name(sim::Scheduler s) {
+    switch (s) {
+        case sim::Scheduler::vllm:
+            return "vllm";
+        case sim::Scheduler::sglang:
+            return "sglang";
+        case sim::Scheduler::llama_cpp:
+            return "llama.cpp";
+    }
+    return "?";
+}
+
+// One point of the load axis, run and summarized.
+struct Point {
+    double load = 0;
+    sim::Summary summary;
+    double wall_s = 0;
+};
+
+}  // namespace
+
+Action setup_simulate(CLI::App& app, Context& ctx) {
+    auto a = std::make_shared<SimulateArgs>();
+    app.add_option("MODEL", a->model, "Catalog name or HF id, or a model file or directory")
+        ->required();
+    app.add_option("--for", a->use, "The plan's use: chat (default), agents, batch, long-context");
+    app.add_option("--users", a->users, "The plan's sequences served at once (default 1)")
+        ->check(CLI::Range(1u, 1u << 20));
+    app.add_option("--context", a->context, "Tokens per sequence (default: the plan's)");
+    app.add_option("--engine", a->engine, "Force llama.cpp, vllm or sglang");
+    app.add_option("--engine-version", a->engine_version, "Engine version (as plan)");
+    app.add_option("--quant", a->quant, "Force a published quantization");
+    app.add_flag("--bench", a->bench, "Plan for benchmarking (prefix caching off)");
+    app.add_option("--max-num-seqs", a->max_num_seqs,
+                   "Sequences the engine runs at once (default: the plan's parallel; -np on "
+                   "llama.cpp)")
+        ->check(CLI::Range(1u, 1u << 16));
+    app.add_option("--max-num-batched-tokens", a->max_batched_tokens,
+                   "Tokens per engine step (default: the engine's, by device memory)")
+        ->check(CLI::Range(1u, 1u << 20));
+    app.add_option("--prefix-caching", a->prefix_caching,
+                   "on or off (default: on, the engines' default; off with --bench)")
+        ->check(CLI::IsMember({"on", "off"}));
+    app.add_option("--concurrency", a->concurrency,
+                   "Closed loop: users each with one request in flight; a list is a sweep");
+    app.add_option("--rate", a->rate, "Open loop: requests per second; a list is a sweep");
+    app.add_option("--arrivals", a->arrivals, "poisson (default), gamma:CV or constant");
+    app.add_option("--think-s", a->think_s, "Closed loop: seconds between answer and next request")
+        ->check(CLI::Range(0.0, 1e6));
+    app.add_option("--prompt-tokens", a->prompt_tokens,
+                   "A number, uniform:A:B, normal:MEAN:SD or lognormal:MEDIAN:SIGMA (default 512)");
+    app.add_option("--output-tokens", a->output_tokens, "As --prompt-tokens (default 256)");
+    app.add_option("--trace", a->trace,
+                   "JSONL: arrival_s, prompt_tokens, output_tokens, optional prefix_id, "
+                   "prefix_tokens");
+    app.add_option("--requests", a->requests,
+                   "Requests per point (default 1000, vllm bench serve's --num-prompts)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
+    app.add_option("--duration", a->duration_s, "Seconds of arrivals per point")
+        ->check(CLI::Range(1e-3, 1e7));
+    app.add_option("--seed", a->seed, "Random seed (default 0)");
+    app.add_option("--slo", a->slo, "Service levels, e.g. \"ttft_p95<=2s,tpot_p50<=50ms\"");
+    app.add_flag("--find-max", a->find_max,
+                 "Bisect for the most concurrency (or highest rate) that meets --slo, up to the "
+                 "largest load given");
+    app.add_option("--plot", a->plot, "Write an SVG of a sweep to this file");
+    ctx.add_config_flag(app, "hardware");
+    return [a](Context& c) -> int {
+        const auto wall0 = std::chrono::steady_clock::now();
+        auto cfg = c.config();
+        if (!cfg) return c.out.fail(cfg.error());
+        const std::string cfg_origin =
+            (*cfg)->file() ? (*cfg)->file()->string() : std::string("config");
+
+        // ---- The workload.
+        sim::Load load;
+        load.seed = a->seed;
+        load.think_s = a->think_s;
+        load.requests = a->requests;
+        load.duration_s = a->duration_s;
+        auto pd = sim::parse_distribution("--prompt-tokens", a->prompt_tokens);
+        if (!pd) return c.out.fail(pd.error());
+        auto od = sim::parse_distribution("--output-tokens", a->output_tokens);
+        if (!od) return c.out.fail(od.error());
+        load.prompt_tokens = *pd;
+        load.output_tokens = *od;
+        auto arr = sim::parse_arrivals(a->arrivals);
+        if (!arr) return c.out.fail(arr.error());
+        load.arrivals = *arr;
+        const int modes = !a->concurrency.empty() + !a->rate.empty() + !a->trace.empty();
+        if (modes > 1) {
+            return c.out.fail(base::kExitBadInput,
+                              "--concurrency, --rate and --trace are exclusive: give one");
+        }
+        std::vector<double> loads{1};
+        std::string load_name = "concurrency";
+        load.kind = sim::Load::Kind::closed;
+        if (!a->rate.empty()) {
+            auto l = sim::parse_load_list("--rate", a->rate, false);
+            if (!l) return c.out.fail(l.error());
+            loads = *l;
+            load_name = "rate_per_s";
+            load.kind = sim::Load::Kind::open;
+        } else if (!a->trace.empty()) {
+            auto t = sim::load_trace(a->trace);
+            if (!t) return c.out.fail(t.error());
+            load.trace = std::move(*t);
+            load_name = "trace";
+            load.kind = sim::Load::Kind::trace;
+        } else if (!a->concurrency.empty()) {
+            auto l = sim::parse_load_list("--concurrency", a->concurrency, true);
+            if (!l) return c.out.fail(l.error());
+            loads = *l;
+        }
+        std::vector<sim::SloTerm> slo;
+        if (!a->slo.empty()) {
+            auto s = sim::parse_slo(a->slo);
+            if (!s) return c.out.fail(s.error());
+            slo = *s;
+        }
+        if (a->find_max && (slo.empty() || load.kind == sim::Load::Kind::trace)) {
+            return c.out.fail(base::kExitBadInput,
+                              "--find-max needs --slo and --concurrency or --rate");
+        }
+
+        // ---- The deployment, as plan would launch it.
+        plan::PlanRequest req;
+        auto use = plan::parse_use(a->use);
+        if (!use) return c.out.fail(use.error());
+        req.use = *use;
+        if (a->context && *a->context < 2) {
+            return c.out.fail(base::kExitBadInput, "--context: must be at least 2");
+        }
+        req.users = a->users;
+        req.context = a->context;
+        req.nodes = 1;
+        req.bench = a->bench;
+        req.engine = a->engine;
+        req.engine_version = a->engine_version;
+        req.quant = a->quant;
+        auto rules = plan::RuleBook::configured((*cfg)->table("rules"), cfg_origin);
+        if (!rules) return c.out.fail(rules.error());
+        std::unique_ptr<hw::System> system = hw::make_real_system();
+        auto hwp = hw::resolve_hardware((*cfg)->value("hardware"), *system);
+        if (!hwp) return c.out.fail(hwp.error());
+        req.hardware = plan::hardware_of(*hwp);
+        auto spec = model::load_model(a->model);
+        if (!spec) return c.out.fail(spec.error());
+        auto p = plan::make_plan(*spec, model::published_variants(*spec), req, *rules);
+        if (!p) return c.out.fail(p.error());
+        if (p->status != plan::Status::ok) {
+            return c.out.fail(
+                p->exit_status(),
+                "simulate: the plan is not launchable: " +
+                    (p->refusal.empty() ? std::string("it does not fit") : p->refusal));
+        }
+        auto caps = fit::hw_caps(*hwp);
+        if (!caps) return c.out.fail(caps.error());
+        auto costs = fit::model_costs(*spec, p->engine, p->quant, p->kv_cache_dtype);
+        if (!costs) return c.out.fail(costs.error());
+        const fit::ResolvedConstants rc = fit::resolve_constants(
+            fit::builtin_constants(), p->engine, fit::quant_family(p->engine, p->quant));
+
+        const fit::Estimate& est = p->fit.estimate;
+        sim::EngineSettings es;
+        es.context = p->context;
+        es.max_seqs = a->max_num_seqs.value_or(p->parallel);
+        es.max_batched_tokens =
+            a->max_batched_tokens.value_or(fit::default_ubatch(p->engine, hwp->memory_total_bytes));
+        es.prefix_caching = a->prefix_caching.empty() ? !a->bench : a->prefix_caching == "on";
+        switch (p->engine) {
+            case engines::Engine::vllm:
+                es.scheduler = sim::Scheduler::vllm;
+                es.block_size = engines::vllm::kBlockSize;
+                es.kv_pool_tokens = est.kv.full_cells;
+                break;
+            case engines::Engine::sglang:
+                es.scheduler = sim::Scheduler::sglang;
+                es.block_size = engines::sglang::kPageSize;
+                es.kv_pool_tokens = est.settings.sglang_max_total_tokens
+                                        ? est.settings.sglang_max_total_tokens
+                                        : est.kv.full_cells;
+                break;
+            case engines::Engine::llama_cpp:
+                es.scheduler = sim::Scheduler::llama_cpp;
+                es.block_size = 1;
+                break;
+        }
+        // --max-num-seqs above the plan's parallel keeps the plan's pool: more sequences share it.
+        if (es.kv_pool_tokens == 0) es.kv_pool_tokens = es.context * es.max_seqs;
+        auto cost = fit::StepCost::make(*costs, rc.constants, *caps, p->tensor_parallel,
+                                        es.max_seqs, es.max_batched_tokens);
+        if (!cost) return c.out.fail(cost.error());
+
+        auto run_point = [&](double x) -> base::Result<Point> {
+            const auto t0 = std::chrono::steady_clock::now();
+            sim::Load l = load;
+            if (l.kind == sim::Load::Kind::closed) l.concurrency = static_cast<std::uint32_t>(x);
+            if (l.kind == sim::Load::Kind::open) l.rate_per_s = x;
+            auto r = sim::simulate(*cost, es, l);
+            if (!r) return r.error();
+            Point pt;
+            pt.load = x;
+            pt.summary = sim::summarize(*r);
+            pt.wall_s =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            return pt;
+        };
+        auto point_json = [&](const Point& pt) {
+            json j = summary_json(pt.summary);
+            if (load.kind != sim::Load::Kind::trace) j[load_name] = pt.load;
+            if (!slo.empty()) j["slo_met"] = sim::slo_met(pt.summary, slo, nullptr);
+            j["wall_s"] = pt.wall_s;
+            return j;
+        };
+
+        std::vector<Point> points;
+        for (double x : loads) {
+            auto pt = run_point(x);
+            if (!pt) return c.out.fail(pt.error());
+            points.push_back(std::move(*pt));
+        }
+
+        json doc;
+        doc["model"] = p->model;
+        doc["hardware"] = req.hardware.name;
+        doc["simulated"] = true;
+        doc["deployment"] = {
+            {"engine", engines::to_string(p->engine)},
+            {"scheduler", scheduler_name(es.scheduler)},
+            {"quant", p->quant},
+            {"context", es.context},
+            {"max_num_seqs", es.max_seqs},
+            {"max_num_batched_tokens", es.max_batched_tokens},
+            {"kv_pool_tokens",
+             es.scheduler == sim::Scheduler::llama_cpp ? json(nullptr) : json(es.kv_pool_tokens)},
+            {"block_size", es.block_size},
+            {"prefix_caching", es.prefix_caching},
+            {"tensor_parallel", p->tensor_parallel},
+            {"constants_source", rc.source}};
+        doc["workload"] = {{"mode", load.kind == sim::Load::Kind::closed ? "closed"
+                                    : load.kind == sim::Load::Kind::open ? "open"
+                                                                         : "trace"},
+                           {"prompt_tokens", a->prompt_tokens},
+                           {"output_tokens", a->output_tokens},
+                           {"arrivals", a->arrivals},
+                           {"think_s", a->think_s},
+                           {"requests", a->requests ? json(*a->requests) : json(nullptr)},
+                           {"duration_s", a->duration_s ? json(*a->duration_s) : json(nullptr)},
+                           {"seed", a->seed}};
+        if (points.size() == 1) {
+            const json one = point_json(points[0]);
+            for (const auto& [k, v] : one.items()) doc[k] = v;
+        } else {
+            json sweep = json::array();
+            for (const Point& pt : points) sweep.push_back(point_json(pt));
+            doc["sweep"] = sweep;
+        }
+        if (!slo.empty()) {
+            json terms = json::array();
+            for (const sim::SloTerm& t : slo) terms.push_back(t.text);
+            doc["slo"] = terms;
+        }
+
+        int status = base::kExitOk;
+        std::string text;
+        if (a->find_max) {
+            // Bisection on the load, assuming the SLO gets harder as load grows.
+            const bool closed = load.kind == sim::Load::Kind::closed;
+            const double hi0 = *std::max_element(loads.begin(), loads.end());
+            json tried = json::array();
+            std::optional<double> best;
+            double lo = 0, hi = hi0;
+            auto check = [&](double x) -> base::Result<bool> {
+                auto pt = run_point(x);
+                if (!pt) return pt.error();
+                const bool ok = sim::slo_met(pt->summary, slo, nullptr);
+                tried.push_back({{load_name, x},
+                                 {"slo_met", ok},
+                                 {"output_tokens_per_s", pt->summary.output_tokens_per_s}});
+                return ok;
+            };
+            auto top = check(hi);
+            if (!top) return c.out.fail(top.error());
+            if (*top) {
+                best = hi;
+            } else {
+                // Integers for users, 1% of the range for rates.
+                const double step = closed ? 1 : hi0 / 100;
+                while (hi - lo > step) {
+                    const double mid = closed ? std::floor((lo + hi) / 2) : (lo + hi) / 2;
+                    if (mid <= lo) break;
+                    auto ok = check(mid);
+                    if (!ok) return c.out.fail(ok.error());
+                    (*ok ? lo : hi) = mid;
+                    if (*ok) best = mid;
+                }
+            }
+            doc["find_max"] = {{"load", load_name},
+                               {"max", best ? json(*best) : json(nullptr)},
+                               {"upper_bound", hi0},
+                               {"tried", tried}};
+            if (!best) status = base::kExitWanting;
+            text += best
+                        ? fmt::format("find-max: {} {:g} meets the SLO\n", load_name, *best)
+                        : fmt::format("find-max: no {} up to {:g} meets the SLO\n", load_name, hi0);
+        }
+
+        if (!a->plot.empty()) {
+            std::vector<sim::SweepPoint> sp;
+            for (const Point& pt : points) {
+                sp.push_back({pt.load, pt.summary.output_tokens_per_s,
+                              pt.summary.output_tokens_per_s_per_user});
+            }
+            const std::string svg = sim::sweep_svg(
+                p->model + " on " + engines::to_string(p->engine) + " (simulated)",
+                load.kind == sim::Load::Kind::open ? "requests/s" : "concurrency", sp);
+            if (auto w = base::write_file_atomic(a->plot, svg); !w) return c.out.fail(w.error());
+        }
+        doc["wall_s"] =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+        if (c.out.json) {
+            c.out.emit_json(doc);
+        } else {
+            std::string t = fmt::format(
+                "{} on {} ({} {}), context {}, max {} sequences, {} tokens/step (simulated)\n",
+                p->model, req.hardware.name, engines::to_string(p->engine), p->quant, es.context,
+                es.max_seqs, es.max_batched_tokens);
+            t += fmt::format("{:>12} {:>9} {:>11} {:>10} {:>10} {:>10} {:>10} {:>8}\n", load_name,
+                             "req/s", "out tok/s", "tok/s/usr", "ttft p50", "ttft p95", "tpot p50",
+                             "preempt");
+            for (const Point& pt : points) {
+                const sim::Summary& s = pt.summary;
+                t += fmt::format(
+                    "{:>12g} {:>9.2f} {:>11.1f} {:>10.1f} {:>8.0f}ms {:>8.0f}ms {:>8.1f}ms "
+                    "{:>8}\n",
+                    pt.load, s.requests_per_s, s.output_tokens_per_s,
+                    s.output_tokens_per_s_per_user, s.ttft_ms ? s.ttft_ms->p50 : 0,
+                    s.ttft_ms ? s.ttft_ms->p95 : 0, s.tpot_ms ? s.tpot_ms->p50 : 0, s.preemptions);
+            }
+            c.out.emit_text(t + text);
+        }
+        if (status == base::kExitWanting && !c.out.json) {
+            std::fprintf(stderr, "sparkctl: simulate: no load meets the SLO\n");
+        }
+        return status;
+    };
+}
+
+}  // namespace sparkctl::cli
