@@ -43,6 +43,8 @@ struct SimulateArgs {
     std::optional<std::uint32_t> max_num_seqs;
     std::optional<std::uint32_t> max_batched_tokens;
     std::string prefix_caching;  // "", "on", "off"
+    std::string weight_layout;
+    std::vector<std::string> overrides;
     // Workload vocabulary (design.md "Contracts").
     std::string concurrency;
     std::string rate;
@@ -118,6 +120,8 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
     app.add_option("--engine-version", a->engine_version, "Engine version (as plan)");
     app.add_option("--quant", a->quant, "Force a published quantization");
     app.add_flag("--bench", a->bench, "Plan for benchmarking (prefix caching off)");
+    app.add_option("--override", a->overrides,
+                   "Turn an operational rule's refusal into a warning (R-OPS-n), as plan");
     app.add_option("--max-num-seqs", a->max_num_seqs,
                    "Sequences the engine runs at once (default: the plan's parallel; -np on "
                    "llama.cpp)")
@@ -128,6 +132,9 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
     app.add_option("--prefix-caching", a->prefix_caching,
                    "on or off (default: on, the engines' default; off with --bench)")
         ->check(CLI::IsMember({"on", "off"}));
+    app.add_option("--weight-layout", a->weight_layout,
+                   "What the build stores narrow: stock (default) or "
+                   "mxfp4-layers=moe,qkv,o,lm_head (community vLLM builds)");
     app.add_option("--concurrency", a->concurrency,
                    "Closed loop: users each with one request in flight; a list is a sweep");
     app.add_option("--rate", a->rate, "Open loop: requests per second; a list is a sweep");
@@ -225,6 +232,7 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
         req.engine = a->engine;
         req.engine_version = a->engine_version;
         req.quant = a->quant;
+        req.overrides = a->overrides;
         auto rules = plan::RuleBook::configured((*cfg)->table("rules"), cfg_origin);
         if (!rules) return c.out.fail(rules.error());
         std::unique_ptr<hw::System> system = hw::make_real_system();
@@ -243,10 +251,18 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
         }
         auto caps = fit::hw_caps(*hwp);
         if (!caps) return c.out.fail(caps.error());
-        auto costs = fit::model_costs(*spec, p->engine, p->quant, p->kv_cache_dtype);
+        const auto layout = a->weight_layout.empty() || a->weight_layout == "stock"
+                                ? std::optional<fit::WeightLayout>(fit::WeightLayout::stock)
+                                : fit::parse_weight_layout(a->weight_layout);
+        if (!layout) {
+            return c.out.fail(base::kExitBadInput,
+                              "--weight-layout: '" + base::printable(a->weight_layout) +
+                                  "': expected stock or mxfp4-layers=moe,qkv,o,lm_head");
+        }
+        auto costs = fit::model_costs(*spec, p->engine, p->quant, p->kv_cache_dtype, *layout);
         if (!costs) return c.out.fail(costs.error());
         const fit::ResolvedConstants rc = fit::resolve_constants(
-            fit::builtin_constants(), p->engine, fit::quant_family(p->engine, p->quant));
+            fit::builtin_constants(), p->engine, fit::quant_family(p->engine, p->quant, *layout));
 
         const fit::Estimate& est = p->fit.estimate;
         sim::EngineSettings es;
