@@ -10,8 +10,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -220,6 +222,94 @@ TEST(Http, ClientDisconnectMidStreamIsNoticedAndCancelReported) {
         << result.error().message;
     ASSERT_EQ(noticed.get_future().wait_for(kDeadline), std::future_status::ready);
     EXPECT_TRUE(late_write_failed);
+}
+
+TEST(Http, HeadGetsTheLengthWithoutTheBody) {
+    Server server({}, echo);
+    ASSERT_TRUE(server.start().ok());
+    Client client;
+    ClientRequest head = get(server, "/h");
+    head.method = "HEAD";
+    auto r = client.fetch(head);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body, "");
+    EXPECT_EQ(header_value(r->headers, "content-length"), "8");  // "HEAD /h "
+    r = client.fetch(get(server, "/after-head"));                // the connection is still in step
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body, "GET /after-head ");
+    EXPECT_EQ(server.connections_accepted(), 1u);
+}
+
+TEST(Http, ExpectContinueIsAnswered) {
+    Server server({}, echo);
+    ASSERT_TRUE(server.start().ok());
+    RawSocket s(server.port());
+    ASSERT_TRUE(s.connected());
+    s.send("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    EXPECT_EQ(s.read_until("\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n");
+    s.send("hello");
+    EXPECT_NE(s.read_until("POST /p hello").find("POST /p hello"), std::string::npos);
+}
+
+TEST(Http, ResponderWorksFromAnotherThread) {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::optional<Responder> pending;
+    Server server({}, [&](const Request&, Responder r) {
+        std::lock_guard lock(mutex);
+        pending = std::move(r);
+        ready.notify_one();
+    });
+    ASSERT_TRUE(server.start().ok());
+    std::thread worker([&] {
+        std::unique_lock lock(mutex);
+        if (!ready.wait_for(lock, kDeadline, [&] { return pending.has_value(); })) return;
+        pending->start_stream(200, {});
+        pending->write("from ");
+        pending->write("worker");
+        pending->end();
+        pending.reset();
+    });
+    Client client;
+    auto r = client.fetch(get(server, "/"));
+    worker.join();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body, "from worker");
+}
+
+TEST(Http, QueuedBytesAndWriteCallbacksTrackTheSocket) {
+    constexpr int kChunks = 16;
+    constexpr std::size_t kChunk = 128 * 1024;
+    std::size_t queued_after_writes = 0;
+    std::size_t queued_at_last_callback = 1;
+    std::vector<int> order;
+    std::promise<void> last_done;  // the server's callbacks may run after the client has it all
+    Server server({}, [&](const Request&, Responder r) {
+        r.start_stream(200, {});
+        for (int i = 0; i < kChunks; ++i) {
+            r.write(std::string(kChunk, 'x'), [&, r, i](bool ok) {
+                EXPECT_TRUE(ok);
+                order.push_back(i);
+                if (i == kChunks - 1) {
+                    queued_at_last_callback = r.queued_bytes();
+                    last_done.set_value();
+                }
+            });
+        }
+        // Nothing can have reached the socket yet: completions run after this handler returns.
+        queued_after_writes = r.queued_bytes();
+        r.end();
+    });
+    ASSERT_TRUE(server.start().ok());
+    Client client;
+    auto r = client.fetch(get(server, "/big"));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body.size(), kChunks * kChunk);
+    ASSERT_EQ(last_done.get_future().wait_for(kDeadline), std::future_status::ready);
+    EXPECT_GE(queued_after_writes, kChunks * kChunk);
+    EXPECT_EQ(queued_at_last_callback, 0u);
+    ASSERT_EQ(order.size(), static_cast<std::size_t>(kChunks));
+    for (int i = 0; i < kChunks; ++i) EXPECT_EQ(order[i], i);
 }
 
 TEST(Http, OversizedHeaderGets431AndBodyGets413) {
