@@ -312,35 +312,55 @@ TEST(Http, QueuedBytesAndWriteCallbacksTrackTheSocket) {
     for (int i = 0; i < kChunks; ++i) EXPECT_EQ(order[i], i);
 }
 
+// A request handle that on_body may read: published under a lock before the server answers
+// (the server holds its answer until release()).
+struct HeldRequest {
+    std::mutex mutex;
+    RequestHandle handle;
+    std::promise<Responder> responder;
+
+    RequestHandle get() {
+        std::lock_guard lock(mutex);
+        return handle;
+    }
+    void publish(RequestHandle h) {
+        std::lock_guard lock(mutex);
+        handle = std::move(h);
+    }
+};
+
 TEST(Http, PausedClientReadsNothingUntilResumed) {
     const std::string big(4 << 20, 'p');  // far more than one read: the rest waits in the socket
-    Server server({}, [&big](const Request& req, Responder r) {
+    HeldRequest held;
+    Server server({}, [&held](const Request& req, Responder r) {
         if (req.target == "/ping") return r.respond(Response{200, {}, "pong"});
-        r.respond(Response{200, {}, big});
+        held.responder.set_value(r);
     });
     ASSERT_TRUE(server.start().ok());
     Client client;  // one io thread: the ping below runs on the paused request's loop
-    auto handle = std::make_shared<RequestHandle>();
     std::atomic<int> pieces{0};
     std::size_t bytes = 0;
     std::promise<void> first;
     std::promise<base::Result<void>> done;
     StreamCallbacks cb;
-    cb.on_body = [&, handle](std::string_view d, std::chrono::steady_clock::time_point) {
+    cb.on_body = [&](std::string_view d, std::chrono::steady_clock::time_point) {
         if (pieces++ == 0) {
-            handle->pause();
+            held.get().pause();
             first.set_value();
         }
         bytes += d.size();
     };
     cb.on_done = [&](base::Result<void> r) { done.set_value(std::move(r)); };
-    *handle = client.request(get(server, "/big"), std::move(cb));
+    held.publish(client.request(get(server, "/big"), std::move(cb)));
+    auto responder = held.responder.get_future();
+    ASSERT_EQ(responder.wait_for(kDeadline), std::future_status::ready);
+    responder.get().respond(Response{200, {}, big});
     ASSERT_EQ(first.get_future().wait_for(kDeadline), std::future_status::ready);
     // Another exchange completes on the same loop; the paused one must not have read meanwhile.
     auto ping = client.fetch(get(server, "/ping"));
     ASSERT_TRUE(ping.ok()) << ping.error().message;
     EXPECT_EQ(pieces.load(), 1);
-    handle->resume();
+    held.get().resume();
     auto fut = done.get_future();
     ASSERT_EQ(fut.wait_for(kDeadline), std::future_status::ready);
     auto result = fut.get();
@@ -350,20 +370,22 @@ TEST(Http, PausedClientReadsNothingUntilResumed) {
 }
 
 TEST(Http, CancelWhilePausedReportsCancelled) {
-    Server server({}, [](const Request&, Responder r) {
-        r.respond(Response{200, {}, std::string(4 << 20, 'c')});
-    });
+    HeldRequest held;
+    Server server({}, [&held](const Request&, Responder r) { held.responder.set_value(r); });
     ASSERT_TRUE(server.start().ok());
     Client client;
-    auto handle = std::make_shared<RequestHandle>();
     std::promise<base::Result<void>> done;
     StreamCallbacks cb;
-    cb.on_body = [handle](std::string_view, std::chrono::steady_clock::time_point) {
-        handle->pause();
-        handle->cancel();  // from inside on_body: the request is paused, nothing is pending
+    cb.on_body = [&held](std::string_view, std::chrono::steady_clock::time_point) {
+        const RequestHandle h = held.get();
+        h.pause();
+        h.cancel();  // from inside on_body: the request is paused, nothing is pending
     };
     cb.on_done = [&](base::Result<void> r) { done.set_value(std::move(r)); };
-    *handle = client.request(get(server, "/"), std::move(cb));
+    held.publish(client.request(get(server, "/"), std::move(cb)));
+    auto responder = held.responder.get_future();
+    ASSERT_EQ(responder.wait_for(kDeadline), std::future_status::ready);
+    responder.get().respond(Response{200, {}, std::string(4 << 20, 'c')});
     auto fut = done.get_future();
     ASSERT_EQ(fut.wait_for(kDeadline), std::future_status::ready);
     auto result = fut.get();
