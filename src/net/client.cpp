@@ -213,7 +213,9 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
 
     void send() {
         out_ = request_.method + " " + request_.target + " HTTP/1.1\r\n";
-        detail::append_header(out_, "Host", key_);
+        if (header_value(request_.headers, "host").empty()) {
+            detail::append_header(out_, "Host", key_);
+        }
         detail::append_headers(out_, request_.headers);
         if (!request_.body.empty() || (request_.method != "GET" && request_.method != "HEAD")) {
             out_.append("Content-Length: ").append(std::to_string(request_.body.size()));

@@ -77,6 +77,11 @@ void echo(const Request& req, Responder r) {
     Response out;
     out.headers = {{"Content-Type", "text/plain"}, {"X-Method", req.method}};
     out.body = req.method + " " + req.target + " " + req.body;
+    if (req.target == "/host") {  // every Host header the server got, joined
+        for (const auto& [name, value] : req.headers) {
+            if (name == "Host") out.body += value;
+        }
+    }
     r.respond(std::move(out));
 }
 
@@ -91,6 +96,12 @@ TEST(Http, WholeResponsesGetAndPost) {
     EXPECT_EQ(r->body, "GET /health?x=1 ");
     EXPECT_EQ(header_value(r->headers, "x-method"), "GET");
     EXPECT_EQ(header_value(r->headers, "content-length"), "16");
+
+    ClientRequest with_host = get(server, "/host");
+    with_host.headers = {{"Host", "engine.local"}};
+    r = client.fetch(with_host);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body, "GET /host engine.local");  // one Host header: the caller's
 
     ClientRequest post = get(server, "/v1/completions");
     post.method = "POST";
