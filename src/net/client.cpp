@@ -1,0 +1,398 @@
+#include "net/client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include <array>
+#include <atomic>
+#include <exception>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "base/log.h"
+#include "net/detail/wire.h"
+
+namespace sparkctl::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace detail {
+class ClientOp;
+}
+
+namespace {
+
+std::string pool_key(const ClientRequest& r) { return r.host + ":" + std::to_string(r.port); }
+
+// One TCP connection to one host:port, reused across requests while the server keeps it alive.
+struct ClientConn {
+    explicit ClientConn(asio::any_io_executor ex) : stream(std::move(ex)) {}
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+};
+
+}  // namespace
+
+class Client::Impl {
+  public:
+    explicit Impl(ClientOptions o) : options(std::move(o)) {
+        const int n = std::max(1, options.io_threads);
+        for (int i = 0; i < n; ++i) {
+            contexts.push_back(std::make_unique<asio::io_context>(1));
+            guards.push_back(asio::make_work_guard(*contexts.back()));
+        }
+        for (auto& ctx : contexts) {
+            threads.emplace_back([ctx = ctx.get()] {
+                try {
+                    ctx->run();
+                } catch (const std::exception& e) {
+                    base::log_error(std::string("net: client io thread: ") + e.what());
+                }
+            });
+        }
+    }
+
+    ~Impl() {
+        guards.clear();
+        for (auto& ctx : contexts) ctx->stop();
+        for (auto& t : threads) t.join();
+        std::lock_guard lock(mutex);
+        idle.clear();  // before the io_contexts they were made on
+        paused.clear();
+    }
+
+    // A paused request has no operation pending to own it: the client does meanwhile.
+    void hold(std::shared_ptr<detail::ClientOp> op) {
+        std::lock_guard lock(mutex);
+        paused.emplace(op.get(), std::move(op));
+    }
+
+    void release(detail::ClientOp* op) {
+        std::shared_ptr<detail::ClientOp> keep;  // destroyed outside the lock
+        std::lock_guard lock(mutex);
+        auto it = paused.find(op);
+        if (it == paused.end()) return;
+        keep = std::move(it->second);
+        paused.erase(it);
+    }
+
+    // An idle keep-alive connection to the request's host, or null.
+    std::unique_ptr<ClientConn> take_idle(const std::string& key) {
+        std::lock_guard lock(mutex);
+        auto it = idle.find(key);
+        if (it == idle.end() || it->second.empty()) return nullptr;
+        auto conn = std::move(it->second.back());
+        it->second.pop_back();
+        return conn;
+    }
+
+    void give_back(const std::string& key, std::unique_ptr<ClientConn> conn) {
+        std::lock_guard lock(mutex);
+        auto& list = idle[key];
+        if (list.size() < options.max_idle_per_host) list.push_back(std::move(conn));
+    }
+
+    asio::any_io_executor next_executor() {
+        const std::size_t i = next.fetch_add(1) % contexts.size();
+        return contexts[i]->get_executor();
+    }
+
+    ClientOptions options;
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    std::vector<std::thread> threads;
+    std::atomic<std::size_t> next{0};
+    std::mutex mutex;
+    std::map<std::string, std::vector<std::unique_ptr<ClientConn>>> idle;
+    std::map<detail::ClientOp*, std::shared_ptr<detail::ClientOp>> paused;
+};
+
+namespace detail {
+
+// One request in flight; owned by its pending asynchronous operations.
+class ClientOp : public std::enable_shared_from_this<ClientOp> {
+  public:
+    ClientOp(Client::Impl& client, ClientRequest request, StreamCallbacks callbacks)
+        : client_(client),
+          request_(std::move(request)),
+          callbacks_(std::move(callbacks)),
+          key_(pool_key(request_)),
+          deadline_(std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(request_.timeout_ms)) {}
+
+    asio::any_io_executor executor() const { return executor_; }
+
+    void begin(std::unique_ptr<ClientConn> conn) {
+        reused_ = conn != nullptr;
+        conn_ = conn ? std::move(conn) : std::make_unique<ClientConn>(client_.next_executor());
+        executor_ = conn_->stream.get_executor();
+        asio::dispatch(executor(), [self = shared_from_this()] {
+            if (self->reused_) {
+                self->send();
+            } else {
+                self->connect();
+            }
+        });
+    }
+
+    void cancel() {
+        asio::dispatch(executor(), [self = shared_from_this()] {
+            if (self->finished_) return;
+            self->cancelled_ = true;
+            if (self->waiting_resume_) {  // paused: no operation pending to cancel
+                self->waiting_resume_ = false;
+                self->client_.release(self.get());
+                return self->fail(asio::error::operation_aborted, "read response body");
+            }
+            self->conn_->stream.cancel();
+        });
+    }
+
+    void pause() {
+        asio::dispatch(executor(), [self = shared_from_this()] { self->paused_ = true; });
+    }
+
+    void resume() {
+        asio::dispatch(executor(), [self = shared_from_this()] {
+            self->paused_ = false;
+            if (self->waiting_resume_ && !self->finished_) {
+                self->waiting_resume_ = false;
+                self->client_.release(self.get());
+                self->read_body();
+            }
+        });
+    }
+
+  private:
+    void connect() {
+        beast::error_code ec;
+        const auto address = asio::ip::make_address(request_.host, ec);
+        if (!ec) return connect_to(tcp::endpoint(address, request_.port));
+        resolver_.emplace(executor());
+        resolver_->async_resolve(
+            request_.host, std::to_string(request_.port),
+            [self = shared_from_this()](beast::error_code e, tcp::resolver::results_type r) {
+                if (e) return self->fail(e, "resolve");
+                self->conn_->stream.expires_at(self->deadline_);
+                self->conn_->stream.async_connect(
+                    r,
+                    [self](beast::error_code e2, const tcp::endpoint&) { self->on_connect(e2); });
+            });
+    }
+
+    void connect_to(const tcp::endpoint& endpoint) {
+        conn_->stream.expires_at(deadline_);
+        conn_->stream.async_connect(
+            endpoint, [self = shared_from_this()](beast::error_code e) { self->on_connect(e); });
+    }
+
+    void on_connect(beast::error_code ec) {
+        if (ec) return fail(ec, "connect");
+        beast::error_code ignored;
+        conn_->stream.socket().set_option(tcp::no_delay(true), ignored);
+        send();
+    }
+
+    void send() {
+        out_ = request_.method + " " + request_.target + " HTTP/1.1\r\n";
+        if (header_value(request_.headers, "host").empty()) {
+            detail::append_header(out_, "Host", key_);
+        }
+        detail::append_headers(out_, request_.headers);
+        if (!request_.body.empty() || (request_.method != "GET" && request_.method != "HEAD")) {
+            out_.append("Content-Length: ").append(std::to_string(request_.body.size()));
+            out_.append("\r\n");
+        }
+        out_.append("\r\n").append(request_.body);
+        conn_->stream.expires_at(deadline_);
+        conn_->stream.async_write_some(
+            asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                self->on_write_some(ec, n);
+            });
+    }
+
+    void on_write_some(beast::error_code ec, std::size_t n) {
+        if (ec) return fail(ec, "send");
+        out_.erase(0, n);
+        if (!out_.empty()) {
+            conn_->stream.async_write_some(
+                asio::buffer(out_),
+                [self = shared_from_this()](beast::error_code e, std::size_t m) {
+                    self->on_write_some(e, m);
+                });
+            return;
+        }
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(client_.options.max_header_bytes));
+        parser_->body_limit(boost::none);
+        if (request_.method == "HEAD") parser_->skip(true);
+        http::async_read_header(
+            conn_->stream, conn_->buffer, *parser_,
+            [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_header(e); });
+    }
+
+    void on_header(beast::error_code ec) {
+        if (ec) return fail(ec, "read response header");
+        got_response_ = true;
+        const auto& msg = parser_->get();
+        if (callbacks_.on_headers) {
+            Headers headers;
+            for (const auto& f : msg) {
+                headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+            }
+            callbacks_.on_headers(static_cast<int>(msg.result_int()), headers);
+        }
+        read_body();
+    }
+
+    void read_body() {
+        if (parser_->is_done()) return succeed();
+        auto& body = parser_->get().body();
+        body.data = chunk_.data();
+        body.size = chunk_.size();
+        http::async_read_some(
+            conn_->stream, conn_->buffer, *parser_,
+            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
+    }
+
+    void on_body(beast::error_code ec) {
+        if (ec == http::error::need_buffer) ec = {};
+        const auto at = std::chrono::steady_clock::now();
+        const std::size_t n = chunk_.size() - parser_->get().body().size;
+        if (n > 0 && callbacks_.on_body) callbacks_.on_body(std::string_view(chunk_.data(), n), at);
+        if (ec) return fail(ec, "read response body");
+        if (cancelled_) return fail(asio::error::operation_aborted, "read response body");
+        if (paused_ && !parser_->is_done()) {
+            // No operation is pending now, so the client holds this request until resume().
+            waiting_resume_ = true;
+            client_.hold(shared_from_this());
+            return;
+        }
+        read_body();
+    }
+
+    void succeed() {
+        finished_ = true;
+        // Reuse the connection when the server allows it and sent nothing extra.
+        if (parser_->keep_alive() && conn_->buffer.size() == 0) {
+            conn_->stream.expires_never();
+            client_.give_back(key_, std::move(conn_));
+        }
+        done({});
+    }
+
+    void fail(beast::error_code ec, const char* stage) {
+        // A reused connection the server closed while idle: retry once on a fresh one.
+        const bool stale = ec == http::error::end_of_stream || ec == asio::error::eof ||
+                           ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+        if (reused_ && !got_response_ && stale && !cancelled_) {
+            reused_ = false;
+            conn_ = std::make_unique<ClientConn>(executor_);
+            return connect();
+        }
+        finished_ = true;
+        std::string why;
+        if (cancelled_) {
+            why = "cancelled";
+        } else if (ec == beast::error::timeout) {
+            why = "timed out after " + std::to_string(request_.timeout_ms) + " ms";
+        } else {
+            why = ec.message();
+        }
+        const bool malformed =
+            ec.category() == http::make_error_code(http::error::bad_version).category() &&
+            ec != http::error::end_of_stream && ec != http::error::partial_message;
+        done(base::make_error(
+            malformed ? base::Errc::bad_input : base::Errc::io,
+            request_.method + " http://" + key_ + request_.target + ": " + stage + ": " + why));
+    }
+
+    void done(base::Result<void> result) {
+        if (callbacks_.on_done) callbacks_.on_done(std::move(result));
+        callbacks_ = {};  // drop what the caller captured as soon as the request is over
+    }
+
+    Client::Impl& client_;
+    ClientRequest request_;
+    StreamCallbacks callbacks_;
+    std::string key_;
+    std::chrono::steady_clock::time_point deadline_;
+    std::unique_ptr<ClientConn> conn_;  // null once given back to the pool
+    asio::any_io_executor executor_;    // conn_'s: every step of this request runs there
+    std::optional<tcp::resolver> resolver_;
+    std::optional<http::response_parser<http::buffer_body>> parser_;
+    std::array<char, 16 * 1024> chunk_{};
+    std::string out_;
+    bool reused_ = false;
+    bool got_response_ = false;
+    bool cancelled_ = false;
+    bool finished_ = false;
+    bool paused_ = false;
+    bool waiting_resume_ = false;  // paused with no read pending
+};
+
+}  // namespace detail
+
+using detail::ClientOp;
+
+void RequestHandle::cancel() const {
+    if (auto op = op_.lock()) op->cancel();
+}
+
+void RequestHandle::pause() const {
+    if (auto op = op_.lock()) op->pause();
+}
+
+void RequestHandle::resume() const {
+    if (auto op = op_.lock()) op->resume();
+}
+
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Client::~Client() = default;
+
+RequestHandle Client::request(ClientRequest request, StreamCallbacks callbacks) {
+    auto conn = impl_->take_idle(pool_key(request));
+    auto op = std::make_shared<ClientOp>(*impl_, std::move(request), std::move(callbacks));
+    op->begin(std::move(conn));
+    return RequestHandle(op);
+}
+
+base::Result<Response> Client::fetch(ClientRequest request) {
+    auto response = std::make_shared<Response>();
+    std::promise<base::Result<void>> promise;
+    auto future = promise.get_future();
+    StreamCallbacks cb;
+    cb.on_headers = [response](int status, const Headers& headers) {
+        response->status = status;
+        response->headers = headers;
+    };
+    cb.on_body = [response](std::string_view data, std::chrono::steady_clock::time_point) {
+        response->body.append(data);
+    };
+    cb.on_done = [&promise](base::Result<void> r) { promise.set_value(std::move(r)); };
+    (void)this->request(std::move(request), std::move(cb));
+    auto result = future.get();
+    if (!result.ok()) return result.error();
+    return std::move(*response);
+}
+
+}  // namespace sparkctl::net

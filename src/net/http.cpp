@@ -1,0 +1,52 @@
+#include <strings.h>
+
+#include <cstdio>
+
+#include "net/detail/wire.h"
+#include "net/http.h"
+
+namespace sparkctl::net {
+
+namespace {
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+}  // namespace
+
+std::string_view header_value(const Headers& headers, std::string_view name) {
+    for (const auto& [n, v] : headers) {
+        if (iequals(n, name)) return v;
+    }
+    return {};
+}
+
+namespace detail {
+
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+    const auto clean = [&out](std::string_view s) {
+        for (char c : s) out.push_back(c == '\r' || c == '\n' ? ' ' : c);
+    };
+    clean(name);
+    out.append(": ");
+    clean(value);
+    out.append("\r\n");
+}
+
+void append_headers(std::string& out, const Headers& headers) {
+    for (const auto& [name, value] : headers) {
+        if (iequals(name, "content-length") || iequals(name, "transfer-encoding")) continue;
+        append_header(out, name, value);
+    }
+}
+
+void append_chunk(std::string& out, std::string_view data) {
+    if (data.empty()) return;
+    char size[24];
+    const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    out.append(size, static_cast<std::size_t>(n));
+    out.append(data);
+    out.append("\r\n");
+}
+
+}  // namespace detail
+}  // namespace sparkctl::net

@@ -1,0 +1,572 @@
+#include "net/server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "base/log.h"
+#include "net/detail/wire.h"
+
+namespace sparkctl::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+class Connection;
+
+namespace detail {
+
+// One request and its response. Touched only on the connection's io thread, except the atomics.
+class Exchange {
+  public:
+    Exchange(std::shared_ptr<Connection> c, asio::any_io_executor e)
+        : conn(std::move(c)), executor(std::move(e)) {}
+
+    // Runs `fn` on the connection's io thread (inline when already there).
+    template <typename Fn>
+    void run(Fn&& fn) {
+        asio::dispatch(executor, std::forward<Fn>(fn));
+    }
+
+    std::shared_ptr<Connection> conn;  // reset when the exchange ends: breaks the cycle
+    asio::any_io_executor executor;
+    bool ended = false;      // respond() or end() was called, or the peer is gone
+    bool streaming = false;  // start_stream() was called
+    std::function<void()> on_disconnect;
+    std::list<asio::steady_timer> timers;
+    std::atomic<std::size_t> queued_bytes{0};
+    std::atomic<bool> disconnected{false};
+};
+
+}  // namespace detail
+
+using detail::Exchange;
+
+class Server::Impl {
+  public:
+    Impl(ServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
+
+    void accept();
+    void add(const std::shared_ptr<Connection>& c);
+    void remove(Connection* c);
+
+    ServerOptions options;
+    Handler handler;
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    std::vector<std::thread> threads;
+    std::optional<tcp::acceptor> acceptor;
+    std::size_t next_context = 0;
+    std::atomic<std::uint16_t> port{0};
+    std::atomic<bool> stopping{false};
+    std::atomic<std::uint64_t> accepted{0};
+    bool running = false;
+
+    mutable std::mutex mutex;
+    std::condition_variable all_closed;
+    std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
+};
+
+// One accepted socket: reads requests one after another (keep-alive), hands each to the handler
+// as an Exchange, and writes what the exchange queues. Lives on one io_context thread.
+class Connection : public std::enable_shared_from_this<Connection> {
+  public:
+    Connection(Server::Impl& server, tcp::socket socket)
+        : server_(server), stream_(std::move(socket)) {}
+
+    void start() { read_request(); }
+    asio::any_io_executor stream_executor() { return stream_.get_executor(); }
+
+    // Graceful stop: an idle connection closes now; one in an exchange closes after it.
+    void stop_when_idle() {
+        keep_alive_ = false;
+        if (!exchange_) close();
+    }
+
+    void close() {
+        if (closed_) return;
+        closed_ = true;
+        if (exchange_) peer_gone();
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream_.close();
+        server_.remove(this);
+    }
+
+    // --- called by Responder (on this io thread) ---
+    void respond(const std::shared_ptr<Exchange>& ex, Response r) {
+        if (ex != exchange_ || ex->ended || ex->streaming) return;
+        ex->ended = true;
+        std::string out = head(r.status, r.headers);
+        out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n\r\n");
+        if (!head_request_) out.append(r.body);  // HEAD: the length, not the body (RFC 9110 9.3.2)
+        enqueue(std::move(out), {});
+    }
+
+    void start_stream(const std::shared_ptr<Exchange>& ex, int status, const Headers& headers) {
+        if (ex != exchange_ || ex->ended || ex->streaming) return;
+        ex->streaming = true;
+        std::string out = head(status, headers);
+        out.append("Transfer-Encoding: chunked\r\n\r\n");
+        enqueue(std::move(out), {});
+    }
+
+    void write(const std::shared_ptr<Exchange>& ex, std::string data,
+               std::function<void(bool)> done) {
+        if (ex != exchange_ || ex->ended || !ex->streaming) {
+            if (done) done(false);
+            return;
+        }
+        std::string out;
+        detail::append_chunk(out, data);
+        enqueue(std::move(out), std::move(done));
+    }
+
+    void end(const std::shared_ptr<Exchange>& ex) {
+        if (ex != exchange_ || ex->ended || !ex->streaming) return;
+        ex->ended = true;
+        enqueue("0\r\n\r\n", {});
+    }
+
+  private:
+    struct Pending {
+        std::string bytes;
+        std::function<void(bool)> done;
+    };
+
+    std::string head(int status, const Headers& headers) const {
+        std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
+        out.append(http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status))));
+        out.append("\r\n");
+        detail::append_headers(out, headers);
+        if (!keep_alive_) out.append("Connection: close\r\n");
+        return out;
+    }
+
+    void read_request() {
+        if (closed_) return;
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
+        parser_->body_limit(server_.options.max_body_bytes);
+        stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
+        http::async_read_header(stream_, buffer_, *parser_,
+                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                    self->on_header(ec);
+                                });
+    }
+
+    // The header is in: a body still to come is read next (after "100 Continue" when the client
+    // waits for one, as curl does before large bodies: RFC 9110 section 10.1.1).
+    void on_header(beast::error_code ec) {
+        if (closed_) return;
+        if (ec || parser_->is_done()) return on_request(ec);
+        const auto expect = parser_->get()[http::field::expect];
+        if (beast::iequals(expect, "100-continue")) enqueue("HTTP/1.1 100 Continue\r\n\r\n", {});
+        http::async_read(
+            stream_, buffer_, *parser_,
+            [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_request(e); });
+    }
+
+    void on_request(beast::error_code ec) {
+        if (closed_) return;
+        if (ec) {
+            // Limits get an answer (RFC 6585 431, RFC 9110 413); a malformed request gets 400;
+            // end of stream, a timeout or a reset just close.
+            int status = 0;
+            if (ec == http::error::header_limit) {
+                status = 431;
+            } else if (ec == http::error::body_limit) {
+                status = 413;
+            } else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+                       ec != http::error::end_of_stream && ec != http::error::partial_message) {
+                status = 400;
+            }
+            if (status == 0) return close();
+            keep_alive_ = false;
+            stream_.expires_never();
+            std::string out = head(status, {});
+            out.append("Content-Length: 0\r\n\r\n");
+            enqueue(std::move(out), {});
+            closing_after_write_ = true;
+            return;
+        }
+        stream_.expires_never();  // a handler may take its time; idle limits apply between
+        auto msg = parser_->release();
+        parser_.reset();
+        keep_alive_ = msg.keep_alive() && !server_.stopping.load();
+        head_request_ = msg.method() == http::verb::head;
+        Request req;
+        req.method = std::string(msg.method_string());
+        req.target = std::string(msg.target());
+        for (const auto& field : msg) {
+            req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+        }
+        req.body = std::move(msg.body());
+        exchange_ = std::make_shared<Exchange>(shared_from_this(), stream_.get_executor());
+        auto ex = exchange_;
+        try {
+            server_.handler(req, Responder(ex));
+        } catch (const std::exception& e) {
+            base::log_error(std::string("net: handler for ") + req.target + " threw: " + e.what());
+            respond(ex, Response{500, {}, "internal error\n"});
+        } catch (...) {
+            base::log_error("net: handler for " + req.target + " threw");
+            respond(ex, Response{500, {}, "internal error\n"});
+        }
+        // Watch for a disconnect while the handler works or streams; a whole response already
+        // queued needs no watch.
+        if (exchange_ == ex && !ex->ended) watch();
+    }
+
+    // A read while the exchange runs: EOF or an error means the peer is gone. Early bytes of a
+    // pipelined next request stay in buffer_ for read_request().
+    void watch() {
+        if (watching_ || closed_) return;
+        if (buffer_.size() >= server_.options.max_header_bytes) return;  // enough buffered
+        watching_ = true;
+        stream_.socket().async_read_some(
+            buffer_.prepare(4096),
+            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                self->watching_ = false;
+                self->buffer_.commit(n);
+                if (self->closed_) return;
+                if (ec == asio::error::operation_aborted && self->next_after_watch_) {
+                    self->next_after_watch_ = false;
+                    return self->read_request();
+                }
+                if (ec) return self->close();
+                if (self->next_after_watch_) {
+                    self->next_after_watch_ = false;
+                    return self->read_request();
+                }
+                self->watch();
+            });
+    }
+
+    // After an error response: stop sending, then read and drop what the client is still
+    // sending (for up to a second), so closing does not reset the connection before the client
+    // has read the response (nginx's lingering close).
+    void linger() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream_.expires_after(std::chrono::seconds(1));
+        drain();
+    }
+
+    void drain() {
+        buffer_.clear();
+        stream_.async_read_some(buffer_.prepare(16 * 1024),
+                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                    if (ec) return self->close();
+                                    self->drain();
+                                });
+    }
+
+    void peer_gone() {
+        auto ex = std::move(exchange_);
+        ex->ended = true;
+        ex->disconnected = true;
+        ex->timers.clear();  // cancels them (the timer destructor cancels)
+        auto cb = std::move(ex->on_disconnect);
+        ex->conn.reset();
+        if (cb) cb();
+    }
+
+    void enqueue(std::string bytes, std::function<void(bool)> done) {
+        if (exchange_) exchange_->queued_bytes += bytes.size();
+        queue_.push_back(Pending{std::move(bytes), std::move(done)});
+        if (!writing_) write_next();
+    }
+
+    void write_next() {
+        if (queue_.empty()) {
+            writing_ = false;
+            return after_flush();
+        }
+        writing_ = true;
+        // One gathered write (writev) for what is queued, without copying: deque::push_back
+        // keeps the queued strings in place while the write runs.
+        const std::size_t count = std::min<std::size_t>(queue_.size(), kMaxGather);
+        gather_.clear();
+        for (std::size_t i = 0; i < count; ++i) gather_.push_back(asio::buffer(queue_[i].bytes));
+        asio::async_write(stream_.socket(), gather_,
+                          [self = shared_from_this(), count](beast::error_code ec, std::size_t n) {
+                              self->on_written(ec, n, count);
+                          });
+    }
+
+    void on_written(beast::error_code ec, std::size_t n, std::size_t count) {
+        std::vector<std::function<void(bool)>> done;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (queue_.front().done) done.push_back(std::move(queue_.front().done));
+            queue_.pop_front();
+        }
+        if (exchange_) exchange_->queued_bytes -= std::min<std::size_t>(n, exchange_->queued_bytes);
+        for (auto& d : done) d(!ec);
+        if (ec) {
+            for (auto& p : queue_) {
+                if (p.done) p.done(false);
+            }
+            queue_.clear();
+            writing_ = false;
+            return close();
+        }
+        write_next();
+    }
+
+    // Everything queued is on the wire: an ended exchange is over; read the next request.
+    void after_flush() {
+        if (closed_) return;
+        if (closing_after_write_) return linger();
+        if (!exchange_ || !exchange_->ended) return;
+        exchange_->timers.clear();
+        exchange_->conn.reset();
+        exchange_.reset();
+        if (!keep_alive_) return close();
+        if (watching_) {
+            next_after_watch_ = true;
+            stream_.socket().cancel();
+            return;
+        }
+        read_request();
+    }
+
+    Server::Impl& server_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    std::shared_ptr<Exchange> exchange_;
+    static constexpr std::size_t kMaxGather = 64;  // well under IOV_MAX (1024 on Linux)
+    std::deque<Pending> queue_;
+    std::vector<asio::const_buffer> gather_;
+    bool keep_alive_ = true;
+    bool head_request_ = false;
+    bool writing_ = false;
+    bool watching_ = false;
+    bool next_after_watch_ = false;
+    bool closing_after_write_ = false;
+    bool closed_ = false;
+};
+
+// --- Responder ---
+
+Responder::Responder(std::shared_ptr<detail::Exchange> exchange) : ex_(std::move(exchange)) {}
+
+void Responder::respond(Response response) const {
+    ex_->run([ex = ex_, r = std::move(response)]() mutable {
+        if (ex->conn) ex->conn->respond(ex, std::move(r));
+    });
+}
+
+void Responder::start_stream(int status, Headers headers) const {
+    ex_->run([ex = ex_, status, h = std::move(headers)] {
+        if (ex->conn) ex->conn->start_stream(ex, status, h);
+    });
+}
+
+void Responder::write(std::string data, std::function<void(bool)> done) const {
+    ex_->run([ex = ex_, d = std::move(data), cb = std::move(done)]() mutable {
+        if (ex->conn) {
+            ex->conn->write(ex, std::move(d), std::move(cb));
+        } else if (cb) {
+            cb(false);
+        }
+    });
+}
+
+void Responder::end() const {
+    ex_->run([ex = ex_] {
+        if (ex->conn) ex->conn->end(ex);
+    });
+}
+
+std::size_t Responder::queued_bytes() const { return ex_->queued_bytes.load(); }
+
+bool Responder::disconnected() const { return ex_->disconnected.load(); }
+
+void Responder::on_disconnect(std::function<void()> cb) const {
+    ex_->run([ex = ex_, cb = std::move(cb)]() mutable {
+        if (ex->disconnected) {
+            cb();
+        } else if (!ex->ended) {
+            ex->on_disconnect = std::move(cb);
+        }
+    });
+}
+
+void Responder::after(int delay_ms, std::function<void()> cb) const {
+    ex_->run([ex = ex_, delay_ms, cb = std::move(cb)]() mutable {
+        if (ex->ended || !ex->conn) return;
+        auto& timer = ex->timers.emplace_back(ex->executor);
+        timer.expires_after(std::chrono::milliseconds(delay_ms));
+        auto it = std::prev(ex->timers.end());
+        timer.async_wait([ex, it, cb = std::move(cb)](beast::error_code ec) {
+            // Cancelled, or expired just as the exchange ended (its timers are gone then).
+            if (ec || !ex->conn) return;
+            ex->timers.erase(it);
+            cb();
+        });
+    });
+}
+
+// --- Server ---
+
+void Server::Impl::add(const std::shared_ptr<Connection>& c) {
+    std::lock_guard lock(mutex);
+    connections.emplace(c.get(), c);
+}
+
+void Server::Impl::remove(Connection* c) {
+    std::lock_guard lock(mutex);
+    connections.erase(c);
+    if (connections.empty()) all_closed.notify_all();
+}
+
+void Server::Impl::accept() {
+    asio::io_context& target = *contexts[next_context];
+    next_context = (next_context + 1) % contexts.size();
+    acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || stopping) return;
+        if (!ec) {
+            bool full = false;
+            {
+                std::lock_guard lock(mutex);
+                full = connections.size() >= options.max_connections;
+            }
+            if (full) {
+                beast::error_code ignored;
+                socket.close(ignored);
+            } else {
+                socket.set_option(tcp::no_delay(true), ec);
+                ++accepted;
+                auto conn = std::make_shared<Connection>(*this, std::move(socket));
+                add(conn);
+                asio::dispatch(conn->stream_executor(), [conn] { conn->start(); });
+            }
+        }
+        accept();
+    });
+}
+
+Server::Server(ServerOptions options, Handler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+Server::~Server() { stop(0); }
+
+base::Result<void> Server::start() {
+    Impl& s = *impl_;
+    SPARKCTL_ASSERT(!s.running && s.contexts.empty());  // one start() per Server
+    const int n = std::max(1, s.options.io_threads);
+    for (int i = 0; i < n; ++i) {
+        s.contexts.push_back(std::make_unique<asio::io_context>(1));
+        s.guards.push_back(asio::make_work_guard(*s.contexts.back()));
+    }
+    const std::string where = s.options.host + ":" + std::to_string(s.options.port);
+    beast::error_code ec;
+    const auto address = asio::ip::make_address(s.options.host, ec);
+    if (ec) {
+        return base::make_error(base::Errc::bad_input,
+                                "listen address '" + s.options.host + "': " + ec.message());
+    }
+    const tcp::endpoint endpoint(address, s.options.port);
+    s.acceptor.emplace(*s.contexts[0]);
+    s.acceptor->open(endpoint.protocol(), ec);
+    if (!ec) s.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) s.acceptor->bind(endpoint, ec);
+    if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) s.port = s.acceptor->local_endpoint(ec).port();
+    if (ec) {
+        s.acceptor.reset();
+        s.guards.clear();
+        s.contexts.clear();
+        return base::make_error(base::Errc::io, "listen on " + where + ": " + ec.message());
+    }
+    s.running = true;
+    s.accept();
+    for (auto& ctx : s.contexts) {
+        s.threads.emplace_back([ctx = ctx.get()] {
+            // The thread entry's catch-all (style.md): handlers catch their own exceptions.
+            try {
+                ctx->run();
+            } catch (const std::exception& e) {
+                base::log_error(std::string("net: server io thread: ") + e.what());
+            }
+        });
+    }
+    return {};
+}
+
+std::uint16_t Server::port() const { return impl_->port.load(); }
+
+std::size_t Server::connection_count() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->connections.size();
+}
+
+std::uint64_t Server::connections_accepted() const { return impl_->accepted.load(); }
+
+void Server::stop(int grace_ms) {
+    Impl& s = *impl_;
+    if (!s.running) return;
+    s.running = false;
+    s.stopping = true;
+    asio::post(*s.contexts[0], [&s] {
+        beast::error_code ignored;
+        s.acceptor->close(ignored);
+    });
+    const auto each_connection = [&s](auto fn) {
+        std::vector<std::shared_ptr<Connection>> live;
+        {
+            std::lock_guard lock(s.mutex);
+            for (auto& [raw, weak] : s.connections) {
+                if (auto c = weak.lock()) live.push_back(std::move(c));
+            }
+        }
+        for (auto& c : live) asio::dispatch(c->stream_executor(), [c, fn] { fn(*c); });
+    };
+    each_connection([](Connection& c) { c.stop_when_idle(); });
+    {
+        std::unique_lock lock(s.mutex);
+        s.all_closed.wait_for(lock, std::chrono::milliseconds(std::max(0, grace_ms)),
+                              [&s] { return s.connections.empty(); });
+    }
+    each_connection([](Connection& c) { c.close(); });
+    {
+        // Closing is quick (each io thread runs it next); bounded so a wedged handler cannot
+        // hang stop().
+        std::unique_lock lock(s.mutex);
+        s.all_closed.wait_for(lock, std::chrono::seconds(5),
+                              [&s] { return s.connections.empty(); });
+    }
+    s.guards.clear();
+    for (auto& ctx : s.contexts) ctx->stop();
+    for (auto& t : s.threads) t.join();
+    s.threads.clear();
+    s.acceptor.reset();
+}
+
+}  // namespace sparkctl::net
