@@ -64,7 +64,8 @@ std::int64_t drive(Client& client, std::uint16_t port, const std::string& target
         req.target = target;
         auto parser = std::make_shared<SseParser>();
         StreamCallbacks cb;
-        cb.on_body = [parser, shared](std::string_view data, std::chrono::steady_clock::time_point) {
+        cb.on_body = [parser, shared](std::string_view data,
+                                      std::chrono::steady_clock::time_point) {
             std::int64_t n = 0;
             (void)parser->feed(data, [&n](const SseEvent&) { ++n; });
             shared->events += n;

@@ -34,6 +34,10 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+namespace detail {
+class ClientOp;
+}
+
 namespace {
 
 std::string pool_key(const ClientRequest& r) { return r.host + ":" + std::to_string(r.port); }
@@ -72,6 +76,22 @@ class Client::Impl {
         for (auto& t : threads) t.join();
         std::lock_guard lock(mutex);
         idle.clear();  // before the io_contexts they were made on
+        paused.clear();
+    }
+
+    // A paused request has no operation pending to own it: the client does meanwhile.
+    void hold(std::shared_ptr<detail::ClientOp> op) {
+        std::lock_guard lock(mutex);
+        paused.emplace(op.get(), std::move(op));
+    }
+
+    void release(detail::ClientOp* op) {
+        std::shared_ptr<detail::ClientOp> keep;  // destroyed outside the lock
+        std::lock_guard lock(mutex);
+        auto it = paused.find(op);
+        if (it == paused.end()) return;
+        keep = std::move(it->second);
+        paused.erase(it);
     }
 
     // An idle keep-alive connection to the request's host, or null.
@@ -102,14 +122,15 @@ class Client::Impl {
     std::atomic<std::size_t> next{0};
     std::mutex mutex;
     std::map<std::string, std::vector<std::unique_ptr<ClientConn>>> idle;
+    std::map<detail::ClientOp*, std::shared_ptr<detail::ClientOp>> paused;
 };
 
-namespace {
+namespace detail {
 
 // One request in flight; owned by its pending asynchronous operations.
-class Op : public std::enable_shared_from_this<Op> {
+class ClientOp : public std::enable_shared_from_this<ClientOp> {
   public:
-    Op(Client::Impl& client, ClientRequest request, StreamCallbacks callbacks)
+    ClientOp(Client::Impl& client, ClientRequest request, StreamCallbacks callbacks)
         : client_(client),
           request_(std::move(request)),
           callbacks_(std::move(callbacks)),
@@ -136,7 +157,27 @@ class Op : public std::enable_shared_from_this<Op> {
         asio::dispatch(executor(), [self = shared_from_this()] {
             if (self->finished_) return;
             self->cancelled_ = true;
+            if (self->waiting_resume_) {  // paused: no operation pending to cancel
+                self->waiting_resume_ = false;
+                self->client_.release(self.get());
+                return self->fail(asio::error::operation_aborted, "read response body");
+            }
             self->conn_->stream.cancel();
+        });
+    }
+
+    void pause() {
+        asio::dispatch(executor(), [self = shared_from_this()] { self->paused_ = true; });
+    }
+
+    void resume() {
+        asio::dispatch(executor(), [self = shared_from_this()] {
+            self->paused_ = false;
+            if (self->waiting_resume_ && !self->finished_) {
+                self->waiting_resume_ = false;
+                self->client_.release(self.get());
+                self->read_body();
+            }
         });
     }
 
@@ -172,7 +213,9 @@ class Op : public std::enable_shared_from_this<Op> {
 
     void send() {
         out_ = request_.method + " " + request_.target + " HTTP/1.1\r\n";
-        detail::append_header(out_, "Host", key_);
+        if (header_value(request_.headers, "host").empty()) {
+            detail::append_header(out_, "Host", key_);
+        }
         detail::append_headers(out_, request_.headers);
         if (!request_.body.empty() || (request_.method != "GET" && request_.method != "HEAD")) {
             out_.append("Content-Length: ").append(std::to_string(request_.body.size()));
@@ -236,6 +279,13 @@ class Op : public std::enable_shared_from_this<Op> {
         const std::size_t n = chunk_.size() - parser_->get().body().size;
         if (n > 0 && callbacks_.on_body) callbacks_.on_body(std::string_view(chunk_.data(), n), at);
         if (ec) return fail(ec, "read response body");
+        if (cancelled_) return fail(asio::error::operation_aborted, "read response body");
+        if (paused_ && !parser_->is_done()) {
+            // No operation is pending now, so the client holds this request until resume().
+            waiting_resume_ = true;
+            client_.hold(shared_from_this());
+            return;
+        }
         read_body();
     }
 
@@ -295,9 +345,25 @@ class Op : public std::enable_shared_from_this<Op> {
     bool got_response_ = false;
     bool cancelled_ = false;
     bool finished_ = false;
+    bool paused_ = false;
+    bool waiting_resume_ = false;  // paused with no read pending
 };
 
-}  // namespace
+}  // namespace detail
+
+using detail::ClientOp;
+
+void RequestHandle::cancel() const {
+    if (auto op = op_.lock()) op->cancel();
+}
+
+void RequestHandle::pause() const {
+    if (auto op = op_.lock()) op->pause();
+}
+
+void RequestHandle::resume() const {
+    if (auto op = op_.lock()) op->resume();
+}
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
@@ -305,11 +371,9 @@ Client::~Client() = default;
 
 RequestHandle Client::request(ClientRequest request, StreamCallbacks callbacks) {
     auto conn = impl_->take_idle(pool_key(request));
-    auto op = std::make_shared<Op>(*impl_, std::move(request), std::move(callbacks));
+    auto op = std::make_shared<ClientOp>(*impl_, std::move(request), std::move(callbacks));
     op->begin(std::move(conn));
-    return RequestHandle([weak = std::weak_ptr<Op>(op)] {
-        if (auto o = weak.lock()) o->cancel();
-    });
+    return RequestHandle(op);
 }
 
 base::Result<Response> Client::fetch(ClientRequest request) {

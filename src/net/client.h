@@ -42,18 +42,28 @@ struct StreamCallbacks {
     std::function<void(base::Result<void> result)> on_done;
 };
 
-// Cancels a request in flight (the gateway cancels upstream on a client disconnect).
+namespace detail {
+class ClientOp;
+}
+
+// Controls a request in flight. Every method is thread-safe and does nothing once the request
+// has finished; a default-constructed handle controls nothing.
 class RequestHandle {
   public:
     RequestHandle() = default;
-    explicit RequestHandle(std::function<void()> cancel) : cancel_(std::move(cancel)) {}
-    // Thread-safe; on_done then reports "cancelled" unless the request had already finished.
-    void cancel() const {
-        if (cancel_) cancel_();
-    }
+    explicit RequestHandle(std::weak_ptr<detail::ClientOp> op) : op_(std::move(op)) {}
+
+    // Closes the connection; on_done then reports "cancelled" (the gateway cancels upstream on
+    // a client disconnect).
+    void cancel() const;
+    // Stops reading the body after the current on_body (flow control: a gateway pauses the
+    // upstream above its high watermark). Called inside on_body it takes effect at once; from
+    // another thread, before the next read. The deadline keeps running.
+    void pause() const;
+    void resume() const;
 
   private:
-    std::function<void()> cancel_;
+    std::weak_ptr<detail::ClientOp> op_;  // the request owns itself while in flight
 };
 
 class Client {

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -122,7 +123,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         ex->ended = true;
         std::string out = head(r.status, r.headers);
         out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n\r\n");
-        out.append(r.body);
+        if (!head_request_) out.append(r.body);  // HEAD: the length, not the body (RFC 9110 9.3.2)
         enqueue(std::move(out), {});
     }
 
@@ -172,10 +173,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
         parser_->body_limit(server_.options.max_body_bytes);
         stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
-        http::async_read(stream_, buffer_, *parser_,
-                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                             self->on_request(ec);
-                         });
+        http::async_read_header(stream_, buffer_, *parser_,
+                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                    self->on_header(ec);
+                                });
+    }
+
+    // The header is in: a body still to come is read next (after "100 Continue" when the client
+    // waits for one, as curl does before large bodies: RFC 9110 section 10.1.1).
+    void on_header(beast::error_code ec) {
+        if (closed_) return;
+        if (ec || parser_->is_done()) return on_request(ec);
+        const auto expect = parser_->get()[http::field::expect];
+        if (beast::iequals(expect, "100-continue")) enqueue("HTTP/1.1 100 Continue\r\n\r\n", {});
+        http::async_read(
+            stream_, buffer_, *parser_,
+            [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_request(e); });
     }
 
     void on_request(beast::error_code ec) {
@@ -205,6 +218,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         auto msg = parser_->release();
         parser_.reset();
         keep_alive_ = msg.keep_alive() && !server_.stopping.load();
+        head_request_ = msg.method() == http::verb::head;
         Request req;
         req.method = std::string(msg.method_string());
         req.target = std::string(msg.target());
@@ -294,13 +308,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
             return after_flush();
         }
         writing_ = true;
-        // Gather everything queued into one write (one syscall for a burst of chunks).
-        std::size_t count = queue_.size();
-        if (count > 1) {
-            std::string& first = queue_.front().bytes;
-            for (std::size_t i = 1; i < count; ++i) first.append(queue_[i].bytes);
-        }
-        asio::async_write(stream_.socket(), asio::buffer(queue_.front().bytes),
+        // One gathered write (writev) for what is queued, without copying: deque::push_back
+        // keeps the queued strings in place while the write runs.
+        const std::size_t count = std::min<std::size_t>(queue_.size(), kMaxGather);
+        gather_.clear();
+        for (std::size_t i = 0; i < count; ++i) gather_.push_back(asio::buffer(queue_[i].bytes));
+        asio::async_write(stream_.socket(), gather_,
                           [self = shared_from_this(), count](beast::error_code ec, std::size_t n) {
                               self->on_written(ec, n, count);
                           });
@@ -347,8 +360,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::shared_ptr<Exchange> exchange_;
+    static constexpr std::size_t kMaxGather = 64;  // well under IOV_MAX (1024 on Linux)
     std::deque<Pending> queue_;
+    std::vector<asio::const_buffer> gather_;
     bool keep_alive_ = true;
+    bool head_request_ = false;
     bool writing_ = false;
     bool watching_ = false;
     bool next_after_watch_ = false;
@@ -463,7 +479,7 @@ Server::~Server() { stop(0); }
 
 base::Result<void> Server::start() {
     Impl& s = *impl_;
-    SPARKCTL_ASSERT(!s.running);
+    SPARKCTL_ASSERT(!s.running && s.contexts.empty());  // one start() per Server
     const int n = std::max(1, s.options.io_threads);
     for (int i = 0; i < n; ++i) {
         s.contexts.push_back(std::make_unique<asio::io_context>(1));

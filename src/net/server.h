@@ -80,7 +80,8 @@ class Server {
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Binds, listens and starts the io threads. Fails (io) when the address cannot be bound.
+    // Binds, listens and starts the io threads; once per Server. Fails (io) when the address
+    // cannot be bound, (bad_input) when the host is not an IP address.
     base::Result<void> start();
     // The bound port (the ephemeral one when options.port was 0); 0 before start().
     std::uint16_t port() const;

@@ -10,8 +10,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -75,6 +77,11 @@ void echo(const Request& req, Responder r) {
     Response out;
     out.headers = {{"Content-Type", "text/plain"}, {"X-Method", req.method}};
     out.body = req.method + " " + req.target + " " + req.body;
+    if (req.target == "/host") {  // every Host header the server got, joined
+        for (const auto& [name, value] : req.headers) {
+            if (name == "Host") out.body += value;
+        }
+    }
     r.respond(std::move(out));
 }
 
@@ -89,6 +96,12 @@ TEST(Http, WholeResponsesGetAndPost) {
     EXPECT_EQ(r->body, "GET /health?x=1 ");
     EXPECT_EQ(header_value(r->headers, "x-method"), "GET");
     EXPECT_EQ(header_value(r->headers, "content-length"), "16");
+
+    ClientRequest with_host = get(server, "/host");
+    with_host.headers = {{"Host", "engine.local"}};
+    r = client.fetch(with_host);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body, "GET /host engine.local");  // one Host header: the caller's
 
     ClientRequest post = get(server, "/v1/completions");
     post.method = "POST";
@@ -220,6 +233,175 @@ TEST(Http, ClientDisconnectMidStreamIsNoticedAndCancelReported) {
         << result.error().message;
     ASSERT_EQ(noticed.get_future().wait_for(kDeadline), std::future_status::ready);
     EXPECT_TRUE(late_write_failed);
+}
+
+TEST(Http, HeadGetsTheLengthWithoutTheBody) {
+    Server server({}, echo);
+    ASSERT_TRUE(server.start().ok());
+    Client client;
+    ClientRequest head = get(server, "/h");
+    head.method = "HEAD";
+    auto r = client.fetch(head);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body, "");
+    EXPECT_EQ(header_value(r->headers, "content-length"), "8");  // "HEAD /h "
+    r = client.fetch(get(server, "/after-head"));                // the connection is still in step
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body, "GET /after-head ");
+    EXPECT_EQ(server.connections_accepted(), 1u);
+}
+
+TEST(Http, ExpectContinueIsAnswered) {
+    Server server({}, echo);
+    ASSERT_TRUE(server.start().ok());
+    RawSocket s(server.port());
+    ASSERT_TRUE(s.connected());
+    s.send("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    EXPECT_EQ(s.read_until("\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n");
+    s.send("hello");
+    EXPECT_NE(s.read_until("POST /p hello").find("POST /p hello"), std::string::npos);
+}
+
+TEST(Http, ResponderWorksFromAnotherThread) {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::optional<Responder> pending;
+    Server server({}, [&](const Request&, Responder r) {
+        std::lock_guard lock(mutex);
+        pending = std::move(r);
+        ready.notify_one();
+    });
+    ASSERT_TRUE(server.start().ok());
+    std::thread worker([&] {
+        std::unique_lock lock(mutex);
+        if (!ready.wait_for(lock, kDeadline, [&] { return pending.has_value(); })) return;
+        pending->start_stream(200, {});
+        pending->write("from ");
+        pending->write("worker");
+        pending->end();
+        pending.reset();
+    });
+    Client client;
+    auto r = client.fetch(get(server, "/"));
+    worker.join();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body, "from worker");
+}
+
+TEST(Http, QueuedBytesAndWriteCallbacksTrackTheSocket) {
+    constexpr int kChunks = 16;
+    constexpr std::size_t kChunk = 128 * 1024;
+    std::size_t queued_after_writes = 0;
+    std::size_t queued_at_last_callback = 1;
+    std::vector<int> order;
+    std::promise<void> last_done;  // the server's callbacks may run after the client has it all
+    Server server({}, [&](const Request&, Responder r) {
+        r.start_stream(200, {});
+        for (int i = 0; i < kChunks; ++i) {
+            r.write(std::string(kChunk, 'x'), [&, r, i](bool ok) {
+                EXPECT_TRUE(ok);
+                order.push_back(i);
+                if (i == kChunks - 1) {
+                    queued_at_last_callback = r.queued_bytes();
+                    last_done.set_value();
+                }
+            });
+        }
+        // Nothing can have reached the socket yet: completions run after this handler returns.
+        queued_after_writes = r.queued_bytes();
+        r.end();
+    });
+    ASSERT_TRUE(server.start().ok());
+    Client client;
+    auto r = client.fetch(get(server, "/big"));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body.size(), kChunks * kChunk);
+    ASSERT_EQ(last_done.get_future().wait_for(kDeadline), std::future_status::ready);
+    EXPECT_GE(queued_after_writes, kChunks * kChunk);
+    EXPECT_EQ(queued_at_last_callback, 0u);
+    ASSERT_EQ(order.size(), static_cast<std::size_t>(kChunks));
+    for (int i = 0; i < kChunks; ++i) EXPECT_EQ(order[i], i);
+}
+
+// A request handle that on_body may read: published under a lock before the server answers
+// (the server holds its answer until release()).
+struct HeldRequest {
+    std::mutex mutex;
+    RequestHandle handle;
+    std::promise<Responder> responder;
+
+    RequestHandle get() {
+        std::lock_guard lock(mutex);
+        return handle;
+    }
+    void publish(RequestHandle h) {
+        std::lock_guard lock(mutex);
+        handle = std::move(h);
+    }
+};
+
+TEST(Http, PausedClientReadsNothingUntilResumed) {
+    const std::string big(4 << 20, 'p');  // far more than one read: the rest waits in the socket
+    HeldRequest held;
+    Server server({}, [&held](const Request& req, Responder r) {
+        if (req.target == "/ping") return r.respond(Response{200, {}, "pong"});
+        held.responder.set_value(r);
+    });
+    ASSERT_TRUE(server.start().ok());
+    Client client;  // one io thread: the ping below runs on the paused request's loop
+    std::atomic<int> pieces{0};
+    std::size_t bytes = 0;
+    std::promise<void> first;
+    std::promise<base::Result<void>> done;
+    StreamCallbacks cb;
+    cb.on_body = [&](std::string_view d, std::chrono::steady_clock::time_point) {
+        if (pieces++ == 0) {
+            held.get().pause();
+            first.set_value();
+        }
+        bytes += d.size();
+    };
+    cb.on_done = [&](base::Result<void> r) { done.set_value(std::move(r)); };
+    held.publish(client.request(get(server, "/big"), std::move(cb)));
+    auto responder = held.responder.get_future();
+    ASSERT_EQ(responder.wait_for(kDeadline), std::future_status::ready);
+    responder.get().respond(Response{200, {}, big});
+    ASSERT_EQ(first.get_future().wait_for(kDeadline), std::future_status::ready);
+    // Another exchange completes on the same loop; the paused one must not have read meanwhile.
+    auto ping = client.fetch(get(server, "/ping"));
+    ASSERT_TRUE(ping.ok()) << ping.error().message;
+    EXPECT_EQ(pieces.load(), 1);
+    held.get().resume();
+    auto fut = done.get_future();
+    ASSERT_EQ(fut.wait_for(kDeadline), std::future_status::ready);
+    auto result = fut.get();
+    ASSERT_TRUE(result.ok()) << result.error().message;
+    EXPECT_EQ(bytes, big.size());
+    EXPECT_GT(pieces.load(), 1);
+}
+
+TEST(Http, CancelWhilePausedReportsCancelled) {
+    HeldRequest held;
+    Server server({}, [&held](const Request&, Responder r) { held.responder.set_value(r); });
+    ASSERT_TRUE(server.start().ok());
+    Client client;
+    std::promise<base::Result<void>> done;
+    StreamCallbacks cb;
+    cb.on_body = [&held](std::string_view, std::chrono::steady_clock::time_point) {
+        const RequestHandle h = held.get();
+        h.pause();
+        h.cancel();  // from inside on_body: the request is paused, nothing is pending
+    };
+    cb.on_done = [&](base::Result<void> r) { done.set_value(std::move(r)); };
+    held.publish(client.request(get(server, "/"), std::move(cb)));
+    auto responder = held.responder.get_future();
+    ASSERT_EQ(responder.wait_for(kDeadline), std::future_status::ready);
+    responder.get().respond(Response{200, {}, std::string(4 << 20, 'c')});
+    auto fut = done.get_future();
+    ASSERT_EQ(fut.wait_for(kDeadline), std::future_status::ready);
+    auto result = fut.get();
+    ASSERT_FALSE(result.ok());
+    EXPECT_NE(result.error().message.find("cancelled"), std::string::npos);
 }
 
 TEST(Http, OversizedHeaderGets431AndBodyGets413) {
