@@ -34,6 +34,8 @@ struct Req {
     double last_token_s = 0;
     std::int32_t slot = -1;
     std::uint64_t target() const { return std::uint64_t{prompt} + generated; }
+    // Past its prompt (and any recompute): one token per step.
+    bool decoding() const { return generated > 0 && target() - computed == 1; }
 };
 
 // Least-recently-used set of cached prefixes (vLLM's evictable cached blocks, SGLang's radix
@@ -247,7 +249,7 @@ void Engine::schedule_sglang(std::vector<Work>& work) {
     std::uint64_t budget = e_.max_batched_tokens;
     for (std::uint32_t id : running_) {
         Req& r = reqs_[id];
-        if (r.generated > 0 || budget == 0) continue;  // prefill done
+        if (r.decoding() || budget == 0) continue;
         const auto n = static_cast<std::uint32_t>(std::min(r.target() - r.computed, budget));
         if (!grow(r, r.computed + n)) break;
         work.push_back({id, n});
@@ -270,18 +272,20 @@ void Engine::schedule_sglang(std::vector<Work>& work) {
     if (!work.empty()) return;
     for (std::size_t i = 0; i < running_.size();) {
         Req& r = reqs_[running_[i]];
-        const auto n = static_cast<std::uint32_t>(r.target() - r.computed);
-        if (grow(r, r.computed + n)) {
-            work.push_back({running_[i], n});
+        if (!r.decoding()) {  // a chunk the pool could not hold: retried after retraction
             ++i;
             continue;
         }
-        if (running_.size() == i + 1) {
-            preempt_last();
-            break;
+        if (grow(r, r.computed + 1)) {
+            work.push_back({running_[i], 1});
+            ++i;
+            continue;
         }
+        const bool last = running_.size() == i + 1;
         preempt_last();
+        if (last) break;
     }
+    if (work.empty() && !running_.empty()) preempt_last();
 }
 
 // llama.cpp server (LC:tools/server/server.cpp update_slots): every generating slot adds its
@@ -308,14 +312,14 @@ void Engine::schedule_slots(std::vector<Work>& work) {
     std::uint64_t budget = e_.max_batched_tokens;
     for (std::uint32_t id : running_) {
         const Req& r = reqs_[id];
-        if (r.generated > 0 && budget > 0) {
+        if (r.decoding() && budget > 0) {
             work.push_back({id, 1});
             --budget;
         }
     }
     for (std::uint32_t id : running_) {
         const Req& r = reqs_[id];
-        if (r.generated > 0 || budget == 0) continue;
+        if (r.decoding() || budget == 0) continue;
         const auto n = static_cast<std::uint32_t>(std::min(r.target() - r.computed, budget));
         work.push_back({id, n});
         budget -= n;
@@ -379,6 +383,7 @@ base::Result<Result> Engine::run() {
     std::vector<Work> work;
     std::vector<std::uint32_t> done;
     int empty_rounds = 0;
+    std::uint64_t preemptions_seen = 0;
     while (true) {
         while (!pending_.empty() && reqs_[pending_.front()].arrival_s <= now_) {
             waiting_.push_back(pending_.front());
@@ -402,12 +407,13 @@ base::Result<Result> Engine::run() {
                 break;
         }
         if (work.empty()) {
-            // Only a preemption of everything running leaves a step empty; the next round
-            // admits from the queue. Two empty rounds in a row would be a stuck scheduler.
-            if (++empty_rounds > 1) {
+            // Only a preemption leaves a step empty; the next round admits from the queue.
+            // Two empty rounds in a row without one would be a stuck scheduler.
+            if (out_.preemptions == preemptions_seen && ++empty_rounds > 1) {
                 return base::make_error(base::Errc::internal,
                                         "simulate: no request can be scheduled");
             }
+            preemptions_seen = out_.preemptions;
             continue;
         }
         empty_rounds = 0;
@@ -417,7 +423,7 @@ base::Result<Result> Engine::run() {
         double ctx_sum = 0;
         for (const Work& w : work) {
             const Req& r = reqs_[w.req];
-            if (r.generated > 0 && w.tokens == 1) {
+            if (r.decoding()) {
                 ++n_decode;
                 depth_sum += static_cast<double>(r.computed);
             } else {
@@ -425,6 +431,7 @@ base::Result<Result> Engine::run() {
                 ctx_sum += w.tokens * (static_cast<double>(r.computed) + w.tokens / 2.0);
             }
         }
+        out_.max_step_tokens = std::max<std::uint64_t>(out_.max_step_tokens, n_decode + prefill);
         now_ += cost_.step_s(n_decode, depth_sum, prefill, ctx_sum);
         if (++out_.steps > kMaxSteps) {
             return base::make_error(base::Errc::internal, "simulate: step bound exceeded");

@@ -68,6 +68,7 @@ struct Result {
     std::uint64_t input_tokens = 0;      // of completed requests
     std::uint64_t output_tokens = 0;
     std::uint64_t steps = 0;
+    std::uint64_t max_step_tokens = 0;  // the most tokens one step carried (<= the budget)
     std::uint64_t preemptions = 0;
     std::uint64_t prefix_lookups = 0;
     std::uint64_t prefix_hit_tokens = 0;

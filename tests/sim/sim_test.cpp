@@ -184,6 +184,24 @@ TEST(Simulator, FullPoolPreemptsByRecompute) {
     EXPECT_LT(roomy->simulated_s, r->simulated_s);
 }
 
+// SGLang retracts the same way; a retracted request whose recompute is longer than the step
+// budget comes back in chunks, not as one oversized "decode".
+TEST(Simulator, SglangRetractsAndRecomputesInChunks) {
+    const fit::StepCost cost = make_cost();
+    EngineSettings e = vllm_engine(2, 100);
+    e.scheduler = Scheduler::sglang;
+    e.block_size = 1;
+    e.max_batched_tokens = 16;
+    // Each grows to 90 tokens; the pair fills the pool near 50 each, and the retracted one
+    // recomputes ~50 tokens: 16 + 16 + 16 + the rest.
+    auto r = simulate(cost, e, closed(2, 10, 80, 2));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->requests_completed, 2u);
+    EXPECT_EQ(r->output_tokens, 160u);
+    EXPECT_GE(r->preemptions, 1u);
+    EXPECT_LE(r->max_step_tokens, 16u);
+}
+
 // llama.cpp with one slot: requests queue, each waiting for the one before to finish.
 TEST(Simulator, LlamaCppSlotsQueue) {
     const fit::StepCost cost = make_cost();
