@@ -35,6 +35,7 @@ struct PlanArgs {
     std::string engine;
     std::string engine_version;
     std::string quant;
+    std::string kv_cache_dtype;
     std::vector<std::string> overrides;
     bool explain = false;
     std::string format = "text";
@@ -143,7 +144,8 @@ json plan_json(const plan::Plan& p, const plan::PlanRequest& req) {
                       {"flag", s.flag},
                       {"buys", s.buys},
                       {"fits", s.fits},
-                      {"total_bytes", s.total_bytes}});
+                      {"total_bytes", s.total_bytes},
+                      {"what_if", s.what_if}});
     }
     j["suggestions"] = ss;
     return j;
@@ -172,7 +174,11 @@ Action setup_plan(CLI::App& app, Context& ctx) {
     app.add_option("--engine", a->engine, "Force llama.cpp, vllm or sglang (against the rules)");
     app.add_option("--engine-version", a->engine_version,
                    "Engine version (default: the one NVIDIA's DGX Spark playbooks use)");
-    app.add_option("--quant", a->quant, "Force a published quantization (awq, fp8, Q4_K_M, ...)");
+    app.add_option("--quant", a->quant,
+                   "Force a published quantization (awq, fp8, Q4_K_M, ...; a GGUF ladder step "
+                   "the catalog lacks is a what-if); picks an engine that runs it");
+    app.add_option("--kv-cache-dtype", a->kv_cache_dtype,
+                   "KV cache type the engine accepts (fp8, q8_0, ...; default: the engine's)");
     app.add_option("--override", a->overrides,
                    "Turn an operational rule's refusal into a warning (R-OPS-n); repeatable");
     app.add_flag("--explain", a->explain, "Print the whole decision trace");
@@ -204,6 +210,7 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         req.engine = a->engine;
         req.engine_version = a->engine_version;
         req.quant = a->quant;
+        req.kv_cache_dtype = a->kv_cache_dtype;
         req.overrides = a->overrides;
         auto cluster = plan::parse_cluster((*cfg)->table("cluster"), cfg_origin);
         if (!cluster) return c.out.fail(cluster.error());
@@ -230,6 +237,15 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         auto spec = model::load_model(a->model);
         if (!spec) return c.out.fail(spec.error());
         const std::vector<model::Variant> variants = model::published_variants(*spec);
+        // A published variant's repository other than the model's own id names that checkpoint.
+        const std::string named = model::normalize_model_name(a->model);
+        for (const model::Variant& v : variants) {
+            if (model::normalize_model_name(v.repo) == named &&
+                model::normalize_model_name(spec->hf_id) != named) {
+                req.variant_repo = v.repo;
+                break;
+            }
+        }
         auto p = plan::make_plan(*spec, variants, req, *rules);
         if (!p) return c.out.fail(p.error());
 
