@@ -922,7 +922,7 @@ base::Result<void> Planner::fit_or_suggest() {
     } else if (s.variant) {
         plan_.variant_repo = s.variant->repo;
         plan_.variant_file = s.variant->file;
-    } else {  // a what-if (--quant of an unpublished GGUF ladder step): the user's repository
+    } else if (!s.fit.quant_published) {  // a what-if (--quant of an unpublished ladder step)
         plan_.variant_repo = "${GGUF_REPO}";
         plan_.placeholders.push_back("GGUF_REPO");
     }
