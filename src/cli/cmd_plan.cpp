@@ -237,15 +237,7 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         auto spec = model::load_model(a->model);
         if (!spec) return c.out.fail(spec.error());
         const std::vector<model::Variant> variants = model::published_variants(*spec);
-        // A published variant's repository other than the model's own id names that checkpoint.
-        const std::string named = model::normalize_model_name(a->model);
-        for (const model::Variant& v : variants) {
-            if (model::normalize_model_name(v.repo) == named &&
-                model::normalize_model_name(spec->hf_id) != named) {
-                req.variant_repo = v.repo;
-                break;
-            }
-        }
+        req.variant_repo = model::named_checkpoint(a->model, *spec);
         auto p = plan::make_plan(*spec, variants, req, *rules);
         if (!p) return c.out.fail(p.error());
 

@@ -182,6 +182,14 @@ TEST(PlanE2e, NamedCheckpointIsPlannedAsNamed) {
     auto model = s.run({"plan", "Qwen/Qwen3-Coder-30B-A3B-Instruct", "--for", "chat", "--json"});
     ASSERT_EQ(model.exit_code, 0) << model.err;
     EXPECT_EQ(model.json()["engine"], "llama.cpp");  // R-ENG-1 among all published variants
+    // `fit` prices the named checkpoint too (model::named_checkpoint), not the rules' pick.
+    auto fit_named =
+        s.run({"fit", "nvidia/Llama-3.1-8B-Instruct-NVFP4", "--engine", "vllm", "--json"});
+    ASSERT_EQ(fit_named.exit_code, 0) << fit_named.err;
+    EXPECT_EQ(fit_named.json()["quant"], "nvfp4");
+    auto fit_model = s.run({"fit", "llama-3.1-8b", "--engine", "vllm", "--json"});
+    ASSERT_EQ(fit_model.exit_code, 0) << fit_model.err;
+    EXPECT_NE(fit_model.json()["quant"], "nvfp4");  // R-QNT-2: NVFP4 only when nothing else fits
 }
 
 TEST(PlanE2e, KvCacheDtypeAndWorkingPointInJson) {
