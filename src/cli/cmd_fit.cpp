@@ -308,7 +308,12 @@ Action setup_fit(CLI::App& app, Context& ctx) {
 
         auto spec = model::load_model(a->model);
         if (!spec) return c.out.fail(spec.error());
-        const std::vector<model::Variant> variants = model::published_variants(*spec);
+        // A named checkpoint (a variant's repository) is fitted as named, as `plan` plans it.
+        std::vector<model::Variant> variants = model::published_variants(*spec);
+        if (const std::string named = model::named_checkpoint(a->model, *spec); !named.empty()) {
+            std::erase_if(variants,
+                          [&](const model::Variant& v) { return !base::iequals(v.repo, named); });
+        }
 
         fit::FitOptions o;
         o.quant = a->quant;

@@ -39,6 +39,7 @@ struct PlanArgs {
     std::string engine;
     std::string engine_version;
     std::string quant;
+    std::string kv_cache_dtype;
     std::vector<std::string> overrides;
     bool explain = false;
     std::string format = "text";
@@ -148,7 +149,8 @@ json plan_json(const plan::Plan& p, const plan::PlanRequest& req) {
                       {"flag", s.flag},
                       {"buys", s.buys},
                       {"fits", s.fits},
-                      {"total_bytes", s.total_bytes}});
+                      {"total_bytes", s.total_bytes},
+                      {"what_if", s.what_if}});
     }
     j["suggestions"] = ss;
     return j;
@@ -179,7 +181,11 @@ Action setup_plan(CLI::App& app, Context& ctx) {
                    "Engine version: a table's name (b6845, ngc-26.05, ...), a llama.cpp build "
                    "(b6918: the nearest table at or below), or installed (default: the one "
                    "NVIDIA's DGX Spark playbooks use)");
-    app.add_option("--quant", a->quant, "Force a published quantization (awq, fp8, Q4_K_M, ...)");
+    app.add_option("--quant", a->quant,
+                   "Force a published quantization (awq, fp8, Q4_K_M, ...; a GGUF ladder step "
+                   "the catalog lacks is a what-if); picks an engine that runs it");
+    app.add_option("--kv-cache-dtype", a->kv_cache_dtype,
+                   "KV cache type the engine accepts (fp8, q8_0, ...; default: the engine's)");
     app.add_option("--override", a->overrides,
                    "Turn an operational rule's refusal into a warning (R-OPS-n); repeatable");
     app.add_flag("--explain", a->explain, "Print the whole decision trace");
@@ -215,6 +221,7 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         req.engine = a->engine;
         req.engine_version = a->engine_version;
         req.quant = a->quant;
+        req.kv_cache_dtype = a->kv_cache_dtype;
         req.overrides = a->overrides;
         req.launcher = a->launcher;
         auto cluster = plan::parse_cluster((*cfg)->table("cluster"), cfg_origin);
@@ -242,6 +249,7 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         auto spec = model::load_model(a->model);
         if (!spec) return c.out.fail(spec.error());
         const std::vector<model::Variant> variants = model::published_variants(*spec);
+        req.variant_repo = model::named_checkpoint(a->model, *spec);
         if (base::iequals(req.engine_version, "installed")) {
             // The engine the rules (or --engine) pick, then the version installed of it.
             plan::PlanRequest probe = req;

@@ -469,6 +469,15 @@ std::vector<Variant> published_variants(const ModelSpec& spec) {
     return e ? e->variants : std::vector<Variant>{};
 }
 
+std::string named_checkpoint(std::string_view name, const ModelSpec& spec) {
+    const std::string wanted = normalize_model_name(name);
+    if (wanted == normalize_model_name(spec.hf_id)) return "";
+    for (const Variant& v : published_variants(spec)) {
+        if (normalize_model_name(v.repo) == wanted) return v.repo;
+    }
+    return "";
+}
+
 std::vector<std::string> suggest_models(std::string_view name, std::size_t max_results) {
     const std::string wanted = normalize_model_name(name);
     std::vector<std::pair<std::size_t, std::string>> scored;  // (score, id), lower is better

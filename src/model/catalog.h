@@ -68,6 +68,11 @@ const CatalogEntry* find_model(std::string_view name);
 // catalog; empty for a file or directory (which is its own checkpoint).
 std::vector<Variant> published_variants(const ModelSpec& spec);
 
+// The checkpoint `name` (a MODEL argument) names: the repository of one of `spec`'s published
+// variants other than the model's own id ("Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8"), spelled as in
+// the catalog; "" when `name` names the model (id, alias, hf_id) or `spec` is not from the catalog.
+std::string named_checkpoint(std::string_view name, const ModelSpec& spec);
+
 // Up to `max_results` catalog ids closest to `name` (edit distance over ids and aliases, and
 // substring matches), best first; empty when nothing is reasonably close. For "unknown model 'X';
 // did you mean ...".

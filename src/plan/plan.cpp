@@ -32,7 +32,12 @@ class Planner {
   public:
     Planner(const model::ModelSpec& spec, const std::vector<model::Variant>& variants,
             const PlanRequest& req, const RuleBook& rules, Plan& plan)
-        : spec_(spec), variants_(variants), req_(req), rules_(rules), plan_(plan) {}
+        : spec_(spec),
+          variants_(variants),
+          req_(req),
+          rules_(rules),
+          plan_(plan),
+          kv_(req.kv_cache_dtype.empty() ? "auto" : req.kv_cache_dtype) {}
 
     base::Result<void> run();
 
@@ -76,6 +81,10 @@ class Planner {
                            [](const model::Variant& v) { return !is_gguf_format(v.format); });
     }
     bool is_file() const { return spec_.source != model::SourceKind::catalog; }
+    // --kv-cache-dtype where `e` accepts it, else its default (another engine's suggestion).
+    std::string kv_for(Engine e) const {
+        return engines::resolve_kv_cache_type(e, kv_) ? kv_ : "auto";
+    }
     bool gguf_file() const { return spec_.source == model::SourceKind::gguf; }
     bool can_load(Engine e) const;
     bool mxfp4_model() const;
@@ -94,6 +103,10 @@ class Planner {
     base::Result<QuantChoice> choose(Engine e, std::uint32_t tp, const std::string& kv,
                                      std::uint64_t context, std::uint32_t users, bool record);
     base::Result<void> suggest(const QuantChoice& current);
+    // Another quantization on the plan's engine (step 6): the published one the decision order
+    // picks when --quant's does not fit; on llama.cpp, the largest unpublished step of the GGUF
+    // ladder that fits, when nothing published fits or only a smaller step does (a what-if).
+    void suggest_quant(const QuantChoice& current);
     // Speed of the plan's shape on `e` with `quant` over `nodes` (fit's performance model);
     // nullopt without the hardware's caps or when the model cannot price it.
     // `at`: the depth and prompt (default: depth 0, long-context half the context; prompt 512).
@@ -107,10 +120,12 @@ class Planner {
     const PlanRequest& req_;
     const RuleBook& rules_;
     Plan& plan_;
+    const std::string kv_;          // --kv-cache-dtype, "auto" when not given
     std::optional<Engine> forced_;  // --engine
     std::optional<Engine> engine_;  // picked so far
     RuleId engine_rule_{};          // the rule that picked the engine
     bool lc_arch_ = false;          // llama.cpp supports the architecture
+    bool quant_moved_ = false;      // --quant moved the engine off the rule's pick
     QuantChoice chosen_;            // step 6's choice, resized by step 7
 };
 
@@ -123,7 +138,9 @@ bool Planner::can_load(Engine e) const {
 const model::Variant* Planner::safetensors_checkpoint() const {
     const std::vector<model::Variant>* vs = &variants_;
     std::string hf_id = spec_.hf_id;
-    if (is_file()) {  // the catalog entry of the same model, by the file's repository or name
+    // A file or a named checkpoint: the catalog entry of the same model, by the file's repository
+    // or name (a named checkpoint's variants_ hold only its own repository).
+    if (is_file() || !req_.variant_repo.empty()) {
         const model::CatalogEntry* e =
             spec_.hf_id.empty() ? nullptr : model::find_model(spec_.hf_id);
         if (e == nullptr) e = model::find_model(spec_.name);
@@ -186,6 +203,16 @@ base::Result<QuantChoice> Planner::choose(Engine e, std::uint32_t tp, const std:
             return base::make_error(
                 base::Errc::bad_input,
                 spec_.name + ": no published checkpoint " + engines::to_string(e) + " can load");
+        }
+        // A step of the GGUF ladder the catalog does not list: planned as a what-if (the
+        // suggestions offer these), with the repository left to the user.
+        if (e == Engine::llama_cpp && on_gguf_ladder(c->fit.quant) && req_.variant_repo.empty()) {
+            if (record) {
+                plan_.warnings.push_back("--quant " + c->fit.quant +
+                                         " is a what-if: check that a repository publishes it "
+                                         "and set GGUF_REPO to it");
+            }
+            return c;
         }
         std::string published;
         for (const model::Variant& v : variants_) {
@@ -277,15 +304,69 @@ base::Result<void> Planner::suggest(const QuantChoice& current) {
     // 4. Two nodes (vLLM tensor parallel), when not clustered already.
     if (plan_.nodes == 1 && !gguf_file() && can_load(Engine::vllm) &&
         fit::tensor_parallel_problem(spec_.arch, 2).empty()) {
-        auto s = choose(Engine::vllm, 2, "auto", ctx, users, false);
+        auto s = choose(Engine::vllm, 2, kv_for(Engine::vllm), ctx, users, false);
+        // Another engine forced by --engine would be refused on two nodes (R-OPS-4).
+        const bool other = forced_ && *forced_ != Engine::vllm;
         if (s) {
             plan_.suggestions.push_back({"two nodes: vLLM tensor parallel 2 over Ray (R-ENG-3)",
-                                         "--nodes 2", buys(s->fit) + ", " + s->fit.quant, s->fits(),
+                                         other ? "--nodes 2 --engine vllm" : "--nodes 2",
+                                         buys(s->fit) + ", " + s->fit.quant, s->fits(),
                                          s->fit.estimate.memory.total_bytes,
                                          Suggestion::Kind::nodes, ""});
         }
     }
+    // 5. Another quantization.
+    suggest_quant(current);
     return {};
+}
+
+void Planner::suggest_quant(const QuantChoice& current) {
+    if (is_file() || !current.fit.supported) return;
+    const Engine e = plan_.engine;
+    const std::uint64_t ctx = current.fit.context;
+    const std::uint32_t users = current.fit.parallel;
+    const std::uint32_t tp = plan_.tensor_parallel;
+    const std::string& kv = current.fit.kv_cache_dtype;
+    auto add = [&](const fit::FitResult& f, bool what_if, const std::string& change) {
+        Suggestion x;
+        x.change = change;
+        x.flag = "--quant " + f.quant;
+        x.buys = "weights " + b(f.estimate.memory.weights_bytes) + ", total " +
+                 b(f.estimate.memory.total_bytes) + " per node (fits the budget " +
+                 b(req_.hardware.budget_bytes) + ")";
+        x.fits = true;
+        x.total_bytes = f.estimate.memory.total_bytes;
+        x.kind = Suggestion::Kind::quant;
+        x.quant = f.quant;
+        x.what_if = what_if;
+        plan_.suggestions.push_back(std::move(x));
+    };
+    if (!current.fits() && !req_.quant.empty()) {
+        auto pick =
+            choose_quant(spec_, variants_, e, options("", kv, ctx, users, tp), req_.prefer, rules_);
+        if (pick && pick->fits() && pick->variant && pick->fit.quant != current.fit.quant) {
+            add(pick->fit, false,
+                "the published " + pick->fit.quant + " checkpoint (" + pick->variant->repo +
+                    ") the decision order picks");
+        }
+    }
+    if (e != Engine::llama_cpp || !req_.variant_repo.empty()) return;
+    for (const char* q : kGgufLadder) {
+        if (variant_of(variants_, e, q) != nullptr) continue;  // published: step 6 weighed it
+        auto s = size(e, q, kv, ctx, users, tp);
+        if (!s || !s->fits()) continue;
+        // Larger than what fits only above a published ladder step: a model published in
+        // another type (gpt-oss's MXFP4, a QAT Q4_0) gains nothing from requantizing it.
+        const bool larger =
+            s->fit.estimate.memory.weights_bytes > current.fit.estimate.memory.weights_bytes;
+        if (!current.fits() || (on_gguf_ladder(current.fit.quant) && larger)) {
+            add(s->fit, true,
+                std::string("a ") + q +
+                    " GGUF, not in the catalog (a what-if): check that a "
+                    "repository publishes it");
+        }
+        return;  // the largest step that fits
+    }
 }
 
 base::Result<std::optional<fit::Performance>> Planner::predict(
@@ -390,9 +471,9 @@ void Planner::performance() {
         if (eng) eng->facts.emplace_back("predicted_llama.cpp", f1(p.decode_tokens_per_s));
         for (Engine alt : {Engine::vllm, Engine::sglang}) {
             if (!can_load(alt)) continue;
-            auto s = choose(alt, 1, "auto", plan_.context, 1, false);
+            auto s = choose(alt, 1, kv_for(alt), plan_.context, 1, false);
             if (!s || !s->fits()) continue;
-            auto ap = predict(alt, s->fit.quant, "auto", 1);
+            auto ap = predict(alt, s->fit.quant, kv_for(alt), 1);
             if (!ap || !*ap) continue;
             const std::string what = speed_of(alt, s->fit.quant, **ap);
             if (eng) {
@@ -537,15 +618,24 @@ void Planner::format() {
         d.outcome = std::string(has_gguf_variant() ? "gguf" : "") +
                     (has_gguf_variant() && has_safetensors_variant() ? " and " : "") +
                     (has_safetensors_variant() ? "safetensors" : "") + " published";
-        if (!has_gguf_variant()) d.rejected.push_back({"llama.cpp", "no GGUF published"});
+        const std::string named = req_.variant_repo.empty() ? "" : " (the checkpoint named)";
+        if (!has_gguf_variant()) d.rejected.push_back({"llama.cpp", "no GGUF published" + named});
         if (!has_safetensors_variant()) {
-            d.rejected.push_back({"vllm, sglang", "no safetensors checkpoint published"});
+            d.rejected.push_back({"vllm, sglang", "no safetensors checkpoint published" + named});
         }
     }
     d.reason = "what can run is decided by the checkpoints that exist";
     std::string vs;
     for (const model::Variant& v : variants_) vs += (vs.empty() ? "" : ", ") + v.format;
     d.facts.emplace_back("variants", vs.empty() ? spec_.name : vs);
+    if (!req_.variant_repo.empty()) {
+        d.outcome += " (the checkpoint named: " + req_.variant_repo + ")";
+        d.reason =
+            "the checkpoint named on the command line is the one planned, never replaced "
+            "by another variant of " +
+            spec_.name + "; its format decides the engine";
+        d.facts.emplace_back("named", req_.variant_repo);
+    }
     decide(d);
 }
 
@@ -601,7 +691,9 @@ base::Result<void> Planner::engine_for_use() {
         // The variants decide what can run.
         if (!can_load(pick)) {
             const Engine alt = pick == Engine::llama_cpp ? Engine::vllm : Engine::llama_cpp;
-            if (can_load(alt) && !(alt == Engine::llama_cpp && parallel)) {
+            // A named GGUF goes to llama.cpp even for parallel use (R-OPS-3 then says no).
+            if (can_load(alt) &&
+                !(alt == Engine::llama_cpp && parallel && req_.variant_repo.empty())) {
                 rejected.push_back({engines::to_string(pick), pick == Engine::llama_cpp
                                                                   ? "no GGUF published"
                                                                   : "no safetensors checkpoint"});
@@ -609,6 +701,20 @@ base::Result<void> Planner::engine_for_use() {
             }
         }
         if (pick == Engine::llama_cpp && !lc_arch_ && !gguf_file()) pick = Engine::vllm;
+        // An explicit --quant chooses an engine that runs it: vLLM for a safetensors format,
+        // llama.cpp for a GGUF type; the rule it sets aside is named.
+        if (!r.quant.empty() && !is_file() && !fit::resolve_quant(pick, r.quant)) {
+            const Engine alt = pick == Engine::llama_cpp ? Engine::vllm : Engine::llama_cpp;
+            if (fit::resolve_quant(alt, r.quant) && (alt != Engine::llama_cpp || lc_arch_)) {
+                const std::string why = "--quant " + base::printable(r.quant) + " is not a " +
+                                        "quantization " + engines::to_string(pick) + " runs";
+                rejected.push_back({engines::to_string(pick), why});
+                plan_.warnings.push_back(why + ": planned on " + engines::to_string(alt) +
+                                         ", against " + rule + " (" + rules_.get(rule).text + ")");
+                quant_moved_ = true;
+                pick = alt;
+            }
+        }
         engine_ = pick;
         engine_rule_ = rule;
         if (parallel && !(rule == kPlan11)) {
@@ -659,7 +765,7 @@ base::Result<void> Planner::engine_for_use() {
         // The ways out: the safetensors checkpoint on vLLM/SGLang, or the override.
         const model::Variant* st = safetensors_checkpoint();
         std::string out;
-        if (gguf_file()) {
+        if (gguf_file() || !req_.variant_repo.empty()) {
             out = st ? "plan the safetensors checkpoint of the same model for vLLM or SGLang "
                        "instead (sparkctl plan " +
                            st->repo + " --for " + to_string(r.use) + " --users " + num(r.users) +
@@ -667,7 +773,11 @@ base::Result<void> Planner::engine_for_use() {
                      : "no safetensors checkpoint of this model is known to sparkctl: plan one "
                        "for vLLM or SGLang";
         } else {
-            out = std::string(forced_ ? "drop --engine llama.cpp: " : "") + "vLLM or SGLang run " +
+            const std::string drop = forced_ ? "drop --engine llama.cpp: "
+                                     : quant_moved_
+                                         ? "drop --quant " + base::printable(req_.quant) + ": "
+                                         : "";
+            out = drop + "vLLM or SGLang run " +
                   (st ? st->repo : std::string("the safetensors checkpoint"));
         }
         refuse(kOps3, "parallel use (" + num(r.users) + " users) never lands on llama.cpp; " + out +
@@ -710,8 +820,7 @@ base::Result<void> Planner::quantization() {
         return {};
     }
     const Engine e = plan_.engine;
-    auto chosen =
-        choose(e, plan_.tensor_parallel, "auto", req_.context.value_or(0), req_.users, true);
+    auto chosen = choose(e, plan_.tensor_parallel, kv_, req_.context.value_or(0), req_.users, true);
     if (!chosen) return chosen.error();
     chosen_ = std::move(*chosen);
     const std::string& q = chosen_.fit.quant;
@@ -753,7 +862,8 @@ base::Result<void> Planner::fit_or_suggest() {
         if (!sg) return sg.error();
         const Suggestion* apply = nullptr;
         for (const Suggestion& x : plan_.suggestions) {
-            if (x.fits) {
+            // Another quantization is --quant's to choose (or a what-if without a checkpoint).
+            if (x.fits && x.kind != Suggestion::Kind::quant) {
                 apply = &x;
                 break;
             }
@@ -773,17 +883,18 @@ base::Result<void> Planner::fit_or_suggest() {
                     case Suggestion::Kind::kv_cache_dtype:
                         return size(e, s.fit.quant, apply->kv_cache_dtype, ctx, r.users, tp);
                     case Suggestion::Kind::context:
-                        return size(e, s.fit.quant, "auto", apply->context, r.users, tp);
+                        return size(e, s.fit.quant, kv_, apply->context, r.users, tp);
                     case Suggestion::Kind::users:
                         plan_.parallel = apply->users;
-                        return size(e, s.fit.quant, "auto", ctx, apply->users, tp);
+                        return size(e, s.fit.quant, kv_, ctx, apply->users, tp);
                     case Suggestion::Kind::nodes:
+                    case Suggestion::Kind::quant:  // never applied (see `apply` above)
                         break;
                 }
                 plan_.nodes = plan_.tensor_parallel = 2;
                 plan_.engine = Engine::vllm;
                 plan_.engine_version = engines::default_version(Engine::vllm);
-                return choose(Engine::vllm, 2, "auto", ctx, r.users, true);
+                return choose(Engine::vllm, 2, kv_for(Engine::vllm), ctx, r.users, true);
             }();
             if (!applied) return applied.error();
             s = std::move(*applied);
@@ -799,6 +910,7 @@ base::Result<void> Planner::fit_or_suggest() {
             plan_.status = Status::does_not_fit;
         }
     }
+    if (s.fits() && plan_.suggestions.empty()) suggest_quant(s);
     plan_.fit = s.fit;
     plan_.quant = s.fit.quant;
     plan_.context = s.fit.context;
@@ -814,6 +926,9 @@ base::Result<void> Planner::fit_or_suggest() {
     } else if (s.variant) {
         plan_.variant_repo = s.variant->repo;
         plan_.variant_file = s.variant->file;
+    } else if (!s.fit.quant_published) {  // a what-if (--quant of an unpublished ladder step)
+        plan_.variant_repo = "${GGUF_REPO}";
+        plan_.placeholders.push_back("GGUF_REPO");
     }
     for (const std::string& n : s.fit.notes) {
         if (n.rfind(kOps3.id, 0) != 0) plan_.warnings.push_back(n);
@@ -881,6 +996,7 @@ base::Result<void> Planner::run() {
     architecture();
     if (auto r = engine_for_use(); !r || refused()) return r;
     if (auto r = engine_version(); !r) return r;
+    if (auto kv = engines::resolve_kv_cache_type(plan_.engine, kv_); !kv) return kv.error();
     if (auto r = quantization(); !r || refused()) return r;
     if (auto r = fit_or_suggest(); !r || refused()) return r;
     if (plan_.status == Status::does_not_fit) return {};
@@ -990,7 +1106,19 @@ base::Result<Plan> plan_once(const model::ModelSpec& spec,
                              const std::vector<model::Variant>& variants,
                              const PlanRequest& request, const RuleBook& rules) {
     Plan plan;
-    Planner p(spec, variants, request, rules, plan);
+    // A named checkpoint is the one planned: only its repository's variants are candidates.
+    std::vector<model::Variant> named;
+    if (!request.variant_repo.empty()) {
+        for (const model::Variant& v : variants) {
+            if (base::iequals(v.repo, request.variant_repo)) named.push_back(v);
+        }
+        if (named.empty()) {
+            return base::make_error(base::Errc::bad_input,
+                                    "'" + base::printable(request.variant_repo) +
+                                        "' is not a published checkpoint of " + spec.name);
+        }
+    }
+    Planner p(spec, named.empty() ? variants : named, request, rules, plan);
     auto r = p.run();
     if (!r) return r.error();
     return plan;

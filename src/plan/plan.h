@@ -77,10 +77,14 @@ struct PlanRequest {
     std::optional<std::uint32_t> nodes;  // nullopt: the inventory's hosts, else 1
     bool bench = false;
     Prefer prefer = Prefer::none;
-    std::string engine;                  // "" -> the rules
-    std::string engine_version;          // "" -> the playbook default
-    std::string engine_version_origin;   // why that version ("installed: llama-server ...")
-    std::string quant;                   // "" -> the rules
+    std::string engine;                 // "" -> the rules
+    std::string engine_version;         // "" -> the playbook default
+    std::string engine_version_origin;  // why that version ("installed: llama-server ...")
+    std::string quant;                  // "" -> the rules
+    std::string kv_cache_dtype;         // "" -> the engine's default (--kv-cache-dtype)
+    // The checkpoint the user named: a published variant's Hugging Face repository other than
+    // the model's own id ("Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8"); "" -> the rules choose.
+    std::string variant_repo;
     std::vector<std::string> overrides;  // R-OPS ids
     std::optional<ClusterInventory> cluster;
     // Multi-node vLLM launcher: "" (vLLM's own multiprocessing launcher where the targeted
@@ -117,7 +121,9 @@ struct LaunchCommand {
 };
 
 struct Suggestion {
-    enum class Kind { kv_cache_dtype, context, users, nodes };
+    // quant: another quantization on the plan's engine, published (a smaller checkpoint when the
+    // plan's does not fit) or a what-if of the GGUF ladder the catalog does not list.
+    enum class Kind { kv_cache_dtype, context, users, nodes, quant };
     std::string change;  // what to change, for people
     std::string flag;    // the plan flag that applies it ("--context 28672")
     std::string buys;    // what it buys, with numbers
@@ -127,6 +133,8 @@ struct Suggestion {
     std::string kv_cache_dtype;  // kv_cache_dtype: the smaller type
     std::uint64_t context = 0;   // context: tokens per sequence
     std::uint32_t users = 0;     // users: sequences at once
+    std::string quant{};         // quant: the quantization
+    bool what_if = false;        // quant: no published checkpoint in the catalog
 };
 
 // Speed of the plan (fit's performance model, docs/dev/performance-model.md) at its shape:

@@ -16,11 +16,6 @@ using engines::Engine;
 
 bool is_gguf_format(std::string_view f) { return !f.empty() && f[0] >= 'A' && f[0] <= 'Z'; }
 
-// The GGUF ladder of the decision order (step 6, docs/dev/plan.md), largest first: the
-// what-ifs when no GGUF of the model is published.
-constexpr const char* kGgufLadder[] = {"Q8_0",   "Q6_K",   "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S",
-                                       "IQ4_XS", "Q3_K_L", "Q3_K_M", "Q3_K_S", "Q2_K"};
-
 std::string b(std::uint64_t bytes) { return base::format_bytes(bytes); }
 
 std::string f1(double v) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -16,6 +17,20 @@
 #include "plan/rules.h"
 
 namespace sparkctl::plan {
+
+// The GGUF ladder of the decision order (docs/dev/plan.md "Quantization"), largest first: what
+// llama.cpp plans walk, the what-ifs when no GGUF of the model is published, and the unpublished
+// steps a plan suggests ("check that a repository publishes it").
+inline constexpr const char* kGgufLadder[] = {"Q8_0",   "Q6_K",   "Q5_K_M", "Q4_K_M",
+                                              "IQ4_XS", "Q3_K_M", "Q2_K"};
+
+// True when `quant` (canonical) is a step of kGgufLadder.
+inline bool on_gguf_ladder(std::string_view quant) {
+    for (const char* q : kGgufLadder) {
+        if (quant == q) return true;
+    }
+    return false;
+}
 
 struct QuantChoice {
     fit::FitResult fit;                       // the chosen quantization, priced

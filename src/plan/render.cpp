@@ -163,7 +163,9 @@ std::string render_text(const Plan& p, bool explain, bool colour) {
     }
     for (const std::string& w : p.warnings) out += "warning: " + w + "\n";
     if (!p.suggestions.empty()) {
-        out += "\nSuggestions (cheapest first; --prefer fit applies the first that fits):\n";
+        out +=
+            "\nSuggestions (cheapest first; --prefer fit applies the first that fits, other than "
+            "--quant):\n";
         for (const Suggestion& s : p.suggestions) {
             out += "  " + s.flag + ": " + s.change + " -> " + s.buys + "\n";
         }

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -109,6 +110,107 @@ TEST(PlanE2e, ExitStatuses) {
     EXPECT_EQ(over.exit_code, 0) << over.err;
     auto bad = s.run({"plan", "qwen3-8b", "--for", "dancing"});
     EXPECT_EQ(bad.exit_code, 2);
+}
+
+// Every suggestion is a flag `plan` takes: for every catalog model in the matrix of uses (chat
+// for one, agents x8, batch x16 at 8k, long-context for one, and llama.cpp forced for one user),
+// the plan run again with each suggestion's flag applied parses and plans (exit 0 or 3).
+TEST(PlanE2e, EverySuggestionIsAFlagPlanTakes) {
+    Sandbox s;
+    auto models = s.run({"models", "--json"});
+    ASSERT_EQ(models.exit_code, 0) << models.err;
+    const std::vector<std::vector<std::string>> uses = {
+        {"--for", "chat"},
+        {"--for", "agents", "--users", "8"},
+        {"--for", "batch", "--users", "16", "--context", "8192"},
+        {"--for", "long-context"},
+        {"--for", "chat", "--engine", "llama.cpp"}};
+    int applied = 0;
+    const nlohmann::json catalog = models.json();
+    for (const auto& m : catalog["models"]) {
+        for (const auto& use : uses) {
+            std::vector<std::string> args = {"plan", m["id"].get<std::string>()};
+            args.insert(args.end(), use.begin(), use.end());
+            std::vector<std::string> json_args = args;
+            json_args.push_back("--json");
+            auto r = s.run(json_args);
+            if (r.exit_code != 0 && r.exit_code != 3) {  // refused, or nothing it loads
+                continue;
+            }
+            const nlohmann::json plan = r.json();
+            for (const auto& sg : plan["suggestions"]) {
+                // Apply it: each "--flag value" of the suggestion sets that flag.
+                std::vector<std::string> again = args;
+                std::istringstream flags(sg["flag"].get<std::string>());
+                std::string flag, value;
+                while (flags >> flag) {
+                    ASSERT_TRUE(flags >> value) << sg["flag"];
+                    auto at = std::find(again.begin(), again.end(), flag);
+                    if (at != again.end()) {
+                        *(at + 1) = value;
+                    } else {
+                        again.insert(again.end(), {flag, value});
+                    }
+                }
+                auto q = s.run(again);
+                std::string cmd;
+                for (const std::string& x : again) cmd += " " + x;
+                EXPECT_TRUE(q.exit_code == 0 || q.exit_code == 3) << cmd << ": " << q.err;
+                if (sg["fits"].get<bool>()) {
+                    EXPECT_EQ(q.exit_code, 0) << cmd << ": " << q.err;
+                }
+                ++applied;
+            }
+        }
+    }
+    EXPECT_GT(applied, 20);
+}
+
+// A checkpoint named by its repository is the one planned; the model's own id still lets the
+// rules choose.
+TEST(PlanE2e, NamedCheckpointIsPlannedAsNamed) {
+    Sandbox s;
+    auto fp8 = s.run({"plan", "Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8", "--for", "chat", "--json"});
+    ASSERT_EQ(fp8.exit_code, 0) << fp8.err;
+    auto j = fp8.json();
+    EXPECT_EQ(j["quant"], "fp8");
+    EXPECT_EQ(j["variant"]["repo"], "Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8");
+    EXPECT_EQ(j["engine"], "vllm");
+    bool said = false;
+    for (const auto& d : j["decisions"]) {
+        said |= d["facts"].value("named", "") == "Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8";
+    }
+    EXPECT_TRUE(said);
+    auto model = s.run({"plan", "Qwen/Qwen3-Coder-30B-A3B-Instruct", "--for", "chat", "--json"});
+    ASSERT_EQ(model.exit_code, 0) << model.err;
+    EXPECT_EQ(model.json()["engine"], "llama.cpp");  // R-ENG-1 among all published variants
+    // `fit` prices the named checkpoint too (model::named_checkpoint), not the rules' pick.
+    auto fit_named =
+        s.run({"fit", "nvidia/Llama-3.1-8B-Instruct-NVFP4", "--engine", "vllm", "--json"});
+    ASSERT_EQ(fit_named.exit_code, 0) << fit_named.err;
+    EXPECT_EQ(fit_named.json()["quant"], "nvfp4");
+    auto fit_model = s.run({"fit", "llama-3.1-8b", "--engine", "vllm", "--json"});
+    ASSERT_EQ(fit_model.exit_code, 0) << fit_model.err;
+    EXPECT_NE(fit_model.json()["quant"], "nvfp4");  // R-QNT-2: NVFP4 only when nothing else fits
+}
+
+TEST(PlanE2e, KvCacheDtypeAndWorkingPointInJson) {
+    Sandbox s;
+    auto fp8 = s.run({"plan", "gpt-oss-120b", "--for", "agents", "--users", "4", "--context",
+                      "131072", "--kv-cache-dtype", "fp8", "--json"});
+    ASSERT_EQ(fp8.exit_code, 0) << fp8.err;
+    auto j = fp8.json();
+    EXPECT_EQ(j["kv_cache_dtype"], "fp8");
+    const auto& wp = j["performance"]["working_point"];
+    ASSERT_TRUE(wp.is_object());
+    EXPECT_EQ(wp["depth"], 65536);
+    EXPECT_EQ(wp["prompt"], 20000);
+    EXPECT_GT(wp["ttft_ms"].get<double>(), j["performance"]["ttft_ms"].get<double>());
+    EXPECT_LT(wp["decode_tokens_per_s"].get<double>(),
+              j["performance"]["decode_tokens_per_s"].get<double>());
+    auto bad = s.run({"plan", "gpt-oss-120b", "--for", "chat", "--kv-cache-dtype", "fp9"});
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("--kv-cache-dtype: 'fp9'"), std::string::npos) << bad.err;
 }
 
 TEST(PlanE2e, FormatsAndConfigRules) {

@@ -894,5 +894,196 @@ TEST(EngineVersions, PlaybookDefaultsAndFlagTables) {
     EXPECT_FALSE(engines::find_version(Engine::vllm, "0.0.1").ok());
 }
 
+// Issue 10 item 6: every suggestion is a plan input. `--kv-cache-dtype fp8` (here: the FP8
+// checkpoint under a 40 GiB budget, below the paged pool's floor at 131,072 tokens) is
+// PlanRequest::kv_cache_dtype; a type the engine cannot use is an error naming it.
+TEST(PlanAdvice, KvCacheDtypeSuggestionIsAPlanInput) {
+    PlanRequest r = request(UseCase::agents, 8);
+    r.context = 131072;
+    r.quant = "fp8";
+    r.hardware.budget_bytes = 40ull << 30;
+    Plan p = plan_for("qwen3-30b-a3b", r);
+    ASSERT_EQ(p.status, Status::does_not_fit);
+    ASSERT_FALSE(p.suggestions.empty());
+    const Suggestion& kv = p.suggestions.front();
+    EXPECT_EQ(kv.flag, "--kv-cache-dtype fp8");
+    ASSERT_TRUE(kv.fits);
+    r.kv_cache_dtype = kv.kv_cache_dtype;
+    Plan q = plan_for("qwen3-30b-a3b", r);
+    EXPECT_EQ(q.status, Status::ok);
+    EXPECT_EQ(q.kv_cache_dtype, "fp8");
+    EXPECT_EQ(q.fit.estimate.memory.total_bytes, kv.total_bytes);
+    EXPECT_EQ(arg_after(*server(q), "--kv-cache-dtype"), "fp8");
+    EXPECT_EQ(decision(q, "prefer-fit"), nullptr);  // asked for, not applied by --prefer fit
+    r.kv_cache_dtype = "q8_0";                      // llama.cpp's, not vLLM's
+    const model::CatalogEntry* e = model::find_model("qwen3-30b-a3b");
+    auto bad = make_plan(e->spec, e->variants, r, RuleBook::builtin());
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("--kv-cache-dtype: 'q8_0'"), std::string::npos)
+        << bad.error().message;
+}
+
+// Issue 10 item 6: an explicit --quant chooses an engine that runs it, naming the rule it sets
+// aside, instead of failing on the engine the rule picked.
+TEST(PlanAdvice, ExplicitQuantChoosesAnEngineThatRunsIt) {
+    PlanRequest r = request(UseCase::chat);
+    r.quant = "fp8";
+    Plan p = plan_for("llama-3.1-8b", r);  // R-ENG-1 picks llama.cpp; fp8 is a vLLM format
+    ASSERT_EQ(p.status, Status::ok);
+    EXPECT_EQ(p.engine, Engine::vllm);
+    EXPECT_EQ(p.quant, "fp8");
+    EXPECT_TRUE(warned(p, "against R-ENG-1"));
+    const Decision* eng = decision(p, "engine");
+    ASSERT_NE(eng, nullptr);
+    EXPECT_TRUE(std::any_of(eng->rejected.begin(), eng->rejected.end(),
+                            [](const Rejected& x) { return x.option == "llama.cpp"; }));
+    PlanRequest a = request(UseCase::agents);
+    a.quant = "q4_k_m";  // R-ENG-2 picks vLLM; a GGUF type runs on llama.cpp
+    Plan g = plan_for("qwen3-8b", a);
+    ASSERT_EQ(g.status, Status::ok);
+    EXPECT_EQ(g.engine, Engine::llama_cpp);
+    EXPECT_EQ(g.quant, "Q4_K_M");
+    EXPECT_TRUE(warned(g, "against R-ENG-2"));
+    // For parallel use that lands on llama.cpp, which R-OPS-3 refuses, naming --quant.
+    PlanRequest many = request(UseCase::agents, 4);
+    many.quant = "Q4_K_M";
+    Plan m = plan_for("qwen3-8b", many);
+    EXPECT_EQ(m.status, Status::refused);
+    EXPECT_NE(m.refusal.find("drop --quant Q4_K_M"), std::string::npos) << m.refusal;
+}
+
+// Issue 10 item 6: a checkpoint named by its repository is the one planned, on an engine that
+// runs it, with a decision saying so.
+TEST(PlanAdvice, NamedCheckpointIsPlannedAsNamed) {
+    const model::CatalogEntry* e = model::find_model("qwen3-coder-30b-a3b");
+    ASSERT_NE(e, nullptr);
+    PlanRequest r = request(UseCase::chat);
+    r.variant_repo = "Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8";
+    auto p = make_plan(e->spec, e->variants, r, RuleBook::builtin());
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    EXPECT_EQ(p->status, Status::ok);
+    EXPECT_EQ(p->engine, Engine::vllm);
+    EXPECT_EQ(p->quant, "fp8");
+    EXPECT_EQ(p->variant_repo, r.variant_repo);
+    const Decision* f = decision(*p, "format");
+    ASSERT_NE(f, nullptr);
+    EXPECT_NE(f->outcome.find(r.variant_repo), std::string::npos);
+    // A named GGUF for parallel use lands on llama.cpp, which R-OPS-3 refuses.
+    PlanRequest many = request(UseCase::agents, 4);
+    many.variant_repo = "unsloth/Qwen3-Coder-30B-A3B-Instruct-GGUF";
+    auto g = make_plan(e->spec, e->variants, many, RuleBook::builtin());
+    ASSERT_TRUE(g.ok()) << g.error().message;
+    EXPECT_EQ(g->status, Status::refused);
+    EXPECT_NE(g->refusal.find("R-OPS-3"), std::string::npos);
+    // The way out is the model's safetensors checkpoint, not "drop --engine".
+    EXPECT_NE(g->refusal.find("sparkctl plan Qwen/Qwen3-Coder-30B-A3B-Instruct --for agents"),
+              std::string::npos)
+        << g->refusal;
+    PlanRequest other = request(UseCase::chat);
+    other.variant_repo = "example/not-a-checkpoint";
+    auto bad = make_plan(e->spec, e->variants, other, RuleBook::builtin());
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("not a published checkpoint"), std::string::npos);
+}
+
+// `variants` with only the published GGUFs of `id` in `formats` (the test's own list, so more
+// catalog variants do not change it).
+std::vector<model::Variant> ggufs(const std::string& id, std::vector<std::string> formats) {
+    std::vector<model::Variant> out;
+    const model::Variant* any = nullptr;
+    for (const model::Variant& v : model::find_model(id)->variants) {
+        if (!v.file.empty()) any = &v;
+    }
+    EXPECT_NE(any, nullptr) << id;
+    for (const std::string& f : formats) {
+        model::Variant v = *any;
+        v.format = f;
+        v.file = "*" + f + "*.gguf";
+        out.push_back(v);
+    }
+    return out;
+}
+
+// Issue 10 item 4: llama.cpp keeps the largest published GGUF that fits, and suggests the largest
+// unpublished step of the ladder that fits as a what-if ("check that a repository publishes it");
+// --quant of that step plans it with the repository left to the user.
+TEST(PlanQuant, GgufLadderWhatIfs) {
+    const model::CatalogEntry* e = model::find_model("qwen3-235b-a22b");
+    const std::vector<model::Variant> q8 = ggufs("qwen3-235b-a22b", {"Q8_0"});
+    PlanRequest r = request(UseCase::chat);
+    r.engine = "llama.cpp";
+    auto p = make_plan(e->spec, q8, r, RuleBook::builtin());
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    ASSERT_EQ(p->status, Status::does_not_fit);
+    // What `sparkctl fit --quant STEP` says, down the ladder: the first step that fits.
+    std::string expected;
+    for (const char* q : kGgufLadder) {
+        fit::FitOptions o;
+        o.quant = q;
+        o.budget_bytes = r.hardware.budget_bytes;
+        o.memory_total_bytes = r.hardware.memory_total_bytes;
+        auto f = fit::fit_model(e->spec, q8, Engine::llama_cpp, o);
+        ASSERT_TRUE(f.ok()) << f.error().message;
+        if (f->estimate.fits) {
+            expected = q;
+            break;
+        }
+    }
+    ASSERT_FALSE(expected.empty());
+    const auto what_if =
+        std::find_if(p->suggestions.begin(), p->suggestions.end(),
+                     [](const Suggestion& s) { return s.kind == Suggestion::Kind::quant; });
+    ASSERT_NE(what_if, p->suggestions.end());
+    EXPECT_EQ(what_if->flag, "--quant " + expected);
+    EXPECT_TRUE(what_if->what_if && what_if->fits);
+    EXPECT_NE(what_if->change.find("check that a repository publishes it"), std::string::npos);
+
+    r.quant = expected;
+    auto w = make_plan(e->spec, q8, r, RuleBook::builtin());
+    ASSERT_TRUE(w.ok()) << w.error().message;
+    EXPECT_EQ(w->status, Status::ok);
+    EXPECT_EQ(w->variant_repo, "${GGUF_REPO}");
+    EXPECT_NE(std::find(w->placeholders.begin(), w->placeholders.end(), "GGUF_REPO"),
+              w->placeholders.end());
+    EXPECT_TRUE(warned(*w, "check that a repository publishes it"));
+
+    // Published: the largest that fits is planned, and no step above it fits.
+    r.quant.clear();
+    auto k =
+        make_plan(e->spec, ggufs("qwen3-235b-a22b", {"Q8_0", expected}), r, RuleBook::builtin());
+    ASSERT_TRUE(k.ok());
+    EXPECT_EQ(k->status, Status::ok);
+    EXPECT_EQ(k->quant, expected);
+    EXPECT_TRUE(k->suggestions.empty());
+
+    // Only a smaller step published: the larger unpublished step that fits is the what-if.
+    PlanRequest chat = request(UseCase::chat);
+    const model::CatalogEntry* small = model::find_model("qwen3-8b");
+    auto s = make_plan(small->spec, ggufs("qwen3-8b", {"Q4_K_M"}), chat, RuleBook::builtin());
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->status, Status::ok);
+    EXPECT_EQ(s->quant, "Q4_K_M");
+    ASSERT_EQ(s->suggestions.size(), 1u);
+    EXPECT_EQ(s->suggestions.front().flag, "--quant Q8_0");
+    EXPECT_TRUE(s->suggestions.front().what_if);
+}
+
+// Issue 10 item 4: on vLLM, a --quant that does not fit gets the published variant the decision
+// order picks, when it fits, as a suggestion (not a what-if).
+TEST(PlanQuant, PublishedSmallerVariantIsSuggested) {
+    PlanRequest r = request(UseCase::chat);
+    r.engine = "vllm";
+    r.quant = "bf16";
+    Plan p = plan_for("llama-3.3-70b", r);
+    ASSERT_EQ(p.status, Status::does_not_fit);
+    const auto q =
+        std::find_if(p.suggestions.begin(), p.suggestions.end(),
+                     [](const Suggestion& s) { return s.kind == Suggestion::Kind::quant; });
+    ASSERT_NE(q, p.suggestions.end());
+    EXPECT_EQ(q->flag, "--quant awq");  // R-QNT-1
+    EXPECT_FALSE(q->what_if);
+    EXPECT_TRUE(q->fits);
+}
+
 }  // namespace
 }  // namespace sparkctl::plan
