@@ -7,10 +7,10 @@ namespace sparkctl::base {
 
 enum ExitStatus : int {
     kExitOk = 0,
-    kExitFailure = 1,       // the environment or a bug
-    kExitBadInput = 2,      // usage, bad input, or a plan refused by an operational rule
-    kExitDoesNotFit = 3,    // fit/plan: the request does not fit the budget
-    kExitWanting = 4,       // checked and found wanting (simulate --slo that no load meets)
+    kExitFailure = 1,     // the environment or a bug
+    kExitBadInput = 2,    // usage, bad input, or a plan refused by an operational rule
+    kExitDoesNotFit = 3,  // fit/plan: the request does not fit the budget
+    kExitWanting = 4,     // checked and found wanting (simulate --slo that no load meets)
 };
 
 inline int exit_status_for(Errc code) {
