@@ -2,10 +2,13 @@
 // discrete-event simulation of the engine's scheduler (src/sim/, docs/dev/sim.md). The CLI
 // composes plan and sim: plan picks engine, quantization and sizes; sim gets the settings.
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
@@ -23,6 +26,7 @@
 #include "plan/rules.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
+#include "sim/standin.h"
 #include "sim/workload.h"
 
 namespace sparkctl::cli {
@@ -31,7 +35,8 @@ namespace {
 
 using nlohmann::json;
 
-struct SimulateArgs {
+// The plan's inputs and the engine settings the simulation overrides.
+struct DeploymentArgs {
     std::string model;
     std::string use = "chat";
     std::uint32_t users = 1;
@@ -40,11 +45,15 @@ struct SimulateArgs {
     std::string engine_version;
     std::string quant;
     bool bench = false;
+    std::vector<std::string> overrides;
     std::optional<std::uint32_t> max_num_seqs;
     std::optional<std::uint32_t> max_batched_tokens;
     std::string prefix_caching;  // "", "on", "off"
     std::string weight_layout;
-    std::vector<std::string> overrides;
+};
+
+struct SimulateArgs {
+    DeploymentArgs d;
     // Workload vocabulary (design.md "Contracts").
     std::string concurrency;
     std::string rate;
@@ -106,33 +115,296 @@ struct Point {
     double wall_s = 0;
 };
 
+// The deployment `plan` would launch, as the simulator sees it.
+struct Deployment {
+    plan::PlanRequest req;
+    plan::Plan plan;
+    sim::EngineSettings es;
+    std::optional<fit::StepCost> cost;
+    std::string constants_source;
+};
+
+// Errors are reported through `c.out`; the exit status is returned instead of a deployment.
+std::variant<Deployment, int> make_deployment(Context& c, const DeploymentArgs& d) {
+    auto cfg = c.config();
+    if (!cfg) return c.out.fail(cfg.error());
+    const std::string cfg_origin =
+        (*cfg)->file() ? (*cfg)->file()->string() : std::string("config");
+    Deployment dep;
+    plan::PlanRequest& req = dep.req;
+    auto use = plan::parse_use(d.use);
+    if (!use) return c.out.fail(use.error());
+    req.use = *use;
+    if (d.context && *d.context < 2) {
+        return c.out.fail(base::kExitBadInput, "--context: must be at least 2");
+    }
+    req.users = d.users;
+    req.context = d.context;
+    req.nodes = 1;
+    req.bench = d.bench;
+    req.engine = d.engine;
+    req.engine_version = d.engine_version;
+    req.quant = d.quant;
+    req.overrides = d.overrides;
+    auto rules = plan::RuleBook::configured((*cfg)->table("rules"), cfg_origin);
+    if (!rules) return c.out.fail(rules.error());
+    std::unique_ptr<hw::System> system = hw::make_real_system();
+    auto hwp = hw::resolve_hardware((*cfg)->value("hardware"), *system);
+    if (!hwp) return c.out.fail(hwp.error());
+    req.hardware = plan::hardware_of(*hwp);
+    auto spec = model::load_model(d.model);
+    if (!spec) return c.out.fail(spec.error());
+    auto p = plan::make_plan(*spec, model::published_variants(*spec), req, *rules);
+    if (!p) return c.out.fail(p.error());
+    if (p->status != plan::Status::ok) {
+        return c.out.fail(p->exit_status(),
+                          "simulate: the plan is not launchable: " +
+                              (p->refusal.empty() ? std::string("it does not fit") : p->refusal));
+    }
+    auto caps = fit::hw_caps(*hwp);
+    if (!caps) return c.out.fail(caps.error());
+    const auto layout = d.weight_layout.empty() || d.weight_layout == "stock"
+                            ? std::optional<fit::WeightLayout>(fit::WeightLayout::stock)
+                            : fit::parse_weight_layout(d.weight_layout);
+    if (!layout) {
+        return c.out.fail(base::kExitBadInput,
+                          "--weight-layout: '" + base::printable(d.weight_layout) +
+                              "': expected stock or mxfp4-layers=moe,qkv,o,lm_head");
+    }
+    auto costs = fit::model_costs(*spec, p->engine, p->quant, p->kv_cache_dtype, *layout);
+    if (!costs) return c.out.fail(costs.error());
+    const fit::ResolvedConstants rc = fit::resolve_constants(
+        fit::builtin_constants(), p->engine, fit::quant_family(p->engine, p->quant, *layout));
+    dep.constants_source = rc.source;
+
+    const fit::Estimate& est = p->fit.estimate;
+    sim::EngineSettings& es = dep.es;
+    es.context = p->context;
+    es.max_seqs = d.max_num_seqs.value_or(p->parallel);
+    es.max_batched_tokens =
+        d.max_batched_tokens.value_or(fit::default_ubatch(p->engine, hwp->memory_total_bytes));
+    es.prefix_caching = d.prefix_caching.empty() ? !d.bench : d.prefix_caching == "on";
+    switch (p->engine) {
+        case engines::Engine::vllm:
+            es.scheduler = sim::Scheduler::vllm;
+            es.block_size = engines::vllm::kBlockSize;
+            es.kv_pool_tokens = est.kv.full_cells;
+            break;
+        case engines::Engine::sglang:
+            es.scheduler = sim::Scheduler::sglang;
+            es.block_size = engines::sglang::kPageSize;
+            es.kv_pool_tokens = est.settings.sglang_max_total_tokens
+                                    ? est.settings.sglang_max_total_tokens
+                                    : est.kv.full_cells;
+            break;
+        case engines::Engine::llama_cpp:
+            es.scheduler = sim::Scheduler::llama_cpp;
+            es.block_size = 1;
+            break;
+    }
+    // --max-num-seqs above the plan's parallel keeps the plan's pool: more sequences share it.
+    if (es.kv_pool_tokens == 0) es.kv_pool_tokens = es.context * es.max_seqs;
+    auto cost = fit::StepCost::make(*costs, rc.constants, *caps, p->tensor_parallel, es.max_seqs,
+                                    es.max_batched_tokens);
+    if (!cost) return c.out.fail(cost.error());
+    dep.cost = std::move(*cost);
+    dep.plan = std::move(*p);
+    return dep;
+}
+
+struct ServeArgs {
+    DeploymentArgs d;
+    std::string as;                 // --as ENGINE: the rest is the engine's argv
+    std::vector<std::string> rest;  // MODEL (shorthand) or the engine's argv
+    std::optional<std::uint16_t> port;
+    double speed = 1;
+    std::string timing;
+    std::optional<double> load_gbps;
+    sim::standin::Faults faults;
+    std::uint64_t seed = 0;
+};
+
+// Timing from the simulator's step costs: the uncached prompt in chunks of the step budget, each
+// at its depth (StepCost::prefill_s), then one decode step of the requests in flight per token.
+sim::standin::Timing step_cost_timing(const fit::StepCost& cost, std::uint32_t chunk,
+                                      std::uint32_t max_seqs) {
+    sim::standin::Timing t;
+    t.ttft_ms = [&cost, chunk, max_seqs](std::uint32_t prompt, std::uint32_t cached,
+                                         std::uint32_t in_flight) {
+        double s = 0;
+        for (std::uint32_t d = cached; d < prompt; d += chunk) {
+            const std::uint32_t n = std::min(chunk, prompt - d);
+            s += cost.prefill_s(n, n * (d + n / 2.0));
+        }
+        const std::uint32_t running = std::min(in_flight, max_seqs);
+        return 1000 * (s + cost.decode_s(std::max(running, 1u), running * double(prompt)));
+    };
+    t.itl_ms = [&cost, max_seqs](std::uint32_t in_flight, std::uint64_t depth) {
+        const std::uint32_t n = std::max(1u, std::min(in_flight, max_seqs));
+        return 1000 * cost.decode_s(n, n * double(depth));
+    };
+    return t;
+}
+
+int run_serve(Context& c, ServeArgs& a);
+
+// The serve subcommand's action: nullopt when `serve` was not given.
+std::function<std::optional<int>(Context&)> setup_serve(CLI::App& parent, Context& ctx) {
+    auto a = std::make_shared<ServeArgs>();
+    CLI::App* app = ctx.add_subcommand(
+        parent, "serve",
+        "Serve HTTP as an engine would (a stand-in for load tests): MODEL --engine E, or --as E "
+        "-- ENGINE-ARGV",
+        {"hardware"});
+    app->add_option("ARGS", a->rest, "MODEL, or after --as E --: the engine's argv");
+    app->add_option("--as", a->as, "Read the rest (after --) as this engine's command line")
+        ->check(CLI::IsMember({"vllm", "sglang", "llama.cpp"}));
+    app->add_option("--engine", a->d.engine, "Shorthand: the engine (as plan)");
+    app->add_option("--for", a->d.use, "Shorthand: the plan's use (default chat)");
+    app->add_option("--users", a->d.users, "Shorthand: the plan's users")
+        ->check(CLI::Range(1u, 1u << 16));
+    app->add_option("--context", a->d.context, "Shorthand: the plan's context");
+    app->add_option("--port", a->port, "Shorthand: listen on this port (0: any free one)");
+    app->add_option("--prefix-caching", a->d.prefix_caching, "Shorthand: on or off")
+        ->check(CLI::IsMember({"on", "off"}));
+    app->add_option("--speed", a->speed,
+                    "Divide every delay by this (0: no delay); advertised in /v1/models")
+        ->check(CLI::Range(0.0, 1e6));
+    app->add_option("--timing", a->timing, "fixed:TTFT_MS,ITL_MS instead of the step costs");
+    app->add_option("--load-gbps", a->load_gbps,
+                    "Simulate loading the weights at this many GB/s (default: no load delay)")
+        ->check(CLI::Range(1e-3, 1e4));
+    app->add_option("--fail-after-tokens", a->faults.fail_after_tokens,
+                    "Exit mid-stream after this many tokens");
+    app->add_option("--hang-after-tokens", a->faults.hang_after_tokens,
+                    "Stop sending after this many tokens, keeping the stream open");
+    app->add_option("--slow-start", a->faults.slow_start_s, "Extra seconds before ready")
+        ->check(CLI::Range(0.0, 1e5));
+    app->add_option("--error-rate", a->faults.error_rate, "Answer this fraction with HTTP 500")
+        ->check(CLI::Range(0.0, 1.0));
+    app->add_option("--reject-over", a->faults.reject_over,
+                    "Answer 429 above this many requests in flight");
+    app->add_option("--seed", a->seed, "Random seed for --error-rate (default 0)");
+    return [a, app](Context& c) -> std::optional<int> {
+        if (!app->parsed()) return std::nullopt;
+        return run_serve(c, *a);
+    };
+}
+
+int run_serve(Context& c, ServeArgs& a) {
+    sim::standin::Options opt;
+    opt.speed = a.speed;
+    opt.faults = a.faults;
+    opt.seed = a.seed;
+    engines::Engine engine{};
+    std::vector<std::string> argv;
+    std::optional<Deployment> dep;
+    if (!a.as.empty()) {
+        auto e = engines::parse_engine(a.as);
+        if (!e) return c.out.fail(e.error());
+        engine = *e;
+        argv = a.rest;
+    } else {
+        if (a.rest.size() != 1) {
+            return c.out.fail(base::kExitBadInput,
+                              "simulate serve: give MODEL, or --as ENGINE -- ENGINE-ARGV");
+        }
+        a.d.model = a.rest.front();
+        auto made = make_deployment(c, a.d);
+        if (auto* status = std::get_if<int>(&made)) return *status;
+        dep = std::move(std::get<Deployment>(made));
+        engine = dep->plan.engine;
+        for (const plan::LaunchCommand& cmd : dep->plan.commands) {
+            if (cmd.role == "server" && cmd.kind == "native") argv = cmd.argv;
+        }
+        if (argv.empty()) {
+            return c.out.fail(base::kExitFailure,
+                              "simulate serve: the plan has no native server command");
+        }
+        argv.erase(argv.begin());  // the executable
+    }
+    auto args = sim::standin::parse_engine_argv(engine, argv);
+    if (!args) return c.out.fail(args.error());
+    opt.args = *args;
+    if (a.port) opt.args.port = *a.port;
+    if (a.as.empty() && !a.d.prefix_caching.empty()) {
+        opt.args.prefix_caching = a.d.prefix_caching == "on";
+    }
+    if (!a.timing.empty()) {
+        auto t = sim::standin::parse_fixed_timing(a.timing);
+        if (!t) return c.out.fail(t.error());
+        opt.timing = std::move(*t);
+    }
+    if (!dep && (a.timing.empty() || a.load_gbps)) {
+        // The command line names the model: the deployment with its settings, for the costs.
+        DeploymentArgs d;
+        d.model = opt.args.served_model_name;
+        d.engine = engines::to_string(engine);
+        d.context =
+            opt.args.context ? std::optional<std::uint64_t>(opt.args.context) : std::nullopt;
+        if (opt.args.max_seqs) d.max_num_seqs = opt.args.max_seqs;
+        d.prefix_caching = opt.args.prefix_caching ? "on" : "off";
+        auto made = make_deployment(c, d);
+        if (auto* status = std::get_if<int>(&made)) return *status;
+        dep = std::move(std::get<Deployment>(made));
+    }
+    if (!opt.timing.ttft_ms) {
+        opt.timing = step_cost_timing(*dep->cost, dep->es.max_batched_tokens, dep->es.max_seqs);
+    }
+    if (a.load_gbps) {
+        opt.load_s = double(dep->plan.fit.estimate.memory.weights_bytes) / (*a.load_gbps * 1e9);
+    }
+    // Signals end the server: blocked here (the io threads inherit the mask), taken by sigwait.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    const std::string host = opt.args.host;
+    const std::string name = opt.args.served_model_name;
+    opt.on_listening = [host, name, engine](std::uint16_t port) {
+        std::fprintf(stderr, "sparkctl: simulate serve: %s stand-in for %s listening on %s:%u\n",
+                     engines::to_string(engine), name.c_str(), host.c_str(), unsigned(port));
+        std::fflush(stderr);
+    };
+    sim::standin::Server server(std::move(opt));
+    if (auto s = server.start(); !s) return c.out.fail(s.error());
+    std::fprintf(stderr, "sparkctl: simulate serve: ready on port %u (simulated)\n",
+                 unsigned(server.port()));
+    std::fflush(stderr);
+    int sig = 0;
+    sigwait(&set, &sig);
+    server.stop();
+    return base::kExitOk;
+}
 }  // namespace
 
 Action setup_simulate(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<SimulateArgs>();
-    app.add_option("MODEL", a->model, "Catalog name or HF id, or a model file or directory")
-        ->required();
-    app.add_option("--for", a->use, "The plan's use: chat (default), agents, batch, long-context");
-    app.add_option("--users", a->users, "The plan's sequences served at once (default 1)")
+    app.add_option("MODEL", a->d.model, "Catalog name or HF id, or a model file or directory");
+    auto serve = setup_serve(app, ctx);
+    app.add_option("--for", a->d.use,
+                   "The plan's use: chat (default), agents, batch, long-context");
+    app.add_option("--users", a->d.users, "The plan's sequences served at once (default 1)")
         ->check(CLI::Range(1u, 1u << 20));
-    app.add_option("--context", a->context, "Tokens per sequence (default: the plan's)");
-    app.add_option("--engine", a->engine, "Force llama.cpp, vllm or sglang");
-    app.add_option("--engine-version", a->engine_version, "Engine version (as plan)");
-    app.add_option("--quant", a->quant, "Force a published quantization");
-    app.add_flag("--bench", a->bench, "Plan for benchmarking (prefix caching off)");
-    app.add_option("--override", a->overrides,
+    app.add_option("--context", a->d.context, "Tokens per sequence (default: the plan's)");
+    app.add_option("--engine", a->d.engine, "Force llama.cpp, vllm or sglang");
+    app.add_option("--engine-version", a->d.engine_version, "Engine version (as plan)");
+    app.add_option("--quant", a->d.quant, "Force a published quantization");
+    app.add_flag("--bench", a->d.bench, "Plan for benchmarking (prefix caching off)");
+    app.add_option("--override", a->d.overrides,
                    "Turn an operational rule's refusal into a warning (R-OPS-n), as plan");
-    app.add_option("--max-num-seqs", a->max_num_seqs,
+    app.add_option("--max-num-seqs", a->d.max_num_seqs,
                    "Sequences the engine runs at once (default: the plan's parallel; -np on "
                    "llama.cpp)")
         ->check(CLI::Range(1u, 1u << 16));
-    app.add_option("--max-num-batched-tokens", a->max_batched_tokens,
+    app.add_option("--max-num-batched-tokens", a->d.max_batched_tokens,
                    "Tokens per engine step (default: the engine's, by device memory)")
         ->check(CLI::Range(1u, 1u << 20));
-    app.add_option("--prefix-caching", a->prefix_caching,
+    app.add_option("--prefix-caching", a->d.prefix_caching,
                    "on or off (default: on, the engines' default; off with --bench)")
         ->check(CLI::IsMember({"on", "off"}));
-    app.add_option("--weight-layout", a->weight_layout,
+    app.add_option("--weight-layout", a->d.weight_layout,
                    "What the build stores narrow: stock (default) or "
                    "mxfp4-layers=moe,qkv,o,lm_head (community vLLM builds)");
     app.add_option("--concurrency", a->concurrency,
@@ -159,13 +431,11 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
                  "largest load given");
     app.add_option("--plot", a->plot, "Write an SVG of a sweep to this file");
     ctx.add_config_flag(app, "hardware");
-    return [a](Context& c) -> int {
+    return [a, serve](Context& c) -> int {
+        if (auto status = serve(c)) return *status;
+        if (a->d.model.empty())
+            return c.out.fail(base::kExitBadInput, "simulate: MODEL is required");
         const auto wall0 = std::chrono::steady_clock::now();
-        auto cfg = c.config();
-        if (!cfg) return c.out.fail(cfg.error());
-        const std::string cfg_origin =
-            (*cfg)->file() ? (*cfg)->file()->string() : std::string("config");
-
         // ---- The workload.
         sim::Load load;
         load.seed = a->seed;
@@ -218,82 +488,13 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
         }
 
         // ---- The deployment, as plan would launch it.
-        plan::PlanRequest req;
-        auto use = plan::parse_use(a->use);
-        if (!use) return c.out.fail(use.error());
-        req.use = *use;
-        if (a->context && *a->context < 2) {
-            return c.out.fail(base::kExitBadInput, "--context: must be at least 2");
-        }
-        req.users = a->users;
-        req.context = a->context;
-        req.nodes = 1;
-        req.bench = a->bench;
-        req.engine = a->engine;
-        req.engine_version = a->engine_version;
-        req.quant = a->quant;
-        req.overrides = a->overrides;
-        auto rules = plan::RuleBook::configured((*cfg)->table("rules"), cfg_origin);
-        if (!rules) return c.out.fail(rules.error());
-        std::unique_ptr<hw::System> system = hw::make_real_system();
-        auto hwp = hw::resolve_hardware((*cfg)->value("hardware"), *system);
-        if (!hwp) return c.out.fail(hwp.error());
-        req.hardware = plan::hardware_of(*hwp);
-        auto spec = model::load_model(a->model);
-        if (!spec) return c.out.fail(spec.error());
-        auto p = plan::make_plan(*spec, model::published_variants(*spec), req, *rules);
-        if (!p) return c.out.fail(p.error());
-        if (p->status != plan::Status::ok) {
-            return c.out.fail(
-                p->exit_status(),
-                "simulate: the plan is not launchable: " +
-                    (p->refusal.empty() ? std::string("it does not fit") : p->refusal));
-        }
-        auto caps = fit::hw_caps(*hwp);
-        if (!caps) return c.out.fail(caps.error());
-        const auto layout = a->weight_layout.empty() || a->weight_layout == "stock"
-                                ? std::optional<fit::WeightLayout>(fit::WeightLayout::stock)
-                                : fit::parse_weight_layout(a->weight_layout);
-        if (!layout) {
-            return c.out.fail(base::kExitBadInput,
-                              "--weight-layout: '" + base::printable(a->weight_layout) +
-                                  "': expected stock or mxfp4-layers=moe,qkv,o,lm_head");
-        }
-        auto costs = fit::model_costs(*spec, p->engine, p->quant, p->kv_cache_dtype, *layout);
-        if (!costs) return c.out.fail(costs.error());
-        const fit::ResolvedConstants rc = fit::resolve_constants(
-            fit::builtin_constants(), p->engine, fit::quant_family(p->engine, p->quant, *layout));
-
-        const fit::Estimate& est = p->fit.estimate;
-        sim::EngineSettings es;
-        es.context = p->context;
-        es.max_seqs = a->max_num_seqs.value_or(p->parallel);
-        es.max_batched_tokens =
-            a->max_batched_tokens.value_or(fit::default_ubatch(p->engine, hwp->memory_total_bytes));
-        es.prefix_caching = a->prefix_caching.empty() ? !a->bench : a->prefix_caching == "on";
-        switch (p->engine) {
-            case engines::Engine::vllm:
-                es.scheduler = sim::Scheduler::vllm;
-                es.block_size = engines::vllm::kBlockSize;
-                es.kv_pool_tokens = est.kv.full_cells;
-                break;
-            case engines::Engine::sglang:
-                es.scheduler = sim::Scheduler::sglang;
-                es.block_size = engines::sglang::kPageSize;
-                es.kv_pool_tokens = est.settings.sglang_max_total_tokens
-                                        ? est.settings.sglang_max_total_tokens
-                                        : est.kv.full_cells;
-                break;
-            case engines::Engine::llama_cpp:
-                es.scheduler = sim::Scheduler::llama_cpp;
-                es.block_size = 1;
-                break;
-        }
-        // --max-num-seqs above the plan's parallel keeps the plan's pool: more sequences share it.
-        if (es.kv_pool_tokens == 0) es.kv_pool_tokens = es.context * es.max_seqs;
-        auto cost = fit::StepCost::make(*costs, rc.constants, *caps, p->tensor_parallel,
-                                        es.max_seqs, es.max_batched_tokens);
-        if (!cost) return c.out.fail(cost.error());
+        auto made = make_deployment(c, a->d);
+        if (auto* status = std::get_if<int>(&made)) return *status;
+        Deployment& dep = std::get<Deployment>(made);
+        const plan::PlanRequest& req = dep.req;
+        const plan::Plan* p = &dep.plan;
+        const sim::EngineSettings& es = dep.es;
+        const fit::StepCost* cost = &*dep.cost;
 
         auto run_point = [&](double x) -> base::Result<Point> {
             const auto t0 = std::chrono::steady_clock::now();
@@ -340,7 +541,7 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
             {"block_size", es.block_size},
             {"prefix_caching", es.prefix_caching},
             {"tensor_parallel", p->tensor_parallel},
-            {"constants_source", rc.source}};
+            {"constants_source", dep.constants_source}};
         doc["workload"] = {{"mode", load.kind == sim::Load::Kind::closed ? "closed"
                                     : load.kind == sim::Load::Kind::open ? "open"
                                                                          : "trace"},

@@ -1,0 +1,681 @@
+// The stand-in engine: see standin.h and docs/dev/sim.md. Engine behaviours cite the engine's
+// source: LC: github.com/ggml-org/llama.cpp, V: vllm-project/vllm, S: sgl-project/sglang.
+#include "sim/standin.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/strings.h"
+#include "engines/versions.h"
+#include "net/prometheus.h"
+#include "net/server.h"
+#include "net/sse.h"
+
+namespace sparkctl::sim::standin {
+
+using engines::Engine;
+using nlohmann::json;
+
+std::uint16_t default_port(Engine engine) {
+    switch (engine) {
+        case Engine::vllm:
+            return 8000;
+        case Engine::sglang:
+            return 30000;
+        case Engine::llama_cpp:
+            return 8080;
+    }
+    return 8000;
+}
+
+namespace {
+
+base::Error bad(std::string message) {
+    return base::make_error(base::Errc::bad_input, std::move(message));
+}
+
+bool is_flag(const std::string& s) {
+    return s.size() > 1 && s[0] == '-' && !(std::isdigit(static_cast<unsigned char>(s[1])) != 0);
+}
+
+base::Result<std::uint64_t> number(const std::string& flag, const std::string& value) {
+    auto v = base::parse_u64(value);
+    if (!v) return bad(flag + ": '" + base::printable(value) + "': expected a whole number");
+    return *v;
+}
+
+}  // namespace
+
+base::Result<EngineArgs> parse_engine_argv(Engine engine, const std::vector<std::string>& argv) {
+    EngineArgs out;
+    out.engine = engine;
+    out.port = default_port(engine);
+    const engines::EngineVersion& version = engines::default_version(engine);
+    std::size_t i = 0;
+    // Skip what launches the engine: "vllm serve", "python3 -m sglang.launch_server",
+    // "llama-server", with or without the executable.
+    auto skip = [&](std::string_view s) {
+        if (i < argv.size() && argv[i] == s) ++i;
+    };
+    switch (engine) {
+        case Engine::vllm:
+            skip("vllm");
+            skip("serve");
+            break;
+        case Engine::sglang:
+            skip("python3");
+            skip("python");
+            skip("-m");
+            skip("sglang.launch_server");
+            break;
+        case Engine::llama_cpp:
+            skip("llama-server");
+            break;
+    }
+    std::vector<std::string> positionals;
+    for (; i < argv.size(); ++i) {
+        std::string flag = argv[i];
+        if (!is_flag(flag)) {
+            positionals.push_back(flag);
+            continue;
+        }
+        std::optional<std::string> value;
+        if (auto eq = flag.find('='); eq != std::string::npos && flag.rfind("--", 0) == 0) {
+            value = flag.substr(eq + 1);
+            flag.resize(eq);
+        }
+        const std::optional<bool> takes = engines::flag_takes_value(version, flag);
+        if (!takes) {
+            return bad(fmt::format("{} {}: unknown flag '{}'", engines::to_string(engine),
+                                   version.name, base::printable(flag)));
+        }
+        if (*takes && !value) {
+            if (i + 1 >= argv.size()) {
+                return bad(fmt::format("{}: expects a value", base::printable(flag)));
+            }
+            value = argv[++i];
+        }
+        const std::string v = value.value_or("");
+        auto any = [&](std::initializer_list<std::string_view> names) {
+            return std::find(names.begin(), names.end(), flag) != names.end();
+        };
+        if (any({"--host"})) {
+            out.host = v;
+        } else if (any({"--port"})) {
+            auto n = number(flag, v);
+            if (!n) return n.error();
+            if (*n > 65535) return bad("--port: '" + v + "': above 65535");
+            out.port = static_cast<std::uint16_t>(*n);
+        } else if (any({"--model", "--model-path", "-m", "-hf", "--hf-repo"})) {
+            out.model = v;
+        } else if (any({"--served-model-name", "-a", "--alias"})) {
+            out.served_model_name = v;
+        } else if (any({"--max-model-len", "--context-length", "-c", "--ctx-size"})) {
+            auto n = number(flag, v);
+            if (!n) return n.error();
+            out.context = *n;
+        } else if (any({"--max-num-seqs", "--max-running-requests", "-np", "--parallel"})) {
+            auto n = number(flag, v);
+            if (!n) return n.error();
+            if (*n == 0 || *n > (1u << 20)) return bad(flag + ": '" + v + "': out of range");
+            out.max_seqs = static_cast<std::uint32_t>(*n);
+        } else if (any({"--enable-prefix-caching"})) {
+            out.prefix_caching = true;
+        } else if (any({"--no-enable-prefix-caching", "--disable-radix-cache",
+                        "--no-cache-prompt"})) {
+            out.prefix_caching = false;
+        } else if (any({"--api-key"})) {
+            out.api_key = v;
+        }
+    }
+    if (engine == Engine::vllm && !positionals.empty() && out.model.empty()) {
+        out.model = positionals.front();  // `vllm serve MODEL` (V:vllm/entrypoints/cli/serve.py)
+    } else if (!positionals.empty()) {
+        return bad(fmt::format("{}: unexpected argument '{}'", engines::to_string(engine),
+                               base::printable(positionals.front())));
+    }
+    if (out.model.empty()) {
+        return bad(fmt::format("{}: no model given (--model)", engines::to_string(engine)));
+    }
+    if (out.served_model_name.empty()) out.served_model_name = out.model;
+    // llama.cpp splits -c among the -np slots: n_ctx_slot = n_ctx / n_parallel
+    // (LC:tools/server/server.cpp, load_model). Default -np 1 (LC:common/common.h n_parallel).
+    if (engine == Engine::llama_cpp) {
+        if (out.max_seqs == 0) out.max_seqs = 1;
+        if (out.context) out.context /= out.max_seqs;
+    }
+    return out;
+}
+
+base::Result<Timing> parse_fixed_timing(std::string_view text) {
+    const std::string t(text);
+    auto fail = [&] {
+        return bad("--timing: '" + base::printable(t) + "': expected fixed:TTFT_MS,ITL_MS");
+    };
+    if (t.rfind("fixed:", 0) != 0) return fail();
+    const auto comma = t.find(',', 6);
+    if (comma == std::string::npos) return fail();
+    char* end = nullptr;
+    const std::string a = t.substr(6, comma - 6), b = t.substr(comma + 1);
+    const double ttft = std::strtod(a.c_str(), &end);
+    if (a.empty() || *end != '\0' || !(ttft >= 0) || ttft > 1e9) return fail();
+    const double itl = std::strtod(b.c_str(), &end);
+    if (b.empty() || *end != '\0' || !(itl >= 0) || itl > 1e9) return fail();
+    Timing out;
+    out.ttft_ms = [ttft](std::uint32_t, std::uint32_t, std::uint32_t) { return ttft; };
+    out.itl_ms = [itl](std::uint32_t, std::uint64_t) { return itl; };
+    return out;
+}
+
+std::uint32_t count_tokens(std::string_view text) {
+    std::uint32_t n = 0;
+    bool in_word = false;
+    for (char c : text) {
+        const bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+        if (!space && !in_word) ++n;
+        in_word = !space;
+    }
+    return n;
+}
+
+std::string filler_token(std::uint64_t i) {
+    static constexpr const char* kWords[] = {"The",  "stand-in", "engine", "writes", "simulated",
+                                             "text", "for",      "load",   "tests",  "only."};
+    const char* w = kWords[i % std::size(kWords)];
+    return i == 0 ? std::string(w) : std::string(" ") + w;
+}
+
+namespace {
+
+constexpr const char* kFingerprint = "sparkctl-sim";
+
+// Per-request state of one generation.
+struct Gen {
+    bool chat = true;
+    bool stream = false;
+    bool include_usage = false;
+    std::uint32_t prompt_tokens = 0;
+    std::uint32_t cached_tokens = 0;
+    std::uint32_t max_tokens = 0;
+    std::string id;
+    std::int64_t created = 0;
+    double ttft_ms = 0;  // scheduled, simulated ms (before --speed)
+    double itl_ms = 0;
+};
+
+std::vector<std::string> words_of(std::string_view text) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : text) {
+        if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+            if (!cur.empty()) out.push_back(std::move(cur));
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    if (!cur.empty()) out.push_back(std::move(cur));
+    return out;
+}
+
+}  // namespace
+
+class Server::Impl {
+  public:
+    explicit Impl(Options o) : opt_(std::move(o)), rng_(opt_.seed) {}
+
+    Options opt_;
+    std::unique_ptr<net::Server> server_;
+    std::atomic<bool> ready_{false};
+    std::mutex mu_;
+    std::mt19937_64 rng_;
+    std::uint32_t in_flight_ = 0;
+    std::uint64_t next_id_ = 0;
+    std::deque<std::vector<std::string>> recent_prompts_;  // for the prefix cache
+    // Counters for /metrics.
+    std::uint64_t requests_ok_ = 0, prompt_tokens_ = 0, generation_tokens_ = 0;
+    std::uint64_t prefix_queries_ = 0, prefix_hits_ = 0;
+    net::prometheus::Histogram ttft_hist_{
+        {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,   0.25,  0.5,   0.75, 1.0,
+         2.5,   5.0,   7.5,  10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}};  // V:vllm/v1/metrics/loggers.py
+                                                                              // TTFT buckets
+
+    int delay(double sim_ms) const {
+        if (opt_.speed <= 0) return 0;
+        return static_cast<int>(std::lround(sim_ms / opt_.speed));
+    }
+
+    net::Headers marked(std::string content_type) const {
+        return {{"Content-Type", std::move(content_type)},
+                {"X-Sparkctl-Simulated", "1"},
+                {"X-Sparkctl-Speed", net::prometheus::format_value(opt_.speed)}};
+    }
+
+    net::Response json_response(int status, const json& body) const {
+        return net::Response{status, marked("application/json"), body.dump()};
+    }
+
+    // An error in the engine's shape. vLLM and SGLang: ErrorResponse {"object": "error",
+    // "message", "type", "param", "code"} (V:vllm/entrypoints/openai/protocol.py ErrorResponse,
+    // S:python/sglang/srt/entrypoints/openai/protocol.py ErrorResponse); llama.cpp:
+    // {"error": {"code", "message", "type"}} (LC:tools/server/utils.hpp format_error_response).
+    net::Response error(int status, const std::string& message, const std::string& type,
+                        json extra = json::object()) const {
+        if (opt_.args.engine == Engine::llama_cpp) {
+            json e = {{"code", status}, {"message", message}, {"type", type}};
+            for (const auto& [k, v] : extra.items()) e[k] = v;
+            return json_response(status, {{"error", e}});
+        }
+        return json_response(status, {{"object", "error"},
+                                      {"message", message},
+                                      {"type", type},
+                                      {"param", nullptr},
+                                      {"code", status}});
+    }
+
+    std::uint32_t cached_prefix(const std::vector<std::string>& prompt) {
+        if (!opt_.args.prefix_caching) return 0;
+        std::size_t best = 0;
+        for (const auto& p : recent_prompts_) {
+            std::size_t n = 0;
+            while (n < p.size() && n < prompt.size() && p[n] == prompt[n]) ++n;
+            best = std::max(best, n);
+        }
+        recent_prompts_.push_back(prompt);
+        if (recent_prompts_.size() > 64) recent_prompts_.pop_front();
+        // The last prompt token is always computed (V:vllm/v1/core/kv_cache_manager.py
+        // get_computed_blocks: "we need to recompute the last token").
+        return static_cast<std::uint32_t>(std::min(best, prompt.empty() ? 0 : prompt.size() - 1));
+    }
+
+    void handle(const net::Request& req, const net::Responder& r);
+    void generate(const net::Request& req, const net::Responder& r, bool chat);
+    void finish(const std::shared_ptr<Gen>& g, const net::Responder& r, std::uint64_t produced);
+    void send_token(std::shared_ptr<Gen> g, net::Responder r, std::uint64_t i);
+    std::string metrics_page();
+    json usage_json(const Gen& g, std::uint64_t produced) const {
+        json u = {{"prompt_tokens", g.prompt_tokens},
+                  {"total_tokens", g.prompt_tokens + produced},
+                  {"completion_tokens", produced}};
+        if (opt_.args.engine != Engine::llama_cpp && opt_.args.prefix_caching) {
+            u["prompt_tokens_details"] = {{"cached_tokens", g.cached_tokens}};
+        }
+        return u;
+    }
+    json chunk(const Gen& g, json choice) const {
+        return {{"id", g.id},
+                {"object", g.chat ? "chat.completion.chunk" : "text_completion"},
+                {"created", g.created},
+                {"model", opt_.args.served_model_name},
+                {"system_fingerprint", kFingerprint},
+                {"choices", json::array({std::move(choice)})}};
+    }
+};
+
+void Server::Impl::handle(const net::Request& req, const net::Responder& r) {
+    std::string path = req.target.substr(0, req.target.find('?'));
+    const Engine engine = opt_.args.engine;
+    if (!ready_) {
+        // llama.cpp answers while loading: 503 "Loading model" (LC:tools/server/server.cpp,
+        // ERROR_TYPE_UNAVAILABLE); vLLM and SGLang do not listen before they are ready.
+        r.respond(error(503, "Loading model", "unavailable_error"));
+        return;
+    }
+    // API keys guard /v1/* on vLLM (V:vllm/entrypoints/openai/api_server.py
+    // AuthenticationMiddleware: {"error": "Unauthorized"}, 401) and SGLang
+    // (S:python/sglang/srt/utils.py add_api_key_middleware, same body); llama.cpp guards all but
+    // its public endpoints (LC:tools/server/server.cpp middleware_validate_api_key: "Invalid API
+    // Key", authentication_error).
+    if (!opt_.args.api_key.empty()) {
+        const bool guarded = engine == Engine::llama_cpp
+                                 ? !(path == "/health" || path == "/v1/health" ||
+                                     path == "/models" || path == "/v1/models")
+                                 : path.rfind("/v1", 0) == 0;
+        if (guarded &&
+            net::header_value(req.headers, "Authorization") != "Bearer " + opt_.args.api_key) {
+            if (engine == Engine::llama_cpp) {
+                r.respond(error(401, "Invalid API Key", "authentication_error"));
+            } else {
+                r.respond(json_response(401, {{"error", "Unauthorized"}}));
+            }
+            return;
+        }
+    }
+    if (path == "/health" || (engine == Engine::llama_cpp && path == "/v1/health")) {
+        // llama.cpp: {"status": "ok"}; vLLM and SGLang: 200 with an empty body.
+        net::Response resp = engine == Engine::llama_cpp
+                                 ? json_response(200, {{"status", "ok"}})
+                                 : net::Response{200, marked("text/plain"), ""};
+        r.respond(std::move(resp));
+        return;
+    }
+    if (path == "/v1/models" || (engine == Engine::llama_cpp && path == "/models")) {
+        json m = {
+            {"id", opt_.args.served_model_name},
+            {"object", "model"},
+            {"created", 0},
+            {"owned_by", engine == Engine::llama_cpp ? "llamacpp" : engines::to_string(engine)},
+            {"meta", {{"sparkctl_simulated", true}, {"sparkctl_speed", opt_.speed}}}};
+        if (engine == Engine::vllm && opt_.args.context) m["max_model_len"] = opt_.args.context;
+        r.respond(json_response(200, {{"object", "list"}, {"data", json::array({m})}}));
+        return;
+    }
+    if (path == "/metrics") {
+        net::Response resp{200, marked("text/plain; version=0.0.4"), metrics_page()};
+        r.respond(std::move(resp));
+        return;
+    }
+    if (req.method == "POST" && (path == "/v1/chat/completions" || path == "/v1/completions")) {
+        generate(req, r, path == "/v1/chat/completions");
+        return;
+    }
+    r.respond(error(404, "Not Found: " + base::printable(path), "not_found_error"));
+}
+
+void Server::Impl::generate(const net::Request& req, const net::Responder& r, bool chat) {
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+        r.respond(error(400, "the request body is not a JSON object", "invalid_request_error"));
+        return;
+    }
+    auto g = std::make_shared<Gen>();
+    g->chat = chat;
+    std::string prompt;
+    if (chat) {
+        const json& msgs = body.value("messages", json());
+        if (!msgs.is_array() || msgs.empty()) {
+            r.respond(error(400, "'messages' must be a non-empty array", "invalid_request_error"));
+            return;
+        }
+        for (const json& m : msgs) {
+            if (m.is_object() && m.contains("content") && m["content"].is_string()) {
+                prompt += m["content"].get<std::string>() + "\n";
+            }
+        }
+    } else {
+        const json& p = body.value("prompt", json());
+        if (!p.is_string()) {
+            r.respond(error(400, "'prompt' must be a string", "invalid_request_error"));
+            return;
+        }
+        prompt = p.get<std::string>();
+    }
+    const std::vector<std::string> words = words_of(prompt);
+    g->prompt_tokens = static_cast<std::uint32_t>(words.size());
+    const std::uint64_t ctx = opt_.args.context;
+    std::uint64_t max_tokens = 16;  // OpenAI's completions default; chat: the rest of the context
+    const json& mt = body.contains("max_completion_tokens") ? body["max_completion_tokens"]
+                                                            : body.value("max_tokens", json());
+    if (mt.is_number_unsigned()) {
+        max_tokens = mt.get<std::uint64_t>();
+    } else if (!mt.is_null()) {
+        r.respond(
+            error(400, "'max_tokens' must be a non-negative integer", "invalid_request_error"));
+        return;
+    } else if (chat) {
+        max_tokens = ctx > g->prompt_tokens ? ctx - g->prompt_tokens : 256;
+    }
+    if (ctx && g->prompt_tokens + (opt_.args.engine == Engine::llama_cpp ? 0 : max_tokens) > ctx) {
+        if (opt_.args.engine == Engine::llama_cpp) {
+            // LC:tools/server/server.cpp: ERROR_TYPE_EXCEED_CONTEXT_SIZE with n_prompt_tokens and
+            // n_ctx (the slot's context); max_tokens past the context only ends generation.
+            r.respond(error(400,
+                            "the request exceeds the available context size, try increasing it",
+                            "exceed_context_size_error",
+                            {{"n_prompt_tokens", g->prompt_tokens}, {"n_ctx", ctx}}));
+        } else {
+            // V:vllm/entrypoints/openai/serving_engine.py _validate_input.
+            r.respond(
+                error(400,
+                      fmt::format("This model's maximum context length is {} tokens. "
+                                  "However, you requested {} tokens ({} in the messages, "
+                                  "{} in the completion). Please reduce the length of the "
+                                  "messages or completion.",
+                                  ctx, g->prompt_tokens + max_tokens, g->prompt_tokens, max_tokens),
+                      "BadRequestError"));
+        }
+        return;
+    }
+    if (ctx && opt_.args.engine == Engine::llama_cpp) {
+        max_tokens = std::min<std::uint64_t>(max_tokens, ctx - g->prompt_tokens);
+    }
+    g->max_tokens = static_cast<std::uint32_t>(std::min<std::uint64_t>(max_tokens, 1u << 24));
+    g->stream = body.value("stream", false);
+    const json& so = body.value("stream_options", json());
+    g->include_usage = so.is_object() && so.value("include_usage", false);
+    {
+        std::lock_guard lock(mu_);
+        if (opt_.faults.reject_over && in_flight_ >= *opt_.faults.reject_over) {
+            r.respond(error(429, "Too many requests in flight (simulated --reject-over)",
+                            "rate_limit_error"));
+            return;
+        }
+        if (opt_.faults.error_rate > 0 &&
+            std::uniform_real_distribution<double>(0, 1)(rng_) < opt_.faults.error_rate) {
+            r.respond(error(500, "Simulated internal error (--error-rate)", "server_error"));
+            return;
+        }
+        ++in_flight_;
+        g->cached_tokens = cached_prefix(words);
+        ++prefix_queries_;
+        prefix_hits_ += g->cached_tokens;
+        g->id = fmt::format("{}-sim-{}", chat ? "chatcmpl" : "cmpl", next_id_++);
+        g->ttft_ms = opt_.timing.ttft_ms(g->prompt_tokens, g->cached_tokens, in_flight_);
+        g->itl_ms = opt_.timing.itl_ms(in_flight_, g->prompt_tokens);
+    }
+    g->created = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+    net::Headers h = marked(g->stream ? "text/event-stream" : "application/json");
+    // The schedule, in simulated ms: clients and tests compare arrivals with it.
+    h.emplace_back("X-Sparkctl-Scheduled-Ttft-Ms", net::prometheus::format_value(g->ttft_ms));
+    h.emplace_back("X-Sparkctl-Scheduled-Itl-Ms", net::prometheus::format_value(g->itl_ms));
+    r.on_disconnect([this] {
+        std::lock_guard lock(mu_);
+        --in_flight_;
+    });
+    if (!g->stream) {
+        const double total = g->ttft_ms + g->itl_ms * (g->max_tokens > 1 ? g->max_tokens - 1 : 0);
+        r.after(delay(total), [this, g, r, h]() mutable {
+            std::string text;
+            for (std::uint64_t i = 0; i < g->max_tokens; ++i) text += filler_token(i);
+            json choice = {{"index", 0}, {"finish_reason", "length"}, {"logprobs", nullptr}};
+            if (g->chat) {
+                choice["message"] = {{"role", "assistant"}, {"content", text}};
+            } else {
+                choice["text"] = text;
+            }
+            json doc = chunk(*g, choice);
+            doc["object"] = g->chat ? "chat.completion" : "text_completion";
+            doc["usage"] = usage_json(*g, g->max_tokens);
+            {
+                std::lock_guard lock(mu_);
+                ++requests_ok_;
+                prompt_tokens_ += g->prompt_tokens;
+                generation_tokens_ += g->max_tokens;
+                ttft_hist_.observe(g->ttft_ms / 1000);
+                --in_flight_;
+            }
+            r.respond(net::Response{200, h, doc.dump()});
+        });
+        return;
+    }
+    r.start_stream(200, h);
+    if (g->chat) {
+        // vLLM and SGLang open with the role (V:vllm/entrypoints/openai/serving_chat.py).
+        r.write(net::sse_event(chunk(*g, {{"index", 0},
+                                          {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                          {"logprobs", nullptr},
+                                          {"finish_reason", nullptr}})
+                                   .dump()));
+    }
+    if (g->max_tokens == 0) {
+        finish(g, r, 0);
+        return;
+    }
+    r.after(delay(g->ttft_ms), [this, g, r] { send_token(g, r, 0); });
+}
+
+void Server::Impl::send_token(std::shared_ptr<Gen> g, net::Responder r, std::uint64_t i) {
+    if (opt_.faults.fail_after_tokens && i >= *opt_.faults.fail_after_tokens) {
+        std::fprintf(stderr,
+                     "sparkctl: simulate serve: exiting after %llu tokens "
+                     "(--fail-after-tokens)\n",
+                     static_cast<unsigned long long>(i));
+        std::fflush(stderr);
+        std::_Exit(1);
+    }
+    if (opt_.faults.hang_after_tokens && i >= *opt_.faults.hang_after_tokens) return;
+    if (i == 0) {
+        std::lock_guard lock(mu_);
+        ttft_hist_.observe(g->ttft_ms / 1000);
+    }
+    const std::string tok = filler_token(i);
+    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+    if (g->chat) {
+        choice["delta"] = {{"content", tok}};
+    } else {
+        choice["text"] = tok;
+    }
+    r.write(net::sse_event(chunk(*g, choice).dump()));
+    if (i + 1 >= g->max_tokens) {
+        finish(g, r, i + 1);
+        return;
+    }
+    r.after(delay(g->itl_ms), [this, g, r, i] { send_token(g, r, i + 1); });
+}
+
+void Server::Impl::finish(const std::shared_ptr<Gen>& g, const net::Responder& r,
+                          std::uint64_t produced) {
+    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", "length"}};
+    if (g->chat) {
+        choice["delta"] = json::object();
+    } else {
+        choice["text"] = "";
+    }
+    r.write(net::sse_event(chunk(*g, choice).dump()));
+    if (g->include_usage) {
+        // The usage chunk: empty choices (V:vllm/entrypoints/openai/serving_chat.py).
+        json u = chunk(*g, json::object());
+        u["choices"] = json::array();
+        u["usage"] = usage_json(*g, produced);
+        r.write(net::sse_event(u.dump()));
+    }
+    r.write(net::sse_event("[DONE]"));
+    {
+        std::lock_guard lock(mu_);
+        ++requests_ok_;
+        prompt_tokens_ += g->prompt_tokens;
+        generation_tokens_ += produced;
+        --in_flight_;
+    }
+    r.end();
+}
+
+std::string Server::Impl::metrics_page() {
+    using net::prometheus::MetricType;
+    std::lock_guard lock(mu_);
+    net::prometheus::TextWriter w;
+    const net::prometheus::Labels model = {{"model_name", opt_.args.served_model_name}};
+    switch (opt_.args.engine) {
+        case Engine::vllm:
+            // Names: V:vllm/v1/metrics/loggers.py PrometheusStatLogger.
+            w.family("vllm:num_requests_running", MetricType::gauge,
+                     "Number of requests in model execution batches.");
+            w.sample("vllm:num_requests_running", model, in_flight_);
+            w.family("vllm:num_requests_waiting", MetricType::gauge,
+                     "Number of requests waiting to be processed.");
+            w.sample("vllm:num_requests_waiting", model, 0);
+            w.family("vllm:prefix_cache_queries_total", MetricType::counter,
+                     "Prefix cache queries, in terms of number of queried tokens.");
+            w.sample("vllm:prefix_cache_queries_total", model, prompt_tokens_);
+            w.family("vllm:prefix_cache_hits_total", MetricType::counter,
+                     "Prefix cache hits, in terms of number of cached tokens.");
+            w.sample("vllm:prefix_cache_hits_total", model, prefix_hits_);
+            w.family("vllm:prompt_tokens_total", MetricType::counter,
+                     "Number of prefill tokens processed.");
+            w.sample("vllm:prompt_tokens_total", model, prompt_tokens_);
+            w.family("vllm:generation_tokens_total", MetricType::counter,
+                     "Number of generation tokens processed.");
+            w.sample("vllm:generation_tokens_total", model, generation_tokens_);
+            w.family("vllm:time_to_first_token_seconds", MetricType::histogram,
+                     "Histogram of time to first token in seconds.");
+            w.histogram("vllm:time_to_first_token_seconds", model, ttft_hist_);
+            break;
+        case Engine::sglang:
+            // Names: S:python/sglang/srt/metrics/collector.py.
+            w.family("sglang:num_running_reqs", MetricType::gauge,
+                     "The number of running requests.");
+            w.sample("sglang:num_running_reqs", model, in_flight_);
+            w.family("sglang:prompt_tokens_total", MetricType::counter,
+                     "Number of prefill tokens processed.");
+            w.sample("sglang:prompt_tokens_total", model, prompt_tokens_);
+            w.family("sglang:generation_tokens_total", MetricType::counter,
+                     "Number of generation tokens processed.");
+            w.sample("sglang:generation_tokens_total", model, generation_tokens_);
+            w.family("sglang:cache_hit_rate", MetricType::gauge, "The prefix cache hit rate.");
+            w.sample("sglang:cache_hit_rate", model,
+                     prompt_tokens_ ? static_cast<double>(prefix_hits_) / prompt_tokens_ : 0);
+            w.family("sglang:time_to_first_token_seconds", MetricType::histogram,
+                     "Histogram of time to first token in seconds.");
+            w.histogram("sglang:time_to_first_token_seconds", model, ttft_hist_);
+            break;
+        case Engine::llama_cpp:
+            // Names: LC:tools/server/server.cpp handle_metrics ("llamacpp:" prefix, no labels).
+            w.family("llamacpp:prompt_tokens_total", MetricType::counter,
+                     "Number of prompt tokens processed.");
+            w.sample("llamacpp:prompt_tokens_total", {}, prompt_tokens_);
+            w.family("llamacpp:tokens_predicted_total", MetricType::counter,
+                     "Number of generation tokens processed.");
+            w.sample("llamacpp:tokens_predicted_total", {}, generation_tokens_);
+            w.family("llamacpp:requests_processing", MetricType::gauge,
+                     "Number of requests processing.");
+            w.sample("llamacpp:requests_processing", {}, in_flight_);
+            w.family("llamacpp:requests_deferred", MetricType::gauge,
+                     "Number of requests deferred.");
+            w.sample("llamacpp:requests_deferred", {}, 0);
+            break;
+    }
+    return w.text();
+}
+
+Server::Server(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Server::~Server() { stop(); }
+
+base::Result<void> Server::start() {
+    net::ServerOptions so;
+    so.host = impl_->opt_.args.host;
+    so.port = impl_->opt_.args.port;
+    Impl* impl = impl_.get();
+    const double wait_s = impl->opt_.load_s + impl->opt_.faults.slow_start_s;
+    const auto wait = std::chrono::milliseconds(
+        impl->opt_.speed <= 0 ? 0 : std::lround(wait_s * 1000 / impl->opt_.speed));
+    const bool listens_while_loading = impl->opt_.args.engine == Engine::llama_cpp;
+    if (!listens_while_loading) std::this_thread::sleep_for(wait);
+    impl_->server_ = std::make_unique<net::Server>(
+        so, [impl](const net::Request& req, net::Responder r) { impl->handle(req, r); });
+    if (auto s = impl_->server_->start(); !s) return s.error();
+    if (impl->opt_.on_listening) impl->opt_.on_listening(impl_->server_->port());
+    if (listens_while_loading) std::this_thread::sleep_for(wait);
+    impl_->ready_ = true;
+    return {};
+}
+
+std::uint16_t Server::port() const { return impl_->server_ ? impl_->server_->port() : 0; }
+
+void Server::stop() {
+    if (impl_ && impl_->server_) impl_->server_->stop(1000);
+}
+
+}  // namespace sparkctl::sim::standin
