@@ -1,0 +1,286 @@
+// sparkctl simulate serve, end to end: the real binary listens on port 0, a raw HTTP client
+// (net::Client) waits for /health, then checks the endpoints' shapes, usage, the simulated
+// markers, timing against the schedule the stand-in reports, errors and faults. Timing checks
+// compare with the scheduled values and generous deadlines, never exact wall-clock figures.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/client.h"
+#include "net/sse.h"
+#include "support/sandbox.h"
+#include "support/temp_dir.h"
+
+namespace sparkctl::test {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// A `sparkctl simulate serve` child in its own process group; killed at the end.
+class Standin {
+  public:
+    explicit Standin(const std::vector<std::string>& args) {
+        int fds[2];
+        if (pipe(fds) != 0) return;
+        pid_ = fork();
+        if (pid_ == 0) {
+            setpgid(0, 0);
+            dup2(fds[1], 2);
+            close(fds[0]);
+            close(fds[1]);
+            setenv("HOME", home_.path().c_str(), 1);
+            setenv("XDG_CONFIG_HOME", (home_.path() / ".config").c_str(), 1);
+            unsetenv("SPARKCTL_CONFIG");
+            unsetenv("SPARKCTL_HARDWARE");
+            std::vector<std::string> all{sparkctl_binary().string(), "simulate", "serve"};
+            all.insert(all.end(), args.begin(), args.end());
+            std::vector<char*> argv;
+            for (std::string& s : all) argv.push_back(s.data());
+            argv.push_back(nullptr);
+            execv(argv[0], argv.data());
+            _exit(127);
+        }
+        close(fds[1]);
+        err_ = fdopen(fds[0], "r");
+    }
+    ~Standin() {
+        if (pid_ > 0) {
+            kill(-pid_, SIGKILL);
+            waitpid(pid_, nullptr, 0);
+        }
+        if (err_) std::fclose(err_);
+    }
+    Standin(const Standin&) = delete;
+    Standin& operator=(const Standin&) = delete;
+
+    // Reads stderr until the line naming the port (`marker` then the port); 0 when the process
+    // ends first. Lines read are kept in log().
+    std::uint16_t wait_port(const std::string& marker) {
+        char line[4096];
+        while (err_ && std::fgets(line, sizeof line, err_)) {
+            log_ += line;
+            const std::string l(line);
+            if (auto at = l.find(marker); at != std::string::npos) {
+                return static_cast<std::uint16_t>(std::atoi(l.c_str() + at + marker.size()));
+            }
+        }
+        return 0;
+    }
+    // The exit status once the process ends (-1 after 20 s).
+    int wait_exit() {
+        for (int i = 0; i < 2000; ++i) {
+            int st = 0;
+            if (waitpid(pid_, &st, WNOHANG) == pid_) {
+                pid_ = -1;
+                return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return -1;
+    }
+    const std::string& log() const { return log_; }
+
+  private:
+    TempDir home_{"standin_e2e"};
+    pid_t pid_ = -1;
+    FILE* err_ = nullptr;
+    std::string log_;
+};
+
+net::Response post(net::Client& c, std::uint16_t port, const std::string& target, const json& body,
+                   net::Headers headers = {}) {
+    net::ClientRequest r;
+    r.port = port;
+    r.method = "POST";
+    r.target = target;
+    r.headers = std::move(headers);
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.body = body.dump();
+    auto resp = c.fetch(r);
+    EXPECT_TRUE(resp) << resp.error().message;
+    return resp ? *resp : net::Response{0, {}, ""};
+}
+
+net::Response get(net::Client& c, std::uint16_t port, const std::string& target) {
+    net::ClientRequest r;
+    r.port = port;
+    r.target = target;
+    auto resp = c.fetch(r);
+    EXPECT_TRUE(resp) << resp.error().message;
+    return resp ? *resp : net::Response{0, {}, ""};
+}
+
+// The events of an SSE body.
+std::vector<std::string> events(const std::string& body) {
+    std::vector<std::string> out;
+    net::SseParser p;
+    EXPECT_TRUE(p.feed(body, [&](const net::SseEvent& e) { out.push_back(e.data); }));
+    return out;
+}
+
+double header_ms(const net::Response& r, const char* name) {
+    return std::atof(std::string(net::header_value(r.headers, name)).c_str());
+}
+
+TEST(StandinE2e, VllmShorthandServesChatAndCompletions) {
+    Standin s({"llama-3.1-8b", "--engine", "vllm", "--for", "chat", "--port", "0", "--speed", "0",
+               "--hardware", "dgx-spark"});
+    const std::uint16_t port = s.wait_port("ready on port ");
+    ASSERT_NE(port, 0) << s.log();
+    net::Client c;
+    EXPECT_EQ(get(c, port, "/health").status, 200);
+
+    const net::Response models = get(c, port, "/v1/models");
+    ASSERT_EQ(models.status, 200);
+    EXPECT_EQ(net::header_value(models.headers, "X-Sparkctl-Simulated"), "1");
+    const json m = json::parse(models.body);
+    EXPECT_EQ(m["data"][0]["id"], "llama-3.1-8b");
+    EXPECT_EQ(m["data"][0]["meta"]["sparkctl_speed"], 0);
+    EXPECT_TRUE(m["data"][0]["max_model_len"].is_number());
+
+    // Non-streaming chat: usage exact (one token per word, the filler's too).
+    net::Response chat =
+        post(c, port, "/v1/chat/completions",
+             {{"model", "llama-3.1-8b"},
+              {"messages", {{{"role", "user"}, {"content", "one two three four"}}}},
+              {"max_tokens", 7}});
+    ASSERT_EQ(chat.status, 200) << chat.body;
+    EXPECT_EQ(net::header_value(chat.headers, "X-Sparkctl-Simulated"), "1");
+    json j = json::parse(chat.body);
+    EXPECT_EQ(j["object"], "chat.completion");
+    EXPECT_EQ(j["system_fingerprint"], "sparkctl-sim");
+    EXPECT_EQ(j["usage"]["prompt_tokens"], 4);
+    EXPECT_EQ(j["usage"]["completion_tokens"], 7);
+    EXPECT_EQ(j["usage"]["total_tokens"], 11);
+    EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+    EXPECT_EQ(j["choices"][0]["message"]["content"],
+              "The stand-in engine writes simulated text for");
+    // Step-cost timing: a prefill and decode steps take time on the simulated Spark.
+    EXPECT_GT(header_ms(chat, "X-Sparkctl-Scheduled-Ttft-Ms"), 0);
+    EXPECT_GT(header_ms(chat, "X-Sparkctl-Scheduled-Itl-Ms"), 0);
+
+    // Streaming completion with usage: one event per token, then finish, usage, [DONE].
+    net::Response st = post(c, port, "/v1/completions",
+                            {{"prompt", "one two three four"},
+                             {"max_tokens", 5},
+                             {"stream", true},
+                             {"stream_options", {{"include_usage", true}}}});
+    ASSERT_EQ(st.status, 200);
+    EXPECT_EQ(net::header_value(st.headers, "Content-Type"), "text/event-stream");
+    const auto ev = events(st.body);
+    ASSERT_EQ(ev.size(), 5u + 3u) << st.body;
+    EXPECT_EQ(ev.back(), "[DONE]");
+    const json usage = json::parse(ev[ev.size() - 2]);
+    EXPECT_TRUE(usage["choices"].empty());
+    EXPECT_EQ(usage["usage"]["completion_tokens"], 5);
+    EXPECT_EQ(usage["usage"]["prompt_tokens"], 4);
+    // The same prompt again: the prefix cache holds all but the last token.
+    EXPECT_EQ(usage["usage"]["prompt_tokens_details"]["cached_tokens"], 3);
+    EXPECT_EQ(json::parse(ev[0])["choices"][0]["text"], "The");
+
+    // Over the context: vLLM's 400.
+    net::Response big =
+        post(c, port, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 10000000}});
+    EXPECT_EQ(big.status, 400);
+    const json e = json::parse(big.body);
+    EXPECT_EQ(e["object"], "error");
+    EXPECT_EQ(e["code"], 400);
+    EXPECT_NE(e["message"].get<std::string>().find("maximum context length"), std::string::npos);
+
+    // /metrics counts what was served.
+    const net::Response met = get(c, port, "/metrics");
+    EXPECT_NE(met.body.find("vllm:prefix_cache_hits_total{model_name=\"llama-3.1-8b\"} 3"),
+              std::string::npos)
+        << met.body;
+    EXPECT_NE(met.body.find("vllm:generation_tokens_total{model_name=\"llama-3.1-8b\"} 12"),
+              std::string::npos);
+}
+
+TEST(StandinE2e, LlamaCppArgvWithApiKeyAndFixedTiming) {
+    Standin s({"--as",      "llama.cpp", "--timing", "fixed:40,20", "--slow-start",
+               "1",         "--",        "-m",       "x.gguf",      "--host",
+               "127.0.0.1", "--port",    "0",        "-a",          "tiny",
+               "-c",        "64",        "-np",      "2",           "--api-key",
+               "sekret",    "-fa",       "on"});
+    const std::uint16_t port = s.wait_port("listening on 127.0.0.1:");
+    ASSERT_NE(port, 0) << s.log();
+    net::Client c;
+    // llama.cpp listens while loading and answers 503 (the slow start keeps it loading).
+    const net::Response loading = get(c, port, "/health");
+    EXPECT_EQ(loading.status, 503);
+    EXPECT_EQ(json::parse(loading.body)["error"]["type"], "unavailable_error");
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (get(c, port, "/health").status != 200 && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(get(c, port, "/health").status, 200);
+
+    const json req = {{"messages", {{{"role", "user"}, {"content", "a b c"}}}},
+                      {"max_tokens", 4},
+                      {"stream", true}};
+    net::Response no_key = post(c, port, "/v1/chat/completions", req);
+    EXPECT_EQ(no_key.status, 401);
+    EXPECT_EQ(json::parse(no_key.body)["error"]["message"], "Invalid API Key");
+
+    const auto t0 = Clock::now();
+    net::Response st =
+        post(c, port, "/v1/chat/completions", req, {{"Authorization", "Bearer sekret"}});
+    const double wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    ASSERT_EQ(st.status, 200) << st.body;
+    EXPECT_EQ(header_ms(st, "X-Sparkctl-Scheduled-Ttft-Ms"), 40);
+    EXPECT_EQ(header_ms(st, "X-Sparkctl-Scheduled-Itl-Ms"), 20);
+    // The schedule is 40 + 3 * 20 ms: the stream cannot end sooner (no upper bound asserted).
+    EXPECT_GE(wall_ms, 100 - 5);
+    const auto ev = events(st.body);
+    ASSERT_EQ(ev.size(), 1u + 4u + 2u) << st.body;  // role, tokens, finish, [DONE]
+
+    // The slot's context is -c / -np = 32: a longer prompt is llama.cpp's 400.
+    std::string longp;
+    for (int i = 0; i < 40; ++i) longp += "w ";
+    net::Response big =
+        post(c, port, "/v1/completions", {{"prompt", longp}}, {{"Authorization", "Bearer sekret"}});
+    EXPECT_EQ(big.status, 400);
+    const json e = json::parse(big.body)["error"];
+    EXPECT_EQ(e["type"], "exceed_context_size_error");
+    EXPECT_EQ(e["n_ctx"], 32);
+    EXPECT_EQ(e["n_prompt_tokens"], 40);
+}
+
+TEST(StandinE2e, FailAfterTokensExitsMidStream) {
+    Standin s({"--as", "sglang", "--timing", "fixed:0,0", "--speed", "0", "--fail-after-tokens",
+               "2", "--", "-m", "sglang.launch_server", "--model-path", "org/m", "--port", "0"});
+    const std::uint16_t port = s.wait_port("ready on port ");
+    ASSERT_NE(port, 0) << s.log();
+    net::Client c;
+    net::ClientRequest r;
+    r.port = port;
+    r.method = "POST";
+    r.target = "/v1/completions";
+    r.body = json{{"prompt", "a"}, {"max_tokens", 10}, {"stream", true}}.dump();
+    auto resp = c.fetch(r);
+    // The process exits mid-stream: the response is cut off.
+    EXPECT_FALSE(resp && resp->body.find("[DONE]") != std::string::npos);
+    EXPECT_EQ(s.wait_exit(), 1);
+}
+
+TEST(StandinE2e, BadArgvIsUsageError) {
+    Sandbox sb;
+    auto r = sb.run({"simulate", "serve", "--as", "vllm", "--timing", "fixed:1,1", "--", "serve",
+                     "m", "--no-such-flag"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("--no-such-flag"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sparkctl::test
