@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "engines/alloc.h"
 #include "engines/versions.h"
 #include "net/prometheus.h"
 #include "net/server.h"
@@ -243,13 +245,19 @@ class Server::Impl {
     std::uint32_t in_flight_ = 0;
     std::uint64_t next_id_ = 0;
     std::deque<std::vector<std::string>> recent_prompts_;  // for the prefix cache
+    // The filler tokenizer's vocabulary: ids in order of first sight, the filler's words first.
+    std::map<std::string, std::uint64_t> vocab_;
+    std::vector<std::string> words_by_id_;
     // Counters for /metrics.
     std::uint64_t requests_ok_ = 0, prompt_tokens_ = 0, generation_tokens_ = 0;
     std::uint64_t prefix_queries_ = 0, prefix_hits_ = 0;
-    net::prometheus::Histogram ttft_hist_{
-        {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,   0.25,  0.5,   0.75, 1.0,
-         2.5,   5.0,   7.5,  10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}};  // V:vllm/v1/metrics/loggers.py
-                                                                              // TTFT buckets
+    net::
+        prometheus::
+            Histogram
+                ttft_hist_{{0.001, 0.005, 0.01, 0.02,  0.04,  0.06,  0.08, 0.1,
+                            0.25,  0.5,   0.75, 1.0,   2.5,   5.0,   7.5,  10.0,
+                            20.0,  40.0,  80.0, 160.0, 640.0, 2560.0}};  // V:vllm/v1/metrics/loggers.py
+                                                                         // TTFT buckets
 
     int delay(double sim_ms) const {
         if (opt_.speed <= 0) return 0;
@@ -313,6 +321,27 @@ class Server::Impl {
         }
         return u;
     }
+    // llama.cpp's timings (LC:tools/server/server.cpp result_timings::to_json): cache_n prompt
+    // tokens reused from the cache, prompt_n computed; times as scheduled (simulated ms).
+    json timings_json(const Gen& g, std::uint64_t produced) const {
+        const double prompt_ms = g.ttft_ms;
+        const double predicted_ms = g.itl_ms * double(produced > 1 ? produced - 1 : 0);
+        const std::uint32_t prompt_n = g.prompt_tokens - g.cached_tokens;
+        auto per_s = [](double n, double ms) { return ms > 0 ? 1000 * n / ms : 0.0; };
+        return {{"cache_n", g.cached_tokens},
+                {"prompt_n", prompt_n},
+                {"prompt_ms", prompt_ms},
+                {"prompt_per_token_ms", prompt_n ? prompt_ms / prompt_n : 0.0},
+                {"prompt_per_second", per_s(prompt_n, prompt_ms)},
+                {"predicted_n", produced},
+                {"predicted_ms", predicted_ms},
+                {"predicted_per_token_ms", produced ? predicted_ms / double(produced) : 0.0},
+                {"predicted_per_second", per_s(double(produced), predicted_ms)}};
+    }
+    // Engine information endpoints: llama.cpp /props and /slots, SGLang /get_server_info.
+    bool info(const std::string& path, const net::Responder& r) const;
+    // /tokenize and /detokenize in the engine's shape (vLLM and llama.cpp).
+    bool tokenize(const std::string& path, const net::Request& req, const net::Responder& r);
     json chunk(const Gen& g, json choice) const {
         return {{"id", g.id},
                 {"object", g.chat ? "chat.completion.chunk" : "text_completion"},
@@ -380,6 +409,7 @@ void Server::Impl::handle(const net::Request& req, const net::Responder& r) {
         generate(req, r, path == "/v1/chat/completions");
         return;
     }
+    if (info(path, r) || tokenize(path, req, r)) return;
     r.respond(error(404, "Not Found: " + base::printable(path), "not_found_error"));
 }
 
@@ -499,6 +529,8 @@ void Server::Impl::generate(const net::Request& req, const net::Responder& r, bo
             json doc = chunk(*g, choice);
             doc["object"] = g->chat ? "chat.completion" : "text_completion";
             doc["usage"] = usage_json(*g, g->max_tokens);
+            if (opt_.args.engine == Engine::llama_cpp)
+                doc["timings"] = timings_json(*g, g->max_tokens);
             {
                 std::lock_guard lock(mu_);
                 ++requests_ok_;
@@ -572,6 +604,14 @@ void Server::Impl::finish(const std::shared_ptr<Gen>& g, const net::Responder& r
         u["usage"] = usage_json(*g, produced);
         r.write(net::sse_event(u.dump()));
     }
+    if (opt_.args.engine == Engine::llama_cpp) {
+        // llama.cpp adds timings to the last chunk (LC:tools/server/server.cpp
+        // to_json_oaicompat_chat_stream); here as one more chunk with empty choices.
+        json t = chunk(*g, json::object());
+        t["choices"] = json::array();
+        t["timings"] = timings_json(*g, produced);
+        r.write(net::sse_event(t.dump()));
+    }
     r.write(net::sse_event("[DONE]"));
     {
         std::lock_guard lock(mu_);
@@ -581,6 +621,101 @@ void Server::Impl::finish(const std::shared_ptr<Gen>& g, const net::Responder& r
         --in_flight_;
     }
     r.end();
+}
+
+bool Server::Impl::info(const std::string& path, const net::Responder& r) const {
+    const EngineArgs& a = opt_.args;
+    if (a.engine == Engine::llama_cpp && path == "/props") {
+        // LC:tools/server/server.cpp handle_props: the slots' defaults (n_ctx per slot,
+        // cache_prompt) and total_slots.
+        r.respond(json_response(
+            200, {{"default_generation_settings",
+                   {{"n_ctx", a.context}, {"params", {{"cache_prompt", a.prefix_caching}}}}},
+                  {"total_slots", a.max_seqs},
+                  {"model_path", a.model},
+                  {"sparkctl_simulated", true}}));
+        return true;
+    }
+    if (a.engine == Engine::llama_cpp && path == "/slots") {
+        // LC:tools/server/server.cpp handle_slots: one object per slot (id, n_ctx, is_processing).
+        json slots = json::array();
+        for (std::uint32_t i = 0; i < a.max_seqs; ++i) {
+            slots.push_back({{"id", i}, {"n_ctx", a.context}, {"is_processing", false}});
+        }
+        r.respond(json_response(200, slots));
+        return true;
+    }
+    if (a.engine == Engine::sglang && path == "/get_server_info") {
+        // S:python/sglang/srt/entrypoints/http_server.py get_server_info: the server args (names
+        // as S:python/sglang/srt/server_args.py) with scheduler information.
+        r.respond(json_response(
+            200, {{"model_path", a.model},
+                  {"served_model_name", a.served_model_name},
+                  {"host", a.host},
+                  {"port", a.port},
+                  {"context_length", a.context ? json(a.context) : json(nullptr)},
+                  {"max_running_requests", a.max_seqs ? json(a.max_seqs) : json(nullptr)},
+                  {"disable_radix_cache", !a.prefix_caching},
+                  {"version", "sparkctl-sim"}}));
+        return true;
+    }
+    return false;
+}
+
+bool Server::Impl::tokenize(const std::string& path, const net::Request& req,
+                            const net::Responder& r) {
+    const Engine engine = opt_.args.engine;
+    if (engine == Engine::sglang || (path != "/tokenize" && path != "/detokenize")) return false;
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object()) {
+        r.respond(error(400, "the request body is not a JSON object", "invalid_request_error"));
+        return true;
+    }
+    std::lock_guard lock(mu_);
+    if (words_by_id_.empty()) {
+        for (std::uint64_t i = 0; i < 10; ++i) {
+            const std::string w = words_of(filler_token(i)).front();
+            vocab_.emplace(w, i);
+            words_by_id_.push_back(w);
+        }
+    }
+    if (path == "/tokenize") {
+        // vLLM: {"prompt"} -> {"count", "max_model_len", "tokens"}
+        // (V:vllm/entrypoints/openai/protocol.py TokenizeResponse); llama.cpp: {"content"} ->
+        // {"tokens"} (LC:tools/server/README.md, POST /tokenize).
+        const char* key = engine == Engine::llama_cpp ? "content" : "prompt";
+        const json& text = body.value(key, json());
+        if (!text.is_string()) {
+            r.respond(
+                error(400, std::string("'") + key + "' must be a string", "invalid_request_error"));
+            return true;
+        }
+        json ids = json::array();
+        for (const std::string& w : words_of(text.get<std::string>())) {
+            auto [it, added] = vocab_.emplace(w, words_by_id_.size());
+            if (added) words_by_id_.push_back(w);
+            ids.push_back(it->second);
+        }
+        json out = {{"tokens", ids}};
+        if (engine == Engine::vllm) {
+            out["count"] = ids.size();
+            out["max_model_len"] = opt_.args.context;
+        }
+        r.respond(json_response(200, out));
+        return true;
+    }
+    const json& ids = body.value("tokens", json());
+    std::string text;
+    for (const json& id : ids.is_array() ? ids : json::array()) {
+        if (!id.is_number_unsigned() || id.get<std::uint64_t>() >= words_by_id_.size()) {
+            r.respond(error(400, "unknown token id " + id.dump(), "invalid_request_error"));
+            return true;
+        }
+        text += (text.empty() ? "" : " ") + words_by_id_[id.get<std::uint64_t>()];
+    }
+    // vLLM: {"prompt"} (DetokenizeResponse); llama.cpp: {"content"}.
+    r.respond(json_response(200, {{engine == Engine::llama_cpp ? "content" : "prompt", text}}));
+    return true;
 }
 
 std::string Server::Impl::metrics_page() {
@@ -603,6 +738,14 @@ std::string Server::Impl::metrics_page() {
             w.family("vllm:prefix_cache_hits_total", MetricType::counter,
                      "Prefix cache hits, in terms of number of cached tokens.");
             w.sample("vllm:prefix_cache_hits_total", model, prefix_hits_);
+            // CacheConfig.metrics_info() as labels (V:vllm/v1/metrics/loggers.py
+            // log_metrics_info("cache_config")); the settings the command line sets.
+            w.family("vllm:cache_config_info", MetricType::gauge,
+                     "Information of the LLMEngine CacheConfig");
+            w.sample("vllm:cache_config_info",
+                     {{"block_size", std::to_string(engines::vllm::kBlockSize)},
+                      {"enable_prefix_caching", opt_.args.prefix_caching ? "True" : "False"}},
+                     1);
             w.family("vllm:prompt_tokens_total", MetricType::counter,
                      "Number of prefill tokens processed.");
             w.sample("vllm:prompt_tokens_total", model, prompt_tokens_);

@@ -8,9 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -205,6 +207,18 @@ TEST(StandinE2e, VllmShorthandServesChatAndCompletions) {
         << met.body;
     EXPECT_NE(met.body.find("vllm:generation_tokens_total{model_name=\"llama-3.1-8b\"} 12"),
               std::string::npos);
+    EXPECT_NE(
+        met.body.find("vllm:cache_config_info{block_size=\"16\",enable_prefix_caching=\"True\"} 1"),
+        std::string::npos);
+
+    // /tokenize and /detokenize round trip, with vLLM's count and max_model_len.
+    const json tok = json::parse(post(c, port, "/tokenize", {{"prompt", "The cat sat"}}).body);
+    EXPECT_EQ(tok["count"], 3);
+    ASSERT_EQ(tok["tokens"].size(), 3u);
+    EXPECT_EQ(tok["tokens"][0], 0);  // "The": the filler's first word
+    EXPECT_EQ(json::parse(post(c, port, "/detokenize", {{"tokens", tok["tokens"]}}).body)["prompt"],
+              "The cat sat");
+    EXPECT_EQ(post(c, port, "/detokenize", {{"tokens", {99999}}}).status, 400);
 }
 
 TEST(StandinE2e, LlamaCppArgvWithApiKeyAndFixedTiming) {
@@ -243,7 +257,8 @@ TEST(StandinE2e, LlamaCppArgvWithApiKeyAndFixedTiming) {
     // The schedule is 40 + 3 * 20 ms: the stream cannot end sooner (no upper bound asserted).
     EXPECT_GE(wall_ms, 100 - 5);
     const auto ev = events(st.body);
-    ASSERT_EQ(ev.size(), 1u + 4u + 2u) << st.body;  // role, tokens, finish, [DONE]
+    ASSERT_EQ(ev.size(), 1u + 4u + 3u) << st.body;  // role, tokens, finish, timings, [DONE]
+    EXPECT_EQ(json::parse(ev[ev.size() - 2])["timings"]["predicted_n"], 4);
 
     // The slot's context is -c / -np = 32: a longer prompt is llama.cpp's 400.
     std::string longp;
@@ -255,6 +270,96 @@ TEST(StandinE2e, LlamaCppArgvWithApiKeyAndFixedTiming) {
     EXPECT_EQ(e["type"], "exceed_context_size_error");
     EXPECT_EQ(e["n_ctx"], 32);
     EXPECT_EQ(e["n_prompt_tokens"], 40);
+
+    // /props and /slots show the slots and the cache setting; timings show the cached prefix.
+    net::ClientRequest pr;
+    pr.port = port;
+    pr.target = "/props";
+    pr.headers = {{"Authorization", "Bearer sekret"}};
+    const json props = json::parse(c.fetch(pr)->body);
+    EXPECT_EQ(props["total_slots"], 2);
+    EXPECT_EQ(props["default_generation_settings"]["n_ctx"], 32);
+    EXPECT_EQ(props["default_generation_settings"]["params"]["cache_prompt"], true);
+    pr.target = "/slots";
+    EXPECT_EQ(json::parse(c.fetch(pr)->body).size(), 2u);
+    const json again =
+        json::parse(post(c, port, "/v1/completions", {{"prompt", "a b c d"}, {"max_tokens", 2}},
+                         {{"Authorization", "Bearer sekret"}})
+                        .body);
+    EXPECT_EQ(again["timings"]["cache_n"], 3);  // "a b c" was the chat's prompt
+    EXPECT_EQ(again["timings"]["prompt_n"], 1);
+    EXPECT_EQ(again["timings"]["predicted_n"], 2);
+    EXPECT_EQ(again["timings"]["prompt_ms"], 40);
+}
+
+TEST(StandinE2e, SglangInfoRejectOverAndHang) {
+    Standin s({"--as",
+               "sglang",
+               "--timing",
+               "fixed:0,0",
+               "--hang-after-tokens",
+               "1",
+               "--reject-over",
+               "1",
+               "--",
+               "-m",
+               "sglang.launch_server",
+               "--model-path",
+               "org/m",
+               "--served-model-name",
+               "m",
+               "--port",
+               "0",
+               "--context-length",
+               "100",
+               "--disable-radix-cache"});
+    const std::uint16_t port = s.wait_port("ready on port ");
+    ASSERT_NE(port, 0) << s.log();
+    net::Client c;
+    const json info = json::parse(get(c, port, "/get_server_info").body);
+    EXPECT_EQ(info["served_model_name"], "m");
+    EXPECT_EQ(info["context_length"], 100);
+    EXPECT_EQ(info["disable_radix_cache"], true);
+    // One stream hangs after its first token and stays in flight.
+    net::ClientRequest r;
+    r.port = port;
+    r.method = "POST";
+    r.target = "/v1/completions";
+    r.body = json{{"prompt", "a"}, {"max_tokens", 10}, {"stream", true}}.dump();
+    r.timeout_ms = 1500;
+    std::atomic<int> status{0};
+    std::string body;
+    std::promise<void> first;
+    std::promise<base::Result<void>> done;
+    c.request(r, {[&](int st, const net::Headers&) { status = st; },
+                  [&, once = false](std::string_view d, Clock::time_point) mutable {
+                      body += d;
+                      if (!once && body.find("\"text\":\"The\"") != std::string::npos) {
+                          once = true;
+                          first.set_value();
+                      }
+                  },
+                  [&](base::Result<void> res) { done.set_value(std::move(res)); }});
+    ASSERT_EQ(first.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    // The second is over --reject-over 1: 429.
+    net::Response over = post(c, port, "/v1/completions", {{"prompt", "a"}, {"max_tokens", 1}});
+    EXPECT_EQ(over.status, 429);
+    EXPECT_EQ(json::parse(over.body)["code"], 429);
+    // The hung stream never finishes: the client's deadline ends it.
+    auto res = done.get_future().get();
+    EXPECT_FALSE(res);
+    EXPECT_EQ(body.find("[DONE]"), std::string::npos);
+}
+
+TEST(StandinE2e, ErrorRateOneAnswers500) {
+    Standin s({"--as", "vllm", "--timing", "fixed:0,0", "--error-rate", "1", "--", "serve", "m",
+               "--port", "0"});
+    const std::uint16_t port = s.wait_port("ready on port ");
+    ASSERT_NE(port, 0) << s.log();
+    net::Client c;
+    net::Response r = post(c, port, "/v1/completions", {{"prompt", "a"}, {"max_tokens", 1}});
+    EXPECT_EQ(r.status, 500);
+    EXPECT_EQ(net::header_value(r.headers, "X-Sparkctl-Simulated"), "1");
 }
 
 TEST(StandinE2e, FailAfterTokensExitsMidStream) {
