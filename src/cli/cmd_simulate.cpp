@@ -4,6 +4,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -291,6 +292,38 @@ std::function<std::optional<int>(Context&)> setup_serve(CLI::App& parent, Contex
     };
 }
 
+// vLLM's KV cache lines, which a supervisor parses for measured memory, with the plan's figures:
+// V:vllm/v1/worker/gpu_worker.py ("Available KV cache memory: %.2f GiB") and
+// V:vllm/v1/core/kv_cache_utils.py ("GPU KV cache size: %s tokens", "Maximum concurrency for %s
+// tokens per request: %.2fx", counts with thousands separators). vLLM's "LEVEL MM-DD HH:MM:SS
+// [file.py:line]" prefix (V:vllm/logger.py) without the line number.
+// Python's f"{n:,}".
+std::string with_commas(std::uint64_t n) {
+    std::string digits = std::to_string(n), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
+void print_vllm_kv_lines(const Deployment& dep) {
+    const std::time_t now = std::time(nullptr);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%m-%d %H:%M:%S", std::localtime(&now));
+    const fit::Estimate& est = dep.plan.fit.estimate;
+    const double cells = double(est.kv.full_cells);
+    std::fprintf(stderr, "INFO %s [gpu_worker.py] Available KV cache memory: %.2f GiB\n", stamp,
+                 double(est.memory.kv_cache_bytes) / double(1ull << 30));
+    std::fprintf(stderr, "INFO %s [kv_cache_utils.py] GPU KV cache size: %s tokens\n", stamp,
+                 with_commas(est.kv.full_cells).c_str());
+    std::fprintf(stderr,
+                 "INFO %s [kv_cache_utils.py] Maximum concurrency for %s tokens per request: "
+                 "%.2fx\n",
+                 stamp, with_commas(dep.es.context).c_str(),
+                 dep.es.context ? cells / double(dep.es.context) : 0.0);
+}
+
 int run_serve(Context& c, ServeArgs& a) {
     sim::standin::Options opt;
     opt.speed = a.speed;
@@ -367,6 +400,7 @@ int run_serve(Context& c, ServeArgs& a) {
                      engines::to_string(engine), name.c_str(), host.c_str(), unsigned(port));
         std::fflush(stderr);
     };
+    if (dep && engine == engines::Engine::vllm) print_vllm_kv_lines(*dep);
     sim::standin::Server server(std::move(opt));
     if (auto s = server.start(); !s) return c.out.fail(s.error());
     std::fprintf(stderr, "sparkctl: simulate serve: ready on port %u (simulated)\n",

@@ -140,6 +140,12 @@ TEST(StandinE2e, VllmShorthandServesChatAndCompletions) {
                "--hardware", "dgx-spark"});
     const std::uint16_t port = s.wait_port("ready on port ");
     ASSERT_NE(port, 0) << s.log();
+    // vLLM's KV cache lines, with the plan's pool (32,768 tokens of context, one sequence).
+    EXPECT_NE(s.log().find("] Available KV cache memory: "), std::string::npos) << s.log();
+    EXPECT_NE(s.log().find("] GPU KV cache size: "), std::string::npos) << s.log();
+    EXPECT_NE(s.log().find("] Maximum concurrency for 32,768 tokens per request: "),
+              std::string::npos)
+        << s.log();
     net::Client c;
     EXPECT_EQ(get(c, port, "/health").status, 200);
 
