@@ -214,6 +214,7 @@ struct Gen {
     std::int64_t created = 0;
     double ttft_ms = 0;  // scheduled, simulated ms (before --speed)
     double itl_ms = 0;
+    enum class State { waiting, running, done } state = State::waiting;
 };
 
 std::vector<std::string> words_of(std::string_view text) {
@@ -242,7 +243,11 @@ class Server::Impl {
     std::atomic<bool> ready_{false};
     std::mutex mu_;
     std::mt19937_64 rng_;
-    std::uint32_t in_flight_ = 0;
+    std::uint32_t in_flight_ = 0;  // admitted: running and waiting
+    std::uint32_t running_ = 0;    // at most the engine's sequences (--max-num-seqs, -np)
+    // Over the sequences, requests wait in arrival order (vLLM's waiting queue, llama.cpp's
+    // deferred tasks) and start when a running one ends.
+    std::deque<std::pair<std::shared_ptr<Gen>, net::Responder>> waiting_;
     std::uint64_t next_id_ = 0;
     std::deque<std::vector<std::string>> recent_prompts_;  // for the prefix cache
     // The filler tokenizer's vocabulary: ids in order of first sight, the filler's words first.
@@ -308,6 +313,10 @@ class Server::Impl {
     }
 
     void handle(const net::Request& req, const net::Responder& r);
+    // Starts a running request: its schedule, then the response or the stream.
+    void begin(const std::shared_ptr<Gen>& g, const net::Responder& r);
+    // A request ends (done, or its client left): frees its place and starts the next waiting.
+    void release(const std::shared_ptr<Gen>& g);
     void generate(const net::Request& req, const net::Responder& r, bool chat);
     void finish(const std::shared_ptr<Gen>& g, const net::Responder& r, std::uint64_t produced);
     void send_token(std::shared_ptr<Gen> g, net::Responder r, std::uint64_t i);
@@ -501,8 +510,46 @@ void Server::Impl::generate(const net::Request& req, const net::Responder& r, bo
         ++prefix_queries_;
         prefix_hits_ += g->cached_tokens;
         g->id = fmt::format("{}-sim-{}", chat ? "chatcmpl" : "cmpl", next_id_++);
-        g->ttft_ms = opt_.timing.ttft_ms(g->prompt_tokens, g->cached_tokens, in_flight_);
-        g->itl_ms = opt_.timing.itl_ms(in_flight_, g->prompt_tokens);
+        if (opt_.args.max_seqs && running_ >= opt_.args.max_seqs) {
+            waiting_.emplace_back(g, r);
+        } else {
+            g->state = Gen::State::running;
+            ++running_;
+        }
+    }
+    r.on_disconnect([this, g] { release(g); });
+    if (g->state == Gen::State::running) begin(g, r);
+}
+
+void Server::Impl::release(const std::shared_ptr<Gen>& g) {
+    std::shared_ptr<Gen> next_g;
+    std::optional<net::Responder> next_r;
+    {
+        std::lock_guard lock(mu_);
+        if (g->state == Gen::State::done) return;
+        if (g->state == Gen::State::waiting) {
+            std::erase_if(waiting_, [&](const auto& w) { return w.first == g; });
+        } else {
+            --running_;
+            if (!waiting_.empty()) {
+                next_g = waiting_.front().first;
+                next_r = waiting_.front().second;
+                waiting_.pop_front();
+                next_g->state = Gen::State::running;
+                ++running_;
+            }
+        }
+        g->state = Gen::State::done;
+        --in_flight_;
+    }
+    if (next_g) begin(next_g, *next_r);
+}
+
+void Server::Impl::begin(const std::shared_ptr<Gen>& g, const net::Responder& r) {
+    {
+        std::lock_guard lock(mu_);
+        g->ttft_ms = opt_.timing.ttft_ms(g->prompt_tokens, g->cached_tokens, running_);
+        g->itl_ms = opt_.timing.itl_ms(running_, g->prompt_tokens);
     }
     g->created = std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch())
@@ -511,10 +558,6 @@ void Server::Impl::generate(const net::Request& req, const net::Responder& r, bo
     // The schedule, in simulated ms: clients and tests compare arrivals with it.
     h.emplace_back("X-Sparkctl-Scheduled-Ttft-Ms", net::prometheus::format_value(g->ttft_ms));
     h.emplace_back("X-Sparkctl-Scheduled-Itl-Ms", net::prometheus::format_value(g->itl_ms));
-    r.on_disconnect([this] {
-        std::lock_guard lock(mu_);
-        --in_flight_;
-    });
     if (!g->stream) {
         const double total = g->ttft_ms + g->itl_ms * (g->max_tokens > 1 ? g->max_tokens - 1 : 0);
         r.after(delay(total), [this, g, r, h]() mutable {
@@ -537,8 +580,8 @@ void Server::Impl::generate(const net::Request& req, const net::Responder& r, bo
                 prompt_tokens_ += g->prompt_tokens;
                 generation_tokens_ += g->max_tokens;
                 ttft_hist_.observe(g->ttft_ms / 1000);
-                --in_flight_;
             }
+            release(g);
             r.respond(net::Response{200, h, doc.dump()});
         });
         return;
@@ -618,8 +661,8 @@ void Server::Impl::finish(const std::shared_ptr<Gen>& g, const net::Responder& r
         ++requests_ok_;
         prompt_tokens_ += g->prompt_tokens;
         generation_tokens_ += produced;
-        --in_flight_;
     }
+    release(g);
     r.end();
 }
 
@@ -728,10 +771,10 @@ std::string Server::Impl::metrics_page() {
             // Names: V:vllm/v1/metrics/loggers.py PrometheusStatLogger.
             w.family("vllm:num_requests_running", MetricType::gauge,
                      "Number of requests in model execution batches.");
-            w.sample("vllm:num_requests_running", model, in_flight_);
+            w.sample("vllm:num_requests_running", model, running_);
             w.family("vllm:num_requests_waiting", MetricType::gauge,
                      "Number of requests waiting to be processed.");
-            w.sample("vllm:num_requests_waiting", model, 0);
+            w.sample("vllm:num_requests_waiting", model, double(waiting_.size()));
             w.family("vllm:prefix_cache_queries_total", MetricType::counter,
                      "Prefix cache queries, in terms of number of queried tokens.");
             w.sample("vllm:prefix_cache_queries_total", model, prompt_tokens_);
@@ -760,7 +803,10 @@ std::string Server::Impl::metrics_page() {
             // Names: S:python/sglang/srt/metrics/collector.py.
             w.family("sglang:num_running_reqs", MetricType::gauge,
                      "The number of running requests.");
-            w.sample("sglang:num_running_reqs", model, in_flight_);
+            w.sample("sglang:num_running_reqs", model, running_);
+            w.family("sglang:num_queue_reqs", MetricType::gauge,
+                     "The number of requests in the waiting queue.");
+            w.sample("sglang:num_queue_reqs", model, double(waiting_.size()));
             w.family("sglang:prompt_tokens_total", MetricType::counter,
                      "Number of prefill tokens processed.");
             w.sample("sglang:prompt_tokens_total", model, prompt_tokens_);
@@ -784,10 +830,10 @@ std::string Server::Impl::metrics_page() {
             w.sample("llamacpp:tokens_predicted_total", {}, generation_tokens_);
             w.family("llamacpp:requests_processing", MetricType::gauge,
                      "Number of requests processing.");
-            w.sample("llamacpp:requests_processing", {}, in_flight_);
+            w.sample("llamacpp:requests_processing", {}, running_);
             w.family("llamacpp:requests_deferred", MetricType::gauge,
                      "Number of requests deferred.");
-            w.sample("llamacpp:requests_deferred", {}, 0);
+            w.sample("llamacpp:requests_deferred", {}, double(waiting_.size()));
             break;
     }
     return w.text();

@@ -357,6 +357,57 @@ TEST(StandinE2e, SglangInfoRejectOverAndHang) {
     EXPECT_EQ(body.find("[DONE]"), std::string::npos);
 }
 
+TEST(StandinE2e, RequestsOverTheSequencesWaitTheirTurn) {
+    Standin s({"--as", "vllm", "--timing", "fixed:0,0", "--hang-after-tokens", "1", "--", "serve",
+               "m", "--port", "0", "--max-num-seqs", "1"});
+    const std::uint16_t port = s.wait_port("ready on port ");
+    ASSERT_NE(port, 0) << s.log();
+    net::Client c;
+    // A hangs after its first token, holding the one sequence.
+    net::ClientRequest a;
+    a.port = port;
+    a.method = "POST";
+    a.target = "/v1/completions";
+    a.body = json{{"prompt", "a"}, {"max_tokens", 5}, {"stream", true}}.dump();
+    std::promise<void> first;
+    std::string body_a;
+    net::RequestHandle ha =
+        c.request(a, {{},
+                      [&, once = false](std::string_view d, Clock::time_point) mutable {
+                          body_a += d;
+                          if (!once) {
+                              once = true;
+                              first.set_value();
+                          }
+                      },
+                      [](base::Result<void>) {}});
+    ASSERT_EQ(first.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    // B waits: one token, no hang once it runs.
+    net::ClientRequest b = a;
+    b.body = json{{"prompt", "b"}, {"max_tokens", 1}}.dump();
+    net::Response rb;
+    std::promise<void> b_done;
+    c.request(b, {[&](int st, const net::Headers&) { rb.status = st; },
+                  [&](std::string_view d, Clock::time_point) { rb.body += d; },
+                  [&](base::Result<void>) { b_done.set_value(); }});
+    std::string page;
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < deadline) {
+        page = get(c, port, "/metrics").body;
+        if (page.find("vllm:num_requests_waiting{model_name=\"m\"} 1") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_NE(page.find("vllm:num_requests_running{model_name=\"m\"} 1"), std::string::npos)
+        << page;
+    EXPECT_NE(page.find("vllm:num_requests_waiting{model_name=\"m\"} 1"), std::string::npos)
+        << page;
+    // A's client leaves: B runs and completes.
+    ha.cancel();
+    ASSERT_EQ(b_done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_EQ(rb.status, 200);
+    EXPECT_EQ(json::parse(rb.body)["usage"]["completion_tokens"], 1);
+}
+
 TEST(StandinE2e, ErrorRateOneAnswers500) {
     Standin s({"--as", "vllm", "--timing", "fixed:0,0", "--error-rate", "1", "--", "serve", "m",
                "--port", "0"});
