@@ -371,15 +371,18 @@ void Server::Impl::handle(const net::Request& req, const net::Responder& r) {
         return;
     }
     // API keys guard /v1/* on vLLM (V:vllm/entrypoints/openai/api_server.py
-    // AuthenticationMiddleware: {"error": "Unauthorized"}, 401) and SGLang
-    // (S:python/sglang/srt/utils.py add_api_key_middleware, same body); llama.cpp guards all but
+    // AuthenticationMiddleware: {"error": "Unauthorized"}, 401); SGLang guards all but /health*
+    // and /metrics* (S:python/sglang/srt/utils.py add_api_key_middleware, same body); llama.cpp
+    // guards all but
     // its public endpoints (LC:tools/server/server.cpp middleware_validate_api_key: "Invalid API
     // Key", authentication_error).
     if (!opt_.args.api_key.empty()) {
-        const bool guarded = engine == Engine::llama_cpp
-                                 ? !(path == "/health" || path == "/v1/health" ||
-                                     path == "/models" || path == "/v1/models")
-                                 : path.rfind("/v1", 0) == 0;
+        const bool guarded =
+            engine == Engine::llama_cpp ? !(path == "/health" || path == "/v1/health" ||
+                                            path == "/models" || path == "/v1/models")
+            : engine == Engine::sglang
+                ? !(path.rfind("/health", 0) == 0 || path.rfind("/metrics", 0) == 0)
+                : path.rfind("/v1", 0) == 0;
         if (guarded &&
             net::header_value(req.headers, "Authorization") != "Bearer " + opt_.args.api_key) {
             if (engine == Engine::llama_cpp) {

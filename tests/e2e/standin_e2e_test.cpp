@@ -332,6 +332,7 @@ TEST(StandinE2e, SglangInfoRejectOverAndHang) {
     r.method = "POST";
     r.target = "/v1/completions";
     r.body = json{{"prompt", "a"}, {"max_tokens", 10}, {"stream", true}}.dump();
+    r.headers = {{"Authorization", "Bearer k"}};
     r.timeout_ms = 1500;
     std::atomic<int> status{0};
     std::string body;
@@ -348,7 +349,8 @@ TEST(StandinE2e, SglangInfoRejectOverAndHang) {
                   [&](base::Result<void> res) { done.set_value(std::move(res)); }});
     ASSERT_EQ(first.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
     // The second is over --reject-over 1: 429.
-    net::Response over = post(c, port, "/v1/completions", {{"prompt", "a"}, {"max_tokens", 1}});
+    net::Response over = post(c, port, "/v1/completions", {{"prompt", "a"}, {"max_tokens", 1}},
+                              {{"Authorization", "Bearer k"}});
     EXPECT_EQ(over.status, 429);
     EXPECT_EQ(json::parse(over.body)["code"], 429);
     // The hung stream never finishes: the client's deadline ends it.
