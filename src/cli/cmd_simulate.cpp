@@ -371,7 +371,17 @@ int run_serve(Context& c, ServeArgs& a) {
     if (!dep && (a.timing.empty() || a.load_gbps)) {
         // The command line names the model: the deployment with its settings, for the costs.
         DeploymentArgs d;
-        d.model = opt.args.served_model_name;
+        // The served name (plan sets the catalog's), else the model argument.
+        d.model = model::load_model(opt.args.served_model_name) ? opt.args.served_model_name
+                                                                : opt.args.model;
+        if (!model::load_model(d.model)) {
+            return c.out.fail(base::kExitBadInput,
+                              "simulate serve: neither '" +
+                                  base::printable(opt.args.served_model_name) + "' nor '" +
+                                  base::printable(opt.args.model) +
+                                  "' is a model sparkctl knows, so steps cannot be priced: give "
+                                  "--timing fixed:TTFT_MS,ITL_MS");
+        }
         d.engine = engines::to_string(engine);
         d.context =
             opt.args.context ? std::optional<std::uint64_t>(opt.args.context) : std::nullopt;

@@ -444,6 +444,12 @@ TEST(StandinE2e, BadArgvIsUsageError) {
                      "m", "--no-such-flag"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("--no-such-flag"), std::string::npos) << r.err;
+    // Step costs need a model sparkctl knows.
+    auto u = sb.run({"simulate", "serve", "--as", "vllm", "--", "serve", "org/unknown"});
+    EXPECT_EQ(u.exit_code, 2);
+    EXPECT_NE(u.err.find("--timing fixed"), std::string::npos) << u.err;
+    auto n = sb.run({"simulate", "serve"});
+    EXPECT_EQ(n.exit_code, 2);
 }
 
 }  // namespace
