@@ -255,7 +255,7 @@ class Server::Impl {
     std::vector<std::string> words_by_id_;
     // Counters for /metrics.
     std::uint64_t requests_ok_ = 0, prompt_tokens_ = 0, generation_tokens_ = 0;
-    std::uint64_t prefix_queries_ = 0, prefix_hits_ = 0;
+    std::uint64_t prefix_query_tokens_ = 0, prefix_hits_ = 0;  // at admission, in tokens
     net::
         prometheus::
             Histogram
@@ -510,7 +510,7 @@ void Server::Impl::generate(const net::Request& req, const net::Responder& r, bo
         }
         ++in_flight_;
         g->cached_tokens = cached_prefix(words);
-        ++prefix_queries_;
+        prefix_query_tokens_ += g->prompt_tokens;
         prefix_hits_ += g->cached_tokens;
         g->id = fmt::format("{}-sim-{}", chat ? "chatcmpl" : "cmpl", next_id_++);
         if (opt_.args.max_seqs && running_ >= opt_.args.max_seqs) {
@@ -780,7 +780,7 @@ std::string Server::Impl::metrics_page() {
             w.sample("vllm:num_requests_waiting", model, double(waiting_.size()));
             w.family("vllm:prefix_cache_queries_total", MetricType::counter,
                      "Prefix cache queries, in terms of number of queried tokens.");
-            w.sample("vllm:prefix_cache_queries_total", model, prompt_tokens_);
+            w.sample("vllm:prefix_cache_queries_total", model, prefix_query_tokens_);
             w.family("vllm:prefix_cache_hits_total", MetricType::counter,
                      "Prefix cache hits, in terms of number of cached tokens.");
             w.sample("vllm:prefix_cache_hits_total", model, prefix_hits_);
@@ -817,8 +817,9 @@ std::string Server::Impl::metrics_page() {
                      "Number of generation tokens processed.");
             w.sample("sglang:generation_tokens_total", model, generation_tokens_);
             w.family("sglang:cache_hit_rate", MetricType::gauge, "The prefix cache hit rate.");
-            w.sample("sglang:cache_hit_rate", model,
-                     prompt_tokens_ ? static_cast<double>(prefix_hits_) / prompt_tokens_ : 0);
+            w.sample(
+                "sglang:cache_hit_rate", model,
+                prefix_query_tokens_ ? double(prefix_hits_) / double(prefix_query_tokens_) : 0);
             w.family("sglang:time_to_first_token_seconds", MetricType::histogram,
                      "Histogram of time to first token in seconds.");
             w.histogram("sglang:time_to_first_token_seconds", model, ttft_hist_);

@@ -211,6 +211,8 @@ TEST(StandinE2e, VllmShorthandServesChatAndCompletions) {
     EXPECT_NE(met.body.find("vllm:prefix_cache_hits_total{model_name=\"llama-3.1-8b\"} 3"),
               std::string::npos)
         << met.body;
+    EXPECT_NE(met.body.find("vllm:prefix_cache_queries_total{model_name=\"llama-3.1-8b\"} 8"),
+              std::string::npos);
     EXPECT_NE(met.body.find("vllm:generation_tokens_total{model_name=\"llama-3.1-8b\"} 12"),
               std::string::npos);
     EXPECT_NE(
