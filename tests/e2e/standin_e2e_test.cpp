@@ -412,6 +412,24 @@ TEST(StandinE2e, RequestsOverTheSequencesWaitTheirTurn) {
     EXPECT_EQ(json::parse(rb.body)["usage"]["completion_tokens"], 1);
 }
 
+TEST(StandinE2e, SpeedDividesTheScheduleAndIsAdvertised) {
+    Standin s({"--as", "vllm", "--timing", "fixed:2000,1000", "--speed", "20", "--", "serve", "m",
+               "--port", "0"});
+    const std::uint16_t port = s.wait_port("ready on port ");
+    ASSERT_NE(port, 0) << s.log();
+    net::Client c;
+    const net::Response models = get(c, port, "/v1/models");
+    EXPECT_EQ(json::parse(models.body)["data"][0]["meta"]["sparkctl_speed"], 20);
+    EXPECT_EQ(net::header_value(models.headers, "X-Sparkctl-Speed"), "20");
+    const auto t0 = Clock::now();
+    net::Response r = post(c, port, "/v1/completions", {{"prompt", "a"}, {"max_tokens", 3}});
+    const double wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    ASSERT_EQ(r.status, 200);
+    // The schedule stays in simulated ms; the wait is (2000 + 2 * 1000) / 20 = 200 ms at least.
+    EXPECT_EQ(header_ms(r, "X-Sparkctl-Scheduled-Ttft-Ms"), 2000);
+    EXPECT_GE(wall_ms, 200 - 5);
+}
+
 TEST(StandinE2e, ErrorRateOneAnswers500) {
     Standin s({"--as", "vllm", "--timing", "fixed:0,0", "--error-rate", "1", "--", "serve", "m",
                "--port", "0"});
