@@ -13,6 +13,7 @@
 #include "base/strings.h"
 #include "cli/command.h"
 #include "cli/fit_json.h"
+#include "cli/plan_flags.h"
 #include "engines/installed.h"
 #include "hw/detect.h"
 #include "hw/profile.h"
@@ -29,22 +30,9 @@ namespace {
 using nlohmann::json;
 
 struct PlanArgs {
-    std::string model;
-    std::string use;
-    std::uint32_t users = 1;
-    std::optional<std::uint64_t> context;
-    std::optional<std::uint32_t> nodes;
-    bool bench = false;
-    std::string prefer;
-    std::string engine;
-    std::string engine_version;
-    std::string quant;
-    std::string kv_cache_dtype;
-    std::vector<std::string> overrides;
+    PlanFlags flags;
     bool explain = false;
     std::string format = "text";
-    std::string budget;
-    std::string launcher;
 };
 
 json memory_json(const plan::Plan& p, std::uint64_t memory_total) {
@@ -160,110 +148,16 @@ json plan_json(const plan::Plan& p, const plan::PlanRequest& req) {
 
 Action setup_plan(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<PlanArgs>();
-    app.add_option("MODEL", a->model,
-                   "Catalog name or HF id, a .gguf/.safetensors/config.json file, or a model "
-                   "directory")
-        ->required();
-    app.add_option("--for", a->use, "chat, agents, batch or long-context")->required();
-    app.add_option("--users", a->users, "Sequences served at once (default 1)")
-        ->check(CLI::Range(1u, 1u << 20));
-    app.add_option("--context", a->context,
-                   "Tokens per sequence (default by use: chat and batch the trained context "
-                   "capped at 32768; agents capped at 131072 and shrunk until every user fits; "
-                   "long-context the trained context)");
-    app.add_option("--nodes", a->nodes,
-                   "Sparks to run on (default: the [cluster] inventory's hosts, else 1)")
-        ->check(CLI::Range(1u, 64u));
-    app.add_flag("--bench", a->bench, "Plan for benchmarking: prefix caching off, metrics on");
-    app.add_option("--prefer", a->prefer, "speed or fit");
-    app.add_option("--engine", a->engine, "Force llama.cpp, vllm or sglang (against the rules)");
-    app.add_option("--engine-version", a->engine_version,
-                   "Engine version: a table's name (b6845, ngc-26.05, ...), a llama.cpp build "
-                   "(b6918: the nearest table at or below), or installed (default: the one "
-                   "NVIDIA's DGX Spark playbooks use)");
-    app.add_option("--quant", a->quant,
-                   "Force a published quantization (awq, fp8, Q4_K_M, ...; a GGUF ladder step "
-                   "the catalog lacks is a what-if); picks an engine that runs it");
-    app.add_option("--kv-cache-dtype", a->kv_cache_dtype,
-                   "KV cache type the engine accepts (fp8, q8_0, ...; default: the engine's)");
-    app.add_option("--override", a->overrides,
-                   "Turn an operational rule's refusal into a warning (R-OPS-n); repeatable");
+    add_plan_flags(app, ctx, a->flags, /*use_required=*/true);
+    app.get_option("MODEL")->required();
     app.add_flag("--explain", a->explain, "Print the whole decision trace");
     app.add_option("--format", a->format, "text, sh, compose or llama-swap")
         ->check(CLI::IsMember({"text", "sh", "compose", "llama-swap"}));
-    app.add_option("--launcher", a->launcher,
-                   "Multi-node vLLM launcher: mp (vLLM's own; the default where the version has "
-                   "--nnodes/--headless) or ray")
-        ->check(CLI::IsMember({"mp", "ray"}));
-    app.add_option("--budget", a->budget,
-                   "Memory budget in bytes (suffixes GiB, GB, ...) instead of the profile's");
-    ctx.add_config_flag(app, "hardware");
     return [a](Context& c) -> int {
-        auto cfg = c.config();
-        if (!cfg) return c.out.fail(cfg.error());
-        const std::string cfg_origin =
-            (*cfg)->file() ? (*cfg)->file()->string() : std::string("config");
-
-        plan::PlanRequest req;
-        auto use = plan::parse_use(a->use);
-        if (!use) return c.out.fail(use.error());
-        req.use = *use;
-        auto prefer = plan::parse_prefer(a->prefer);
-        if (!prefer) return c.out.fail(prefer.error());
-        req.prefer = *prefer;
-        if (a->context && *a->context == 0) {
-            return c.out.fail(base::kExitBadInput, "--context: must be at least 1");
-        }
-        req.users = a->users;
-        req.context = a->context;
-        req.nodes = a->nodes;
-        req.bench = a->bench;
-        req.engine = a->engine;
-        req.engine_version = a->engine_version;
-        req.quant = a->quant;
-        req.kv_cache_dtype = a->kv_cache_dtype;
-        req.overrides = a->overrides;
-        req.launcher = a->launcher;
-        auto cluster = plan::parse_cluster((*cfg)->table("cluster"), cfg_origin);
-        if (!cluster) return c.out.fail(cluster.error());
-        req.cluster = *cluster;
-
-        auto rules = plan::RuleBook::configured((*cfg)->table("rules"), cfg_origin);
-        if (!rules) return c.out.fail(rules.error());
-
-        std::unique_ptr<hw::System> system = hw::make_real_system();
-        auto hwp = hw::resolve_hardware((*cfg)->value("hardware"), *system);
-        if (!hwp) return c.out.fail(hwp.error());
-        req.hardware = plan::hardware_of(*hwp);
-        if (!a->budget.empty()) {
-            auto parsed = base::parse_bytes(a->budget);
-            if (!parsed) {
-                return c.out.fail(base::kExitBadInput,
-                                  "--budget: '" + base::printable(a->budget) +
-                                      "' is not a byte count (e.g. 100GiB, 107374182400)");
-            }
-            req.hardware.budget_bytes = *parsed;
-            req.hardware.budget_override = true;
-        }
-
-        auto spec = model::load_model(a->model);
-        if (!spec) return c.out.fail(spec.error());
-        const std::vector<model::Variant> variants = model::published_variants(*spec);
-        req.variant_repo = model::named_checkpoint(a->model, *spec);
-        if (base::iequals(req.engine_version, "installed")) {
-            // The engine the rules (or --engine) pick, then the version installed of it.
-            plan::PlanRequest probe = req;
-            probe.engine_version.clear();
-            auto first = plan::make_plan(*spec, variants, probe, *rules);
-            if (!first) return c.out.fail(first.error());
-            auto found = engines::detect_installed(first->engine);
-            if (!found) return c.out.fail(found.error());
-            req.engine_version = found->version->name;
-            req.engine_version_origin = "--engine-version installed: " + found->found +
-                                        " -> the nearest flag table at or below it";
-        }
-        auto p = plan::make_plan(*spec, variants, req, *rules);
-        if (!p) return c.out.fail(p.error());
+        auto planned = plan_from_flags(c, a->flags);
+        if (!planned) return c.out.fail(planned.error());
+        const plan::PlanRequest& req = planned->request;
+        const plan::Plan* p = &planned->plan;
 
         if (p->status == plan::Status::refused) {
             // Exit 2 per the contract; the document still says why, with the trace.

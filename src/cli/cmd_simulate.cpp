@@ -18,6 +18,7 @@
 #include "base/file.h"
 #include "base/strings.h"
 #include "cli/command.h"
+#include "cli/plan_flags.h"
 #include "engines/alloc.h"
 #include "fit/step_cost.h"
 #include "hw/detect.h"
@@ -38,15 +39,7 @@ using nlohmann::json;
 
 // The plan's inputs and the engine settings the simulation overrides.
 struct DeploymentArgs {
-    std::string model;
-    std::string use = "chat";
-    std::uint32_t users = 1;
-    std::optional<std::uint64_t> context;
-    std::string engine;
-    std::string engine_version;
-    std::string quant;
-    bool bench = false;
-    std::vector<std::string> overrides;
+    PlanFlags plan;
     std::optional<std::uint32_t> max_num_seqs;
     std::optional<std::uint32_t> max_batched_tokens;
     std::string prefix_caching;  // "", "on", "off"
@@ -127,36 +120,22 @@ struct Deployment {
 
 // Errors are reported through `c.out`; the exit status is returned instead of a deployment.
 std::variant<Deployment, int> make_deployment(Context& c, const DeploymentArgs& d) {
-    auto cfg = c.config();
-    if (!cfg) return c.out.fail(cfg.error());
-    const std::string cfg_origin =
-        (*cfg)->file() ? (*cfg)->file()->string() : std::string("config");
-    Deployment dep;
-    plan::PlanRequest& req = dep.req;
-    auto use = plan::parse_use(d.use);
-    if (!use) return c.out.fail(use.error());
-    req.use = *use;
-    if (d.context && *d.context < 2) {
+    if (d.plan.context && *d.plan.context < 2) {
         return c.out.fail(base::kExitBadInput, "--context: must be at least 2");
     }
-    req.users = d.users;
-    req.context = d.context;
-    req.nodes = 1;
-    req.bench = d.bench;
-    req.engine = d.engine;
-    req.engine_version = d.engine_version;
-    req.quant = d.quant;
-    req.overrides = d.overrides;
-    auto rules = plan::RuleBook::configured((*cfg)->table("rules"), cfg_origin);
-    if (!rules) return c.out.fail(rules.error());
-    std::unique_ptr<hw::System> system = hw::make_real_system();
-    auto hwp = hw::resolve_hardware((*cfg)->value("hardware"), *system);
-    if (!hwp) return c.out.fail(hwp.error());
-    req.hardware = plan::hardware_of(*hwp);
-    auto spec = model::load_model(d.model);
-    if (!spec) return c.out.fail(spec.error());
-    auto p = plan::make_plan(*spec, model::published_variants(*spec), req, *rules);
-    if (!p) return c.out.fail(p.error());
+    if (d.plan.nodes && *d.plan.nodes > 1) {
+        return c.out.fail(base::kExitBadInput,
+                          "--nodes: simulate runs one node (tensor parallel is not simulated)");
+    }
+    PlanFlags flags = d.plan;
+    flags.nodes = 1;  // not the [cluster] inventory's hosts
+    auto planned = plan_from_flags(c, flags);
+    if (!planned) return c.out.fail(planned.error());
+    Deployment dep;
+    dep.req = planned->request;
+    const model::ModelSpec* spec = &planned->spec;
+    const hw::HardwareProfile* hwp = &planned->hardware;
+    const plan::Plan* p = &planned->plan;
     if (p->status != plan::Status::ok) {
         return c.out.fail(p->exit_status(),
                           "simulate: the plan is not launchable: " +
@@ -184,7 +163,7 @@ std::variant<Deployment, int> make_deployment(Context& c, const DeploymentArgs& 
     es.max_seqs = d.max_num_seqs.value_or(p->parallel);
     es.max_batched_tokens =
         d.max_batched_tokens.value_or(fit::default_ubatch(p->engine, hwp->memory_total_bytes));
-    es.prefix_caching = d.prefix_caching.empty() ? !d.bench : d.prefix_caching == "on";
+    es.prefix_caching = d.prefix_caching.empty() ? !d.plan.bench : d.prefix_caching == "on";
     switch (p->engine) {
         case engines::Engine::vllm:
             es.scheduler = sim::Scheduler::vllm;
@@ -209,7 +188,7 @@ std::variant<Deployment, int> make_deployment(Context& c, const DeploymentArgs& 
                                     es.max_batched_tokens);
     if (!cost) return c.out.fail(cost.error());
     dep.cost = std::move(*cost);
-    dep.plan = std::move(*p);
+    dep.plan = std::move(planned->plan);
     return dep;
 }
 
@@ -260,11 +239,11 @@ std::function<std::optional<int>(Context&)> setup_serve(CLI::App& parent, Contex
     app->add_option("ARGS", a->rest, "MODEL, or after --as E --: the engine's argv");
     app->add_option("--as", a->as, "Read the rest (after --) as this engine's command line")
         ->check(CLI::IsMember({"vllm", "sglang", "llama.cpp"}));
-    app->add_option("--engine", a->d.engine, "Shorthand: the engine (as plan)");
-    app->add_option("--for", a->d.use, "Shorthand: the plan's use (default chat)");
-    app->add_option("--users", a->d.users, "Shorthand: the plan's users")
+    app->add_option("--engine", a->d.plan.engine, "Shorthand: the engine (as plan)");
+    app->add_option("--for", a->d.plan.use, "Shorthand: the plan's use (default chat)");
+    app->add_option("--users", a->d.plan.users, "Shorthand: the plan's users")
         ->check(CLI::Range(1u, 1u << 16));
-    app->add_option("--context", a->d.context, "Shorthand: the plan's context");
+    app->add_option("--context", a->d.plan.context, "Shorthand: the plan's context");
     app->add_option("--port", a->port, "Shorthand: listen on this port (0: any free one)");
     app->add_option("--prefix-caching", a->d.prefix_caching, "Shorthand: on or off")
         ->check(CLI::IsMember({"on", "off"}));
@@ -342,7 +321,7 @@ int run_serve(Context& c, ServeArgs& a) {
             return c.out.fail(base::kExitBadInput,
                               "simulate serve: give MODEL, or --as ENGINE -- ENGINE-ARGV");
         }
-        a.d.model = a.rest.front();
+        a.d.plan.model = a.rest.front();
         auto made = make_deployment(c, a.d);
         if (auto* status = std::get_if<int>(&made)) return *status;
         dep = std::move(std::get<Deployment>(made));
@@ -372,9 +351,9 @@ int run_serve(Context& c, ServeArgs& a) {
         // The command line names the model: the deployment with its settings, for the costs.
         DeploymentArgs d;
         // The served name (plan sets the catalog's), else the model argument.
-        d.model = model::load_model(opt.args.served_model_name) ? opt.args.served_model_name
-                                                                : opt.args.model;
-        if (!model::load_model(d.model)) {
+        d.plan.model = model::load_model(opt.args.served_model_name) ? opt.args.served_model_name
+                                                                     : opt.args.model;
+        if (!model::load_model(d.plan.model)) {
             return c.out.fail(base::kExitBadInput,
                               "simulate serve: neither '" +
                                   base::printable(opt.args.served_model_name) + "' nor '" +
@@ -382,8 +361,8 @@ int run_serve(Context& c, ServeArgs& a) {
                                   "' is a model sparkctl knows, so steps cannot be priced: give "
                                   "--timing fixed:TTFT_MS,ITL_MS");
         }
-        d.engine = engines::to_string(engine);
-        d.context =
+        d.plan.engine = engines::to_string(engine);
+        d.plan.context =
             opt.args.context ? std::optional<std::uint64_t>(opt.args.context) : std::nullopt;
         if (opt.args.max_seqs) d.max_num_seqs = opt.args.max_seqs;
         d.prefix_caching = opt.args.prefix_caching ? "on" : "off";
@@ -425,19 +404,8 @@ int run_serve(Context& c, ServeArgs& a) {
 
 Action setup_simulate(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<SimulateArgs>();
-    app.add_option("MODEL", a->d.model, "Catalog name or HF id, or a model file or directory");
+    add_plan_flags(app, ctx, a->d.plan, /*use_required=*/false);
     auto serve = setup_serve(app, ctx);
-    app.add_option("--for", a->d.use,
-                   "The plan's use: chat (default), agents, batch, long-context");
-    app.add_option("--users", a->d.users, "The plan's sequences served at once (default 1)")
-        ->check(CLI::Range(1u, 1u << 20));
-    app.add_option("--context", a->d.context, "Tokens per sequence (default: the plan's)");
-    app.add_option("--engine", a->d.engine, "Force llama.cpp, vllm or sglang");
-    app.add_option("--engine-version", a->d.engine_version, "Engine version (as plan)");
-    app.add_option("--quant", a->d.quant, "Force a published quantization");
-    app.add_flag("--bench", a->d.bench, "Plan for benchmarking (prefix caching off)");
-    app.add_option("--override", a->d.overrides,
-                   "Turn an operational rule's refusal into a warning (R-OPS-n), as plan");
     app.add_option("--max-num-seqs", a->d.max_num_seqs,
                    "Sequences the engine runs at once (default: the plan's parallel; -np on "
                    "llama.cpp)")
@@ -474,10 +442,9 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
                  "Bisect for the most concurrency (or highest rate) that meets --slo, up to the "
                  "largest load given");
     app.add_option("--plot", a->plot, "Write an SVG of a sweep to this file");
-    ctx.add_config_flag(app, "hardware");
     return [a, serve](Context& c) -> int {
         if (auto status = serve(c)) return *status;
-        if (a->d.model.empty())
+        if (a->d.plan.model.empty())
             return c.out.fail(base::kExitBadInput, "simulate: MODEL is required");
         const auto wall0 = std::chrono::steady_clock::now();
         // ---- The workload.
