@@ -57,6 +57,10 @@ struct FitResult {
     std::string kv_cache_dtype;         // canonical for the engine
     std::uint32_t ubatch = 0;           // llama.cpp -ub as sized (0 for other engines)
     std::uint32_t batch = 0;            // llama.cpp -b as sized (0 for other engines)
+    // Where MemoryBreakdown::compute_bytes comes from: "modelled" (every engine on CUDA today:
+    // SPARKCTL-FIT-1 is calibrated on CPU-backend llama-server runs, no CUDA run is recorded;
+    // docs/dev/fit.md "Compute buffers on CUDA").
+    std::string compute_basis = "modelled";
     Estimate estimate;
     std::uint64_t max_context = 0;
     std::uint32_t max_parallel = 0;

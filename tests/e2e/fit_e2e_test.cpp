@@ -49,6 +49,8 @@ TEST(FitE2e, MicroBatchIsPlannedAndAskable) {
     EXPECT_EQ(d["engine_settings"]["ubatch_size"], 2048);  // what `plan` emits as -ub
     EXPECT_EQ(d["engine_settings"]["batch_size"], 2048);
     EXPECT_EQ(d["performance"]["ubatch"], 2048);
+    // No CUDA run is recorded: the compute buffer is marked as modelled (docs/dev/fit.md).
+    EXPECT_EQ(d["memory"]["compute_basis"], "modelled");
     auto small = s.run({"fit", "gpt-oss-120b", "--engine", "llama.cpp", "--prompt", "2048",
                         "--ubatch", "512", "--json"});
     ASSERT_EQ(small.exit_code, 0) << small.err;
