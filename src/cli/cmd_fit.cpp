@@ -39,6 +39,8 @@ struct FitArgs {
     std::uint64_t depth = 0;
     std::uint64_t prompt = 512;
     std::uint32_t nodes = 1;
+    std::uint32_t ubatch = 0;  // 0: fit::default_ubatch, the value `plan` emits
+    std::uint32_t batch = 0;
 };
 
 json result_json(const fit::FitResult& r, const std::string& quant_rule,
@@ -71,6 +73,7 @@ json result_json(const fit::FitResult& r, const std::string& quant_rule,
                    {"kv_cache_bytes", m.kv_cache_bytes},
                    {"kv_bytes_per_token", m.kv_bytes_per_token},
                    {"compute_bytes", m.compute_bytes},
+                   {"compute_basis", r.compute_basis},
                    {"overhead_bytes", m.overhead_bytes},
                    {"total_bytes", m.total_bytes},
                    {"peak_bytes", m.peak_bytes},
@@ -88,8 +91,9 @@ json result_json(const fit::FitResult& r, const std::string& quant_rule,
     switch (r.engine) {
         case engines::Engine::llama_cpp:
             settings = {{"ctx_size", s.llamacpp_n_ctx}, {"ctx_size_per_slot", s.llamacpp_n_ctx_seq},
-                        {"parallel", r.parallel},       {"ubatch_size", 512},
-                        {"flash_attn", "on"},           {"load_mode", "none"}};
+                        {"parallel", r.parallel},       {"ubatch_size", r.ubatch},
+                        {"batch_size", r.batch},        {"flash_attn", "on"},
+                        {"load_mode", "none"}};
             break;
         case engines::Engine::vllm:
             settings = {{"max_model_len", r.context},
@@ -273,6 +277,13 @@ Action setup_fit(CLI::App& app, Context& ctx) {
                    "Machines in tensor parallel: memory per node and the speed prediction "
                    "(default 1)")
         ->check(CLI::Range(1u, 64u));
+    app.add_option("--ubatch", a->ubatch,
+                   "llama.cpp micro-batch -ub: tokens per prefill pass, sizing its compute buffer "
+                   "(default: what `sparkctl plan` sets, 2048)")
+        ->check(CLI::Range(1u, 1u << 20));
+    app.add_option("--batch", a->batch,
+                   "llama.cpp logical batch -b (default: the larger of 2048 and --ubatch)")
+        ->check(CLI::Range(1u, 1u << 20));
     ctx.add_config_flag(app, "hardware");
     return [a](Context& c) -> int {
         auto cfg = c.config();
@@ -301,6 +312,11 @@ Action setup_fit(CLI::App& app, Context& ctx) {
             auto e = engines::parse_engine(a->engine);
             if (!e) return c.out.fail(e.error());
             engs.push_back(*e);
+            if ((a->ubatch || a->batch) && *e != engines::Engine::llama_cpp) {
+                return c.out.fail(base::kExitBadInput,
+                                  "--ubatch/--batch: llama.cpp settings; --engine is " +
+                                      std::string(engines::to_string(*e)));
+            }
         }
         if (a->context && *a->context == 0) {
             return c.out.fail(base::kExitBadInput, "--context: must be at least 1");
@@ -323,6 +339,8 @@ Action setup_fit(CLI::App& app, Context& ctx) {
         o.kv_cache_dtype = a->kv_cache_dtype;
         o.budget_bytes = budget;
         o.memory_total_bytes = hwp->memory_total_bytes;
+        o.ubatch = a->ubatch;
+        o.batch = a->batch;
         if (auto caps = fit::hw_caps(*hwp)) {
             fit::PerfRequest pr;
             pr.parallel = a->parallel;

@@ -217,6 +217,18 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
     req.budget_bytes = o.budget_bytes;
     req.memory_total_bytes = o.memory_total_bytes;
     req.weights_bytes = w.bytes / tp;
+    if (engine == Engine::llama_cpp) {
+        res.ubatch = o.ubatch ? o.ubatch : default_ubatch(engine, o.memory_total_bytes);
+        res.batch = o.batch ? o.batch : std::max(req.n_batch, res.ubatch);
+        if (res.ubatch > res.batch) {
+            // llama.cpp would silently cut -ub to -b (LC:src/llama-context.cpp): say so instead.
+            return base::make_error(base::Errc::bad_input,
+                                    "--ubatch " + num(res.ubatch) + " exceeds --batch " +
+                                        num(res.batch) + " (llama.cpp caps -ub at -b)");
+        }
+        req.n_ubatch = res.ubatch;
+        req.n_batch = res.batch;
+    }
     res.estimate = estimate(node, req);
     const std::uint64_t limit = std::max(trained.value_or(1ull << 20), res.context);
     res.max_context = max_context(node, req, limit);  // context x parallel in full
@@ -255,6 +267,7 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
             PerfRequest pr = *o.performance;
             pr.parallel = res.parallel;
             pr.nodes = tp;
+            if (res.ubatch) pr.ubatch = res.ubatch;
             const ResolvedConstants rc =
                 resolve_constants(builtin_constants(), engine, quant_family(engine, quant.name));
             auto perf = predict(*costs, rc, *o.performance_hw, engine, pr);

@@ -32,6 +32,10 @@ struct FitOptions {
     std::string kv_cache_dtype = "auto";
     std::uint64_t budget_bytes = 0;
     std::uint64_t memory_total_bytes = 0;
+    // llama.cpp's -ub and -b (other engines ignore them); 0: default_ubatch (fit/performance.h)
+    // and a logical batch of at least llama.cpp's default 2048 (LC:common/common.h n_batch).
+    std::uint32_t ubatch = 0;
+    std::uint32_t batch = 0;
     // Speed prediction (fit/performance.h): set both to get FitResult::performance (its nodes
     // field is replaced by tensor_parallel).
     std::optional<PerfRequest> performance;
@@ -51,6 +55,12 @@ struct FitResult {
     std::uint32_t parallel = 1;
     std::uint32_t tensor_parallel = 1;  // > 1: estimate, max_* and headroom are per node
     std::string kv_cache_dtype;         // canonical for the engine
+    std::uint32_t ubatch = 0;           // llama.cpp -ub as sized (0 for other engines)
+    std::uint32_t batch = 0;            // llama.cpp -b as sized (0 for other engines)
+    // Where MemoryBreakdown::compute_bytes comes from: "modelled" (every engine on CUDA today:
+    // SPARKCTL-FIT-1 is calibrated on CPU-backend llama-server runs, no CUDA run is recorded;
+    // docs/dev/fit.md "Compute buffers on CUDA").
+    std::string compute_basis = "modelled";
     Estimate estimate;
     std::uint64_t max_context = 0;
     std::uint32_t max_parallel = 0;

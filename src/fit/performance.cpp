@@ -349,7 +349,10 @@ base::Result<HwCaps> hw_caps(const hw::HardwareProfile& p) {
 std::uint32_t default_ubatch(Engine engine, std::uint64_t memory_total_bytes) {
     switch (engine) {
         case Engine::llama_cpp:
-            return 512;
+            // LC:benches/dgx-spark.md runs llama-bench and llama-batched-bench at -ub 2048 (the
+            // rows of data/perf-measurements.tsv); llama.cpp's own default is 512
+            // (LC:common/common.h n_ubatch), which prefills MoE models ~2.5x slower there.
+            return 2048;
         case Engine::vllm:
             return engines::vllm::max_num_batched_tokens(memory_total_bytes);
         case Engine::sglang: {

@@ -167,9 +167,11 @@ struct PerfRequest {
     std::uint32_t ubatch = 0;    // tokens per prefill forward pass; 0: default_ubatch
 };
 
-// Tokens per prefill forward pass as sparkctl launches the engine: llama.cpp -ub 512
-// (docs/dev/fit.md), vLLM max_num_batched_tokens (engines/alloc.h), SGLang
-// chunked_prefill_size (engines/alloc.h gpu_defaults), both by device memory.
+// Tokens per prefill forward pass as sparkctl launches the engine (the one owner of the default:
+// fit, plan and simulate read it): llama.cpp -ub 2048, what every published DGX Spark llama.cpp
+// benchmark runs (LC:benches/dgx-spark.md, llama-bench -ub 2048; docs/dev/fit.md), vLLM
+// max_num_batched_tokens (engines/alloc.h), SGLang chunked_prefill_size (engines/alloc.h
+// gpu_defaults), both by device memory.
 std::uint32_t default_ubatch(engines::Engine engine, std::uint64_t memory_total_bytes);
 
 // Time of one forward pass, by term (seconds, per node).

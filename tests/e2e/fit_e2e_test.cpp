@@ -33,10 +33,44 @@ TEST(FitE2e, GptOss120bMxfp4OnLlamaCppJson) {
     EXPECT_EQ(j["quant"], "MXFP4");
     EXPECT_EQ(j["hardware"], "dgx-spark");
     EXPECT_TRUE(j["fits"].get<bool>());
-    // 4.5 GiB full + 27 MiB SWA (LC:src/llama-kv-cache-iswa.cpp).
-    EXPECT_EQ(j["memory"]["kv_cache_bytes"], (4608ull + 27) << 20);
+    // 4.5 GiB full + 81 MiB SWA: window 128 + the planned -ub 2048 cells per layer
+    // (LC:src/llama-kv-cache-iswa.cpp).
+    EXPECT_EQ(j["memory"]["kv_cache_bytes"], (4608ull + 81) << 20);
     const double w = j["memory"]["weights_bytes"].get<double>();
     EXPECT_NEAR(w, 63372242452.0, 63372242452.0 * 0.02);
+}
+
+TEST(FitE2e, MicroBatchIsPlannedAndAskable) {
+    Sandbox s;
+    auto def =
+        s.run({"fit", "gpt-oss-120b", "--engine", "llama.cpp", "--prompt", "2048", "--json"});
+    ASSERT_EQ(def.exit_code, 0) << def.err;
+    auto d = def.json();
+    EXPECT_EQ(d["engine_settings"]["ubatch_size"], 2048);  // what `plan` emits as -ub
+    EXPECT_EQ(d["engine_settings"]["batch_size"], 2048);
+    EXPECT_EQ(d["performance"]["ubatch"], 2048);
+    // No CUDA run is recorded: the compute buffer is marked as modelled (docs/dev/fit.md).
+    EXPECT_EQ(d["memory"]["compute_basis"], "modelled");
+    auto small = s.run({"fit", "gpt-oss-120b", "--engine", "llama.cpp", "--prompt", "2048",
+                        "--ubatch", "512", "--json"});
+    ASSERT_EQ(small.exit_code, 0) << small.err;
+    auto m = small.json();
+    EXPECT_EQ(m["engine_settings"]["ubatch_size"], 512);
+    EXPECT_EQ(m["performance"]["ubatch"], 512);
+    EXPECT_LT(m["memory"]["compute_bytes"].get<std::uint64_t>(),
+              d["memory"]["compute_bytes"].get<std::uint64_t>());
+    // Published llama-bench pp2048 at -ub 2048 (data/perf-measurements.tsv): 1937.54 tokens/s;
+    // at -ub 512 the prediction was 731. Within 15% at the planned micro-batch.
+    EXPECT_NEAR(d["performance"]["prefill_tokens_per_s"].get<double>(), 1937.54, 1937.54 * 0.15);
+    for (const std::vector<std::string>& bad :
+         {std::vector<std::string>{"fit", "gpt-oss-120b", "--engine", "llama.cpp", "--ubatch",
+                                   "4096", "--batch", "2048"},
+          std::vector<std::string>{"fit", "gpt-oss-120b", "--engine", "vllm", "--ubatch", "2048"},
+          std::vector<std::string>{"fit", "gpt-oss-120b", "--ubatch", "0"}}) {
+        auto r = s.run(bad);
+        EXPECT_EQ(r.exit_code, 2) << bad.back();
+        EXPECT_NE(r.err.find("batch"), std::string::npos) << r.err;
+    }
 }
 
 TEST(FitE2e, ComparesEnginesWithoutEngineFlag) {

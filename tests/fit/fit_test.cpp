@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "fit/fit.h"
+#include "fit/performance.h"
 #include "fit/test_archs.h"
 #include "model/catalog.h"
 
@@ -182,9 +183,45 @@ TEST(FitModel, ContextDefaultsToTrainedCapped) {
     o.context = 131072;
     o.kv_cache_dtype = "f16";
     r = fit_model(oss.spec, oss.variants, Engine::llama_cpp, o);
-    EXPECT_EQ(r->estimate.memory.kv_cache_bytes, (4608 + 27) * kMiB);
+    // The SWA cache holds window + n_ubatch cells: 128 + 2048 at the planned -ub 2048.
+    EXPECT_EQ(r->estimate.memory.kv_cache_bytes, (4608 + 81) * kMiB);
     EXPECT_TRUE(r->estimate.fits);
     EXPECT_EQ(r->max_context, 131072u);  // capped at the trained context
+}
+
+TEST(FitModel, MicroBatchDefaultsToThePlannedOneAndSizesTheComputeBuffer) {
+    const auto& oss = entry("gpt-oss-120b");
+    FitOptions o = spark_at("MXFP4");
+    o.performance = PerfRequest{};
+    o.performance->prompt = 2048;
+    o.performance_hw = HwCaps{273e9, 1e15, std::nullopt, o.memory_total_bytes};
+    auto def = fit_model(oss.spec, oss.variants, Engine::llama_cpp, o);
+    ASSERT_TRUE(def.ok());
+    EXPECT_EQ(def->ubatch, default_ubatch(Engine::llama_cpp, o.memory_total_bytes));
+    EXPECT_EQ(def->ubatch, 2048u);
+    EXPECT_EQ(def->batch, 2048u);
+    ASSERT_TRUE(def->performance);
+    EXPECT_EQ(def->performance->ubatch, 2048u);
+
+    o.ubatch = 512;
+    auto small = fit_model(oss.spec, oss.variants, Engine::llama_cpp, o);
+    ASSERT_TRUE(small.ok());
+    EXPECT_EQ(small->ubatch, 512u);
+    EXPECT_EQ(small->performance->ubatch, 512u);
+    // Four times the tokens per pass: a larger compute buffer, a faster MoE prefill.
+    EXPECT_GT(def->estimate.memory.compute_bytes, 3 * small->estimate.memory.compute_bytes);
+    EXPECT_GT(*def->performance->prefill_tokens_per_s,
+              2 * *small->performance->prefill_tokens_per_s);
+
+    o.ubatch = 4096;  // the logical batch follows a larger micro-batch
+    auto big = fit_model(oss.spec, oss.variants, Engine::llama_cpp, o);
+    ASSERT_TRUE(big.ok());
+    EXPECT_EQ(big->batch, 4096u);
+    o.batch = 1024;  // llama.cpp would cut -ub to -b behind the user's back
+    auto bad = fit_model(oss.spec, oss.variants, Engine::llama_cpp, o);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code, base::Errc::bad_input);
+    EXPECT_EQ(fit_model(oss.spec, oss.variants, Engine::vllm, o)->ubatch, 0u);  // llama.cpp only
 }
 
 TEST(FitModel, BudgetOverrideDecidesFits) {

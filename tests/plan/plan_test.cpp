@@ -38,6 +38,11 @@ TEST(PlanGolden, ChatSmallModelSingleUserPicksLlamaCpp) {
     EXPECT_EQ(arg_after(*c, "-np"), "1");
     EXPECT_EQ(arg_after(*c, "-ngl"), "all");
     EXPECT_EQ(arg_after(*c, "-fa"), "on");
+    // The micro-batch is set explicitly, the one fit sized (fit::default_ubatch: one owner).
+    EXPECT_EQ(arg_after(*c, "-ub"), "2048");
+    EXPECT_EQ(arg_after(*c, "-b"), "2048");
+    EXPECT_EQ(p.fit.ubatch,
+              fit::default_ubatch(Engine::llama_cpp, p.fit.estimate.memory.budget_bytes));
     EXPECT_EQ(arg_after(*c, "--load-mode"), "none");
     EXPECT_EQ(arg_after(*c, "--host"), "127.0.0.1");
     EXPECT_EQ(c->health_url, "http://127.0.0.1:8080/health");

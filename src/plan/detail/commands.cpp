@@ -111,6 +111,8 @@ Server llamacpp_server(const model::ModelSpec& spec, const PlanRequest& req, con
     a.insert(a.end(), {"--port", num(p.port), "-a", p.served_model_name});
     a.insert(a.end(), {"-c", num(p.context * p.parallel), "-np", num(p.parallel), "-ngl",
                        p.engine_version.all_gpu_layers, "-fa", "on"});
+    // The micro-batch fit sized the compute buffer for (fit::default_ubatch unless asked).
+    a.insert(a.end(), {"-b", num(p.fit.batch), "-ub", num(p.fit.ubatch)});
     if (p.kv_cache_dtype != "f16") {
         a.insert(a.end(), {"-ctk", p.kv_cache_dtype, "-ctv", p.kv_cache_dtype});
     }
@@ -375,13 +377,18 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
             {"sizing",
              kPlan4,
              "-c " + num(p.context * p.parallel) + " -np " + num(p.parallel) + " -ngl " +
-                 p.engine_version.all_gpu_layers + " -fa on",
+                 p.engine_version.all_gpu_layers + " -fa on -b " + num(p.fit.batch) + " -ub " +
+                 num(p.fit.ubatch),
              rules.get(kPlan4).text,
              {{"context", num(p.context)},
               {"parallel", num(p.parallel)},
+              {"compute_buffer", base::format_bytes(p.fit.estimate.memory.compute_bytes)},
               {"kv_cache", base::format_bytes(p.fit.estimate.memory.kv_cache_bytes)},
               {"kv_cache_dtype", p.kv_cache_dtype}},
              {{"-np auto", "4 slots with a unified KV cache: not what was sized"},
+              {"-ub 512 (llama.cpp default)",
+               "prefill of MoE models ~2.5x slower on the Spark than at the -ub 2048 of "
+               "LC:benches/dgx-spark.md"},
               {"--fit on", "would change -c/-ngl behind the plan's back"}}});
     } else if (e == Engine::vllm) {
         if (p.tensor_parallel > 1) launcher = choose_launcher(req, rules, p);
