@@ -265,7 +265,7 @@ base::Result<void> Planner::suggest(const QuantChoice& current) {
         !(e == Engine::sglang && current.fit.kv_cache_dtype.rfind("fp8", 0) == 0)) {
         auto s = size(e, current.fit.quant, kv_small, ctx, users, tp);
         if (s && s->fit.supported) {
-            plan_.suggestions.push_back({"an " + kv_small + " KV cache (half the KV bytes)",
+            plan_.suggestions.push_back({"a " + kv_small + " KV cache (half the KV bytes)",
                                          "--kv-cache-dtype " + kv_small, buys(s->fit), s->fits(),
                                          s->fit.estimate.memory.total_bytes,
                                          Suggestion::Kind::kv_cache_dtype, kv_small});
@@ -308,7 +308,7 @@ base::Result<void> Planner::suggest(const QuantChoice& current) {
         // Another engine forced by --engine would be refused on two nodes (R-OPS-4).
         const bool other = forced_ && *forced_ != Engine::vllm;
         if (s) {
-            plan_.suggestions.push_back({"two nodes: vLLM tensor parallel 2 over Ray (R-ENG-3)",
+            plan_.suggestions.push_back({"two nodes: vLLM tensor parallel 2 (R-ENG-3)",
                                          other ? "--nodes 2 --engine vllm" : "--nodes 2",
                                          buys(s->fit) + ", " + s->fit.quant, s->fits(),
                                          s->fit.estimate.memory.total_bytes,
@@ -550,7 +550,7 @@ base::Result<void> Planner::nodes() {
     if (nodes > 1) {
         Decision d{"nodes",
                    kEng3,
-                   "vllm tensor parallel " + num(nodes) + " over Ray",
+                   "vllm tensor parallel " + num(nodes),
                    "more than one node: vLLM tensor parallel (R-ENG-3, R-OPS-4)",
                    {{"nodes", num(nodes)},
                     {"inventory", r.cluster ? "config [cluster]" : "none: named placeholders"}},
@@ -798,7 +798,8 @@ base::Result<void> Planner::engine_version() {
     decide({"engine-version",
             kQnt4,
             plan_.engine_version.name,
-            req_.engine_version.empty() ? std::string("the version NVIDIA's DGX Spark playbooks use")
+            req_.engine_version.empty()
+                ? std::string("the version NVIDIA's DGX Spark playbooks use")
             : !req_.engine_version_origin.empty() ? req_.engine_version_origin
             : base::iequals(req_.engine_version, plan_.engine_version.name)
                 ? std::string("--engine-version")
