@@ -25,7 +25,8 @@ TEST(Engine, WeightFormats) {
 }
 
 TEST(KvCacheType, LlamaCppRowSizes) {
-    // ggml row sizes: q8_0 34 B / 32, q4_0 18 B / 32 (LC:ggml/src/ggml-common.h block_q8_0, block_q4_0).
+    // ggml row sizes: q8_0 34 B / 32, q4_0 18 B / 32 (LC:ggml/src/ggml-common.h block_q8_0,
+    // block_q4_0).
     auto q8 = resolve_kv_cache_type(Engine::llama_cpp, "Q8_0");
     ASSERT_TRUE(q8.ok());
     EXPECT_EQ(q8->row_bytes(1024), 1088u);
@@ -51,7 +52,8 @@ TEST(KvCacheType, EachEngineRejectsWhatItCannotUse) {
 }
 
 TEST(LlamaCppCells, PadsTo256AndSplitsStreams) {
-    // -c 131072 -np 1: one stream of 131072 cells; SWA PAD256(128 + 512) = 768 (LC:src/llama-kv-cache-iswa.cpp).
+    // -c 131072 -np 1: one stream of 131072 cells; SWA PAD256(128 + 512) = 768
+    // (LC:src/llama-kv-cache-iswa.cpp).
     auto c = llamacpp::cells(131072, 1, false, 128, 512, false);
     EXPECT_EQ(c.n_ctx, 131072u);
     EXPECT_EQ(c.n_ctx_seq, 131072u);
@@ -87,7 +89,8 @@ TEST(Vllm, BlocksOf16AndSlidingWindowTokens) {
 }
 
 TEST(Sglang, MemFractionStaticMatchesWorkedValues) {
-    // S:python/sglang/srt/server_args.py _handle_gpu_memory_settings: H100-80G 0.835, H200 0.907, GB10 (124546 MiB) 0.892.
+    // S:python/sglang/srt/server_args.py _handle_gpu_memory_settings: H100-80G 0.835, H200 0.907,
+    // GB10 (124546 MiB) 0.892.
     EXPECT_DOUBLE_EQ(sglang::mem_fraction_static(81559, 1, 1), 0.835);
     EXPECT_DOUBLE_EQ(sglang::mem_fraction_static(143771, 1, 1), 0.907);
     EXPECT_DOUBLE_EQ(sglang::mem_fraction_static(124546, 1, 1), 0.892);
