@@ -184,13 +184,20 @@ TEST(PlanGolden, UnknownArchitectureFactsAreRefusedWithTheReason) {
               "qwen3_coder");
 }
 
-TEST(PlanGolden, NeedsASuggestionToFitAndPreferFitAppliesIt) {
-    // Under a 40 GiB budget the FP8 checkpoint does not hold even one 131,072-token sequence (the
-    // paged pool's floor); an FP8 KV cache does.
+// Qwen3-30B-A3B's FP8 checkpoint for 8 agents at 131,072 tokens under a 40 GiB budget: below the
+// paged pool's floor of one full-context sequence, so it does not fit without a suggestion.
+PlanRequest fp8_agents_under_40gib() {
     PlanRequest r = request(UseCase::agents, 8);
     r.context = 131072;
     r.quant = "fp8";
     r.hardware.budget_bytes = 40ull << 30;
+    return r;
+}
+
+TEST(PlanGolden, NeedsASuggestionToFitAndPreferFitAppliesIt) {
+    // Under a 40 GiB budget the FP8 checkpoint does not hold even one 131,072-token sequence (the
+    // paged pool's floor); an FP8 KV cache does.
+    PlanRequest r = fp8_agents_under_40gib();
     Plan p = plan_for("qwen3-30b-a3b", r);
     ASSERT_EQ(p.status, Status::does_not_fit);
     ASSERT_FALSE(p.suggestions.empty());
@@ -903,10 +910,7 @@ TEST(EngineVersions, PlaybookDefaultsAndFlagTables) {
 // checkpoint under a 40 GiB budget, below the paged pool's floor at 131,072 tokens) is
 // PlanRequest::kv_cache_dtype; a type the engine cannot use is an error naming it.
 TEST(PlanAdvice, KvCacheDtypeSuggestionIsAPlanInput) {
-    PlanRequest r = request(UseCase::agents, 8);
-    r.context = 131072;
-    r.quant = "fp8";
-    r.hardware.budget_bytes = 40ull << 30;
+    PlanRequest r = fp8_agents_under_40gib();
     Plan p = plan_for("qwen3-30b-a3b", r);
     ASSERT_EQ(p.status, Status::does_not_fit);
     ASSERT_FALSE(p.suggestions.empty());
