@@ -31,6 +31,8 @@ const Command kCommands[] = {
     {"project", "Workspace projects, index and saved plans (R-WS-1..4)", setup_project},
     {"activity", "Activity log rendered into CLAUDE.md (R-WS-5)", setup_activity},
     {"dev", "Developer tools (make-gguf: random-weight GGUF models for testing)", setup_dev},
+    {"doctor", "Is this box set up right? Swap, memory, driver, engines, docker, fabric",
+     setup_doctor},
 };
 
 bool wants_json(int argc, char** argv) {

@@ -30,6 +30,13 @@ constexpr std::array kOptions = {
                "Root of project checkouts (R-WS-1)"},
     OptionSpec{"claude_home", "SPARKCTL_CLAUDE_HOME", "--claude-home", "~/dev/claude-home",
                "Root of the assistant's home: repo index and saved plans (R-WS-2, R-WS-3)"},
+    OptionSpec{"llama_server", "SPARKCTL_LLAMA_SERVER", "", "llama-server",
+               "The llama.cpp server program (a name on PATH or a path)"},
+    OptionSpec{"vllm", "SPARKCTL_VLLM", "", "vllm", "The vLLM program (a name on PATH or a path)"},
+    OptionSpec{"sglang_python", "SPARKCTL_SGLANG_PYTHON", "", "python3",
+               "The Python interpreter that has SGLang installed"},
+    OptionSpec{"docker", "SPARKCTL_DOCKER", "", "docker",
+               "The docker client, for container engines and their images"},
 };
 
 constexpr std::array<std::string_view, 2> kRawTables = {"rules", "cluster"};

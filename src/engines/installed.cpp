@@ -25,12 +25,9 @@ std::string program(const char* env, const char* fallback) {
 }
 
 // Runs argv; the combined output when it ran and exited 0, else nullopt (not installed).
-std::optional<std::string> output_of(const std::vector<std::string>& argv,
+std::optional<std::string> output_of(const Runner& run, const std::vector<std::string>& argv,
                                      std::chrono::milliseconds timeout) {
-    base::RunOptions o;
-    o.timeout = timeout;
-    o.max_output_bytes = 1u << 20;
-    auto r = base::run_process(argv, o);
+    auto r = run(argv, timeout);
     if (!r || r->timed_out || r->exit_code != 0) return std::nullopt;
     return r->stdout_text + "\n" + r->stderr_text;
 }
@@ -58,13 +55,13 @@ base::Result<Installed> map_release(Engine engine, std::string release, std::str
 }
 
 // The first image of `engine`'s versions that docker has locally.
-std::optional<Installed> installed_image(Engine engine, std::chrono::milliseconds timeout,
+std::optional<Installed> installed_image(Engine engine, const std::string& docker,
+                                         const Runner& run, std::chrono::milliseconds timeout,
                                          std::string& looked) {
-    const std::string docker = program("DOCKER", "docker");
     for (const EngineVersion& v : engine_versions()) {
         if (v.engine != engine || v.image.empty()) continue;
         looked += ", `" + docker + " image inspect " + v.image + "`";
-        if (output_of({docker, "image", "inspect", "--format", "{{.Id}}", v.image}, timeout)) {
+        if (output_of(run, {docker, "image", "inspect", "--format", "{{.Id}}", v.image}, timeout)) {
             return Installed{&v, v.release, "docker has the image " + v.image};
         }
     }
@@ -100,12 +97,42 @@ std::optional<std::string> parse_vllm_version(std::string_view output) {
     return out;
 }
 
+namespace {
+// Looks for `engine` with `programs`; `hint` ends the not-installed message.
+base::Result<Installed> detect(Engine engine, const Programs& programs, const Runner& run,
+                               std::chrono::milliseconds timeout, std::string_view hint);
+}  // namespace
+
+Programs programs_from_env() {
+    return Programs{program("LLAMA_SERVER", "llama-server"), program("VLLM", "vllm"),
+                    program("PYTHON", "python3"), program("DOCKER", "docker")};
+}
+
 base::Result<Installed> detect_installed(Engine engine, std::chrono::milliseconds timeout) {
+    const Runner run = [](const std::vector<std::string>& argv, std::chrono::milliseconds t) {
+        base::RunOptions o;
+        o.timeout = t;
+        o.max_output_bytes = 1u << 20;
+        return base::run_process(argv, o);
+    };
+    return detect(engine, programs_from_env(), run, timeout,
+                  "; LLAMA_SERVER, VLLM, PYTHON and DOCKER name other programs");
+}
+
+base::Result<Installed> detect_installed(Engine engine, const Programs& programs, const Runner& run,
+                                         std::chrono::milliseconds timeout) {
+    return detect(engine, programs, run, timeout, "");
+}
+
+namespace {
+
+base::Result<Installed> detect(Engine engine, const Programs& programs, const Runner& run,
+                               std::chrono::milliseconds timeout, std::string_view hint) {
     std::string looked;
     if (engine == Engine::llama_cpp) {
-        const std::string exe = program("LLAMA_SERVER", "llama-server");
+        const std::string& exe = programs.llama_server;
         looked = "`" + exe + " --version`";
-        if (auto out = output_of({exe, "--version"}, timeout)) {
+        if (auto out = output_of(run, {exe, "--version"}, timeout)) {
             const auto build = parse_llamacpp_version(*out);
             const std::string said = first_line_with(*out, "version:");
             if (!build) {
@@ -118,29 +145,35 @@ base::Result<Installed> detect_installed(Engine engine, std::chrono::millisecond
             return map_release(engine, *build, exe + " --version: " + said);
         }
     } else if (engine == Engine::vllm) {
-        const std::string exe = program("VLLM", "vllm");
+        const std::string& exe = programs.vllm;
         looked = "`" + exe + " --version`";
-        if (auto out = output_of({exe, "--version"}, timeout)) {
+        if (auto out = output_of(run, {exe, "--version"}, timeout)) {
             if (const auto release = parse_vllm_version(*out)) {
                 return map_release(engine, *release, exe + " --version: " + *release);
             }
         }
-        if (auto image = installed_image(engine, timeout, looked)) return *image;
+        if (auto image = installed_image(engine, programs.docker, run, timeout, looked)) {
+            return *image;
+        }
     } else {
-        const std::string exe = program("PYTHON", "python3");
+        const std::string& exe = programs.sglang_python;
         looked = "`" + exe + " -c 'import sglang'`";
         if (auto out =
-                output_of({exe, "-c", "import sglang; print(sglang.__version__)"}, timeout)) {
+                output_of(run, {exe, "-c", "import sglang; print(sglang.__version__)"}, timeout)) {
             if (const auto release = parse_vllm_version(*out)) {  // a bare version line too
                 return map_release(engine, *release, "sglang " + *release);
             }
         }
-        if (auto image = installed_image(engine, timeout, looked)) return *image;
+        if (auto image = installed_image(engine, programs.docker, run, timeout, looked)) {
+            return *image;
+        }
     }
-    return base::make_error(base::Errc::bad_input,
-                            std::string("--engine-version installed: no ") + to_string(engine) +
-                                " is installed here (looked for: " + looked +
-                                "; LLAMA_SERVER, VLLM, PYTHON and DOCKER name other programs)");
+    return base::make_error(base::Errc::bad_input, std::string("--engine-version installed: no ") +
+                                                       to_string(engine) +
+                                                       " is installed here (looked for: " + looked +
+                                                       std::string(hint) + ")");
 }
+
+}  // namespace
 
 }  // namespace sparkctl::engines

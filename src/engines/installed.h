@@ -5,10 +5,13 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "base/process.h"
 #include "base/result.h"
 #include "engines/engine.h"
 #include "engines/versions.h"
@@ -32,6 +35,21 @@ struct Installed {
     std::string found;                       // the command and its answer, for the plan's trace
 };
 
+// The programs detection runs (config keys llama_server, vllm, sglang_python, docker).
+struct Programs {
+    std::string llama_server = "llama-server";
+    std::string vllm = "vllm";
+    std::string sglang_python = "python3";
+    std::string docker = "docker";
+};
+
+// $LLAMA_SERVER, $VLLM, $PYTHON and $DOCKER where set, else the defaults.
+Programs programs_from_env();
+
+// Runs a program with a timeout; errors as base::run_process (not_found when it does not exist).
+using Runner = std::function<base::Result<base::ProcessResult>(const std::vector<std::string>&,
+                                                               std::chrono::milliseconds)>;
+
 // Looks for `engine`: llama.cpp runs `$LLAMA_SERVER --version` (default llama-server, on PATH);
 // vLLM `$VLLM --version` (default vllm), then `docker image inspect` of each vLLM image with a
 // table; SGLang `$PYTHON -c 'import sglang; print(sglang.__version__)'` (default python3), then
@@ -39,5 +57,9 @@ struct Installed {
 // release when it is older than every table.
 base::Result<Installed> detect_installed(
     Engine engine, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// The same with the given programs, run through `run` (sparkctl doctor's seam).
+base::Result<Installed> detect_installed(Engine engine, const Programs& programs, const Runner& run,
+                                         std::chrono::milliseconds timeout);
 
 }  // namespace sparkctl::engines

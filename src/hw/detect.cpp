@@ -179,6 +179,8 @@ base::Result<MemInfo> parse_meminfo(std::string_view text) {
             slot = &m.swap_total_bytes;
         else if (key == "SwapFree")
             slot = &m.swap_free_bytes;
+        else if (key == "Cached")
+            slot = &m.page_cache_bytes;
         if (slot == nullptr) continue;
         std::string_view value = base::trim(line.substr(colon + 1));
         bool kib = false;

@@ -26,6 +26,7 @@ struct MemInfo {
     std::optional<std::uint64_t> memory_free_bytes;
     std::optional<std::uint64_t> swap_total_bytes;  // nullopt when the lines are absent
     std::optional<std::uint64_t> swap_free_bytes;
+    std::optional<std::uint64_t> page_cache_bytes;  // Cached: file pages, reclaimable
 };
 
 // Parses /proc/meminfo text ("Key:   123 kB" lines; values in KiB). Errors (bad_input): MemTotal
