@@ -81,10 +81,12 @@ Check page_cache_check(const hw::MemInfo& m, const Inputs& in) {
     c.detail = "page cache " + bytes(*m.page_cache_bytes) + ", MemFree " + bytes(free);
     if (free < in.budget_bytes && *m.page_cache_bytes >= kPageCacheWarnBytes) {
         // vLLM issue #48140: its start check read MemFree on GB10, so page cache left by an
-        // earlier load failed the start (docs/reference/engines.md, section 1.4).
+        // earlier load failed the start; NVIDIA's playbook drops caches before loads
+        // (docs/reference/engines.md, section 1.4; spark-knowledge.md).
         c.status = Status::warn;
-        c.detail += " is below the budget " + bytes(in.budget_bytes) +
-                    ": engines that read free memory at start (vLLM) do not count the cache";
+        c.detail += " (below the budget " + bytes(in.budget_bytes) +
+                    "): an engine start check that reads free memory (vLLM issue #48140) does "
+                    "not count the cache";
         c.fix = "sync; echo 3 | sudo tee /proc/sys/vm/drop_caches (before large loads)";
     }
     return c;

@@ -17,6 +17,7 @@
 
 namespace sparkctl::doctor {
 
+// Implementations are usable from one thread at a time.
 class Machine : public hw::System {
   public:
     // The names in a directory ("/sys/class/infiniband"), sorted. Errors: not_found when it does

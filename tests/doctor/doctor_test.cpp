@@ -111,6 +111,24 @@ const Check& find(const std::vector<Check>& checks, const std::string& id) {
     return *it;
 }
 
+TEST(RootedMachine, ReadsFilesAndRunsProgramsUnderItsRoot) {
+    TempDir t;
+    t.write("proc/meminfo", "MemTotal: 1 kB\n");
+    t.write("bin/nvidia-smi", "#!/bin/sh\necho captured \"$1\"\n");
+    std::filesystem::permissions(t.path() / "bin/nvidia-smi", std::filesystem::perms::owner_all);
+    auto m = make_machine(t.path());
+    EXPECT_EQ(m->read_file("/proc/meminfo").value(), "MemTotal: 1 kB\n");
+    EXPECT_EQ(m->list_dir("/proc").value(), std::vector<std::string>{"meminfo"});
+    EXPECT_EQ(m->list_dir("/sys/class/infiniband").error().code, base::Errc::not_found);
+    auto smi = m->run({"nvidia-smi", "-L"}, std::chrono::seconds(10));
+    ASSERT_TRUE(smi.ok()) << smi.error().message;
+    EXPECT_EQ(smi->stdout_text, "captured -L\n");
+    // A bare name that the root lacks does not fall through to this machine's PATH.
+    auto sh = m->run({"sh", "-c", "true"}, std::chrono::seconds(10));
+    ASSERT_FALSE(sh.ok());
+    EXPECT_EQ(sh.error().code, base::Errc::not_found);
+}
+
 TEST(NvidiaSmiTable, ParsesTheGb10Capture) {
     auto t = parse_nvidia_smi_table(read(fixtures() / "spark-healthy/commands/nvidia-smi.out"));
     ASSERT_TRUE(t.ok()) << t.error().message;
