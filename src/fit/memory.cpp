@@ -128,11 +128,11 @@ std::uint64_t ffn_act_width(const model::Arch& a) {
 // SPARKCTL-FIT-1: llama.cpp compute buffer, the ggml-alloc high-water mark of the reserve graph
 // (n_tokens = min(n_ctx, n_ubatch); n_outputs = min(n_tokens, n_outputs_max), which llama-server
 // sets to the slot count without speculative decoding; LC:src/llama-context.cpp sched_reserve,
-// LC:tools/server/server-context.cpp server_output_limits): KQ masks (f32 input + f16 copy with
-// FA) for each cache, plus the largest of the logits with two hidden states, one layer's
-// attention intermediates, and the FFN: two FFN-wide activations (gate/up, the GLU in place)
-// and four hidden states (residual, normed input, down output, sum). Calibrated against the
-// CPU-backend runs in data/llamacpp-measurements.tsv (docs/dev/fit.md "Validation").
+// LC:tools/server/server-context.cpp server_output_limits): KQ masks for each cache (below), plus
+// the largest of the logits with two hidden states, one layer's attention intermediates, and the
+// FFN: two FFN-wide activations (gate/up, the GLU in place) and four hidden states (residual,
+// normed input, down output, sum). Calibrated against the CPU-backend runs in
+// data/llamacpp-measurements.tsv (docs/dev/fit.md "Validation").
 std::uint64_t llamacpp_compute(const model::Arch& a, const FitRequest& r,
                                const engines::llamacpp::Cells& c, bool has_full, bool has_swa) {
     const std::uint64_t ub = std::min<std::uint64_t>(r.n_ubatch, c.n_ctx);
@@ -143,10 +143,14 @@ std::uint64_t llamacpp_compute(const model::Arch& a, const FitRequest& r,
     const std::uint64_t n_head = a.n_heads.value_or(0);
     const std::uint64_t hd =
         a.mla ? a.mla->qk_nope_head_dim + a.mla->qk_rope_head_dim : head_dim(a);
-    const std::uint64_t mask_elem = r.flash_attn ? 6 : 4;
+    // Each cache's KQ mask is [n_kv, n_ubatch], F16 with flash attention and F32 without
+    // (LC:src/llama-graph.cpp:29-45 build_attn_inp_kq_mask; the iSWA input builds one per cache,
+    // :3333-3343). The full cache is charged 4 B per element more with flash attention: the CPU
+    // runs need it (an f32 [n_kv, n_ubatch] tensor the source read has not pinned down), and the
+    // SWA runs at -ub 512 and 2048 show it does not recur for the SWA cache (docs/dev/fit.md).
     std::uint64_t masks = 0;
-    if (has_full) masks += c.n_ctx_seq * ub * mask_elem;
-    if (has_swa) masks += c.swa / c.n_stream * ub * mask_elem;
+    if (has_full) masks += c.n_ctx_seq * ub * (r.flash_attn ? 6 : 4);
+    if (has_swa) masks += c.swa / c.n_stream * ub * (r.flash_attn ? 2 : 4);
 
     const std::uint64_t logits = vocab * n_out * 4 + 2 * h * ub * 4;
     std::uint64_t attn = (2 * n_head * hd + 2 * h) * ub * 4;
