@@ -41,6 +41,8 @@ struct FitArgs {
     std::uint32_t nodes = 1;
     std::uint32_t ubatch = 0;  // 0: fit::default_ubatch, the value `plan` emits
     std::uint32_t batch = 0;
+    std::optional<std::int64_t> cache_ram_mib;     // nullopt: what `plan` sets
+    std::optional<std::uint32_t> ctx_checkpoints;  // nullopt: what `plan` sets
 };
 
 json result_json(const fit::FitResult& r, const std::string& quant_rule,
@@ -75,6 +77,8 @@ json result_json(const fit::FitResult& r, const std::string& quant_rule,
                    {"compute_bytes", m.compute_bytes},
                    {"compute_basis", r.compute_basis},
                    {"overhead_bytes", m.overhead_bytes},
+                   {"host_prompt_cache_bytes", m.host_prompt_cache_bytes},
+                   {"ctx_checkpoints_bytes", m.ctx_checkpoints_bytes},
                    {"total_bytes", m.total_bytes},
                    {"peak_bytes", m.peak_bytes},
                    {"budget_bytes", m.budget_bytes},
@@ -90,10 +94,16 @@ json result_json(const fit::FitResult& r, const std::string& quant_rule,
     json settings = json::object();
     switch (r.engine) {
         case engines::Engine::llama_cpp:
-            settings = {{"ctx_size", s.llamacpp_n_ctx}, {"ctx_size_per_slot", s.llamacpp_n_ctx_seq},
-                        {"parallel", r.parallel},       {"ubatch_size", r.ubatch},
-                        {"batch_size", r.batch},        {"flash_attn", "on"},
-                        {"load_mode", "none"}};
+            settings = {{"ctx_size", s.llamacpp_n_ctx},
+                        {"ctx_size_per_slot", s.llamacpp_n_ctx_seq},
+                        {"parallel", r.parallel},
+                        {"ubatch_size", r.ubatch},
+                        {"batch_size", r.batch},
+                        {"flash_attn", "on"},
+                        {"load_mode", "none"},
+                        {"cache_ram_mib", s.llamacpp_cache_ram_mib},
+                        {"ctx_checkpoints", s.llamacpp_ctx_checkpoints},
+                        {"ctx_checkpoint_bytes", m.ctx_checkpoint_bytes}};
             break;
         case engines::Engine::vllm:
             settings = {{"max_model_len", r.context},
@@ -162,6 +172,10 @@ std::string table(const std::vector<fit::FitResult>& rs, const model::ModelSpec&
     row("  per token", mem([](const fit::MemoryBreakdown& m) { return m.kv_bytes_per_token; }));
     row("compute", mem([](const fit::MemoryBreakdown& m) { return m.compute_bytes; }));
     row("overhead", mem([](const fit::MemoryBreakdown& m) { return m.overhead_bytes; }));
+    row("host prompt cache",
+        mem([](const fit::MemoryBreakdown& m) { return m.host_prompt_cache_bytes; }));
+    row("ctx checkpoints",
+        mem([](const fit::MemoryBreakdown& m) { return m.ctx_checkpoints_bytes; }));
     row("total", mem([](const fit::MemoryBreakdown& m) { return m.total_bytes; }));
     row("peak (loading)", mem([](const fit::MemoryBreakdown& m) { return m.peak_bytes; }));
     row("budget", [&](const fit::FitResult&) { return b(budget); });
@@ -284,6 +298,14 @@ Action setup_fit(CLI::App& app, Context& ctx) {
     app.add_option("--batch", a->batch,
                    "llama.cpp logical batch -b (default: the larger of 2048 and --ubatch)")
         ->check(CLI::Range(1u, 1u << 20));
+    app.add_option("--cache-ram", a->cache_ram_mib,
+                   "llama-server host prompt cache in MiB (-1 no limit, 0 off; default: what "
+                   "`sparkctl plan` sets, half of what the budget leaves, at most 8192)")
+        ->check(CLI::Range(std::int64_t{-1}, std::int64_t{1} << 40));
+    app.add_option("--ctx-checkpoints", a->ctx_checkpoints,
+                   "llama-server context checkpoints per slot (default: what `sparkctl plan` "
+                   "sets; only sliding-window and recurrent models make them)")
+        ->check(CLI::Range(0u, 1u << 20));
     ctx.add_config_flag(app, "hardware");
     return [a](Context& c) -> int {
         auto cfg = c.config();
@@ -317,6 +339,12 @@ Action setup_fit(CLI::App& app, Context& ctx) {
                                   "--ubatch/--batch: llama.cpp settings; --engine is " +
                                       std::string(engines::to_string(*e)));
             }
+            if ((a->cache_ram_mib || a->ctx_checkpoints) && *e != engines::Engine::llama_cpp) {
+                return c.out.fail(base::kExitBadInput,
+                                  "--cache-ram/--ctx-checkpoints: llama-server settings; "
+                                  "--engine is " +
+                                      std::string(engines::to_string(*e)));
+            }
         }
         if (a->context && *a->context == 0) {
             return c.out.fail(base::kExitBadInput, "--context: must be at least 1");
@@ -341,6 +369,8 @@ Action setup_fit(CLI::App& app, Context& ctx) {
         o.memory_total_bytes = hwp->memory_total_bytes;
         o.ubatch = a->ubatch;
         o.batch = a->batch;
+        o.cache_ram_mib = a->cache_ram_mib;
+        o.ctx_checkpoints = a->ctx_checkpoints;
         if (auto caps = fit::hw_caps(*hwp)) {
             fit::PerfRequest pr;
             pr.parallel = a->parallel;

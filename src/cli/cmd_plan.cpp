@@ -43,6 +43,8 @@ json memory_json(const plan::Plan& p, std::uint64_t memory_total) {
             {"kv_bytes_per_token", m.kv_bytes_per_token},
             {"compute_bytes", m.compute_bytes},
             {"overhead_bytes", m.overhead_bytes},
+            {"host_prompt_cache_bytes", m.host_prompt_cache_bytes},
+            {"ctx_checkpoints_bytes", m.ctx_checkpoints_bytes},
             {"total_bytes", m.total_bytes},
             {"peak_bytes", m.peak_bytes},
             {"budget_bytes", m.budget_bytes},

@@ -45,6 +45,13 @@ constexpr std::uint64_t output_buffer_bytes(std::uint64_t n_vocab, std::uint32_t
     return n_vocab * (n_seq == 0 ? 1 : n_seq) * 4;
 }
 
+// llama-server's host memory (LC:common/common.h, 2026 tree 80fb11a lines 629-632; b6845 and
+// b7324 default --ctx-checkpoints to 8 and have no --checkpoint-min-step): the prompt cache
+// --cache-ram in MiB (-1 no limit, 0 off) and the context checkpoints per slot.
+inline constexpr std::int64_t kDefaultCacheRamMib = 8192;
+inline constexpr std::uint32_t kDefaultCtxCheckpoints = 32;
+inline constexpr std::uint32_t kCheckpointMinStep = 8192;  // --checkpoint-min-step (tokens)
+
 }  // namespace llamacpp
 
 // ---- vLLM V1 (V:vllm/v1/worker/gpu_worker.py, V:vllm/v1/kv_cache_interface.py,

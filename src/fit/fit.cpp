@@ -73,6 +73,38 @@ std::vector<std::string> memory_notes(Engine engine, const MemoryBreakdown& m,
     return notes;
 }
 
+// llama-server's host memory (docs/dev/fit.md "Host memory"): what --cache-ram and
+// --ctx-checkpoints hold and who chose them.
+std::vector<std::string> host_memory_notes(const Estimate& e, const FitOptions& o) {
+    const MemoryBreakdown& m = e.memory;
+    const EngineSettings& s = e.settings;
+    std::vector<std::string> notes;
+    std::string cache = "host prompt cache --cache-ram " + std::to_string(s.llamacpp_cache_ram_mib);
+    if (o.cache_ram_mib) {
+        cache += s.llamacpp_cache_ram_mib < 0
+                     ? " (no limit: up to the slots' full context, " +
+                           base::format_bytes(m.host_prompt_cache_bytes) + ")"
+                     : " MiB (requested)";
+    } else {
+        cache +=
+            " MiB (SPARKCTL-PLAN-19: half of what the budget leaves, at most llama.cpp's "
+            "default 8192)";
+    }
+    notes.push_back(cache + ", counted in total: it lives in the unified pool");
+    if (m.ctx_checkpoint_bytes == 0) {
+        notes.push_back(
+            "no context checkpoints: llama-server makes them only for sliding-window and "
+            "recurrent models");
+    } else {
+        notes.push_back("context checkpoints --ctx-checkpoints " +
+                        std::to_string(s.llamacpp_ctx_checkpoints) + " per slot x " +
+                        base::format_bytes(m.ctx_checkpoint_bytes) + " (" +
+                        (o.ctx_checkpoints ? "requested" : "SPARKCTL-PLAN-19") +
+                        "), counted in total: " + base::format_bytes(m.ctx_checkpoints_bytes));
+    }
+    return notes;
+}
+
 }  // namespace
 
 std::string tensor_parallel_problem(const model::Arch& a, std::uint32_t tp) {
@@ -228,6 +260,13 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
         }
         req.n_ubatch = res.ubatch;
         req.n_batch = res.batch;
+        if (o.cache_ram_mib && *o.cache_ram_mib < -1) {
+            return base::make_error(base::Errc::bad_input,
+                                    "--cache-ram " + std::to_string(*o.cache_ram_mib) +
+                                        ": MiB, or -1 for no limit, 0 to turn it off");
+        }
+        req.cache_ram_mib = o.cache_ram_mib;
+        req.ctx_checkpoints = o.ctx_checkpoints;
     }
     res.estimate = estimate(node, req);
     const std::uint64_t limit = std::max(trained.value_or(1ull << 20), res.context);
@@ -255,6 +294,9 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
         static_cast<std::int64_t>(m.budget_bytes) - static_cast<std::int64_t>(m.total_bytes);
     for (std::string& n : memory_notes(engine, m, o.memory_total_bytes)) {
         res.notes.push_back(tp > 1 ? "per node: " + n : std::move(n));
+    }
+    if (engine == Engine::llama_cpp) {
+        for (std::string& n : host_memory_notes(res.estimate, o)) res.notes.push_back(std::move(n));
     }
     if (engine == Engine::llama_cpp && res.parallel > 1) {
         res.notes.push_back("R-OPS-3: parallel load belongs on vLLM or SGLang, not llama.cpp");

@@ -36,6 +36,10 @@ struct FitOptions {
     // and a logical batch of at least llama.cpp's default 2048 (LC:common/common.h n_batch).
     std::uint32_t ubatch = 0;
     std::uint32_t batch = 0;
+    // llama-server's --cache-ram (MiB; -1 no limit, 0 off) and --ctx-checkpoints (per slot);
+    // nullopt: what `plan` sets (SPARKCTL-PLAN-19, FitRequest). Other engines ignore them.
+    std::optional<std::int64_t> cache_ram_mib;
+    std::optional<std::uint32_t> ctx_checkpoints;
     // Speed prediction (fit/performance.h): set both to get FitResult::performance (its nodes
     // field is replaced by tensor_parallel).
     std::optional<PerfRequest> performance;

@@ -128,11 +128,11 @@ std::uint64_t ffn_act_width(const model::Arch& a) {
 // SPARKCTL-FIT-1: llama.cpp compute buffer, the ggml-alloc high-water mark of the reserve graph
 // (n_tokens = min(n_ctx, n_ubatch); n_outputs = min(n_tokens, n_outputs_max), which llama-server
 // sets to the slot count without speculative decoding; LC:src/llama-context.cpp sched_reserve,
-// LC:tools/server/server-context.cpp server_output_limits): KQ masks (f32 input + f16 copy with
-// FA) for each cache, plus the largest of the logits with two hidden states, one layer's
-// attention intermediates, and the FFN: two FFN-wide activations (gate/up, the GLU in place)
-// and four hidden states (residual, normed input, down output, sum). Calibrated against the
-// CPU-backend runs in data/llamacpp-measurements.tsv (docs/dev/fit.md "Validation").
+// LC:tools/server/server-context.cpp server_output_limits): KQ masks for each cache (below), plus
+// the largest of the logits with two hidden states, one layer's attention intermediates, and the
+// FFN: two FFN-wide activations (gate/up, the GLU in place) and four hidden states (residual,
+// normed input, down output, sum). Calibrated against the CPU-backend runs in
+// data/llamacpp-measurements.tsv (docs/dev/fit.md "Validation").
 std::uint64_t llamacpp_compute(const model::Arch& a, const FitRequest& r,
                                const engines::llamacpp::Cells& c, bool has_full, bool has_swa) {
     const std::uint64_t ub = std::min<std::uint64_t>(r.n_ubatch, c.n_ctx);
@@ -143,10 +143,14 @@ std::uint64_t llamacpp_compute(const model::Arch& a, const FitRequest& r,
     const std::uint64_t n_head = a.n_heads.value_or(0);
     const std::uint64_t hd =
         a.mla ? a.mla->qk_nope_head_dim + a.mla->qk_rope_head_dim : head_dim(a);
-    const std::uint64_t mask_elem = r.flash_attn ? 6 : 4;
+    // Each cache's KQ mask is [n_kv, n_ubatch], F16 with flash attention and F32 without
+    // (LC:src/llama-graph.cpp:29-45 build_attn_inp_kq_mask; the iSWA input builds one per cache,
+    // :3333-3343). The full cache is charged 4 B per element more with flash attention: the CPU
+    // runs need it (an f32 [n_kv, n_ubatch] tensor the source read has not pinned down), and the
+    // SWA runs at -ub 512 and 2048 show it does not recur for the SWA cache (docs/dev/fit.md).
     std::uint64_t masks = 0;
-    if (has_full) masks += c.n_ctx_seq * ub * mask_elem;
-    if (has_swa) masks += c.swa / c.n_stream * ub * mask_elem;
+    if (has_full) masks += c.n_ctx_seq * ub * (r.flash_attn ? 6 : 4);
+    if (has_swa) masks += c.swa / c.n_stream * ub * (r.flash_attn ? 2 : 4);
 
     const std::uint64_t logits = vocab * n_out * 4 + 2 * h * ub * 4;
     std::uint64_t attn = (2 * n_head * hd + 2 * h) * ub * 4;
@@ -180,6 +184,13 @@ std::uint64_t kv_bytes_per_token(const model::Arch& a, Engine engine, const engi
         }
     }
     return sum;
+}
+
+std::uint32_t default_ctx_checkpoints(std::uint64_t context, bool makes_checkpoints) {
+    namespace lc = engines::llamacpp;
+    if (!makes_checkpoints) return 0;
+    const std::uint64_t n = (context + lc::kCheckpointMinStep - 1) / lc::kCheckpointMinStep + 3;
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(n, lc::kDefaultCtxCheckpoints));
 }
 
 std::string missing_facts(const model::Arch& a) {
@@ -253,6 +264,21 @@ Estimate estimate(const model::Arch& a, const FitRequest& r) {
             m.compute_bytes = llamacpp_compute(a, r, c, kv.n_full_layers > 0, has_swa) +
                               lc::output_buffer_bytes(a.vocab_size.value_or(0), np);
             m.overhead_bytes = kLlamaCppOverheadBytes;
+            // Context checkpoints (LC:tools/server/server-context.cpp create_checkpoint, with
+            // LLAMA_STATE_SEQ_FLAGS_PARTIAL_ONLY): an iSWA cache writes only its SWA cache
+            // (LC:src/llama-kv-cache-iswa.cpp state_write), and of it only the slot's cells the
+            // window does not mask, n_swa at most (LC:src/llama-kv-cache.cpp state_write); a
+            // hybrid or recurrent memory its recurrent state (LC:src/llama-memory-hybrid.cpp);
+            // full-attention models make none (the server's do_checkpoint condition).
+            const std::uint64_t swa_slot_cells =
+                has_swa && !r.swa_full ? std::min<std::uint64_t>(window, c.swa / c.n_stream) : 0;
+            m.ctx_checkpoint_bytes =
+                swa_slot_cells * swa_tok + kv.n_recurrent_layers * (ssm.conv + ssm.ssm) * 4;
+            const std::uint32_t n_ckpt = r.ctx_checkpoints.value_or(
+                default_ctx_checkpoints(ctx, m.ctx_checkpoint_bytes > 0));
+            m.ctx_checkpoints_bytes =
+                static_cast<std::uint64_t>(n_ckpt) * np * m.ctx_checkpoint_bytes;
+            e.settings.llamacpp_ctx_checkpoints = n_ckpt;
             e.settings.llamacpp_n_ctx = c.n_ctx;
             e.settings.llamacpp_n_ctx_seq = c.n_ctx_seq;
             break;
@@ -294,7 +320,30 @@ Estimate estimate(const model::Arch& a, const FitRequest& r) {
         }
     }
     m.kv_cache_bytes = kv.full_bytes + kv.swa_bytes + kv.recurrent_bytes;
-    m.total_bytes = m.weights_bytes + m.kv_cache_bytes + m.compute_bytes + m.overhead_bytes;
+    m.total_bytes = m.weights_bytes + m.kv_cache_bytes + m.compute_bytes + m.overhead_bytes +
+                    m.ctx_checkpoints_bytes;
+    if (r.engine == Engine::llama_cpp) {
+        // The host prompt cache holds at most --cache-ram MiB of slot states (with their
+        // checkpoints); without a limit at most n_ctx tokens of them
+        // (LC:tools/server/server-task.cpp server_prompt_cache::update, limit_tokens = n_ctx).
+        std::int64_t mib = 0;
+        if (r.cache_ram_mib) {
+            mib = *r.cache_ram_mib;
+            m.host_prompt_cache_bytes = mib < 0 ? m.kv_cache_bytes + m.ctx_checkpoints_bytes
+                                                : static_cast<std::uint64_t>(mib) * kMiB;
+        } else {
+            // SPARKCTL-PLAN-19: half of what the budget leaves, in steps of 256 MiB, at most
+            // llama.cpp's default; never what makes a deployment not fit.
+            const std::uint64_t left =
+                r.budget_bytes > m.total_bytes ? r.budget_bytes - m.total_bytes : 0;
+            const std::uint64_t half_mib = left / 2 / kMiB / 256 * 256;
+            mib = static_cast<std::int64_t>(std::min<std::uint64_t>(
+                half_mib, static_cast<std::uint64_t>(engines::llamacpp::kDefaultCacheRamMib)));
+            m.host_prompt_cache_bytes = static_cast<std::uint64_t>(mib) * kMiB;
+        }
+        e.settings.llamacpp_cache_ram_mib = mib;
+        m.total_bytes += m.host_prompt_cache_bytes;
+    }
     if (r.engine == Engine::llama_cpp) {
         // SPARKCTL-FIT-10: with --no-mmap the file is read in chunks into the buffers; with mmap
         // the page cache holds the file beside the device copy while loading.

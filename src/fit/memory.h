@@ -32,6 +32,12 @@ struct FitRequest {
     bool kv_unified = false;
     bool swa_full = false;
     bool mmap = false;  // sparkctl launches llama.cpp with --no-mmap (spark-knowledge.md)
+    // llama-server's host memory, in the same unified pool (docs/dev/fit.md "Host memory"):
+    // --cache-ram in MiB (-1: no limit, 0: off) and --ctx-checkpoints per slot; nullopt: what
+    // `plan` sets (SPARKCTL-PLAN-19: default_ctx_checkpoints, and a prompt cache of half what
+    // the budget leaves, at most llama.cpp's default).
+    std::optional<std::int64_t> cache_ram_mib;
+    std::optional<std::uint32_t> ctx_checkpoints;
 };
 
 struct KvBreakdown {
@@ -51,15 +57,23 @@ struct MemoryBreakdown {
     std::uint64_t kv_bytes_per_token = 0;  // per token of one sequence, full-attention layers
     std::uint64_t compute_bytes = 0;       // compute/activation (and llama.cpp output) buffers
     std::uint64_t overhead_bytes = 0;      // CUDA context, graphs, framework
-    std::uint64_t total_bytes = 0;         // weights + KV cache + compute + overhead
-    std::uint64_t peak_bytes = 0;          // transient high-water mark while loading
+    // llama.cpp host memory: the prompt cache's limit (--cache-ram) and the context checkpoints
+    // of all slots (--ctx-checkpoints x slots x one checkpoint); 0 for the other engines.
+    std::uint64_t host_prompt_cache_bytes = 0;
+    std::uint64_t ctx_checkpoints_bytes = 0;
+    std::uint64_t ctx_checkpoint_bytes = 0;  // one checkpoint of one slot (0: none are made)
+    // weights + KV cache + compute + overhead + host prompt cache + context checkpoints
+    std::uint64_t total_bytes = 0;
+    std::uint64_t peak_bytes = 0;  // transient high-water mark while loading
     std::uint64_t budget_bytes = 0;
 };
 
 // The flags sparkctl would give the engine for this deployment.
 struct EngineSettings {
-    std::uint64_t llamacpp_n_ctx = 0;      // -c (total cells over all slots)
-    std::uint64_t llamacpp_n_ctx_seq = 0;  // cells per slot
+    std::uint64_t llamacpp_n_ctx = 0;            // -c (total cells over all slots)
+    std::uint64_t llamacpp_n_ctx_seq = 0;        // cells per slot
+    std::int64_t llamacpp_cache_ram_mib = 0;     // --cache-ram
+    std::uint32_t llamacpp_ctx_checkpoints = 0;  // --ctx-checkpoints
     std::uint64_t vllm_kv_cache_memory_bytes = 0;
     double vllm_gpu_memory_utilization = 0;  // total_bytes / memory_total (what it would claim)
     std::uint32_t vllm_max_num_batched_tokens = 0;
@@ -78,6 +92,12 @@ struct Estimate {
 // KV bytes per token of one sequence in full-attention layers (the marginal cost of context).
 std::uint64_t kv_bytes_per_token(const model::Arch& arch, engines::Engine engine,
                                  const engines::KvCacheType& kv_type, bool flash_attn = true);
+
+// SPARKCTL-PLAN-19: the context checkpoints per slot sparkctl sets for `context` tokens per
+// sequence: none for a model llama-server makes none for (`makes_checkpoints` false: neither
+// sliding-window nor recurrent layers), else one per --checkpoint-min-step of context plus the
+// three made at the last user message and near each prompt's end, at most llama.cpp's default.
+std::uint32_t default_ctx_checkpoints(std::uint64_t context, bool makes_checkpoints);
 
 // The memory of one configuration. Unknown architecture facts count as absent (no KV for a
 // layer whose heads are unknown), so callers check the spec first (check_arch).

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "base/strings.h"
+#include "engines/alloc.h"
 #include "fit/memory.h"
 #include "fit/quant.h"
 #include "plan/detail/commands.h"
@@ -174,6 +175,13 @@ fit::FitOptions Planner::options(const std::string& quant, const std::string& kv
     o.kv_cache_dtype = kv;
     o.budget_bytes = req_.hardware.budget_bytes;
     o.memory_total_bytes = req_.hardware.memory_total_bytes;
+    if (req_.bench) {
+        o.cache_ram_mib = 0;  // R-OPS-2: no prompt cache in a benchmark
+    } else if (!rules_.enabled(kPlan19)) {
+        // SPARKCTL-PLAN-19 switched off: the flags are left out, so llama-server's defaults.
+        o.cache_ram_mib = engines::llamacpp::kDefaultCacheRamMib;
+        o.ctx_checkpoints = engines::llamacpp::kDefaultCtxCheckpoints;
+    }
     return o;
 }
 

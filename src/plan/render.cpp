@@ -122,9 +122,13 @@ std::string render_text(const Plan& p, bool explain, bool colour) {
         const fit::MemoryBreakdown& m = p.fit.estimate.memory;
         out += "\nMemory" + std::string(p.nodes > 1 ? " per node" : "") + ": weights " +
                b(m.weights_bytes) + " + KV cache " + b(m.kv_cache_bytes) + " (" + p.kv_cache_dtype +
-               ") + compute " + b(m.compute_bytes) + " + overhead " + b(m.overhead_bytes) + " = " +
-               b(m.total_bytes) + " of " + b(m.budget_bytes) + " budget; peak while loading " +
-               b(m.peak_bytes) + "\n";
+               ") + compute " + b(m.compute_bytes) + " + overhead " + b(m.overhead_bytes) +
+               (p.engine == engines::Engine::llama_cpp
+                    ? " + host prompt cache " + b(m.host_prompt_cache_bytes) +
+                          " + context checkpoints " + b(m.ctx_checkpoints_bytes)
+                    : std::string()) +
+               " = " + b(m.total_bytes) + " of " + b(m.budget_bytes) +
+               " budget; peak while loading " + b(m.peak_bytes) + "\n";
     }
     if (p.performance) {
         const fit::Performance& f = p.performance->predicted;

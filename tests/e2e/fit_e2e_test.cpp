@@ -13,13 +13,16 @@ void expect_fit_object(const nlohmann::json& j) {
     }
     const auto& m = j["memory"];
     for (const char* k : {"weights_bytes", "kv_cache_bytes", "kv_bytes_per_token", "compute_bytes",
-                          "overhead_bytes", "total_bytes", "peak_bytes", "budget_bytes"}) {
+                          "overhead_bytes", "host_prompt_cache_bytes", "ctx_checkpoints_bytes",
+                          "total_bytes", "peak_bytes", "budget_bytes"}) {
         EXPECT_TRUE(m.contains(k)) << k;
     }
-    EXPECT_EQ(m["total_bytes"].get<std::uint64_t>(), m["weights_bytes"].get<std::uint64_t>() +
-                                                         m["kv_cache_bytes"].get<std::uint64_t>() +
-                                                         m["compute_bytes"].get<std::uint64_t>() +
-                                                         m["overhead_bytes"].get<std::uint64_t>());
+    EXPECT_EQ(m["total_bytes"].get<std::uint64_t>(),
+              m["weights_bytes"].get<std::uint64_t>() + m["kv_cache_bytes"].get<std::uint64_t>() +
+                  m["compute_bytes"].get<std::uint64_t>() +
+                  m["overhead_bytes"].get<std::uint64_t>() +
+                  m["host_prompt_cache_bytes"].get<std::uint64_t>() +
+                  m["ctx_checkpoints_bytes"].get<std::uint64_t>());
 }
 
 TEST(FitE2e, GptOss120bMxfp4OnLlamaCppJson) {
@@ -70,6 +73,48 @@ TEST(FitE2e, MicroBatchIsPlannedAndAskable) {
         auto r = s.run(bad);
         EXPECT_EQ(r.exit_code, 2) << bad.back();
         EXPECT_NE(r.err.find("batch"), std::string::npos) << r.err;
+    }
+}
+
+// llama-server's host prompt cache and context checkpoints live in the unified pool: counted,
+// settable, and by default what `plan` sets (SPARKCTL-PLAN-19).
+TEST(FitE2e, HostCachesAreCountedAndAskable) {
+    Sandbox s;
+    auto def = s.run({"fit", "gpt-oss-120b", "--engine", "llama.cpp", "--context", "131072",
+                      "--kv-cache-dtype", "f16", "--json"});
+    ASSERT_EQ(def.exit_code, 0) << def.err;
+    auto d = def.json();
+    // Plenty of budget left: llama.cpp's default 8192 MiB; 16 + 3 checkpoints of the 128-token
+    // window of 18 SWA layers (2 KiB per token each, f16).
+    EXPECT_EQ(d["engine_settings"]["cache_ram_mib"], 8192);
+    EXPECT_EQ(d["memory"]["host_prompt_cache_bytes"], 8192ull << 20);
+    EXPECT_EQ(d["engine_settings"]["ctx_checkpoints"], 19);
+    EXPECT_EQ(d["engine_settings"]["ctx_checkpoint_bytes"], 128ull * 18 * 2048);
+    EXPECT_EQ(d["memory"]["ctx_checkpoints_bytes"], 19ull * 128 * 18 * 2048);
+    auto asked =
+        s.run({"fit", "gpt-oss-120b", "--engine", "llama.cpp", "--context", "131072",
+               "--kv-cache-dtype", "f16", "--cache-ram", "0", "--ctx-checkpoints", "32", "--json"});
+    ASSERT_EQ(asked.exit_code, 0) << asked.err;
+    auto a = asked.json();
+    expect_fit_object(a);
+    EXPECT_EQ(a["memory"]["host_prompt_cache_bytes"], 0);
+    EXPECT_EQ(a["memory"]["ctx_checkpoints_bytes"], 32ull * 128 * 18 * 2048);
+    EXPECT_EQ(a["memory"]["total_bytes"].get<std::uint64_t>() + (8192ull << 20),
+              d["memory"]["total_bytes"].get<std::uint64_t>() + 13ull * 128 * 18 * 2048);
+    // A cache larger than the budget leaves does not fit.
+    auto big =
+        s.run({"fit", "gpt-oss-120b", "--engine", "llama.cpp", "--cache-ram", "60000", "--json"});
+    EXPECT_EQ(big.exit_code, 3) << big.err;
+    EXPECT_FALSE(big.json()["fits"].get<bool>());
+    for (const std::vector<std::string>& bad :
+         {std::vector<std::string>{"fit", "gpt-oss-120b", "--engine", "llama.cpp", "--cache-ram",
+                                   "-2"},
+          std::vector<std::string>{"fit", "gpt-oss-120b", "--engine", "vllm", "--cache-ram", "0"},
+          std::vector<std::string>{"fit", "gpt-oss-120b", "--engine", "sglang", "--ctx-checkpoints",
+                                   "4"}}) {
+        auto r = s.run(bad);
+        EXPECT_EQ(r.exit_code, 2) << bad.back();
+        EXPECT_NE(r.err.find(bad[4]), std::string::npos) << r.err;
     }
 }
 

@@ -44,8 +44,12 @@ TEST(FitModel, EveryCatalogVariantAnswersOnEveryEngineThatLoadsIt) {
                 }
                 EXPECT_FALSE(r->quant.empty());
                 EXPECT_GT(m.weights_bytes, 0u) << e.id;
-                EXPECT_EQ(m.total_bytes,
-                          m.weights_bytes + m.kv_cache_bytes + m.compute_bytes + m.overhead_bytes);
+                EXPECT_EQ(m.total_bytes, m.weights_bytes + m.kv_cache_bytes + m.compute_bytes +
+                                             m.overhead_bytes + m.host_prompt_cache_bytes +
+                                             m.ctx_checkpoints_bytes);
+                if (eng != Engine::llama_cpp) {  // llama-server's host caches only
+                    EXPECT_EQ(m.host_prompt_cache_bytes + m.ctx_checkpoints_bytes, 0u);
+                }
                 EXPECT_EQ(r->estimate.fits, m.total_bytes <= m.budget_bytes);
                 EXPECT_EQ(r->headroom_bytes, static_cast<std::int64_t>(m.budget_bytes) -
                                                  static_cast<std::int64_t>(m.total_bytes));

@@ -117,10 +117,11 @@ TEST(LlamaCppMeasurements, ModelMatchesRecordedAllocations) {
             << what;
         EXPECT_LT(std::abs(static_cast<double>(e.memory.kv_cache_bytes) - kv) / kv, 0.01) << what;
         EXPECT_LT(std::abs(predicted - measured) / measured, 0.10) << what;
-        // SPARKCTL-FIT-1 is calibrated on these CPU-backend rows; keep it within 20%.
+        // SPARKCTL-FIT-1 is calibrated on these CPU-backend rows: within 10% (issue 11's bar for
+        // -ub 2048; the SWA rows were +12% while the SWA mask was charged as an f32 + f16 pair).
         const double compute =
             std::stod(r.at("compute_mib")) * mib + std::stod(r.at("output_mib")) * mib;
-        EXPECT_LT(std::abs(static_cast<double>(e.memory.compute_bytes) - compute) / compute, 0.20)
+        EXPECT_LT(std::abs(static_cast<double>(e.memory.compute_bytes) - compute) / compute, 0.10)
             << what;
     }
 }

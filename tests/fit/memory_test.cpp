@@ -132,16 +132,113 @@ TEST(Total, IsTheSumAndFitsAgainstBudget) {
     const auto a = testing::llama31_8b();
     FitRequest r = request(Engine::llama_cpp, 8192, 1);
     r.weights_bytes = 5 * kGiB;
+    r.cache_ram_mib = 1024;  // fixed, so that the budget below does not size it
     const Estimate e = estimate(a, r);
     const MemoryBreakdown& m = e.memory;
-    EXPECT_EQ(m.total_bytes,
-              m.weights_bytes + m.kv_cache_bytes + m.compute_bytes + m.overhead_bytes);
+    EXPECT_EQ(m.host_prompt_cache_bytes, 1024 * kMiB);
+    EXPECT_EQ(m.total_bytes, m.weights_bytes + m.kv_cache_bytes + m.compute_bytes +
+                                 m.overhead_bytes + m.host_prompt_cache_bytes +
+                                 m.ctx_checkpoints_bytes);
     EXPECT_TRUE(e.fits);
     EXPECT_EQ(m.peak_bytes, m.total_bytes);  // --no-mmap
     r.budget_bytes = m.total_bytes - 1;
     EXPECT_FALSE(estimate(a, r).fits);
     r.budget_bytes = m.total_bytes;
     EXPECT_TRUE(estimate(a, r).fits);
+}
+
+// llama-server's host memory (docs/dev/fit.md "Host memory of the engines").
+TEST(HostMemory, SwaCheckpointIsTheWindowOfOneSlot) {
+    // gpt-oss: 18 SWA layers x 2 KiB per cell (f16), window 128: a checkpoint holds the 128
+    // cells the window does not mask, 4.5 MiB; 131072 tokens per sequence: 16 + 3 checkpoints.
+    const auto a = testing::gpt_oss(36, 128);
+    FitRequest r = request(Engine::llama_cpp, 131072, 1);
+    Estimate e = estimate(a, r);
+    EXPECT_EQ(e.memory.ctx_checkpoint_bytes, 128u * 18 * 2048);
+    EXPECT_EQ(e.settings.llamacpp_ctx_checkpoints, 19u);
+    EXPECT_EQ(e.memory.ctx_checkpoints_bytes, 19u * 128 * 18 * 2048);
+    // Per slot: four slots hold four times as many.
+    r.context = 8192;
+    r.parallel = 4;
+    e = estimate(a, r);
+    EXPECT_EQ(e.settings.llamacpp_ctx_checkpoints, 4u);
+    EXPECT_EQ(e.memory.ctx_checkpoints_bytes, 4u * 4 * 128 * 18 * 2048);
+    r.ctx_checkpoints = 32;  // llama.cpp's default, asked for
+    EXPECT_EQ(estimate(a, r).memory.ctx_checkpoints_bytes, 32u * 4 * 128 * 18 * 2048);
+    r.swa_full = true;  // a full-size SWA cache rolls back like a full one: no checkpoints
+    EXPECT_EQ(estimate(a, r).memory.ctx_checkpoints_bytes, 0u);
+}
+
+TEST(HostMemory, FullAttentionMakesNoCheckpointsRecurrentItsState) {
+    const Estimate full = estimate(testing::llama31_8b(), request(Engine::llama_cpp, 65536, 1));
+    EXPECT_EQ(full.memory.ctx_checkpoint_bytes, 0u);
+    EXPECT_EQ(full.settings.llamacpp_ctx_checkpoints, 0u);
+    EXPECT_EQ(full.memory.ctx_checkpoints_bytes, 0u);
+
+    model::Arch a = testing::llama31_8b();
+    a.n_layers = 2;
+    a.layer_kinds = {model::LayerKind::recurrent, model::LayerKind::full_attention};
+    model::Ssm s;
+    s.d_conv = 4;
+    s.d_inner = 2048;
+    s.d_state = 128;
+    s.n_group = 1;
+    a.ssm = s;
+    const Estimate e = estimate(a, request(Engine::llama_cpp, 4096, 2));
+    // A hybrid checkpoint is the recurrent state of one slot (f32 conv + ssm), 1 + 3 of them.
+    EXPECT_EQ(e.memory.ctx_checkpoint_bytes, (3u * 2304 + 128 * 2048) * 4);
+    EXPECT_EQ(e.settings.llamacpp_ctx_checkpoints, 4u);
+    EXPECT_EQ(e.memory.ctx_checkpoints_bytes, 4u * 2 * e.memory.ctx_checkpoint_bytes);
+}
+
+TEST(HostMemory, CheckpointCountFollowsTheSpacingUpToTheDefault) {
+    EXPECT_EQ(default_ctx_checkpoints(100000, false), 0u);
+    EXPECT_EQ(default_ctx_checkpoints(1, true), 4u);
+    EXPECT_EQ(default_ctx_checkpoints(8192, true), 4u);
+    EXPECT_EQ(default_ctx_checkpoints(8193, true), 5u);
+    EXPECT_EQ(default_ctx_checkpoints(1u << 20, true), 32u);
+}
+
+TEST(HostMemory, PromptCacheIsHalfOfWhatIsLeftAndNeverBreaksTheFit) {
+    const auto a = testing::llama31_8b();
+    FitRequest r = request(Engine::llama_cpp, 8192, 1);
+    r.weights_bytes = 5 * kGiB;
+    r.cache_ram_mib = 0;
+    const std::uint64_t base = estimate(a, r).memory.total_bytes;
+    r.cache_ram_mib.reset();
+    // Plenty left: llama.cpp's default 8192 MiB.
+    Estimate e = estimate(a, r);
+    EXPECT_EQ(e.settings.llamacpp_cache_ram_mib, 8192);
+    EXPECT_EQ(e.memory.host_prompt_cache_bytes, 8 * kGiB);
+    EXPECT_EQ(e.memory.total_bytes, base + 8 * kGiB);
+    // 3 GiB left: half, in steps of 256 MiB.
+    r.budget_bytes = base + 3 * kGiB + 100 * kMiB;
+    e = estimate(a, r);
+    EXPECT_EQ(e.settings.llamacpp_cache_ram_mib, 1536);
+    EXPECT_TRUE(e.fits);
+    // Less than 512 MiB left: none; over the budget: none, and it still does not fit.
+    r.budget_bytes = base + 500 * kMiB;
+    EXPECT_EQ(estimate(a, r).settings.llamacpp_cache_ram_mib, 0);
+    r.budget_bytes = base - 1;
+    e = estimate(a, r);
+    EXPECT_EQ(e.memory.host_prompt_cache_bytes, 0u);
+    EXPECT_FALSE(e.fits);
+    // Asked for: counted as asked, and it can make a deployment not fit.
+    r.budget_bytes = base + 4 * kGiB;
+    r.cache_ram_mib = 8192;
+    e = estimate(a, r);
+    EXPECT_EQ(e.memory.host_prompt_cache_bytes, 8 * kGiB);
+    EXPECT_FALSE(e.fits);
+    // No limit: at most n_ctx tokens of slot states, the size of the KV cache.
+    r.cache_ram_mib = -1;
+    e = estimate(a, r);
+    EXPECT_EQ(e.settings.llamacpp_cache_ram_mib, -1);
+    EXPECT_EQ(e.memory.host_prompt_cache_bytes, e.memory.kv_cache_bytes);
+    // The other engines have neither.
+    for (Engine eng : {Engine::vllm, Engine::sglang}) {
+        const Estimate o = estimate(a, request(eng, 8192, 1));
+        EXPECT_EQ(o.memory.host_prompt_cache_bytes + o.memory.ctx_checkpoints_bytes, 0u);
+    }
 }
 
 TEST(Solvers, MaxContextAndParallelAreTheEdgeOfFitting) {

@@ -50,6 +50,51 @@ TEST(PlanGolden, ChatSmallModelSingleUserPicksLlamaCpp) {
     EXPECT_EQ(server(p, "container"), nullptr);  // llama.cpp: native only
 }
 
+// SPARKCTL-PLAN-19: llama-server's host prompt cache and context checkpoints are set
+// explicitly, and fit counts what the command sets.
+TEST(PlanGolden, LlamaCppSetsTheHostCachesFitCounts) {
+    Plan p = plan_for("gpt-oss-120b", request(UseCase::chat));
+    ASSERT_EQ(p.status, Status::ok) << p.refusal;
+    ASSERT_EQ(p.engine, Engine::llama_cpp);
+    const LaunchCommand* c = server(p);
+    ASSERT_NE(c, nullptr);
+    const fit::MemoryBreakdown& m = p.fit.estimate.memory;
+    // Plenty of the budget left: llama.cpp's default cache; 32768 tokens per slot: 4 + 3
+    // checkpoints of the SWA window.
+    EXPECT_EQ(arg_after(*c, "--cache-ram"), "8192");
+    EXPECT_EQ(m.host_prompt_cache_bytes, 8192ull << 20);
+    EXPECT_EQ(arg_after(*c, "--ctx-checkpoints"), "7");
+    EXPECT_GT(m.ctx_checkpoint_bytes, 0u);
+    EXPECT_EQ(m.ctx_checkpoints_bytes, 7 * m.ctx_checkpoint_bytes);
+    const Decision* d = decision(p, "host-caches");
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->rule, "SPARKCTL-PLAN-19");
+    EXPECT_EQ(d->outcome, "--cache-ram 8192 --ctx-checkpoints 7");
+    expect_flags_accepted(p);
+
+    // A full-attention model makes no checkpoints: 0, said explicitly.
+    Plan q = plan_for("qwen3-8b", request(UseCase::chat));
+    EXPECT_EQ(arg_after(*server(q), "--ctx-checkpoints"), "0");
+    EXPECT_EQ(q.fit.estimate.memory.ctx_checkpoints_bytes, 0u);
+
+    // --bench: no prompt cache, and fit counts none.
+    PlanRequest br = request(UseCase::chat);
+    br.bench = true;
+    Plan b = plan_for("gpt-oss-120b", br);
+    EXPECT_EQ(arg_after(*server(b), "--cache-ram"), "0");
+    EXPECT_EQ(b.fit.estimate.memory.host_prompt_cache_bytes, 0u);
+
+    // Switched off: the flags are left out and fit counts llama.cpp's defaults.
+    RuleBook rules = RuleBook::builtin();
+    ASSERT_TRUE(rules.apply_overrides({{"SPARKCTL-PLAN-19.enabled", "false"}}, "test").ok());
+    Plan off = plan_for("gpt-oss-120b", request(UseCase::chat), rules);
+    EXPECT_FALSE(has_arg(*server(off), "--cache-ram"));
+    EXPECT_FALSE(has_arg(*server(off), "--ctx-checkpoints"));
+    EXPECT_EQ(decision(off, "host-caches"), nullptr);
+    EXPECT_EQ(off.fit.estimate.memory.host_prompt_cache_bytes, 8192ull << 20);
+    EXPECT_EQ(off.fit.estimate.memory.ctx_checkpoints_bytes, 32 * m.ctx_checkpoint_bytes);
+}
+
 TEST(PlanGolden, QwenMoeEightAgents64kOnVllm) {
     PlanRequest r = request(UseCase::agents, 8);
     r.context = 65536;

@@ -96,7 +96,8 @@ Mount local_mount(const std::string& path, bool is_file) {
             rel.empty() || rel == "." ? inside : inside + "/" + rel.generic_string()};
 }
 
-Server llamacpp_server(const model::ModelSpec& spec, const PlanRequest& req, const Plan& p) {
+Server llamacpp_server(const model::ModelSpec& spec, const PlanRequest& req, const RuleBook& rules,
+                       const Plan& p) {
     Server s;
     auto& a = s.argv;
     a = {"llama-server"};
@@ -127,12 +128,22 @@ Server llamacpp_server(const model::ModelSpec& spec, const PlanRequest& req, con
         spec.arch.family == "gpt-oss") {
         a.push_back("--jinja");
     }
+    // SPARKCTL-PLAN-19: the host prompt cache and context checkpoints fit counted (--bench:
+    // cache 0), where the build has the flags.
+    const fit::EngineSettings& st = p.fit.estimate.settings;
+    const bool host_caches = rules.enabled(kPlan19) || req.bench;
+    if (host_caches && engines::accepts_flag(p.engine_version, "--cache-ram")) {
+        a.insert(a.end(), {"--cache-ram", std::to_string(st.llamacpp_cache_ram_mib)});
+    }
+    if (rules.enabled(kPlan19) && engines::accepts_flag(p.engine_version, "--ctx-checkpoints")) {
+        a.insert(a.end(), {"--ctx-checkpoints", num(st.llamacpp_ctx_checkpoints)});
+    }
     if (req.bench) {
         // Older builds have no --no-cache-prompt (prompt caching is per request there).
         if (engines::accepts_flag(p.engine_version, "--no-cache-prompt")) {
             a.push_back("--no-cache-prompt");
         }
-        a.insert(a.end(), {"--cache-ram", "0", "--metrics"});
+        a.push_back("--metrics");
     }
     return s;
 }
@@ -372,7 +383,7 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
     Server s;
     std::string launcher;  // multi-node only
     if (e == Engine::llama_cpp) {
-        s = llamacpp_server(spec, req, p);
+        s = llamacpp_server(spec, req, rules, p);
         p.decisions.push_back(
             {"sizing",
              kPlan4,
@@ -390,6 +401,26 @@ void render_commands(const model::ModelSpec& spec, const PlanRequest& req, const
                "prefill of MoE models ~2.5x slower on the Spark than at the -ub 2048 of "
                "LC:benches/dgx-spark.md"},
               {"--fit on", "would change -c/-ngl behind the plan's back"}}});
+        const fit::MemoryBreakdown& m = p.fit.estimate.memory;
+        const fit::EngineSettings& st = p.fit.estimate.settings;
+        if (rules.enabled(kPlan19)) {
+            p.decisions.push_back(
+                {"host-caches",
+                 kPlan19,
+                 "--cache-ram " + std::to_string(st.llamacpp_cache_ram_mib) +
+                     " --ctx-checkpoints " + num(st.llamacpp_ctx_checkpoints),
+                 rules.get(kPlan19).text,
+                 {{"host_prompt_cache", base::format_bytes(m.host_prompt_cache_bytes)},
+                  {"ctx_checkpoint", m.ctx_checkpoint_bytes
+                                         ? base::format_bytes(m.ctx_checkpoint_bytes)
+                                         : std::string("none made for this model")},
+                  {"ctx_checkpoints_total", base::format_bytes(m.ctx_checkpoints_bytes)}},
+                 {{"--cache-ram 8192 (llama.cpp default)",
+                   "8 GiB of the unified pool whether or not the budget has it"},
+                  {"--ctx-checkpoints 32 (llama.cpp default)",
+                   "32 SWA/recurrent states per slot, most of them evicted by the 8,192-token "
+                   "spacing anyway"}}});
+        }
     } else if (e == Engine::vllm) {
         if (p.tensor_parallel > 1) launcher = choose_launcher(req, rules, p);
         s = vllm_server(spec, req, rules, p, launcher);
