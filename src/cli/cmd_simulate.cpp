@@ -201,6 +201,7 @@ struct ServeArgs {
     std::string timing;
     std::optional<double> load_gbps;
     sim::standin::Faults faults;
+    std::optional<std::uint32_t> eos_after;
     std::uint64_t seed = 0;
 };
 
@@ -264,6 +265,10 @@ std::function<std::optional<int>(Context&)> setup_serve(CLI::App& parent, Contex
         ->check(CLI::Range(0.0, 1.0));
     app->add_option("--reject-over", a->faults.reject_over,
                     "Answer 429 above this many requests in flight");
+    app->add_option("--eos-after", a->eos_after,
+                    "The simulated model ends each response after this many tokens (finish_reason "
+                    "stop) unless the request sets ignore_eos; not before its min_tokens")
+        ->check(CLI::Range(0u, 1u << 24));
     app->add_option("--seed", a->seed, "Random seed for --error-rate (default 0)");
     return [a, app](Context& c) -> std::optional<int> {
         if (!app->parsed()) return std::nullopt;
@@ -307,6 +312,7 @@ int run_serve(Context& c, ServeArgs& a) {
     sim::standin::Options opt;
     opt.speed = a.speed;
     opt.faults = a.faults;
+    opt.eos_after = a.eos_after;
     opt.seed = a.seed;
     engines::Engine engine{};
     std::vector<std::string> argv;

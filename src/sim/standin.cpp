@@ -210,13 +210,19 @@ struct Gen {
     bool include_usage = false;
     std::uint32_t prompt_tokens = 0;
     std::uint32_t cached_tokens = 0;
-    std::uint32_t max_tokens = 0;
+    std::uint32_t max_tokens = 0;  // the request's limit
+    std::uint32_t produce = 0;     // tokens it gets: max_tokens, or fewer at the simulated EOS
+    bool ignore_eos = false;
+    std::uint64_t min_tokens = 0;
     std::string id;
     std::int64_t created = 0;
     double ttft_ms = 0;  // scheduled, simulated ms (before --speed)
     double itl_ms = 0;
     enum class State { waiting, running, done } state = State::waiting;
 };
+
+// "stop" when the simulated model ended the sequence, "length" at the request's limit.
+const char* finish_reason(const Gen& g) { return g.produce < g.max_tokens ? "stop" : "length"; }
 
 std::vector<std::string> words_of(std::string_view text) {
     std::vector<std::string> out;
@@ -280,16 +286,29 @@ class Server::Impl {
         return net::Response{status, marked("application/json"), body.dump()};
     }
 
-    // An error in the engine's shape. vLLM and SGLang: ErrorResponse {"object": "error",
-    // "message", "type", "param", "code"} (V:vllm/entrypoints/openai/protocol.py ErrorResponse,
-    // S:python/sglang/srt/entrypoints/openai/protocol.py ErrorResponse); llama.cpp:
-    // {"error": {"code", "message", "type"}} (LC:tools/server/utils.hpp format_error_response).
+    // An error in the engine's shape. vLLM: ErrorResponse {"error": ErrorInfo {"message", "type",
+    // "param", "code"}} (V:vllm/entrypoints/openai/protocol.py ErrorInfo, ErrorResponse); SGLang:
+    // the flat {"object": "error", "message", "type", "param", "code"}
+    // (S:python/sglang/srt/entrypoints/openai/protocol.py ErrorResponse); llama.cpp:
+    // {"error": {"code", "message", "type"}} with extra fields for some types
+    // (LC:tools/server/server-common.cpp format_error_response, server-task.cpp
+    // server_task_result_error::to_json).
     net::Response error(int status, const std::string& message, const std::string& type,
                         json extra = json::object()) const {
-        if (opt_.args.engine == Engine::llama_cpp) {
-            json e = {{"code", status}, {"message", message}, {"type", type}};
-            for (const auto& [k, v] : extra.items()) e[k] = v;
-            return json_response(status, {{"error", e}});
+        switch (opt_.args.engine) {
+            case Engine::llama_cpp: {
+                json e = {{"code", status}, {"message", message}, {"type", type}};
+                for (const auto& [k, v] : extra.items()) e[k] = v;
+                return json_response(status, {{"error", e}});
+            }
+            case Engine::vllm:
+                return json_response(status, {{"error",
+                                               {{"message", message},
+                                                {"type", type},
+                                                {"param", nullptr},
+                                                {"code", status}}}});
+            case Engine::sglang:
+                break;
         }
         return json_response(status, {{"object", "error"},
                                       {"message", message},
@@ -457,43 +476,135 @@ void Server::Impl::generate(const net::Request& req, const net::Responder& r, bo
     const std::vector<std::string> words = words_of(prompt);
     g->prompt_tokens = static_cast<std::uint32_t>(words.size());
     const std::uint64_t ctx = opt_.args.context;
-    std::uint64_t max_tokens = 16;  // OpenAI's completions default; chat: the rest of the context
-    const json& mt = body.contains("max_completion_tokens") ? body["max_completion_tokens"]
-                                                            : body.value("max_tokens", json());
+    const Engine engine = opt_.args.engine;
+    auto bad_request = [&](const std::string& message, json extra = json::object()) {
+        // vLLM and SGLang: err_type "BadRequestError" (create_error_response's default).
+        r.respond(error(400, message,
+                        engine == Engine::llama_cpp ? "invalid_request_error" : "BadRequestError",
+                        std::move(extra)));
+    };
+    // llama.cpp reads n_predict, an alias of max_tokens that wins over it
+    // (LC:tools/server/server-schema.cpp field "n_predict" add_alias("max_tokens");
+    // server-common.cpp: "if "n_predict" is present, we overwrite ... max_tokens").
+    const json none;
+    const json& mt = engine == Engine::llama_cpp && body.contains("n_predict") ? body["n_predict"]
+                     : body.contains("max_completion_tokens") ? body["max_completion_tokens"]
+                                                              : body.value("max_tokens", none);
+    std::optional<std::uint64_t> asked;
     if (mt.is_number_unsigned()) {
-        max_tokens = mt.get<std::uint64_t>();
-    } else if (!mt.is_null()) {
-        r.respond(
-            error(400, "'max_tokens' must be a non-negative integer", "invalid_request_error"));
+        asked = mt.get<std::uint64_t>();
+    } else if (!mt.is_null() && !(engine == Engine::llama_cpp && mt == -1)) {
+        bad_request("'max_tokens' must be a non-negative integer");
         return;
-    } else if (chat) {
-        max_tokens = ctx > g->prompt_tokens ? ctx - g->prompt_tokens : 256;
     }
-    if (ctx && g->prompt_tokens + (opt_.args.engine == Engine::llama_cpp ? 0 : max_tokens) > ctx) {
-        if (opt_.args.engine == Engine::llama_cpp) {
-            // LC:tools/server/server.cpp: ERROR_TYPE_EXCEED_CONTEXT_SIZE with n_prompt_tokens and
-            // n_ctx (the slot's context); max_tokens past the context only ends generation.
-            r.respond(error(400,
-                            "the request exceeds the available context size, try increasing it",
-                            "exceed_context_size_error",
-                            {{"n_prompt_tokens", g->prompt_tokens}, {"n_ctx", ctx}}));
-        } else {
-            // V:vllm/entrypoints/openai/serving_engine.py _validate_input.
-            r.respond(
-                error(400,
-                      fmt::format("This model's maximum context length is {} tokens. "
-                                  "However, you requested {} tokens ({} in the messages, "
-                                  "{} in the completion). Please reduce the length of the "
-                                  "messages or completion.",
-                                  ctx, g->prompt_tokens + max_tokens, g->prompt_tokens, max_tokens),
-                      "BadRequestError"));
+    // ignore_eos (all three) and min_tokens (vLLM and SGLang) as the engines read them:
+    // V:vllm/entrypoints/openai/protocol.py ChatCompletionRequest/CompletionRequest extra
+    // sampling params (`ignore_eos: bool = False`, `min_tokens: int = 0`);
+    // S:python/sglang/srt/entrypoints/openai/protocol.py (`min_tokens: int = 0`,
+    // `ignore_eos: bool = False`, passed on as min_new_tokens); LC:tools/server/server-schema.cpp
+    // field_bool "ignore_eos" (llama.cpp has no min_tokens: the field is ignored there).
+    const json& ie = body.value("ignore_eos", none);
+    if (!ie.is_null() && !ie.is_boolean()) {
+        bad_request("'ignore_eos' must be a boolean");
+        return;
+    }
+    g->ignore_eos = ie.is_boolean() && ie.get<bool>();
+    if (engine != Engine::llama_cpp) {
+        const json& mn = body.value("min_tokens", none);
+        if (!mn.is_null() && !mn.is_number_integer()) {
+            bad_request("'min_tokens' must be an integer");
+            return;
         }
+        const std::int64_t min_tokens = mn.is_null() ? 0 : mn.get<std::int64_t>();
+        if (min_tokens < 0) {
+            // V:vllm/sampling_params.py SamplingParams._verify_args; S:python/sglang/srt/
+            // sampling/sampling_params.py SamplingParams.verify.
+            bad_request(engine == Engine::vllm
+                            ? fmt::format("min_tokens must be greater than or equal to 0, got {}.",
+                                          min_tokens)
+                            : fmt::format("min_new_tokens must be in [0, max_new_tokens], got {}.",
+                                          min_tokens));
+            return;
+        }
+        g->min_tokens = static_cast<std::uint64_t>(min_tokens);
+    }
+    const std::uint64_t n_prompt = g->prompt_tokens;
+    if (ctx && n_prompt >= ctx) {
+        // The prompt alone fills the context.
+        switch (engine) {
+            case Engine::vllm:
+                // V:vllm/entrypoints/openai/serving_engine.py _validate_input, raised as
+                // VLLMValidationError, whose str() appends "(parameter=..., value=...)"
+                // (V:vllm/exceptions.py VLLMValidationError.__str__).
+                bad_request(fmt::format(
+                    "This model's maximum context length is {} tokens. However, your request has "
+                    "{} input tokens. Please reduce the length of the input messages. "
+                    "(parameter=input_tokens, value={})",
+                    ctx, n_prompt, n_prompt));
+                return;
+            case Engine::sglang:
+                // S:python/sglang/srt/managers/tokenizer_manager.py _validate_one_request.
+                bad_request(
+                    fmt::format("The input ({} tokens) is longer than the model's context "
+                                "length ({} tokens).",
+                                n_prompt, ctx));
+                return;
+            case Engine::llama_cpp:
+                // LC:tools/server/server-context.cpp (n_tokens >= n_ctx of the slot),
+                // ERROR_TYPE_EXCEED_CONTEXT_SIZE with n_prompt_tokens and n_ctx
+                // (server-task.cpp server_task_result_error::to_json).
+                r.respond(error(400,
+                                fmt::format("request ({} tokens) exceeds the available context "
+                                            "size ({} tokens), try increasing it",
+                                            n_prompt, ctx),
+                                "exceed_context_size_error",
+                                {{"n_prompt_tokens", n_prompt}, {"n_ctx", ctx}}));
+                return;
+        }
+    }
+    if (ctx && asked && engine == Engine::vllm && *asked > ctx - n_prompt) {
+        // V:vllm/entrypoints/openai/serving_engine.py _validate_input.
+        bad_request(
+            fmt::format("'max_tokens' or 'max_completion_tokens' is too large: {}. This "
+                        "model's maximum context length is {} tokens and your request has "
+                        "{} input tokens ({} > {} - {}). (parameter=max_tokens, value={})",
+                        *asked, ctx, n_prompt, *asked, ctx, n_prompt, *asked));
         return;
     }
-    if (ctx && opt_.args.engine == Engine::llama_cpp) {
-        max_tokens = std::min<std::uint64_t>(max_tokens, ctx - g->prompt_tokens);
+    if (ctx && asked && engine == Engine::sglang && *asked + n_prompt >= ctx) {
+        // S:python/sglang/srt/managers/tokenizer_manager.py _validate_one_request.
+        bad_request(fmt::format(
+            "Requested token count exceeds the model's maximum context length of {} tokens. You "
+            "requested a total of {} tokens: {} tokens from the input messages and {} tokens for "
+            "the completion. Please reduce the number of tokens in the input messages or the "
+            "completion to fit within the limit.",
+            ctx, *asked + n_prompt, n_prompt, *asked));
+        return;
+    }
+    // Without a limit: vLLM and SGLang chat and llama.cpp generate to the end of the context;
+    // vLLM and SGLang completions stop at 16 (V:vllm/entrypoints/openai/protocol.py
+    // CompletionRequest `max_tokens: Optional[int] = 16`; S: CompletionRequest `max_tokens: int =
+    // 16`). Past the context, generation ends there.
+    const std::uint64_t room = ctx ? ctx - n_prompt : 256;
+    std::uint64_t max_tokens = asked.value_or(!chat && engine != Engine::llama_cpp ? 16 : room);
+    max_tokens = std::min(max_tokens, room);
+    if (g->min_tokens > max_tokens) {
+        bad_request(engine == Engine::vllm
+                        ? fmt::format("min_tokens must be less than or equal to max_tokens={}, "
+                                      "got {}.",
+                                      max_tokens, g->min_tokens)
+                        : fmt::format("min_new_tokens must be in [0, max_new_tokens({})], got {}.",
+                                      max_tokens, g->min_tokens));
+        return;
     }
     g->max_tokens = static_cast<std::uint32_t>(std::min<std::uint64_t>(max_tokens, 1u << 24));
+    // The simulated model's end of sequence (--eos-after): honoured unless ignore_eos, never
+    // before min_tokens; a response that ends there finishes with "stop".
+    g->produce = g->max_tokens;
+    if (opt_.eos_after && !g->ignore_eos) {
+        const std::uint64_t natural = std::max<std::uint64_t>(*opt_.eos_after, g->min_tokens);
+        if (natural < g->max_tokens) g->produce = static_cast<std::uint32_t>(natural);
+    }
     g->stream = body.value("stream", false);
     const json& so = body.value("stream_options", json());
     g->include_usage = so.is_object() && so.value("include_usage", false);
@@ -563,11 +674,12 @@ void Server::Impl::begin(const std::shared_ptr<Gen>& g, const net::Responder& r)
     h.emplace_back("X-Sparkctl-Scheduled-Ttft-Ms", net::prometheus::format_value(g->ttft_ms));
     h.emplace_back("X-Sparkctl-Scheduled-Itl-Ms", net::prometheus::format_value(g->itl_ms));
     if (!g->stream) {
-        const double total = g->ttft_ms + g->itl_ms * (g->max_tokens > 1 ? g->max_tokens - 1 : 0);
+        const double total = g->ttft_ms + g->itl_ms * (g->produce > 1 ? g->produce - 1 : 0);
         r.after(delay(total), [this, g, r, h]() mutable {
             std::string text;
-            for (std::uint64_t i = 0; i < g->max_tokens; ++i) text += filler_token(i);
-            json choice = {{"index", 0}, {"finish_reason", "length"}, {"logprobs", nullptr}};
+            for (std::uint64_t i = 0; i < g->produce; ++i) text += filler_token(i);
+            json choice = {
+                {"index", 0}, {"finish_reason", finish_reason(*g)}, {"logprobs", nullptr}};
             if (g->chat) {
                 choice["message"] = {{"role", "assistant"}, {"content", text}};
             } else {
@@ -575,14 +687,14 @@ void Server::Impl::begin(const std::shared_ptr<Gen>& g, const net::Responder& r)
             }
             json doc = chunk(*g, choice);
             doc["object"] = g->chat ? "chat.completion" : "text_completion";
-            doc["usage"] = usage_json(*g, g->max_tokens);
+            doc["usage"] = usage_json(*g, g->produce);
             if (opt_.args.engine == Engine::llama_cpp)
-                doc["timings"] = timings_json(*g, g->max_tokens);
+                doc["timings"] = timings_json(*g, g->produce);
             {
                 std::lock_guard lock(mu_);
                 ++requests_ok_;
                 prompt_tokens_ += g->prompt_tokens;
-                generation_tokens_ += g->max_tokens;
+                generation_tokens_ += g->produce;
                 ttft_hist_.observe(g->ttft_ms / 1000);
             }
             release(g);
@@ -599,7 +711,7 @@ void Server::Impl::begin(const std::shared_ptr<Gen>& g, const net::Responder& r)
                                           {"finish_reason", nullptr}})
                                    .dump()));
     }
-    if (g->max_tokens == 0) {
+    if (g->produce == 0) {
         finish(g, r, 0);
         return;
     }
@@ -628,7 +740,7 @@ void Server::Impl::send_token(std::shared_ptr<Gen> g, net::Responder r, std::uin
         choice["text"] = tok;
     }
     r.write(net::sse_event(chunk(*g, choice).dump()));
-    if (i + 1 >= g->max_tokens) {
+    if (i + 1 >= g->produce) {
         finish(g, r, i + 1);
         return;
     }
@@ -637,7 +749,7 @@ void Server::Impl::send_token(std::shared_ptr<Gen> g, net::Responder r, std::uin
 
 void Server::Impl::finish(const std::shared_ptr<Gen>& g, const net::Responder& r,
                           std::uint64_t produced) {
-    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", "length"}};
+    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish_reason(*g)}};
     if (g->chat) {
         choice["delta"] = json::object();
     } else {

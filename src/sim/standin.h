@@ -67,6 +67,10 @@ struct Options {
     double speed = 1;   // every delay divided by this; 0 sends at once
     double load_s = 0;  // simulated model load time (before slow start)
     Faults faults;
+    // The simulated model ends every sequence after this many tokens (EOS) unless the request
+    // sets ignore_eos, and not before its min_tokens; none: it never does (every response runs to
+    // its max_tokens or the context).
+    std::optional<std::uint32_t> eos_after;
     std::uint64_t seed = 0;  // for --error-rate
     // Called with the bound port once listening (before ready on llama.cpp, which listens while
     // it loads; at ready on vLLM and SGLang).

@@ -197,14 +197,20 @@ TEST(StandinE2e, VllmShorthandServesChatAndCompletions) {
     EXPECT_EQ(usage["usage"]["prompt_tokens_details"]["cached_tokens"], 3);
     EXPECT_EQ(json::parse(ev[0])["choices"][0]["text"], "The");
 
-    // Over the context: vLLM's 400.
+    // Over the context: vLLM's 400, {"error": ErrorInfo} (V:vllm/entrypoints/openai/protocol.py
+    // ErrorResponse), the words of V:vllm/entrypoints/openai/serving_engine.py _validate_input.
     net::Response big =
         post(c, port, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 10000000}});
     EXPECT_EQ(big.status, 400);
     const json e = json::parse(big.body);
-    EXPECT_EQ(e["object"], "error");
-    EXPECT_EQ(e["code"], 400);
-    EXPECT_NE(e["message"].get<std::string>().find("maximum context length"), std::string::npos);
+    EXPECT_EQ(e["error"]["type"], "BadRequestError");
+    EXPECT_EQ(e["error"]["code"], 400);
+    EXPECT_EQ(e["error"]["message"].get<std::string>().rfind(
+                  "'max_tokens' or 'max_completion_tokens' is too large: 10000000. This model's "
+                  "maximum context length is ",
+                  0),
+              0u)
+        << big.body;
 
     // /metrics counts what was served.
     const net::Response met = get(c, port, "/metrics");
