@@ -66,6 +66,29 @@ TEST(StandinArgv, PrefixCachingFlagsPerEngine) {
     EXPECT_EQ(l->served_model_name, "x.gguf");
 }
 
+// Cached-token reporting and llama.cpp's optional endpoints, each engine's flag and default.
+TEST(StandinArgv, UsageDetailsAndOptionalEndpoints) {
+    auto v = parse_engine_argv(Engine::vllm, {"serve", "m"});
+    ASSERT_TRUE(v);
+    EXPECT_FALSE(v->report_cached_tokens);
+    EXPECT_TRUE(v->metrics_endpoint);
+    v = parse_engine_argv(Engine::vllm, {"serve", "m", "--enable-prompt-tokens-details"});
+    ASSERT_TRUE(v) << v.error().message;
+    EXPECT_TRUE(v->report_cached_tokens);
+    auto s = parse_engine_argv(Engine::sglang, {"--model-path", "m", "--enable-cache-report"});
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_TRUE(s->report_cached_tokens);
+    auto l = parse_engine_argv(Engine::llama_cpp, {"-m", "x.gguf"});
+    ASSERT_TRUE(l);
+    EXPECT_TRUE(l->report_cached_tokens);
+    EXPECT_FALSE(l->metrics_endpoint);
+    EXPECT_TRUE(l->slots_endpoint);
+    l = parse_engine_argv(Engine::llama_cpp, {"-m", "x.gguf", "--metrics", "--no-slots"});
+    ASSERT_TRUE(l) << l.error().message;
+    EXPECT_TRUE(l->metrics_endpoint);
+    EXPECT_FALSE(l->slots_endpoint);
+}
+
 TEST(StandinArgv, EqualsFormAndDefaults) {
     auto v =
         parse_engine_argv(Engine::vllm, {"serve", "org/m", "--port=9001", "--max-model-len=4096"});
