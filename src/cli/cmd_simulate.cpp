@@ -56,6 +56,7 @@ struct SimulateArgs {
     std::string prompt_tokens = "512";
     std::string output_tokens = "256";
     std::string trace;
+    std::string dataset;
     std::optional<std::uint64_t> requests;
     std::optional<double> duration_s;
     std::uint64_t seed = 0;
@@ -201,6 +202,7 @@ struct ServeArgs {
     std::string timing;
     std::optional<double> load_gbps;
     sim::standin::Faults faults;
+    std::optional<std::uint32_t> eos_after;
     std::uint64_t seed = 0;
 };
 
@@ -264,6 +266,10 @@ std::function<std::optional<int>(Context&)> setup_serve(CLI::App& parent, Contex
         ->check(CLI::Range(0.0, 1.0));
     app->add_option("--reject-over", a->faults.reject_over,
                     "Answer 429 above this many requests in flight");
+    app->add_option("--eos-after", a->eos_after,
+                    "The simulated model ends each response after this many tokens (finish_reason "
+                    "stop) unless the request sets ignore_eos; not before its min_tokens")
+        ->check(CLI::Range(0u, 1u << 24));
     app->add_option("--seed", a->seed, "Random seed for --error-rate (default 0)");
     return [a, app](Context& c) -> std::optional<int> {
         if (!app->parsed()) return std::nullopt;
@@ -307,6 +313,7 @@ int run_serve(Context& c, ServeArgs& a) {
     sim::standin::Options opt;
     opt.speed = a.speed;
     opt.faults = a.faults;
+    opt.eos_after = a.eos_after;
     opt.seed = a.seed;
     engines::Engine engine{};
     std::vector<std::string> argv;
@@ -431,6 +438,10 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
     app.add_option("--trace", a->trace,
                    "JSONL: arrival_s, prompt_tokens, output_tokens, optional prefix_id, "
                    "prefix_tokens");
+    app.add_option("--dataset", a->dataset,
+                   "ShareGPT JSON: request sizes from its conversations (first turn the prompt, "
+                   "second the output; tokens estimated as characters / 4), with --concurrency "
+                   "or --rate, instead of --prompt-tokens/--output-tokens");
     app.add_option("--requests", a->requests,
                    "Requests per point (default 1000, vllm bench serve's --num-prompts)")
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
@@ -486,6 +497,16 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
             auto l = sim::parse_load_list("--concurrency", a->concurrency, true);
             if (!l) return c.out.fail(l.error());
             loads = *l;
+        }
+        if (!a->dataset.empty()) {
+            if (load.kind == sim::Load::Kind::trace) {
+                return c.out.fail(base::kExitBadInput,
+                                  "--dataset and --trace are exclusive: a trace sets the sizes");
+            }
+            auto ds = sim::load_sharegpt(a->dataset);
+            if (!ds) return c.out.fail(ds.error());
+            load.dataset = std::move(*ds);
+            sim::Sampler(a->seed).shuffle(load.dataset);
         }
         std::vector<sim::SloTerm> slo;
         if (!a->slo.empty()) {
@@ -563,6 +584,14 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
                            {"requests", a->requests ? json(*a->requests) : json(nullptr)},
                            {"duration_s", a->duration_s ? json(*a->duration_s) : json(nullptr)},
                            {"seed", a->seed}};
+        if (!load.dataset.empty()) {
+            // The sizes come from the dataset, not the distributions.
+            doc["workload"]["dataset"] = {{"file", a->dataset},
+                                          {"entries", load.dataset.size()},
+                                          {"token_estimate", "characters/4"}};
+            doc["workload"]["prompt_tokens"] = nullptr;
+            doc["workload"]["output_tokens"] = nullptr;
+        }
         if (points.size() == 1) {
             const json one = point_json(points[0]);
             for (const auto& [k, v] : one.items()) doc[k] = v;

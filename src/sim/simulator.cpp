@@ -87,6 +87,8 @@ class Engine {
     void add_request(double arrival, std::uint32_t user, std::uint32_t prompt, std::uint32_t output,
                      std::int64_t prefix, std::uint32_t prefix_tokens);
     void issue_closed(std::uint32_t user, double at);
+    // The next request's (prompt, output) tokens: the dataset's next entry, else sampled.
+    std::pair<std::uint32_t, std::uint32_t> next_sizes();
     void lookup_prefix(Req& r);
     bool grow(Req& r, std::uint64_t tokens);  // KV blocks for `tokens`; false if the pool is full
     void release(Req& r);
@@ -100,6 +102,7 @@ class Engine {
     const EngineSettings& e_;
     const Load& load_;
     Sampler sampler_;
+    std::size_t next_entry_ = 0;  // of load_.dataset
     std::vector<Req> reqs_;
     std::deque<std::uint32_t> pending_;  // by arrival
     std::deque<std::uint32_t> waiting_;
@@ -141,9 +144,18 @@ void Engine::add_request(double arrival, std::uint32_t user, std::uint32_t promp
 void Engine::issue_closed(std::uint32_t user, double at) {
     if (issued_ >= limit_requests_) return;
     if (load_.duration_s && at > *load_.duration_s) return;
+    const auto [p, o] = next_sizes();
+    add_request(at, user, p, o, -1, 0);
+}
+
+std::pair<std::uint32_t, std::uint32_t> Engine::next_sizes() {
+    if (!load_.dataset.empty()) {
+        const DatasetEntry& d = load_.dataset[next_entry_++ % load_.dataset.size()];
+        return {d.prompt_tokens, d.output_tokens};
+    }
     const std::uint32_t p = sampler_.tokens(load_.prompt_tokens);
     const std::uint32_t o = sampler_.tokens(load_.output_tokens);
-    add_request(at, user, p, o, -1, 0);
+    return {p, o};
 }
 
 void Engine::lookup_prefix(Req& r) {
@@ -371,8 +383,7 @@ base::Result<Result> Engine::run() {
             }
             double t = 0;
             while (issued_ < limit_requests_ && (!load_.duration_s || t <= *load_.duration_s)) {
-                const std::uint32_t p = sampler_.tokens(load_.prompt_tokens);
-                const std::uint32_t o = sampler_.tokens(load_.output_tokens);
+                const auto [p, o] = next_sizes();
                 add_request(t, 0, p, o, -1, 0);
                 t += sampler_.gap_s(load_.arrivals, load_.rate_per_s);
             }

@@ -52,6 +52,9 @@ struct Load {
     Distribution prompt_tokens;
     Distribution output_tokens;
     std::vector<TraceRequest> trace;
+    // Request sizes from a dataset (--dataset), in order and cycling, instead of the
+    // distributions above; with closed and open loads.
+    std::vector<DatasetEntry> dataset;
     std::optional<std::uint64_t> requests;  // stop after this many have arrived (default below)
     std::optional<double> duration_s;       // stop admitting arrivals after this time
     std::uint64_t seed = 0;

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <variant>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,7 @@
 #include "net/prometheus.h"
 #include "net/server.h"
 #include "net/sse.h"
+#include "sim/standin_request.h"
 
 namespace sparkctl::sim::standin {
 
@@ -64,6 +66,7 @@ base::Result<EngineArgs> parse_engine_argv(Engine engine, const std::vector<std:
     EngineArgs out;
     out.engine = engine;
     out.port = default_port(engine);
+    out.metrics_endpoint = engine != Engine::llama_cpp;
     const engines::EngineVersion& version = engines::default_version(engine);
     std::size_t i = 0;
     // Skip what launches the engine: "vllm serve", "python3 -m sglang.launch_server",
@@ -140,6 +143,12 @@ base::Result<EngineArgs> parse_engine_argv(Engine engine, const std::vector<std:
             out.prefix_caching = false;
         } else if (any({"--api-key"})) {
             out.api_key = v;
+        } else if (any({"--enable-prompt-tokens-details", "--enable-cache-report"})) {
+            out.report_cached_tokens = true;
+        } else if (engine == Engine::llama_cpp && any({"--metrics"})) {
+            out.metrics_endpoint = true;
+        } else if (engine == Engine::llama_cpp && any({"--slots", "--no-slots"})) {
+            out.slots_endpoint = flag == "--slots";
         }
     }
     if (engine == Engine::vllm && !positionals.empty() && out.model.empty()) {
@@ -155,6 +164,9 @@ base::Result<EngineArgs> parse_engine_argv(Engine engine, const std::vector<std:
     // llama.cpp splits -c among the -np slots: n_ctx_slot = n_ctx / n_parallel
     // (LC:tools/server/server.cpp, load_model). Default -np 1 (LC:common/common.h n_parallel).
     if (engine == Engine::llama_cpp) {
+        // usage always carries prompt_tokens_details (LC:tools/server/server-task.cpp
+        // usage_json_oaicompat).
+        out.report_cached_tokens = true;
         if (out.max_seqs == 0) out.max_seqs = 1;
         if (out.context) out.context /= out.max_seqs;
     }
@@ -210,13 +222,17 @@ struct Gen {
     bool include_usage = false;
     std::uint32_t prompt_tokens = 0;
     std::uint32_t cached_tokens = 0;
-    std::uint32_t max_tokens = 0;
+    std::uint32_t max_tokens = 0;  // the request's limit
+    std::uint32_t produce = 0;     // tokens it gets: max_tokens, or fewer at the simulated EOS
     std::string id;
     std::int64_t created = 0;
     double ttft_ms = 0;  // scheduled, simulated ms (before --speed)
     double itl_ms = 0;
     enum class State { waiting, running, done } state = State::waiting;
 };
+
+// "stop" when the simulated model ended the sequence, "length" at the request's limit.
+const char* finish_reason(const Gen& g) { return g.produce < g.max_tokens ? "stop" : "length"; }
 
 std::vector<std::string> words_of(std::string_view text) {
     std::vector<std::string> out;
@@ -256,6 +272,7 @@ class Server::Impl {
     std::vector<std::string> words_by_id_;
     // Counters for /metrics.
     std::uint64_t requests_ok_ = 0, prompt_tokens_ = 0, generation_tokens_ = 0;
+    std::uint64_t prompt_cached_ = 0;  // of prompt_tokens_, reused from the cache
     std::uint64_t prefix_query_tokens_ = 0, prefix_hits_ = 0;  // at admission, in tokens
     net::
         prometheus::
@@ -280,16 +297,29 @@ class Server::Impl {
         return net::Response{status, marked("application/json"), body.dump()};
     }
 
-    // An error in the engine's shape. vLLM and SGLang: ErrorResponse {"object": "error",
-    // "message", "type", "param", "code"} (V:vllm/entrypoints/openai/protocol.py ErrorResponse,
-    // S:python/sglang/srt/entrypoints/openai/protocol.py ErrorResponse); llama.cpp:
-    // {"error": {"code", "message", "type"}} (LC:tools/server/utils.hpp format_error_response).
+    // An error in the engine's shape. vLLM: ErrorResponse {"error": ErrorInfo {"message", "type",
+    // "param", "code"}} (V:vllm/entrypoints/openai/protocol.py ErrorInfo, ErrorResponse); SGLang:
+    // the flat {"object": "error", "message", "type", "param", "code"}
+    // (S:python/sglang/srt/entrypoints/openai/protocol.py ErrorResponse); llama.cpp:
+    // {"error": {"code", "message", "type"}} with extra fields for some types
+    // (LC:tools/server/server-common.cpp format_error_response, server-task.cpp
+    // server_task_result_error::to_json).
     net::Response error(int status, const std::string& message, const std::string& type,
                         json extra = json::object()) const {
-        if (opt_.args.engine == Engine::llama_cpp) {
-            json e = {{"code", status}, {"message", message}, {"type", type}};
-            for (const auto& [k, v] : extra.items()) e[k] = v;
-            return json_response(status, {{"error", e}});
+        switch (opt_.args.engine) {
+            case Engine::llama_cpp: {
+                json e = {{"code", status}, {"message", message}, {"type", type}};
+                for (const auto& [k, v] : extra.items()) e[k] = v;
+                return json_response(status, {{"error", e}});
+            }
+            case Engine::vllm:
+                return json_response(status, {{"error",
+                                               {{"message", message},
+                                                {"type", type},
+                                                {"param", nullptr},
+                                                {"code", status}}}});
+            case Engine::sglang:
+                break;
         }
         return json_response(status, {{"object", "error"},
                                       {"message", message},
@@ -326,13 +356,17 @@ class Server::Impl {
         json u = {{"prompt_tokens", g.prompt_tokens},
                   {"total_tokens", g.prompt_tokens + produced},
                   {"completion_tokens", produced}};
-        if (opt_.args.engine != Engine::llama_cpp && opt_.args.prefix_caching) {
+        // vLLM: PromptTokenUsageInfo only with --enable-prompt-tokens-details
+        // (V:vllm/entrypoints/openai/serving_chat.py, enable_prompt_tokens_details); SGLang only
+        // with --enable-cache-report (S:python/sglang/srt/entrypoints/openai/protocol.py
+        // UsageInfo); llama.cpp always.
+        if (opt_.args.report_cached_tokens) {
             u["prompt_tokens_details"] = {{"cached_tokens", g.cached_tokens}};
         }
         return u;
     }
-    // llama.cpp's timings (LC:tools/server/server.cpp result_timings::to_json): cache_n prompt
-    // tokens reused from the cache, prompt_n computed; times as scheduled (simulated ms).
+    // llama.cpp's timings (LC:tools/server/server-common.cpp server_slot_stats::to_json): cache_n
+    // prompt tokens reused from the cache, prompt_n computed; times as scheduled (simulated ms).
     json timings_json(const Gen& g, std::uint64_t produced) const {
         const double prompt_ms = g.ttft_ms;
         const double predicted_ms = g.itl_ms * double(produced > 1 ? produced - 1 : 0);
@@ -349,7 +383,7 @@ class Server::Impl {
                 {"predicted_per_second", per_s(double(produced), predicted_ms)}};
     }
     // Engine information endpoints: llama.cpp /props and /slots, SGLang /get_server_info.
-    bool info(const std::string& path, const net::Responder& r) const;
+    bool info(const std::string& path, const net::Responder& r);
     // /tokenize and /detokenize in the engine's shape (vLLM and llama.cpp).
     bool tokenize(const std::string& path, const net::Request& req, const net::Responder& r);
     json chunk(const Gen& g, json choice) const {
@@ -366,26 +400,32 @@ void Server::Impl::handle(const net::Request& req, const net::Responder& r) {
     std::string path = req.target.substr(0, req.target.find('?'));
     const Engine engine = opt_.args.engine;
     if (!ready_) {
-        // llama.cpp answers while loading: 503 "Loading model" (LC:tools/server/server.cpp,
-        // ERROR_TYPE_UNAVAILABLE); vLLM and SGLang do not listen before they are ready.
+        // llama.cpp answers while loading: 503 {"error": {"message": "Loading model", "type":
+        // "unavailable_error", "code": 503}} (LC:tools/server/server-http.cpp
+        // middleware_server_state); vLLM and SGLang do not listen before they are ready.
         r.respond(error(503, "Loading model", "unavailable_error"));
         return;
     }
     // API keys guard /v1/* on vLLM (V:vllm/entrypoints/openai/api_server.py
     // AuthenticationMiddleware: {"error": "Unauthorized"}, 401); SGLang guards all but /health*
     // and /metrics* (S:python/sglang/srt/utils.py add_api_key_middleware, same body); llama.cpp
-    // guards all but
-    // its public endpoints (LC:tools/server/server.cpp middleware_validate_api_key: "Invalid API
-    // Key", authentication_error).
+    // guards all but /health and /v1/health (and its web UI), and takes the key with or without
+    // "Bearer " (LC:tools/server/server-http.cpp middleware_validate_api_key,
+    // get_public_endpoints: {"error": {"message": "Invalid API Key", "type":
+    // "authentication_error", "code": 401}}).
     if (!opt_.args.api_key.empty()) {
         const bool guarded =
-            engine == Engine::llama_cpp ? !(path == "/health" || path == "/v1/health" ||
-                                            path == "/models" || path == "/v1/models")
+            engine == Engine::llama_cpp ? !(path == "/health" || path == "/v1/health")
             : engine == Engine::sglang
                 ? !(path.rfind("/health", 0) == 0 || path.rfind("/metrics", 0) == 0)
                 : path.rfind("/v1", 0) == 0;
-        if (guarded &&
-            net::header_value(req.headers, "Authorization") != "Bearer " + opt_.args.api_key) {
+        std::string_view given = net::header_value(req.headers, "Authorization");
+        if (given.rfind("Bearer ", 0) == 0) {
+            given.remove_prefix(7);
+        } else if (engine != Engine::llama_cpp) {
+            given = {};  // vLLM and SGLang compare the whole "Bearer KEY"
+        }
+        if (guarded && given != opt_.args.api_key) {
             if (engine == Engine::llama_cpp) {
                 r.respond(error(401, "Invalid API Key", "authentication_error"));
             } else {
@@ -411,6 +451,13 @@ void Server::Impl::handle(const net::Request& req, const net::Responder& r) {
             {"meta", {{"sparkctl_simulated", true}, {"sparkctl_speed", opt_.speed}}}};
         if (engine == Engine::vllm && opt_.args.context) m["max_model_len"] = opt_.args.context;
         r.respond(json_response(200, {{"object", "list"}, {"data", json::array({m})}}));
+        return;
+    }
+    if (path == "/metrics" && !opt_.args.metrics_endpoint) {
+        // LC:tools/server/server-context.cpp get_metrics, ERROR_TYPE_NOT_SUPPORTED.
+        r.respond(error(501,
+                        "This server does not support metrics endpoint. Start it with `--metrics`",
+                        "not_supported_error"));
         return;
     }
     if (path == "/metrics") {
@@ -456,44 +503,15 @@ void Server::Impl::generate(const net::Request& req, const net::Responder& r, bo
     }
     const std::vector<std::string> words = words_of(prompt);
     g->prompt_tokens = static_cast<std::uint32_t>(words.size());
-    const std::uint64_t ctx = opt_.args.context;
-    std::uint64_t max_tokens = 16;  // OpenAI's completions default; chat: the rest of the context
-    const json& mt = body.contains("max_completion_tokens") ? body["max_completion_tokens"]
-                                                            : body.value("max_tokens", json());
-    if (mt.is_number_unsigned()) {
-        max_tokens = mt.get<std::uint64_t>();
-    } else if (!mt.is_null()) {
-        r.respond(
-            error(400, "'max_tokens' must be a non-negative integer", "invalid_request_error"));
-        return;
-    } else if (chat) {
-        max_tokens = ctx > g->prompt_tokens ? ctx - g->prompt_tokens : 256;
-    }
-    if (ctx && g->prompt_tokens + (opt_.args.engine == Engine::llama_cpp ? 0 : max_tokens) > ctx) {
-        if (opt_.args.engine == Engine::llama_cpp) {
-            // LC:tools/server/server.cpp: ERROR_TYPE_EXCEED_CONTEXT_SIZE with n_prompt_tokens and
-            // n_ctx (the slot's context); max_tokens past the context only ends generation.
-            r.respond(error(400,
-                            "the request exceeds the available context size, try increasing it",
-                            "exceed_context_size_error",
-                            {{"n_prompt_tokens", g->prompt_tokens}, {"n_ctx", ctx}}));
-        } else {
-            // V:vllm/entrypoints/openai/serving_engine.py _validate_input.
-            r.respond(
-                error(400,
-                      fmt::format("This model's maximum context length is {} tokens. "
-                                  "However, you requested {} tokens ({} in the messages, "
-                                  "{} in the completion). Please reduce the length of the "
-                                  "messages or completion.",
-                                  ctx, g->prompt_tokens + max_tokens, g->prompt_tokens, max_tokens),
-                      "BadRequestError"));
-        }
+    auto limits = request_limits(opt_.args.engine, body, chat, opt_.args.context, g->prompt_tokens,
+                                 opt_.eos_after);
+    if (const auto* e = std::get_if<RequestError>(&limits)) {
+        r.respond(error(e->status, e->message, e->type, e->extra));
         return;
     }
-    if (ctx && opt_.args.engine == Engine::llama_cpp) {
-        max_tokens = std::min<std::uint64_t>(max_tokens, ctx - g->prompt_tokens);
-    }
-    g->max_tokens = static_cast<std::uint32_t>(std::min<std::uint64_t>(max_tokens, 1u << 24));
+    const Limits& l = std::get<Limits>(limits);
+    g->max_tokens = l.max_tokens;
+    g->produce = l.produce;
     g->stream = body.value("stream", false);
     const json& so = body.value("stream_options", json());
     g->include_usage = so.is_object() && so.value("include_usage", false);
@@ -563,11 +581,12 @@ void Server::Impl::begin(const std::shared_ptr<Gen>& g, const net::Responder& r)
     h.emplace_back("X-Sparkctl-Scheduled-Ttft-Ms", net::prometheus::format_value(g->ttft_ms));
     h.emplace_back("X-Sparkctl-Scheduled-Itl-Ms", net::prometheus::format_value(g->itl_ms));
     if (!g->stream) {
-        const double total = g->ttft_ms + g->itl_ms * (g->max_tokens > 1 ? g->max_tokens - 1 : 0);
+        const double total = g->ttft_ms + g->itl_ms * (g->produce > 1 ? g->produce - 1 : 0);
         r.after(delay(total), [this, g, r, h]() mutable {
             std::string text;
-            for (std::uint64_t i = 0; i < g->max_tokens; ++i) text += filler_token(i);
-            json choice = {{"index", 0}, {"finish_reason", "length"}, {"logprobs", nullptr}};
+            for (std::uint64_t i = 0; i < g->produce; ++i) text += filler_token(i);
+            json choice = {
+                {"index", 0}, {"finish_reason", finish_reason(*g)}, {"logprobs", nullptr}};
             if (g->chat) {
                 choice["message"] = {{"role", "assistant"}, {"content", text}};
             } else {
@@ -575,14 +594,15 @@ void Server::Impl::begin(const std::shared_ptr<Gen>& g, const net::Responder& r)
             }
             json doc = chunk(*g, choice);
             doc["object"] = g->chat ? "chat.completion" : "text_completion";
-            doc["usage"] = usage_json(*g, g->max_tokens);
+            doc["usage"] = usage_json(*g, g->produce);
             if (opt_.args.engine == Engine::llama_cpp)
-                doc["timings"] = timings_json(*g, g->max_tokens);
+                doc["timings"] = timings_json(*g, g->produce);
             {
                 std::lock_guard lock(mu_);
                 ++requests_ok_;
                 prompt_tokens_ += g->prompt_tokens;
-                generation_tokens_ += g->max_tokens;
+                prompt_cached_ += g->cached_tokens;
+                generation_tokens_ += g->produce;
                 ttft_hist_.observe(g->ttft_ms / 1000);
             }
             release(g);
@@ -599,7 +619,7 @@ void Server::Impl::begin(const std::shared_ptr<Gen>& g, const net::Responder& r)
                                           {"finish_reason", nullptr}})
                                    .dump()));
     }
-    if (g->max_tokens == 0) {
+    if (g->produce == 0) {
         finish(g, r, 0);
         return;
     }
@@ -628,7 +648,7 @@ void Server::Impl::send_token(std::shared_ptr<Gen> g, net::Responder r, std::uin
         choice["text"] = tok;
     }
     r.write(net::sse_event(chunk(*g, choice).dump()));
-    if (i + 1 >= g->max_tokens) {
+    if (i + 1 >= g->produce) {
         finish(g, r, i + 1);
         return;
     }
@@ -637,57 +657,77 @@ void Server::Impl::send_token(std::shared_ptr<Gen> g, net::Responder r, std::uin
 
 void Server::Impl::finish(const std::shared_ptr<Gen>& g, const net::Responder& r,
                           std::uint64_t produced) {
-    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", "length"}};
+    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish_reason(*g)}};
     if (g->chat) {
         choice["delta"] = json::object();
     } else {
         choice["text"] = "";
     }
-    r.write(net::sse_event(chunk(*g, choice).dump()));
+    std::vector<json> last = {chunk(*g, choice)};
     if (g->include_usage) {
         // The usage chunk: empty choices (V:vllm/entrypoints/openai/serving_chat.py).
         json u = chunk(*g, json::object());
         u["choices"] = json::array();
         u["usage"] = usage_json(*g, produced);
-        r.write(net::sse_event(u.dump()));
+        last.push_back(std::move(u));
     }
-    if (opt_.args.engine == Engine::llama_cpp) {
-        // llama.cpp adds timings to the last chunk (LC:tools/server/server.cpp
-        // to_json_oaicompat_chat_stream); here as one more chunk with empty choices.
-        json t = chunk(*g, json::object());
-        t["choices"] = json::array();
-        t["timings"] = timings_json(*g, produced);
-        r.write(net::sse_event(t.dump()));
-    }
+    // llama.cpp adds timings to the last chunk (LC:tools/server/server-task.cpp
+    // to_json_oaicompat_chat_stream: deltas.back()["timings"]).
+    if (opt_.args.engine == Engine::llama_cpp) last.back()["timings"] = timings_json(*g, produced);
+    for (const json& c : last) r.write(net::sse_event(c.dump()));
     r.write(net::sse_event("[DONE]"));
     {
         std::lock_guard lock(mu_);
         ++requests_ok_;
         prompt_tokens_ += g->prompt_tokens;
+        prompt_cached_ += g->cached_tokens;
         generation_tokens_ += produced;
     }
     release(g);
     r.end();
 }
 
-bool Server::Impl::info(const std::string& path, const net::Responder& r) const {
+bool Server::Impl::info(const std::string& path, const net::Responder& r) {
     const EngineArgs& a = opt_.args;
     if (a.engine == Engine::llama_cpp && path == "/props") {
-        // LC:tools/server/server.cpp handle_props: the slots' defaults (n_ctx per slot,
-        // cache_prompt) and total_slots.
+        // LC:tools/server/server-context.cpp get_props: the slots' defaults (n_ctx per slot and
+        // the sampling params of task_params::to_json, of which the ones the stand-in honours),
+        // total_slots (-np), the model and build.
         r.respond(json_response(
             200, {{"default_generation_settings",
-                   {{"n_ctx", a.context}, {"params", {{"cache_prompt", a.prefix_caching}}}}},
+                   {{"n_ctx", a.context},
+                    {"params", {{"n_predict", -1}, {"max_tokens", -1}, {"ignore_eos", false}}}}},
                   {"total_slots", a.max_seqs},
+                  {"model_alias", a.served_model_name},
                   {"model_path", a.model},
-                  {"sparkctl_simulated", true}}));
+                  {"endpoint_slots", a.slots_endpoint},
+                  {"endpoint_props", false},
+                  {"endpoint_metrics", a.metrics_endpoint},
+                  {"build_info", kFingerprint},
+                  {"is_sleeping", false}}));
         return true;
     }
     if (a.engine == Engine::llama_cpp && path == "/slots") {
-        // LC:tools/server/server.cpp handle_slots: one object per slot (id, n_ctx, is_processing).
+        if (!a.slots_endpoint) {
+            // LC:tools/server/server-context.cpp get_slots, ERROR_TYPE_NOT_SUPPORTED.
+            r.respond(error(501,
+                            "This server does not support slots endpoint. Start it with `--slots`",
+                            "not_supported_error"));
+            return true;
+        }
+        // LC:tools/server/server-context.cpp server_slot::to_json: id, n_ctx, speculative,
+        // is_processing; the first `running` slots are busy.
+        std::uint32_t busy = 0;
+        {
+            std::lock_guard lock(mu_);
+            busy = running_;
+        }
         json slots = json::array();
         for (std::uint32_t i = 0; i < a.max_seqs; ++i) {
-            slots.push_back({{"id", i}, {"n_ctx", a.context}, {"is_processing", false}});
+            slots.push_back({{"id", i},
+                             {"n_ctx", a.context},
+                             {"speculative", false},
+                             {"is_processing", i < busy}});
         }
         r.respond(json_response(200, slots));
         return true;
@@ -826,18 +866,23 @@ std::string Server::Impl::metrics_page() {
             w.histogram("sglang:time_to_first_token_seconds", model, ttft_hist_);
             break;
         case Engine::llama_cpp:
-            // Names: LC:tools/server/server.cpp handle_metrics ("llamacpp:" prefix, no labels).
+            // Names and help texts: LC:tools/server/server-task.cpp
+            // server_task_result_metrics::to_metrics ("llamacpp:" prefix, no labels); the prompt
+            // counter excludes cached tokens, which have their own.
             w.family("llamacpp:prompt_tokens_total", MetricType::counter,
-                     "Number of prompt tokens processed.");
-            w.sample("llamacpp:prompt_tokens_total", {}, prompt_tokens_);
+                     "Number of prompt tokens processed, excluding cached tokens");
+            w.sample("llamacpp:prompt_tokens_total", {}, prompt_tokens_ - prompt_cached_);
+            w.family("llamacpp:prompt_tokens_cached_total", MetricType::counter,
+                     "Number of prompt tokens reused from the cache");
+            w.sample("llamacpp:prompt_tokens_cached_total", {}, prompt_cached_);
             w.family("llamacpp:tokens_predicted_total", MetricType::counter,
-                     "Number of generation tokens processed.");
+                     "Number of generation tokens processed");
             w.sample("llamacpp:tokens_predicted_total", {}, generation_tokens_);
             w.family("llamacpp:requests_processing", MetricType::gauge,
-                     "Number of requests processing.");
+                     "Number of requests processing");
             w.sample("llamacpp:requests_processing", {}, running_);
             w.family("llamacpp:requests_deferred", MetricType::gauge,
-                     "Number of requests deferred.");
+                     "Number of requests deferred");
             w.sample("llamacpp:requests_deferred", {}, double(waiting_.size()));
             break;
     }

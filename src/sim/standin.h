@@ -26,7 +26,15 @@ struct EngineArgs {
     std::uint64_t context = 0;      // tokens per sequence; 0: the engine's default (the model's)
     std::uint32_t max_seqs = 0;     // sequences at once; 0: the engine's default
     bool prefix_caching = true;     // all three engines cache prefixes by default
-    std::string api_key;            // empty: no key required
+    // usage.prompt_tokens_details.cached_tokens in responses: vLLM with
+    // --enable-prompt-tokens-details, SGLang with --enable-cache-report, llama.cpp always.
+    bool report_cached_tokens = false;
+    // llama.cpp's optional endpoints (LC:common/common.h endpoint_metrics = false,
+    // endpoint_slots = true): --metrics, --slots / --no-slots. vLLM and SGLang always serve
+    // /metrics.
+    bool metrics_endpoint = true;
+    bool slots_endpoint = true;
+    std::string api_key;  // empty: no key required
 };
 
 // The engine's default port: vLLM 8000 (V:vllm/entrypoints/openai/cli_args.py `port: int =
@@ -67,6 +75,10 @@ struct Options {
     double speed = 1;   // every delay divided by this; 0 sends at once
     double load_s = 0;  // simulated model load time (before slow start)
     Faults faults;
+    // The simulated model ends every sequence after this many tokens (EOS) unless the request
+    // sets ignore_eos, and not before its min_tokens; none: it never does (every response runs to
+    // its max_tokens or the context).
+    std::optional<std::uint32_t> eos_after;
     std::uint64_t seed = 0;  // for --error-rate
     // Called with the bound port once listening (before ready on llama.cpp, which listens while
     // it loads; at ready on vLLM and SGLang).

@@ -27,6 +27,8 @@ base::Error bad(std::string message) {
 
 // Largest trace file read (a day of traffic at 100 requests/s is well under this).
 constexpr std::uint64_t kMaxTraceBytes = 1ull << 30;
+// Largest dataset read (ShareGPT_V3_unfiltered_cleaned_split.json is about 0.67 GB).
+constexpr std::uint64_t kMaxDatasetBytes = 2ull << 30;
 
 }  // namespace
 
@@ -178,6 +180,64 @@ base::Result<std::vector<TraceRequest>> load_trace(const std::string& path) {
     return parse_trace(*text, path);
 }
 
+std::uint32_t estimate_tokens(std::string_view text) {
+    std::uint64_t code_points = 0;
+    for (char c : text) {
+        // UTF-8: count every byte that does not continue a sequence.
+        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++code_points;
+    }
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>((code_points + 3) / 4, 1u << 30));
+}
+
+base::Result<std::vector<DatasetEntry>> parse_sharegpt(std::string_view text,
+                                                       std::string_view name) {
+    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    if (doc.is_discarded()) return bad(std::string(name) + ": not valid JSON");
+    if (!doc.is_array()) {
+        return bad(std::string(name) + ": expected a JSON list of conversations (ShareGPT)");
+    }
+    // V:vllm/benchmarks/datasets.py is_valid_sequence defaults: min_len 4, max_prompt_len 1024,
+    // max_total_len 2048.
+    constexpr std::uint32_t kMinLen = 4, kMaxPrompt = 1024, kMaxTotal = 2048;
+    std::vector<DatasetEntry> out;
+    for (std::size_t i = 0; i < doc.size(); ++i) {
+        const std::string where = std::string(name) + ": entry " + std::to_string(i) + ": ";
+        const nlohmann::json& e = doc[i];
+        if (!e.is_object()) return bad(where + "not a JSON object");
+        const auto conv = e.find("conversations");
+        if (conv == e.end() || !conv->is_array()) {
+            return bad(where + "'conversations' must be a list");
+        }
+        if (conv->size() < 2) continue;  // vLLM keeps entries with at least two turns
+        std::uint32_t tokens[2] = {0, 0};
+        for (std::size_t t = 0; t < 2; ++t) {
+            const nlohmann::json& turn = (*conv)[t];
+            const auto value = turn.is_object() ? turn.find("value") : turn.end();
+            if (!turn.is_object() || value == turn.end() || !value->is_string()) {
+                return bad(where + "turn " + std::to_string(t) +
+                           " must be an object with a string 'value'");
+            }
+            tokens[t] = estimate_tokens(value->get_ref<const std::string&>());
+        }
+        if (tokens[0] < kMinLen || tokens[1] < kMinLen || tokens[0] > kMaxPrompt ||
+            tokens[0] + tokens[1] > kMaxTotal) {
+            continue;
+        }
+        out.push_back({tokens[0], tokens[1]});
+    }
+    if (out.empty()) {
+        return bad(std::string(name) +
+                   ": no usable conversation (two turns of 4 to 1024 prompt tokens, 2048 in all)");
+    }
+    return out;
+}
+
+base::Result<std::vector<DatasetEntry>> load_sharegpt(const std::string& path) {
+    auto text = base::read_file(path, kMaxDatasetBytes);
+    if (!text) return text.error();
+    return parse_sharegpt(*text, path);
+}
+
 base::Result<std::vector<SloTerm>> parse_slo(std::string_view text) {
     std::vector<SloTerm> out;
     for (const std::string& raw : base::split(text, ',')) {
@@ -244,6 +304,10 @@ std::uint32_t Sampler::tokens(const Distribution& d) {
     }
     constexpr double kMaxTokens = 1e8;
     return static_cast<std::uint32_t>(std::clamp(v, 1.0, kMaxTokens));
+}
+
+void Sampler::shuffle(std::vector<DatasetEntry>& entries) {
+    std::shuffle(entries.begin(), entries.end(), rng_);
 }
 
 double Sampler::gap_s(const Arrivals& a, double rate_per_s) {

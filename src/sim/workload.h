@@ -53,6 +53,27 @@ base::Result<std::vector<TraceRequest>> parse_trace(std::string_view text, std::
 // Reads and parses a trace file (errors: not_found/io for the file, then parse_trace's).
 base::Result<std::vector<TraceRequest>> load_trace(const std::string& path);
 
+// One conversation of a ShareGPT dataset (`--dataset FILE`) as request sizes.
+struct DatasetEntry {
+    std::uint32_t prompt_tokens = 0;
+    std::uint32_t output_tokens = 0;
+};
+// Tokens of `text` without the model's tokenizer: ceil(code points / 4), the common estimate of
+// about four characters per English token. (vllm bench serve tokenizes with the model's own
+// tokenizer, which sparkctl does not carry; this is sparkctl's choice, not vLLM's.)
+std::uint32_t estimate_tokens(std::string_view text);
+// Parses a ShareGPT JSON document (a list of {"conversations": [{"from", "value"}, ...]}) the
+// way vllm bench serve samples it (V:vllm/benchmarks/datasets.py ShareGPTDataset): entries with
+// fewer than two turns are skipped; the first turn is the prompt, the second the output; pairs
+// that fail is_valid_sequence (either side under 4 tokens, prompt over 1024, both over 2048) are
+// skipped. `name` is the file in errors, which name the entry ("sharegpt.json: entry 3: ...").
+// Errors: bad_input for invalid JSON, a document that is not a list, an entry that is not an
+// object or whose conversations or turns have the wrong types, or no usable entry.
+base::Result<std::vector<DatasetEntry>> parse_sharegpt(std::string_view text,
+                                                       std::string_view name);
+// Reads and parses a ShareGPT file (errors: not_found/io for the file, then parse_sharegpt's).
+base::Result<std::vector<DatasetEntry>> load_sharegpt(const std::string& path);
+
 // `--slo "ttft_p95<=2s,tpot_p50<=50ms"`: metric ttft, tpot, itl, e2e or queue; statistic mean,
 // p50, p90, p95, p99 or p99_9; a limit with unit s or ms.
 struct SloTerm {
@@ -71,6 +92,9 @@ class Sampler {
     std::uint32_t tokens(const Distribution& d);
     // The gap to the next arrival at `rate_per_s`.
     double gap_s(const Arrivals& a, double rate_per_s);
+    // Shuffles a dataset's entries (vllm bench serve shuffles ShareGPT with its seed, then takes
+    // entries in order).
+    void shuffle(std::vector<DatasetEntry>& entries);
 
   private:
     std::mt19937_64 rng_;

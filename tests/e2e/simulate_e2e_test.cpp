@@ -118,5 +118,35 @@ TEST(SimulateE2e, BadInputExits2NamingIt) {
     }
 }
 
+// --dataset: a ShareGPT file sets the sizes (40 and 20 estimated tokens, characters / 4);
+// bad files are exit 2 naming the file and the entry.
+TEST(SimulateE2e, DatasetSetsSizesAndNamesBadEntries) {
+    Sandbox s;
+    const std::string prompt(160, 'p'), output(80, 'o');
+    const auto ds =
+        s.write("sg.json", "[{\"conversations\": [{\"from\": \"human\", \"value\": \"" + prompt +
+                               "\"}, {\"from\": \"gpt\", \"value\": \"" + output + "\"}]}]");
+    auto r = s.run({"simulate", "gpt-oss-120b", "--dataset", ds.string(), "--concurrency", "2",
+                    "--requests", "10", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json j = r.json();
+    EXPECT_EQ(j["workload"]["dataset"]["entries"], 1);
+    EXPECT_EQ(j["workload"]["dataset"]["token_estimate"], "characters/4");
+    EXPECT_TRUE(j["workload"]["prompt_tokens"].is_null());
+    EXPECT_EQ(j["requests_completed"], 10);
+    // Every request is 40 in and 20 out: total tokens/s is three times output tokens/s.
+    EXPECT_NEAR(j["total_tokens_per_s"].get<double>() / j["output_tokens_per_s"].get<double>(), 3.0,
+                1e-9);
+
+    const auto bad = s.write("bad.json", "[{\"conversations\": 3}]");
+    auto b = s.run({"simulate", "gpt-oss-120b", "--dataset", bad.string()});
+    EXPECT_EQ(b.exit_code, 2);
+    EXPECT_NE(b.err.find("bad.json: entry 0: 'conversations' must be a list"), std::string::npos)
+        << b.err;
+    auto both =
+        s.run({"simulate", "gpt-oss-120b", "--dataset", ds.string(), "--trace", ds.string()});
+    EXPECT_EQ(both.exit_code, 2);
+}
+
 }  // namespace
 }  // namespace sparkctl::test

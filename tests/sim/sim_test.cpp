@@ -409,5 +409,65 @@ TEST(Workload, TraceErrorsNameFileAndLine) {
     }
 }
 
+// ShareGPT: first turn the prompt, second the output, characters / 4 tokens, vLLM's filters.
+TEST(Workload, ShareGptEntriesAsVllmSamplesThem) {
+    EXPECT_EQ(estimate_tokens(""), 0u);
+    EXPECT_EQ(estimate_tokens("abcd"), 1u);
+    EXPECT_EQ(estimate_tokens("abcde"), 2u);
+    EXPECT_EQ(estimate_tokens("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"), 1u);  // four code points
+    const std::string p40(160, 'p'), o20(80, 'o'), tiny(8, 't'), huge(4100, 'h');
+    auto turn = [](const std::string& from, const std::string& v) {
+        return "{\"from\": \"" + from + "\", \"value\": \"" + v + "\"}";
+    };
+    const std::string doc = "[{\"conversations\": [" + turn("human", p40) + ", " +
+                            turn("gpt", o20) + ", " + turn("human", tiny) +
+                            "]},"
+                            "{\"conversations\": [" +
+                            turn("human", p40) +
+                            "]},"  // one turn: skipped
+                            "{\"conversations\": [" +
+                            turn("human", tiny) + ", " + turn("gpt", o20) +
+                            "]},"  // prompt under 4 tokens: skipped
+                            "{\"conversations\": [" +
+                            turn("human", huge) + ", " + turn("gpt", o20) +
+                            "]}]";  // prompt over 1024 tokens: skipped
+    auto ds = parse_sharegpt(doc, "sg.json");
+    ASSERT_TRUE(ds.ok()) << ds.error().message;
+    ASSERT_EQ(ds->size(), 1u);
+    EXPECT_EQ((*ds)[0].prompt_tokens, 40u);
+    EXPECT_EQ((*ds)[0].output_tokens, 20u);
+
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"{", "sg.json: not valid JSON"},
+        {"{}", "expected a JSON list"},
+        {"[1]", "sg.json: entry 0: not a JSON object"},
+        {"[{\"conversations\": [" + turn("human", p40) + ", " + turn("gpt", o20) + "]}, {}]",
+         "sg.json: entry 1: 'conversations' must be a list"},
+        {"[{\"conversations\": [{\"value\": 3}, {\"value\": \"x\"}]}]",
+         "entry 0: turn 0 must be an object with a string 'value'"},
+        {"[]", "sg.json: no usable conversation"},
+    };
+    for (const auto& [text, want] : bad) {
+        auto r = parse_sharegpt(text, "sg.json");
+        ASSERT_FALSE(r.ok()) << text;
+        EXPECT_NE(r.error().message.find(want), std::string::npos) << r.error().message;
+    }
+}
+
+// Sizes come from the dataset, in order and cycling: ten requests over two entries.
+TEST(Simulator, DatasetSetsTheRequestSizes) {
+    const fit::StepCost cost = make_cost();
+    Load l;
+    l.kind = Load::Kind::closed;
+    l.concurrency = 2;
+    l.requests = 10;
+    l.dataset = {{100, 10}, {300, 30}};
+    auto r = simulate(cost, vllm_engine(16, 1 << 16), l);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->requests_completed, 10u);
+    EXPECT_EQ(r->input_tokens, 5u * (100 + 300));
+    EXPECT_EQ(r->output_tokens, 5u * (10 + 30));
+}
+
 }  // namespace
 }  // namespace sparkctl::sim

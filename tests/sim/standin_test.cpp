@@ -9,6 +9,7 @@
 #include "model/catalog.h"
 #include "plan/plan_fixtures.h"
 #include "sim/standin.h"
+#include "sim/standin_request.h"
 
 namespace sparkctl::sim::standin {
 namespace {
@@ -66,6 +67,29 @@ TEST(StandinArgv, PrefixCachingFlagsPerEngine) {
     EXPECT_EQ(l->served_model_name, "x.gguf");
 }
 
+// Cached-token reporting and llama.cpp's optional endpoints, each engine's flag and default.
+TEST(StandinArgv, UsageDetailsAndOptionalEndpoints) {
+    auto v = parse_engine_argv(Engine::vllm, {"serve", "m"});
+    ASSERT_TRUE(v);
+    EXPECT_FALSE(v->report_cached_tokens);
+    EXPECT_TRUE(v->metrics_endpoint);
+    v = parse_engine_argv(Engine::vllm, {"serve", "m", "--enable-prompt-tokens-details"});
+    ASSERT_TRUE(v) << v.error().message;
+    EXPECT_TRUE(v->report_cached_tokens);
+    auto s = parse_engine_argv(Engine::sglang, {"--model-path", "m", "--enable-cache-report"});
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_TRUE(s->report_cached_tokens);
+    auto l = parse_engine_argv(Engine::llama_cpp, {"-m", "x.gguf"});
+    ASSERT_TRUE(l);
+    EXPECT_TRUE(l->report_cached_tokens);
+    EXPECT_FALSE(l->metrics_endpoint);
+    EXPECT_TRUE(l->slots_endpoint);
+    l = parse_engine_argv(Engine::llama_cpp, {"-m", "x.gguf", "--metrics", "--no-slots"});
+    ASSERT_TRUE(l) << l.error().message;
+    EXPECT_TRUE(l->metrics_endpoint);
+    EXPECT_FALSE(l->slots_endpoint);
+}
+
 TEST(StandinArgv, EqualsFormAndDefaults) {
     auto v =
         parse_engine_argv(Engine::vllm, {"serve", "org/m", "--port=9001", "--max-model-len=4096"});
@@ -112,6 +136,64 @@ TEST(StandinText, TokensCountAsTheFillerWrites) {
     EXPECT_EQ(count_tokens(text), 25u);
     EXPECT_EQ(filler_token(0), "The");
     EXPECT_EQ(filler_token(10), " The");
+}
+
+// Each engine's limits and refusals (src/sim/standin_request.h), on the engines' own boundaries.
+TEST(StandinRequest, LimitsAndRefusalsPerEngine) {
+    using nlohmann::json;
+    auto limits = [](Engine e, const json& body, bool chat, std::uint32_t prompt,
+                     std::optional<std::uint32_t> eos = std::nullopt) {
+        return request_limits(e, body, chat, 64, prompt, eos);
+    };
+    auto refusal = [](const std::variant<Limits, RequestError>& v) {
+        const auto* e = std::get_if<RequestError>(&v);
+        return e ? e->message : std::string();
+    };
+    // vLLM: max_tokens over what the context leaves; chat without a limit gets the rest.
+    auto v = limits(Engine::vllm, {{"max_tokens", 60}}, true, 10);
+    EXPECT_EQ(refusal(v).rfind("'max_tokens' or 'max_completion_tokens' is too large: 60.", 0), 0u)
+        << refusal(v);
+    v = limits(Engine::vllm, json::object(), true, 10);
+    ASSERT_TRUE(std::holds_alternative<Limits>(v));
+    EXPECT_EQ(std::get<Limits>(v).max_tokens, 54u);
+    v = limits(Engine::vllm, json::object(), false, 10);  // completions: 16
+    EXPECT_EQ(std::get<Limits>(v).max_tokens, 16u);
+    v = limits(Engine::vllm, {{"max_tokens", 4}, {"min_tokens", 5}}, true, 10);
+    EXPECT_EQ(refusal(v), "min_tokens must be less than or equal to max_tokens=4, got 5.");
+    // SGLang: prompt + max_tokens at the context is refused (>=).
+    auto s = limits(Engine::sglang, {{"max_tokens", 54}}, true, 10);
+    EXPECT_EQ(refusal(s).rfind("Requested token count exceeds the model's maximum context length "
+                               "of 64 tokens. You requested a total of 64 tokens",
+                               0),
+              0u)
+        << refusal(s);
+    s = limits(Engine::sglang, {{"max_tokens", 53}}, true, 10);
+    EXPECT_TRUE(std::holds_alternative<Limits>(s));
+    s = limits(Engine::sglang, json::object(), true, 64);
+    EXPECT_EQ(refusal(s),
+              "The input (64 tokens) is longer than the model's context length (64 "
+              "tokens).");
+    // llama.cpp: n_predict wins; a long limit is cut to the context; the prompt filling it is
+    // exceed_context_size_error with the counts.
+    auto l = limits(Engine::llama_cpp, {{"max_tokens", 9}, {"n_predict", 3}}, true, 10);
+    EXPECT_EQ(std::get<Limits>(l).max_tokens, 3u);
+    l = limits(Engine::llama_cpp, {{"max_tokens", 100}}, false, 10);
+    EXPECT_EQ(std::get<Limits>(l).max_tokens, 54u);
+    l = limits(Engine::llama_cpp, json::object(), true, 64);
+    const auto* e = std::get_if<RequestError>(&l);
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->type, "exceed_context_size_error");
+    EXPECT_EQ(e->extra["n_prompt_tokens"], 64);
+    // The simulated EOS: honoured unless ignore_eos, never before min_tokens (not llama.cpp's).
+    v = limits(Engine::vllm, {{"max_tokens", 10}}, true, 5, 4);
+    EXPECT_EQ(std::get<Limits>(v).produce, 4u);
+    v = limits(Engine::vllm, {{"max_tokens", 10}, {"ignore_eos", true}}, true, 5, 4);
+    EXPECT_EQ(std::get<Limits>(v).produce, 10u);
+    v = limits(Engine::vllm, {{"max_tokens", 10}, {"min_tokens", 7}}, true, 5, 4);
+    EXPECT_EQ(std::get<Limits>(v).produce, 7u);
+    l = limits(Engine::llama_cpp, {{"max_tokens", 10}, {"min_tokens", 7}}, true, 5, 4);
+    EXPECT_EQ(std::get<Limits>(l).produce, 4u);
+    EXPECT_FALSE(refusal(limits(Engine::vllm, {{"ignore_eos", "yes"}}, true, 5)).empty());
 }
 
 }  // namespace
