@@ -31,6 +31,7 @@ const Command kCommands[] = {
     {"project", "Workspace projects, index and saved plans (R-WS-1..4)", setup_project},
     {"activity", "Activity log rendered into CLAUDE.md (R-WS-5)", setup_activity},
     {"dev", "Developer tools (make-gguf: random-weight GGUF models for testing)", setup_dev},
+    {"bench", "Load-test an OpenAI-compatible endpoint (R-OPS-2 checked)", setup_bench},
 };
 
 bool wants_json(int argc, char** argv) {

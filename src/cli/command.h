@@ -70,5 +70,6 @@ Action setup_plan(CLI::App& app, Context& ctx);
 Action setup_project(CLI::App& app, Context& ctx);
 Action setup_simulate(CLI::App& app, Context& ctx);
 Action setup_activity(CLI::App& app, Context& ctx);
+Action setup_bench(CLI::App& app, Context& ctx);
 
 }  // namespace sparkctl::cli
