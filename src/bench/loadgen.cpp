@@ -201,7 +201,7 @@ PointResult run_point(net::Client& client, const RunOptions& o, const sim::Load&
             auto fed = f->parser.feed(data, [&](const net::SseEvent& e) { on_event(*f, e, at); });
             if (!fed && f->rec.error.empty()) f->rec.error = "SSE: " + fed.error().message;
         };
-        cb.on_done = [&, f, i, origin, keep](base::Result<void> result) {
+        cb.on_done = [&, f, i, origin, keep, stream](base::Result<void> result) {
             const auto end = Clock::now();
             RequestRecord& rec = f->rec;
             rec.e2e_ms = ms_between(f->sent, end);

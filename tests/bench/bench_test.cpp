@@ -272,6 +272,31 @@ TEST(BenchLoadgen, ClosedLoopAgainstTheStandinMeetsItsSchedule) {
     EXPECT_TRUE(sum.simulated);
 }
 
+// Regression: on_done read the stream flag through a dangling reference, so under load some
+// streamed responses were parsed as whole ones ("response is not a JSON object").
+TEST(BenchLoadgen, ManyStreamsAtFullSpeedAllSucceed) {
+    InProcessStandin s(Engine::vllm, false, "fixed:0,0");
+    net::Client client;
+    sim::Load load;
+    load.concurrency = 16;
+    load.prompt_tokens = {sim::Distribution::Kind::fixed, 4, 0};
+    load.output_tokens = {sim::Distribution::Kind::fixed, 32, 0};
+    auto specs =
+        bench::build_specs(client, s.ep, "", Engine::vllm, "test-model", load, 300, 2, "r");
+    ASSERT_TRUE(specs) << specs.error().message;
+    bench::RunOptions o;
+    o.endpoint = s.ep;
+    o.model = "test-model";
+    o.engine = Engine::vllm;
+    o.request_timeout_ms = 20'000;
+    const bench::PointResult r = bench::run_point(client, o, load, specs->specs, 0);
+    ASSERT_EQ(r.records.size(), 300u);
+    for (const bench::RequestRecord& rec : r.records) {
+        ASSERT_TRUE(rec.ok) << rec.error;
+        EXPECT_EQ(rec.output_tokens, 32u);
+    }
+}
+
 TEST(BenchLoadgen, RefusedConnectionsAreErrorsNotHangs) {
     net::Client client;
     sim::Load load;
