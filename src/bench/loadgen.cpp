@@ -120,8 +120,10 @@ base::Result<Endpoint> parse_url(std::string_view url) {
     std::string_view hostport = rest.substr(0, slash);
     std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
     if (hostport.empty()) return bad("no host");
+    // "[::1]:8000": the port follows the bracket; a bare IPv6 address needs the brackets.
+    const std::size_t bracket = hostport.rfind(']');
     const std::size_t colon = hostport.rfind(':');
-    if (colon != std::string_view::npos && hostport.find(']') == std::string_view::npos) {
+    if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
         const std::string p(hostport.substr(colon + 1));
         char* end = nullptr;
         const long port = std::strtol(p.c_str(), &end, 10);
@@ -130,6 +132,9 @@ base::Result<Endpoint> parse_url(std::string_view url) {
         }
         e.port = static_cast<std::uint16_t>(port);
         hostport = hostport.substr(0, colon);
+    }
+    if (hostport.size() > 2 && hostport.front() == '[' && hostport.back() == ']') {
+        hostport = hostport.substr(1, hostport.size() - 2);
     }
     if (hostport.empty()) return bad("no host");
     e.host = std::string(hostport);

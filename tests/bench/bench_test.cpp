@@ -159,6 +159,10 @@ TEST(BenchUrl, Parses) {
     ASSERT_TRUE(b);
     EXPECT_EQ(b->port, 80);
     EXPECT_EQ(b->prefix, "/engines/a");
+    auto v6 = bench::parse_url("http://[::1]:8001");
+    ASSERT_TRUE(v6);
+    EXPECT_EQ(v6->host, "::1");
+    EXPECT_EQ(v6->port, 8001);
     for (const char* bad : {"https://x", "ftp://x", "http://", "http://x:0", "http://x:99999",
                             "http://x:12ab", "127.0.0.1:8000"}) {
         auto r = bench::parse_url(bad);
