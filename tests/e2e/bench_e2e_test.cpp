@@ -154,6 +154,17 @@ TEST(BenchE2e, SweepsSloAndBadInput) {
                                   "--output-tokens", "2", "--slo", "ttft_p50<=60s", "--json"});
     EXPECT_EQ(met.exit_code, 0) << met.err;
     EXPECT_EQ(met.json()["slo_met"], true);
+    const RunResult reps = sb.run({"bench", "run", t.url, "--requests", "2", "--prompt-tokens", "8",
+                                   "--output-tokens", "2", "--repeats", "2", "--json"});
+    EXPECT_EQ(reps.exit_code, 0) << reps.err;
+    EXPECT_EQ(reps.json()["repeats"].size(), 2u);
+    EXPECT_EQ(reps.json()["completed"], 4);  // the repeats pooled
+    EXPECT_TRUE(reps.json()["output_tokens_per_s_cv"].is_number());
+    const RunResult none =
+        sb.run({"bench", "run", t.url, "--concurrency", "1", "--requests", "2", "--prompt-tokens",
+                "8", "--output-tokens", "2", "--slo", "ttft_p50<=1ms", "--find-max", "--json"});
+    EXPECT_EQ(none.exit_code, 4) << none.err;
+    EXPECT_TRUE(none.json()["find_max"]["max"].is_null());
     const RunResult bad = sb.run({"bench", "run", "https://x", "--json"});
     EXPECT_EQ(bad.exit_code, 2);
     EXPECT_NE(bad.json()["error"]["message"].get<std::string>().find("https"), std::string::npos);
