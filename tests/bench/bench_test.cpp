@@ -50,6 +50,21 @@ TEST(EngineMetrics, VllmSettingMissingIsAnError) {
     EXPECT_NE(s.error().message.find("cache_config_info"), std::string::npos);
 }
 
+TEST(EngineMetrics, RealLlamaServerPages) {
+    // This llama-server lists only sampling parameters in /props: the setting is not shown.
+    auto props =
+        engines::llamacpp_prefix_cache_setting(fixture("llamacpp-80fb11a-props.json"), "p");
+    ASSERT_TRUE(props) << props.error().message;
+    EXPECT_FALSE(*props);
+    EXPECT_EQ(engines::engine_from_models(fixture("llamacpp-80fb11a-models.json")),
+              Engine::llama_cpp);
+    // Its /metrics is not vLLM's: no cache_config_info, and no vLLM counters.
+    EXPECT_FALSE(engines::vllm_prefix_cache_setting(fixture("llamacpp-80fb11a-metrics.txt"), "m"));
+    auto c = engines::vllm_prefix_cache_counters(fixture("llamacpp-80fb11a-metrics.txt"), "m");
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_FALSE(c->hit_tokens);
+}
+
 TEST(EngineMetrics, VllmSettingLabels) {
     auto on = engines::vllm_prefix_cache_setting(
         "vllm:cache_config_info{block_size=\"16\",enable_prefix_caching=\"True\"} 1\n", "m");
