@@ -33,6 +33,7 @@ const Command kCommands[] = {
     {"dev", "Developer tools (make-gguf: random-weight GGUF models for testing)", setup_dev},
     {"doctor", "Is this box set up right? Swap, memory, driver, engines, docker, fabric",
      setup_doctor},
+    {"bench", "Load-test an OpenAI-compatible endpoint (R-OPS-2 checked)", setup_bench},
 };
 
 bool wants_json(int argc, char** argv) {

@@ -71,5 +71,6 @@ Action setup_project(CLI::App& app, Context& ctx);
 Action setup_simulate(CLI::App& app, Context& ctx);
 Action setup_activity(CLI::App& app, Context& ctx);
 Action setup_doctor(CLI::App& app, Context& ctx);
+Action setup_bench(CLI::App& app, Context& ctx);
 
 }  // namespace sparkctl::cli

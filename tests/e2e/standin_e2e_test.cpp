@@ -21,6 +21,7 @@
 #include "net/client.h"
 #include "net/sse.h"
 #include "support/sandbox.h"
+#include "support/standin_process.h"
 #include "support/temp_dir.h"
 
 namespace sparkctl::test {
@@ -28,77 +29,6 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// A `sparkctl simulate serve` child in its own process group; killed at the end.
-class Standin {
-  public:
-    explicit Standin(const std::vector<std::string>& args) {
-        int fds[2];
-        if (pipe(fds) != 0) return;
-        pid_ = fork();
-        if (pid_ == 0) {
-            setpgid(0, 0);
-            dup2(fds[1], 2);
-            close(fds[0]);
-            close(fds[1]);
-            setenv("HOME", home_.path().c_str(), 1);
-            setenv("XDG_CONFIG_HOME", (home_.path() / ".config").c_str(), 1);
-            unsetenv("SPARKCTL_CONFIG");
-            unsetenv("SPARKCTL_HARDWARE");
-            std::vector<std::string> all{sparkctl_binary().string(), "simulate", "serve"};
-            all.insert(all.end(), args.begin(), args.end());
-            std::vector<char*> argv;
-            for (std::string& s : all) argv.push_back(s.data());
-            argv.push_back(nullptr);
-            execv(argv[0], argv.data());
-            _exit(127);
-        }
-        close(fds[1]);
-        err_ = fdopen(fds[0], "r");
-    }
-    ~Standin() {
-        if (pid_ > 0) {
-            kill(-pid_, SIGKILL);
-            waitpid(pid_, nullptr, 0);
-        }
-        if (err_) std::fclose(err_);
-    }
-    Standin(const Standin&) = delete;
-    Standin& operator=(const Standin&) = delete;
-
-    // Reads stderr until the line naming the port (`marker` then the port); 0 when the process
-    // ends first. Lines read are kept in log().
-    std::uint16_t wait_port(const std::string& marker) {
-        char line[4096];
-        while (err_ && std::fgets(line, sizeof line, err_)) {
-            log_ += line;
-            const std::string l(line);
-            if (auto at = l.find(marker); at != std::string::npos) {
-                return static_cast<std::uint16_t>(std::atoi(l.c_str() + at + marker.size()));
-            }
-        }
-        return 0;
-    }
-    // The exit status once the process ends (-1 after 20 s).
-    int wait_exit() {
-        for (int i = 0; i < 2000; ++i) {
-            int st = 0;
-            if (waitpid(pid_, &st, WNOHANG) == pid_) {
-                pid_ = -1;
-                return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        return -1;
-    }
-    const std::string& log() const { return log_; }
-
-  private:
-    TempDir home_{"standin_e2e"};
-    pid_t pid_ = -1;
-    FILE* err_ = nullptr;
-    std::string log_;
-};
 
 net::Response post(net::Client& c, std::uint16_t port, const std::string& target, const json& body,
                    net::Headers headers = {}) {

@@ -1,0 +1,107 @@
+#include "bench/summary.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace sparkctl::bench {
+
+namespace {
+
+std::optional<net::Stats> stats_of(std::vector<double> v) {
+    if (v.empty()) return std::nullopt;
+    auto s = net::summarize(std::move(v));
+    if (!s) return std::nullopt;
+    return *s;
+}
+
+// The value of a request's own metric that an SLO term limits.
+std::optional<double> own_value(const RequestRecord& r, const sim::SloTerm& t) {
+    if (t.metric == "ttft") return r.ttft_ms;
+    if (t.metric == "e2e") return r.e2e_ms;
+    if (t.metric == "queue") return r.queue_ms;
+    if (r.output_tokens < 2) return std::nullopt;  // tpot, itl: no second token
+    return (r.e2e_ms - r.ttft_ms) / double(r.output_tokens - 1);
+}
+
+}  // namespace
+
+Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo) {
+    Summary out;
+    std::vector<double> ttft, tpot, itl, e2e, queue, gaps, sched_ttft, sched_itl;
+    std::vector<double> deviation;
+    std::set<std::string> seen_errors;
+    std::uint64_t good = 0;
+    bool all_simulated = !point.records.empty();
+    for (const RequestRecord& r : point.records) {
+        all_simulated = all_simulated && r.simulated;
+        if (!r.ok) {
+            ++out.errors;
+            if (out.error_samples.size() < 5 && seen_errors.insert(r.error).second) {
+                out.error_samples.push_back(r.error);
+            }
+            continue;
+        }
+        ++out.s.requests_completed;
+        out.output_tokens += r.output_tokens;
+        out.prompt_tokens += r.usage_prompt_tokens.value_or(r.prompt_tokens_built);
+        ttft.push_back(r.ttft_ms);
+        e2e.push_back(r.e2e_ms);
+        queue.push_back(r.queue_ms);
+        if (r.output_tokens > 1)
+            tpot.push_back((r.e2e_ms - r.ttft_ms) / double(r.output_tokens - 1));
+        if (!r.chunk_gap_ms.empty()) {
+            const double per_gap = r.output_tokens > 1
+                                       ? double(r.output_tokens - 1) / double(r.chunk_gap_ms.size())
+                                       : 1.0;
+            for (double g : r.chunk_gap_ms) {
+                gaps.push_back(g);
+                itl.push_back(g / std::max(per_gap, 1e-9));
+            }
+        }
+        if (r.usage_prompt_tokens && r.prompt_tokens_built > 0) {
+            deviation.push_back((double(*r.usage_prompt_tokens) - r.prompt_tokens_built) /
+                                r.prompt_tokens_built);
+        }
+        if (r.cache_n) out.cache_n_total = out.cache_n_total.value_or(0) + *r.cache_n;
+        if (r.scheduled_ttft_ms) sched_ttft.push_back(*r.scheduled_ttft_ms);
+        if (r.scheduled_itl_ms) sched_itl.push_back(*r.scheduled_itl_ms);
+        bool meets = true;
+        for (const sim::SloTerm& t : slo) {
+            const auto v = own_value(r, t);
+            if (v && *v > t.limit_ms) meets = false;
+        }
+        if (meets) ++good;
+    }
+    out.simulated = all_simulated;
+    out.s.ttft_ms = stats_of(std::move(ttft));
+    out.s.tpot_ms = stats_of(std::move(tpot));
+    out.s.itl_ms = stats_of(std::move(itl));
+    out.s.e2e_ms = stats_of(std::move(e2e));
+    out.s.queue_ms = stats_of(std::move(queue));
+    out.chunk_gap_ms = stats_of(std::move(gaps));
+    out.scheduled_ttft_ms = stats_of(std::move(sched_ttft));
+    out.scheduled_itl_ms = stats_of(std::move(sched_itl));
+    out.duration_s = point.duration_s;
+    if (point.duration_s > 0) {
+        out.s.output_tokens_per_s = double(out.output_tokens) / point.duration_s;
+        out.s.total_tokens_per_s = double(out.output_tokens + out.prompt_tokens) / point.duration_s;
+        out.s.requests_per_s = double(out.s.requests_completed) / point.duration_s;
+        if (!slo.empty()) out.goodput_requests_per_s = double(good) / point.duration_s;
+    }
+    if (out.s.tpot_ms && out.s.tpot_ms->mean > 0) {
+        out.s.output_tokens_per_s_per_user = 1000 / out.s.tpot_ms->mean;
+    }
+    if (!deviation.empty()) {
+        double sum = 0, mx = 0;
+        for (double d : deviation) {
+            sum += std::abs(d);
+            mx = std::max(mx, std::abs(d));
+        }
+        out.prompt_tokens_deviation_mean = sum / double(deviation.size());
+        out.prompt_tokens_deviation_max = mx;
+    }
+    return out;
+}
+
+}  // namespace sparkctl::bench

@@ -1,0 +1,47 @@
+// A point's measurements summarized: the statistics shape of each latency (net::Stats), the
+// throughputs as `vllm bench serve` defines them, SLO checks and goodput. Pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "bench/loadgen.h"
+#include "net/stats.h"
+#include "sim/report.h"
+#include "sim/workload.h"
+
+namespace sparkctl::bench {
+
+struct Summary {
+    // ttft/tpot/itl/e2e/queue, throughputs and requests_completed, in simulate's shape so the
+    // SLO checks and the predictions compare field by field (sim::slo_met).
+    sim::Summary s;
+    std::optional<net::Stats> chunk_gap_ms;  // between SSE content chunks
+    std::uint64_t errors = 0;
+    std::vector<std::string> error_samples;  // the first few distinct messages
+    std::uint64_t output_tokens = 0;
+    std::uint64_t prompt_tokens = 0;  // as the engine counted them (usage), else as built
+    double duration_s = 0;
+    // usage.prompt_tokens against the length built: mean and largest |relative deviation|.
+    std::optional<double> prompt_tokens_deviation_mean;
+    std::optional<double> prompt_tokens_deviation_max;
+    // Requests whose own TTFT, TPOT, E2E and queue time meet every --slo term's limit, per
+    // second of the run (vllm bench serve's goodput, V:vllm/benchmarks/serve.py
+    // calculate_metrics with --goodput); nullopt without --slo.
+    std::optional<double> goodput_requests_per_s;
+    std::optional<std::uint64_t> cache_n_total;  // llama.cpp timings.cache_n over the requests
+    // The stand-in's own schedule (X-Sparkctl-Scheduled-*), when the target sent it.
+    std::optional<net::Stats> scheduled_ttft_ms;
+    std::optional<net::Stats> scheduled_itl_ms;
+    bool simulated = false;  // every response carried X-Sparkctl-Simulated: 1
+};
+
+// TTFT: send to first content chunk; TPOT: (e2e - ttft) / (output tokens - 1), for requests of
+// at least two tokens (V:vllm/benchmarks/serve.py); ITL per token: each chunk gap divided by
+// the mean tokens per gap of its request (a chunk may carry several tokens; usage tells how many
+// in all); chunk_gap_ms: the gaps as they came; output_tokens_per_s: output tokens of successful
+// requests over the time from the first send to the last completion.
+Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo);
+
+}  // namespace sparkctl::bench

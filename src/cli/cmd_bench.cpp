@@ -1,0 +1,511 @@
+// sparkctl bench run URL: load tests of an OpenAI-compatible endpoint (src/bench/,
+// docs/dev/bench.md): the workload vocabulary of simulate, per-SSE-event timing, and the R-OPS-2
+// prefix-cache guard checked against the engine's own pages.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/exit_status.h"
+#include "bench/loadgen.h"
+#include "bench/probe.h"
+#include "bench/summary.h"
+#include "cli/command.h"
+#include "sim/report.h"
+#include "sim/workload.h"
+
+namespace sparkctl::cli {
+
+namespace {
+
+using nlohmann::json;
+
+struct RunArgs {
+    std::string url;
+    std::string model;
+    std::string api_key;
+    std::string concurrency;
+    std::string rate;
+    std::string arrivals = "poisson";
+    double think_s = 0;
+    std::string prompt_tokens = "512";
+    std::string output_tokens = "256";
+    std::string trace;
+    std::optional<std::uint64_t> requests;
+    std::optional<double> duration_s;
+    std::uint64_t seed = 0;
+    std::string slo;
+    bool find_max = false;
+    std::uint32_t repeats = 1;
+    std::uint32_t warmup = 1;
+    bool no_stream = false;
+    bool allow_prefix_cache = false;
+    double request_timeout_s = 300;
+};
+
+json stats_json(const std::optional<net::Stats>& s) {
+    if (!s) return nullptr;
+    return {{"mean", s->mean}, {"p50", s->p50}, {"p90", s->p90},
+            {"p95", s->p95},   {"p99", s->p99}, {"p99_9", s->p99_9}};
+}
+
+json opt(const std::optional<double>& x) { return x ? json(*x) : json(nullptr); }
+
+// One measured load point (its repeats pooled).
+struct Point {
+    double load = 0;
+    bench::Summary summary;
+    std::vector<bench::Summary> repeats;  // each repeat alone, when there are several
+    std::optional<double> prefix_cache_hits;
+    bool slo_met = true;
+    std::string slo_failed;
+};
+
+// ninja's LinePrinter idea: one rewritten line on a terminal, plain lines otherwise.
+class Progress {
+  public:
+    Progress() : tty_(isatty(fileno(stderr)) == 1) {}
+    void update(const std::string& line) {
+        if (tty_) {
+            std::fprintf(stderr, "\r%s\033[K", line.c_str());
+        } else if (++calls_ % 10 == 0) {
+            std::fprintf(stderr, "%s\n", line.c_str());
+        }
+        std::fflush(stderr);
+    }
+    void line(const std::string& text) {
+        std::fprintf(stderr, tty_ ? "\r%s\033[K\n" : "%s\n", text.c_str());
+        std::fflush(stderr);
+    }
+
+  private:
+    bool tty_;
+    std::uint64_t calls_ = 0;
+};
+
+std::string random_nonce() {
+    std::random_device rd;
+    return fmt::format("{:08x}", rd());
+}
+
+int run_bench(Context& c, RunArgs& a) {
+    // ---- The workload (bad input: exit 2), as simulate reads it.
+    sim::Load load;
+    load.seed = a.seed;
+    load.think_s = a.think_s;
+    load.requests = a.requests;
+    load.duration_s = a.duration_s;
+    auto pd = sim::parse_distribution("--prompt-tokens", a.prompt_tokens);
+    if (!pd) return c.out.fail(pd.error());
+    auto od = sim::parse_distribution("--output-tokens", a.output_tokens);
+    if (!od) return c.out.fail(od.error());
+    load.prompt_tokens = *pd;
+    load.output_tokens = *od;
+    auto arr = sim::parse_arrivals(a.arrivals);
+    if (!arr) return c.out.fail(arr.error());
+    load.arrivals = *arr;
+    if (!a.concurrency.empty() + !a.rate.empty() + !a.trace.empty() > 1) {
+        return c.out.fail(base::kExitBadInput,
+                          "--concurrency, --rate and --trace are exclusive: give one");
+    }
+    std::vector<double> loads{1};
+    std::string load_name = "concurrency";
+    if (!a.rate.empty()) {
+        auto l = sim::parse_load_list("--rate", a.rate, false);
+        if (!l) return c.out.fail(l.error());
+        loads = *l;
+        load_name = "rate_per_s";
+        load.kind = sim::Load::Kind::open;
+    } else if (!a.trace.empty()) {
+        auto t = sim::load_trace(a.trace);
+        if (!t) return c.out.fail(t.error());
+        load.trace = std::move(*t);
+        load_name = "trace";
+        load.kind = sim::Load::Kind::trace;
+    } else if (!a.concurrency.empty()) {
+        auto l = sim::parse_load_list("--concurrency", a.concurrency, true);
+        if (!l) return c.out.fail(l.error());
+        loads = *l;
+    }
+    std::vector<sim::SloTerm> slo;
+    if (!a.slo.empty()) {
+        auto s = sim::parse_slo(a.slo);
+        if (!s) return c.out.fail(s.error());
+        slo = *s;
+    }
+    if (a.find_max && (slo.empty() || load.kind == sim::Load::Kind::trace)) {
+        return c.out.fail(base::kExitBadInput,
+                          "--find-max needs --slo and --concurrency or --rate");
+    }
+    auto ep = bench::parse_url(a.url);
+    if (!ep) return c.out.fail(ep.error());
+
+    // ---- The target: engine, model, R-OPS-2.
+    net::Client client;
+    auto info = bench::detect(client, *ep, a.api_key);
+    if (!info) return c.out.fail(base::kExitFailure, "bench run: " + info.error().message);
+    if (a.model.empty()) {
+        if (info->models.empty()) {
+            return c.out.fail(base::kExitBadInput, "bench run: --model is required (" + ep->url +
+                                                       "/v1/models lists no model)");
+        }
+        a.model = info->models.front();
+    }
+    const bench::CacheCheck cache = bench::check_prefix_cache(client, *ep, a.api_key, info->engine);
+    std::string invalid_reason;
+    if (cache.state == bench::CacheCheck::State::on) {
+        invalid_reason = "R-OPS-2: prefix caching is on (" + cache.evidence + ")";
+    } else if (cache.state == bench::CacheCheck::State::unverified) {
+        invalid_reason = "R-OPS-2: prefix caching " + cache.evidence;
+    }
+
+    bench::RunOptions ro;
+    ro.endpoint = *ep;
+    ro.model = a.model;
+    ro.api_key = a.api_key;
+    ro.engine = info->engine;
+    ro.stream = !a.no_stream;
+    ro.cache_prompt_off = cache.per_request_off && !a.allow_prefix_cache;
+    ro.request_timeout_ms = static_cast<int>(a.request_timeout_s * 1000);
+    Progress progress;
+
+    const std::uint64_t default_requests = 1000;  // vllm bench serve's --num-prompts default
+    auto spec_count = [&](double x) -> std::uint64_t {
+        if (load.kind == sim::Load::Kind::trace) return load.trace.size();
+        if (a.requests) return *a.requests;
+        if (!a.duration_s) return default_requests;
+        // --duration alone: enough for the whole time (a cap bounds memory).
+        const double n = load.kind == sim::Load::Kind::open ? x * *a.duration_s * 2 + 64 : 1e5;
+        return static_cast<std::uint64_t>(std::min(n, 1e5));
+    };
+    const std::string nonce = random_nonce();
+    std::uint64_t point_no = 0;
+    std::optional<double> total_hits;
+    bool tokenized = true;
+
+    auto run_point = [&](double x) -> base::Result<Point> {
+        Point pt;
+        pt.load = x;
+        sim::Load l = load;
+        if (l.kind == sim::Load::Kind::closed) l.concurrency = static_cast<std::uint32_t>(x);
+        if (l.kind == sim::Load::Kind::open) l.rate_per_s = x;
+        bench::PointResult pooled;
+        for (std::uint32_t r = 0; r < a.repeats; ++r) {
+            auto specs = bench::build_specs(client, *ep, a.api_key, info->engine, a.model, l,
+                                            spec_count(x) + a.warmup, a.seed + r,
+                                            nonce + "-" + std::to_string(point_no++));
+            if (!specs) return specs.error();
+            tokenized = tokenized && specs->tokenized;
+            // The warm-up requests are the first specs; the driver takes them in order.
+            const std::string label = load.kind == sim::Load::Kind::trace
+                                          ? std::string("trace")
+                                          : fmt::format("{} {:g}", load_name, x);
+            ro.progress = [&progress, label, r, n = specs->specs.size() - a.warmup,
+                           reps = a.repeats](std::uint64_t done, std::uint64_t errors,
+                                             std::uint64_t sent) {
+                progress.update(fmt::format("bench: {}{}: {}/{} done, {} errors, {} in flight",
+                                            label,
+                                            reps > 1 ? fmt::format(" (repeat {})", r + 1) : "",
+                                            done, n, errors, sent - done));
+            };
+            std::vector<bench::RequestSpec> measured(specs->specs.begin() + a.warmup,
+                                                     specs->specs.end());
+            std::vector<bench::RequestSpec> warm(specs->specs.begin(),
+                                                 specs->specs.begin() + a.warmup);
+            bench::PointResult res;
+            if (!warm.empty()) {
+                sim::Load one;
+                one.kind = sim::Load::Kind::closed;
+                one.concurrency = 1;
+                bench::RunOptions quiet = ro;
+                quiet.progress = nullptr;
+                (void)bench::run_point(client, quiet, one, warm, 0);
+            }
+            res = bench::run_point(client, ro, l, measured, 0);
+            const bench::Summary one = bench::summarize(res, slo);
+            progress.line(fmt::format("bench: {}: {} completed, {} errors, {:.1f} output tok/s",
+                                      label, one.s.requests_completed, one.errors,
+                                      one.s.output_tokens_per_s));
+            if (a.repeats > 1) pt.repeats.push_back(one);
+            // Pooled: the repeats' requests, their durations added.
+            const double offset = pooled.duration_s;
+            for (bench::RequestRecord& rec : res.records) {
+                rec.sent_s += offset;
+                rec.done_s += offset;
+                pooled.records.push_back(std::move(rec));
+            }
+            pooled.duration_s += res.duration_s;
+        }
+        pt.summary = bench::summarize(pooled, slo);
+        pt.prefix_cache_hits = bench::prefix_cache_hits(client, *ep, a.api_key, info->engine, cache,
+                                                        pt.summary.cache_n_total);
+        if (pt.prefix_cache_hits) total_hits = total_hits.value_or(0) + *pt.prefix_cache_hits;
+        if (!slo.empty()) pt.slo_met = sim::slo_met(pt.summary.s, slo, &pt.slo_failed);
+        return pt;
+    };
+
+    std::vector<Point> points;
+    json find_max_doc;
+    if (a.find_max) {
+        // Double from the first load until the SLO breaks, then bisect between the last load
+        // that met it and the first that did not (whole users for --concurrency; 1% of the
+        // bracket for --rate).
+        const bool closed = load.kind == sim::Load::Kind::closed;
+        json tried = json::array();
+        std::optional<double> best, bad;
+        auto check = [&](double x) -> base::Result<bool> {
+            auto pt = run_point(x);
+            if (!pt) return pt.error();
+            const bool ok = pt->slo_met;
+            tried.push_back({{load_name, x},
+                             {"slo_met", ok},
+                             {"output_tokens_per_s", pt->summary.s.output_tokens_per_s}});
+            points.push_back(std::move(*pt));
+            return ok;
+        };
+        double x = loads.front();
+        for (int doubling = 0; doubling < 12; ++doubling, x *= 2) {
+            auto ok = check(x);
+            if (!ok) return c.out.fail(ok.error());
+            if (!*ok) {
+                bad = x;
+                break;
+            }
+            best = x;
+        }
+        if (bad) {
+            double lo = best.value_or(0), hi = *bad;
+            const double step = closed ? 1 : std::max(hi * 0.01, 1e-6);
+            while (hi - lo > step) {
+                const double mid = closed ? std::floor((lo + hi) / 2) : (lo + hi) / 2;
+                if (mid <= lo || mid <= 0) break;
+                auto ok = check(mid);
+                if (!ok) return c.out.fail(ok.error());
+                (*ok ? lo : hi) = mid;
+                if (*ok) best = mid;
+            }
+        }
+        find_max_doc = {
+            {"load", load_name}, {"max", best ? json(*best) : json(nullptr)}, {"tried", tried}};
+        std::sort(points.begin(), points.end(),
+                  [](const Point& p, const Point& q) { return p.load < q.load; });
+    } else {
+        for (double x : loads) {
+            auto pt = run_point(x);
+            if (!pt) return c.out.fail(pt.error());
+            points.push_back(std::move(*pt));
+        }
+    }
+
+    // ---- Validity: the setting, then the counters.
+    if (invalid_reason.empty() && total_hits && *total_hits > 0) {
+        invalid_reason = fmt::format("R-OPS-2: {:g} prefix-cache hits during the run", *total_hits);
+    }
+    if (!total_hits && invalid_reason.empty()) {
+        invalid_reason = "R-OPS-2: prefix-cache hits unverified (no counter could be read)";
+    }
+    const bool cache_study = a.allow_prefix_cache && !invalid_reason.empty();
+    const bool valid = invalid_reason.empty() || a.allow_prefix_cache;
+
+    auto point_json = [&](const Point& pt) {
+        const bench::Summary& s = pt.summary;
+        json j = {{"ttft_ms", stats_json(s.s.ttft_ms)},
+                  {"tpot_ms", stats_json(s.s.tpot_ms)},
+                  {"itl_ms", stats_json(s.s.itl_ms)},
+                  {"chunk_gap_ms", stats_json(s.chunk_gap_ms)},
+                  {"e2e_ms", stats_json(s.s.e2e_ms)},
+                  {"queue_ms", stats_json(s.s.queue_ms)},
+                  {"output_tokens_per_s", s.s.output_tokens_per_s},
+                  {"output_tokens_per_s_per_user", s.s.output_tokens_per_s_per_user},
+                  {"total_tokens_per_s", s.s.total_tokens_per_s},
+                  {"requests_per_s", s.s.requests_per_s},
+                  {"completed", s.s.requests_completed},
+                  {"errors", s.errors},
+                  {"error_samples", s.error_samples},
+                  {"output_tokens", s.output_tokens},
+                  {"prompt_tokens", s.prompt_tokens},
+                  {"duration_s", s.duration_s},
+                  {"prompt_tokens_deviation_mean", opt(s.prompt_tokens_deviation_mean)},
+                  {"prompt_tokens_deviation_max", opt(s.prompt_tokens_deviation_max)},
+                  {"prefix_cache_hits", opt(pt.prefix_cache_hits)},
+                  {"predicted", nullptr},
+                  {"error_ratio", nullptr}};
+        if (load.kind != sim::Load::Kind::trace) j[load_name] = pt.load;
+        if (!slo.empty()) {
+            j["slo_met"] = pt.slo_met;
+            j["goodput_requests_per_s"] = opt(s.goodput_requests_per_s);
+        }
+        if (s.scheduled_ttft_ms || s.scheduled_itl_ms) {
+            j["scheduled"] = {{"ttft_ms", stats_json(s.scheduled_ttft_ms)},
+                              {"itl_ms", stats_json(s.scheduled_itl_ms)}};
+        }
+        if (!pt.repeats.empty()) {
+            json reps = json::array();
+            std::vector<double> tput;
+            for (const bench::Summary& r : pt.repeats) {
+                tput.push_back(r.s.output_tokens_per_s);
+                reps.push_back({{"output_tokens_per_s", r.s.output_tokens_per_s},
+                                {"requests_per_s", r.s.requests_per_s},
+                                {"ttft_ms_p50", r.s.ttft_ms ? json(r.s.ttft_ms->p50) : json()},
+                                {"completed", r.s.requests_completed},
+                                {"errors", r.errors}});
+            }
+            double mean = 0, var = 0;
+            for (double t : tput) mean += t / double(tput.size());
+            for (double t : tput) var += (t - mean) * (t - mean) / double(tput.size() - 1);
+            j["repeats"] = reps;
+            j["output_tokens_per_s_cv"] = mean > 0 ? json(std::sqrt(var) / mean) : json(nullptr);
+        }
+        return j;
+    };
+
+    json doc;
+    doc["run_id"] = nullptr;
+    doc["endpoint"] = ep->url;
+    doc["model"] = a.model;
+    doc["engine"] = info->engine ? json(engines::to_string(*info->engine)) : json(nullptr);
+    doc["engine_version"] =
+        info->engine_version.empty() ? json(nullptr) : json(info->engine_version);
+    doc["engine_detected_from"] = info->detected_from;
+    doc["simulated"] = info->simulated;
+    doc["valid"] = valid;
+    doc["invalid_reason"] = invalid_reason.empty() ? json(nullptr) : json(invalid_reason);
+    doc["prefix_cache_study"] = cache_study;
+    doc["prefix_cache_setting"] = {
+        {"state", cache.state == bench::CacheCheck::State::off  ? "off"
+                  : cache.state == bench::CacheCheck::State::on ? "on"
+                                                                : "unverified"},
+        {"evidence", cache.evidence}};
+    doc["prefix_cache_hits"] = opt(total_hits);
+    doc["prompt_tokens_exact"] = tokenized;
+    doc["workload"] = {{"mode", load.kind == sim::Load::Kind::closed ? "closed"
+                                : load.kind == sim::Load::Kind::open ? "open"
+                                                                     : "trace"},
+                       {"prompt_tokens", a.prompt_tokens},
+                       {"output_tokens", a.output_tokens},
+                       {"arrivals", a.arrivals},
+                       {"think_s", a.think_s},
+                       {"requests", a.requests ? json(*a.requests) : json(nullptr)},
+                       {"duration_s", a.duration_s ? json(*a.duration_s) : json(nullptr)},
+                       {"warmup", a.warmup},
+                       {"repeats", a.repeats},
+                       {"stream", !a.no_stream},
+                       {"seed", a.seed}};
+    if (points.size() == 1) {
+        const json one = point_json(points[0]);
+        for (const auto& [k, v] : one.items()) doc[k] = v;
+    } else {
+        json sweep = json::array();
+        for (const Point& pt : points) sweep.push_back(point_json(pt));
+        doc["sweep"] = sweep;
+    }
+    bool slo_ok = true;
+    if (!slo.empty()) {
+        json terms = json::array();
+        for (const sim::SloTerm& t : slo) terms.push_back(t.text);
+        doc["slo"] = terms;
+        for (const Point& pt : points) slo_ok = slo_ok && pt.slo_met;
+    }
+    if (a.find_max) {
+        doc["find_max"] = find_max_doc;
+        slo_ok = !find_max_doc["max"].is_null();
+    }
+
+    if (c.out.json) {
+        c.out.emit_json(doc);
+    } else {
+        std::string t =
+            fmt::format("{} at {} ({}{}){}\n", a.model, ep->url,
+                        info->engine ? engines::to_string(*info->engine) : "unknown engine",
+                        info->engine_version.empty() ? "" : " " + info->engine_version,
+                        info->simulated ? ", simulated" : "");
+        t += valid ? (cache_study ? "PREFIX-CACHE STUDY: " + invalid_reason + "\n" : "")
+                   : "INVALID: " + invalid_reason + "\n";
+        t += fmt::format("{:>12} {:>9} {:>11} {:>9} {:>10} {:>10} {:>10} {:>10} {:>6}\n", load_name,
+                         "req/s", "out tok/s", "done", "ttft p50", "ttft p99", "tpot p50",
+                         "itl p99", "errors");
+        for (const Point& pt : points) {
+            const bench::Summary& s = pt.summary;
+            t += fmt::format(
+                "{:>12g} {:>9.2f} {:>11.1f} {:>9} {:>8.1f}ms {:>8.1f}ms {:>8.2f}ms "
+                "{:>8.2f}ms {:>6}\n",
+                pt.load, s.s.requests_per_s, s.s.output_tokens_per_s, s.s.requests_completed,
+                s.s.ttft_ms ? s.s.ttft_ms->p50 : 0, s.s.ttft_ms ? s.s.ttft_ms->p99 : 0,
+                s.s.tpot_ms ? s.s.tpot_ms->p50 : 0, s.s.itl_ms ? s.s.itl_ms->p99 : 0, s.errors);
+        }
+        if (a.find_max) {
+            t += find_max_doc["max"].is_null()
+                     ? fmt::format("find-max: no {} meets the SLO\n", load_name)
+                     : fmt::format("find-max: {} {:g} meets the SLO\n", load_name,
+                                   find_max_doc["max"].get<double>());
+        }
+        c.out.emit_text(t);
+    }
+    if (!valid) {
+        std::fprintf(stderr, "sparkctl: bench run: INVALID: %s\n", invalid_reason.c_str());
+        return base::kExitWanting;
+    }
+    if (!slo_ok) {
+        std::fprintf(stderr, "sparkctl: bench run: the SLO is not met\n");
+        return base::kExitWanting;
+    }
+    return base::kExitOk;
+}
+
+}  // namespace
+
+Action setup_bench(CLI::App& app, Context& ctx) {
+    app.require_subcommand(1);
+    auto a = std::make_shared<RunArgs>();
+    CLI::App* run = ctx.add_subcommand(app, "run", "Load-test an OpenAI-compatible endpoint", {});
+    run->add_option("URL", a->url, "http://HOST:PORT of the engine (a /v1 suffix is dropped)")
+        ->required();
+    run->add_option("--model", a->model, "The model name to request (default: the first listed)");
+    run->add_option("--api-key", a->api_key, "Bearer token for the endpoint");
+    run->add_option("--concurrency", a->concurrency,
+                    "Closed loop: users, each sending when its last request finished; a list "
+                    "is a sweep (default 1)");
+    run->add_option("--rate", a->rate, "Open loop: requests/s; a list is a sweep");
+    run->add_option("--arrivals", a->arrivals, "poisson, gamma:CV or constant (default poisson)");
+    run->add_option("--think-s", a->think_s, "Closed loop: seconds between a reply and the next")
+        ->check(CLI::Range(0.0, 1e5));
+    run->add_option("--prompt-tokens", a->prompt_tokens,
+                    "N, uniform:A:B, normal:MEAN:SD or lognormal:MEDIAN:SIGMA (default 512)");
+    run->add_option("--output-tokens", a->output_tokens, "As --prompt-tokens (default 256)");
+    run->add_option("--trace", a->trace,
+                    "JSONL: arrival_s, prompt_tokens, output_tokens (prefix ids are not shared)");
+    run->add_option("--requests", a->requests,
+                    "Requests per point (default 1000, vllm bench serve's --num-prompts)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 24));
+    run->add_option("--duration", a->duration_s, "Stop sending after this many seconds")
+        ->check(CLI::Range(1e-3, 1e7));
+    run->add_option("--seed", a->seed, "Random seed of the sizes and arrivals (default 0)");
+    run->add_option("--slo", a->slo, "Service levels, e.g. \"ttft_p95<=2s,tpot_p50<=50ms\"");
+    run->add_flag("--find-max", a->find_max,
+                  "Double the load until --slo breaks, then bisect for the most that meets it");
+    run->add_option("--repeats", a->repeats, "Run each point N times (run-to-run noise)")
+        ->check(CLI::Range(1u, 100u));
+    run->add_option("--warmup", a->warmup, "Requests sent first and left out (default 1)")
+        ->check(CLI::Range(0u, 1000u));
+    run->add_flag("--no-stream", a->no_stream, "Whole responses instead of SSE");
+    run->add_flag("--allow-prefix-cache", a->allow_prefix_cache,
+                  "A deliberate prefix-cache study: caching on is labelled, not INVALID");
+    run->add_option("--request-timeout", a->request_timeout_s,
+                    "Seconds one request may take (default 300)")
+        ->check(CLI::Range(0.01, 86400.0));
+    return [a, run](Context& c) -> int {
+        if (!run->parsed()) return c.out.fail(base::kExitBadInput, "bench: give a subcommand");
+        return run_bench(c, *a);
+    };
+}
+
+}  // namespace sparkctl::cli

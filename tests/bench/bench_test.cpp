@@ -1,0 +1,335 @@
+// bench and engines/metrics: the prefix-cache readers on captured engine pages
+// (src/engines/fixtures/) and on the stand-in's own pages, URL parsing, request bodies, the
+// summary's definitions on hand-made records, and the load generator against an in-process
+// stand-in (timings compared with the schedule it reports, never with wall-clock figures).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "bench/loadgen.h"
+#include "bench/probe.h"
+#include "bench/summary.h"
+#include "engines/metrics.h"
+#include "net/client.h"
+#include "sim/standin.h"
+#include "support/sandbox.h"
+
+namespace sparkctl {
+namespace {
+
+using engines::Engine;
+using nlohmann::json;
+
+std::string fixture(const std::string& name) {
+    std::ifstream in(test::source_dir() / "src/engines/fixtures" / name);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    EXPECT_FALSE(ss.str().empty()) << name;
+    return ss.str();
+}
+
+TEST(EngineMetrics, VllmCountersFromARealPage) {
+    // vLLM 0.10.0 serves the new queries counter and the deprecated hits counter side by side.
+    auto c =
+        engines::vllm_prefix_cache_counters(fixture("vllm-0.10.0-metrics-excerpt.txt"), "vllm.txt");
+    ASSERT_TRUE(c) << c.error().message;
+    ASSERT_TRUE(c->query_tokens);
+    EXPECT_EQ(*c->query_tokens, 32.0);
+    ASSERT_TRUE(c->hit_tokens);
+    EXPECT_EQ(*c->hit_tokens, 0.0);
+}
+
+TEST(EngineMetrics, VllmSettingMissingIsAnError) {
+    auto s =
+        engines::vllm_prefix_cache_setting(fixture("vllm-0.10.0-metrics-excerpt.txt"), "vllm.txt");
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message.find("vllm.txt"), std::string::npos);
+    EXPECT_NE(s.error().message.find("cache_config_info"), std::string::npos);
+}
+
+TEST(EngineMetrics, RealLlamaServerPages) {
+    // This llama-server lists only sampling parameters in /props: the setting is not shown.
+    auto props =
+        engines::llamacpp_prefix_cache_setting(fixture("llamacpp-80fb11a-props.json"), "p");
+    ASSERT_TRUE(props) << props.error().message;
+    EXPECT_FALSE(*props);
+    EXPECT_EQ(engines::engine_from_models(fixture("llamacpp-80fb11a-models.json")),
+              Engine::llama_cpp);
+    // Its /metrics is not vLLM's: no cache_config_info, and no vLLM counters.
+    EXPECT_FALSE(engines::vllm_prefix_cache_setting(fixture("llamacpp-80fb11a-metrics.txt"), "m"));
+    auto c = engines::vllm_prefix_cache_counters(fixture("llamacpp-80fb11a-metrics.txt"), "m");
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_FALSE(c->hit_tokens);
+}
+
+TEST(EngineMetrics, VllmSettingLabels) {
+    auto on = engines::vllm_prefix_cache_setting(
+        "vllm:cache_config_info{block_size=\"16\",enable_prefix_caching=\"True\"} 1\n", "m");
+    ASSERT_TRUE(on);
+    EXPECT_TRUE(on->enabled);
+    auto off = engines::vllm_prefix_cache_setting(
+        "vllm:cache_config_info{enable_prefix_caching=\"False\"} 1\n", "m");
+    ASSERT_TRUE(off);
+    EXPECT_FALSE(off->enabled);
+    EXPECT_FALSE(engines::vllm_prefix_cache_setting(
+        "vllm:cache_config_info{enable_prefix_caching=\"maybe\"} 1\n", "m"));
+    EXPECT_FALSE(engines::vllm_prefix_cache_setting("not prometheus {{{\n", "m"));
+}
+
+TEST(EngineMetrics, SglangAndLlamaCpp) {
+    auto s = engines::sglang_prefix_cache_setting(R"({"disable_radix_cache": true})", "info");
+    ASSERT_TRUE(s);
+    EXPECT_FALSE(s->enabled);
+    EXPECT_FALSE(engines::sglang_prefix_cache_setting(R"({"x": 1})", "info"));
+    EXPECT_FALSE(engines::sglang_prefix_cache_setting("[", "info"));
+    auto rate = engines::sglang_prefix_cache_counters(
+        "sglang:cache_hit_rate{model_name=\"a\"} 0.25\nsglang:cache_hit_rate{model_name=\"b\"} "
+        "0.75\n",
+        "m");
+    ASSERT_TRUE(rate && rate->hit_rate);
+    EXPECT_DOUBLE_EQ(*rate->hit_rate, 0.5);
+    // Newer llama-server builds do not list cache_prompt in /props: unknown, not an error.
+    auto none = engines::llamacpp_prefix_cache_setting(
+        R"({"default_generation_settings": {"params": {"temperature": 0.8}, "n_ctx": 4096}})", "p");
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none);
+    EXPECT_FALSE(engines::llamacpp_prefix_cache_setting("nope", "p"));
+    EXPECT_EQ(engines::llamacpp_cache_n(R"({"timings": {"cache_n": 12, "prompt_n": 3}})"), 12u);
+    EXPECT_EQ(engines::llamacpp_cache_n(R"({"timings": {"cache_n": -1}})"), std::nullopt);
+    EXPECT_EQ(engines::llamacpp_cache_n(R"({"choices": []})"), std::nullopt);
+    EXPECT_EQ(engines::engine_from_models(R"({"data": [{"id": "m", "owned_by": "vllm"}]})"),
+              Engine::vllm);
+    EXPECT_EQ(engines::engine_from_models(R"({"data": [{"id": "m", "owned_by": "openai"}]})"),
+              std::nullopt);
+}
+
+// An in-process stand-in of `engine` on a free port, prefix caching as given.
+struct InProcessStandin {
+    InProcessStandin(Engine engine, bool prefix_caching, const std::string& timing) {
+        sim::standin::Options o;
+        o.args.engine = engine;
+        o.args.port = 0;
+        o.args.model = "test-model";
+        o.args.served_model_name = "test-model";
+        o.args.context = 4096;
+        o.args.max_seqs = 8;
+        o.args.prefix_caching = prefix_caching;
+        auto t = sim::standin::parse_fixed_timing(timing);
+        EXPECT_TRUE(t);
+        o.timing = *t;
+        o.speed = 1;
+        server = std::make_unique<sim::standin::Server>(std::move(o));
+        auto started = server->start();
+        EXPECT_TRUE(started) << (started ? "" : started.error().message);
+        ep = *bench::parse_url("http://127.0.0.1:" + std::to_string(server->port()));
+    }
+    std::unique_ptr<sim::standin::Server> server;
+    bench::Endpoint ep;
+};
+
+TEST(BenchProbe, ReadsEachEnginesSettingFromTheStandin) {
+    net::Client client;
+    for (Engine e : engines::kAllEngines) {
+        for (bool caching : {false, true}) {
+            InProcessStandin s(e, caching, "fixed:0,0");
+            auto info = bench::detect(client, s.ep, "");
+            ASSERT_TRUE(info) << info.error().message;
+            EXPECT_EQ(info->engine, e);
+            EXPECT_TRUE(info->simulated);
+            ASSERT_EQ(info->models.size(), 1u);
+            const bench::CacheCheck c = bench::check_prefix_cache(client, s.ep, "", e);
+            if (e == Engine::llama_cpp) {
+                // Off per request whatever the server default; the default is quoted.
+                EXPECT_EQ(c.state, bench::CacheCheck::State::off);
+                EXPECT_TRUE(c.per_request_off);
+                EXPECT_NE(c.evidence.find(caching ? "cache_prompt=true" : "cache_prompt=false"),
+                          std::string::npos)
+                    << c.evidence;
+            } else {
+                EXPECT_EQ(c.state,
+                          caching ? bench::CacheCheck::State::on : bench::CacheCheck::State::off)
+                    << engines::to_string(e) << ": " << c.evidence;
+            }
+        }
+    }
+}
+
+TEST(BenchProbe, UnknownEngineIsUnverified) {
+    net::Client client;
+    const bench::CacheCheck c = bench::check_prefix_cache(
+        client, bench::Endpoint{"127.0.0.1", 1, "", ""}, "", std::nullopt);
+    EXPECT_EQ(c.state, bench::CacheCheck::State::unverified);
+}
+
+TEST(BenchUrl, Parses) {
+    auto a = bench::parse_url("http://127.0.0.1:8000/v1/");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->host, "127.0.0.1");
+    EXPECT_EQ(a->port, 8000);
+    EXPECT_EQ(a->prefix, "");
+    auto b = bench::parse_url("http://box/engines/a");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->port, 80);
+    EXPECT_EQ(b->prefix, "/engines/a");
+    auto v6 = bench::parse_url("http://[::1]:8001");
+    ASSERT_TRUE(v6);
+    EXPECT_EQ(v6->host, "::1");
+    EXPECT_EQ(v6->port, 8001);
+    for (const char* bad : {"https://x", "ftp://x", "http://", "http://x:0", "http://x:99999",
+                            "http://x:12ab", "127.0.0.1:8000"}) {
+        auto r = bench::parse_url(bad);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.error().code, base::Errc::bad_input);
+    }
+}
+
+TEST(BenchRequest, BodyAsksForEveryOutputToken) {
+    bench::RunOptions o;
+    o.model = "m";
+    bench::RequestSpec spec;
+    spec.tag = "1000001-x: ";
+    spec.body = std::make_shared<const std::string>("a b c");
+    spec.output_tokens = 7;
+    o.engine = Engine::vllm;
+    json v = json::parse(bench::request_body(o, spec));
+    EXPECT_EQ(v["prompt"], "1000001-x: a b c");
+    EXPECT_EQ(v["max_tokens"], 7);
+    EXPECT_EQ(v["ignore_eos"], true);
+    EXPECT_EQ(v["min_tokens"], 7);
+    EXPECT_EQ(v["stream_options"]["include_usage"], true);
+    o.engine = Engine::llama_cpp;
+    o.cache_prompt_off = true;
+    json l = json::parse(bench::request_body(o, spec));
+    EXPECT_FALSE(l.contains("min_tokens"));
+    EXPECT_EQ(l["cache_prompt"], false);
+    o.engine.reset();
+    o.cache_prompt_off = false;
+    json n = json::parse(bench::request_body(o, spec));
+    EXPECT_FALSE(n.contains("ignore_eos"));  // an unknown engine may reject unknown fields
+}
+
+bench::RequestRecord record(double ttft, double e2e, std::uint64_t tokens,
+                            std::vector<double> gaps) {
+    bench::RequestRecord r;
+    r.ok = true;
+    r.ttft_ms = ttft;
+    r.e2e_ms = e2e;
+    r.output_tokens = tokens;
+    r.chunk_gap_ms = std::move(gaps);
+    r.content_chunks = static_cast<std::uint32_t>(r.chunk_gap_ms.size() + 1);
+    r.prompt_tokens_built = 10;
+    r.usage_prompt_tokens = 11;
+    return r;
+}
+
+TEST(BenchSummary, Definitions) {
+    bench::PointResult p;
+    p.duration_s = 2;
+    // 5 tokens in 5 chunks: TPOT (100 - 20) / 4 = 20; the gaps are the ITLs.
+    p.records.push_back(record(20, 100, 5, {10, 20, 20, 30}));
+    // 5 tokens in 3 chunks: two tokens per gap on average, so each ITL is half its gap.
+    p.records.push_back(record(40, 120, 5, {40, 40}));
+    bench::RequestRecord failed;
+    failed.error = "HTTP 500: boom";
+    p.records.push_back(failed);
+    auto slo = sim::parse_slo("ttft_p50<=30ms");
+    ASSERT_TRUE(slo);
+    const bench::Summary s = bench::summarize(p, *slo);
+    EXPECT_EQ(s.s.requests_completed, 2u);
+    EXPECT_EQ(s.errors, 1u);
+    ASSERT_EQ(s.error_samples.size(), 1u);
+    EXPECT_EQ(s.output_tokens, 10u);
+    EXPECT_DOUBLE_EQ(s.s.output_tokens_per_s, 5.0);
+    EXPECT_DOUBLE_EQ(s.s.requests_per_s, 1.0);
+    ASSERT_TRUE(s.s.tpot_ms);
+    EXPECT_DOUBLE_EQ(s.s.tpot_ms->mean, 20.0);
+    ASSERT_TRUE(s.s.itl_ms && s.chunk_gap_ms);
+    EXPECT_EQ(s.s.itl_ms->count, 6u);
+    EXPECT_DOUBLE_EQ(s.s.itl_ms->p50, 20.0);      // 10, 20, 20, 20, 20, 30
+    EXPECT_DOUBLE_EQ(s.chunk_gap_ms->p50, 25.0);  // 10, 20, 20, 30, 40, 40
+    ASSERT_TRUE(s.goodput_requests_per_s);
+    EXPECT_DOUBLE_EQ(*s.goodput_requests_per_s, 0.5);  // only the first meets ttft <= 30 ms
+    ASSERT_TRUE(s.prompt_tokens_deviation_max);
+    EXPECT_DOUBLE_EQ(*s.prompt_tokens_deviation_max, 0.1);
+}
+
+TEST(BenchLoadgen, ClosedLoopAgainstTheStandinMeetsItsSchedule) {
+    InProcessStandin s(Engine::vllm, false, "fixed:30,5");
+    net::Client client;
+    sim::Load load;
+    load.concurrency = 2;
+    load.prompt_tokens = {sim::Distribution::Kind::fixed, 40, 0};
+    load.output_tokens = {sim::Distribution::Kind::fixed, 6, 0};
+    auto specs = bench::build_specs(client, s.ep, "", Engine::vllm, "test-model", load, 6, 1, "t");
+    ASSERT_TRUE(specs) << specs.error().message;
+    EXPECT_TRUE(specs->tokenized);
+    ASSERT_EQ(specs->specs.size(), 6u);
+    bench::RunOptions o;
+    o.endpoint = s.ep;
+    o.model = "test-model";
+    o.engine = Engine::vllm;
+    o.request_timeout_ms = 20'000;
+    const bench::PointResult r = bench::run_point(client, o, load, specs->specs, 1);
+    ASSERT_EQ(r.records.size(), 6u);
+    for (const bench::RequestRecord& rec : r.records) {
+        ASSERT_TRUE(rec.ok) << rec.error;
+        EXPECT_EQ(rec.output_tokens, 6u);
+        EXPECT_EQ(rec.content_chunks, 6u);
+        ASSERT_TRUE(rec.usage_prompt_tokens);
+        EXPECT_EQ(*rec.usage_prompt_tokens, 40u);  // exact through /tokenize
+        ASSERT_TRUE(rec.scheduled_ttft_ms && rec.scheduled_itl_ms);
+        // Nothing arrives before the stand-in scheduled it.
+        EXPECT_GE(rec.ttft_ms, *rec.scheduled_ttft_ms);
+        for (double g : rec.chunk_gap_ms) EXPECT_GE(g, *rec.scheduled_itl_ms * 0.5);
+        EXPECT_TRUE(rec.simulated);
+    }
+    const bench::Summary sum = bench::summarize(r, {});
+    EXPECT_EQ(sum.s.requests_completed, 6u);
+    EXPECT_TRUE(sum.simulated);
+}
+
+// Regression: on_done read the stream flag through a dangling reference, so under load some
+// streamed responses were parsed as whole ones ("response is not a JSON object").
+TEST(BenchLoadgen, ManyStreamsAtFullSpeedAllSucceed) {
+    InProcessStandin s(Engine::vllm, false, "fixed:0,0");
+    net::Client client;
+    sim::Load load;
+    load.concurrency = 16;
+    load.prompt_tokens = {sim::Distribution::Kind::fixed, 4, 0};
+    load.output_tokens = {sim::Distribution::Kind::fixed, 32, 0};
+    auto specs =
+        bench::build_specs(client, s.ep, "", Engine::vllm, "test-model", load, 300, 2, "r");
+    ASSERT_TRUE(specs) << specs.error().message;
+    bench::RunOptions o;
+    o.endpoint = s.ep;
+    o.model = "test-model";
+    o.engine = Engine::vllm;
+    o.request_timeout_ms = 20'000;
+    const bench::PointResult r = bench::run_point(client, o, load, specs->specs, 0);
+    ASSERT_EQ(r.records.size(), 300u);
+    for (const bench::RequestRecord& rec : r.records) {
+        ASSERT_TRUE(rec.ok) << rec.error;
+        EXPECT_EQ(rec.output_tokens, 32u);
+    }
+}
+
+TEST(BenchLoadgen, RefusedConnectionsAreErrorsNotHangs) {
+    net::Client client;
+    sim::Load load;
+    load.concurrency = 2;
+    std::vector<bench::RequestSpec> specs(4);
+    for (auto& s : specs) s.output_tokens = 4;
+    bench::RunOptions o;
+    o.endpoint = bench::Endpoint{"127.0.0.1", 1, "", ""};  // nothing listens on port 1
+    o.model = "m";
+    o.request_timeout_ms = 5000;
+    const bench::PointResult r = bench::run_point(client, o, load, specs, 0);
+    ASSERT_EQ(r.records.size(), 4u);
+    for (const auto& rec : r.records) EXPECT_FALSE(rec.ok);
+}
+
+}  // namespace
+}  // namespace sparkctl

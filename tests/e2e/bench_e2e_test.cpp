@@ -1,0 +1,178 @@
+// sparkctl bench run, end to end: the real binary against `sparkctl simulate serve` stand-ins
+// (127.0.0.1, port 0, waited on by their ready line, killed by process group). Timing is
+// compared with the schedule the stand-in reports (lower bounds), never with wall-clock figures.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/sandbox.h"
+#include "support/standin_process.h"
+
+namespace sparkctl::test {
+namespace {
+
+using nlohmann::json;
+
+// A stand-in of `engine` with fixed timing and its argv after `--`.
+struct Target {
+    Target(const std::string& engine, const std::string& timing, std::vector<std::string> argv,
+           std::vector<std::string> extra = {})
+        : standin([&] {
+              std::vector<std::string> a{"--as", engine, "--timing", timing};
+              a.insert(a.end(), extra.begin(), extra.end());
+              a.push_back("--");
+              a.insert(a.end(), argv.begin(), argv.end());
+              return a;
+          }()) {
+        port = standin.wait_port("ready on port ");
+        EXPECT_NE(port, 0) << standin.log();
+        url = "http://127.0.0.1:" + std::to_string(port);
+    }
+    Standin standin;
+    std::uint16_t port = 0;
+    std::string url;
+};
+
+std::vector<std::string> vllm_argv(bool caching) {
+    return {"serve",
+            "test-model",
+            "--port",
+            "0",
+            "--max-model-len",
+            "4096",
+            "--max-num-seqs",
+            "8",
+            caching ? "--enable-prefix-caching" : "--no-enable-prefix-caching"};
+}
+
+TEST(BenchE2e, MeasuresWhatTheStandinScheduled) {
+    Target t("vllm", "fixed:40,5", vllm_argv(false));
+    Sandbox sb;
+    const RunResult r = sb.run({"bench", "run", t.url, "--model", "test-model", "--concurrency",
+                                "2", "--requests", "6", "--prompt-tokens", "48", "--output-tokens",
+                                "8", "--request-timeout", "30", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    const json d = r.json();
+    EXPECT_EQ(d["valid"], true);
+    EXPECT_TRUE(d["invalid_reason"].is_null());
+    EXPECT_EQ(d["engine"], "vllm");
+    EXPECT_EQ(d["simulated"], true);
+    EXPECT_EQ(d["completed"], 6);
+    EXPECT_EQ(d["errors"], 0);
+    EXPECT_EQ(d["prefix_cache_hits"], 0.0);
+    EXPECT_EQ(d["prompt_tokens_exact"], true);
+    EXPECT_EQ(d["prompt_tokens_deviation_max"], 0.0);
+    EXPECT_EQ(d["output_tokens"], 48);
+    for (const char* f : {"ttft_ms", "tpot_ms", "itl_ms", "chunk_gap_ms", "e2e_ms"}) {
+        for (const char* s : {"mean", "p50", "p90", "p95", "p99", "p99_9"}) {
+            EXPECT_TRUE(d[f][s].is_number()) << f << "." << s;
+        }
+    }
+    // The stand-in scheduled 40 ms to the first token and 5 ms per token after it.
+    EXPECT_EQ(d["scheduled"]["ttft_ms"]["p50"], 40.0);
+    EXPECT_GE(d["ttft_ms"]["p50"].get<double>(), 40.0);
+    EXPECT_GE(d["e2e_ms"]["p50"].get<double>(), 40.0 + 7 * 5);
+    EXPECT_GT(d["output_tokens_per_s"].get<double>(), 0);
+    EXPECT_GT(d["requests_per_s"].get<double>(), 0);
+    EXPECT_TRUE(d.contains("run_id"));
+    EXPECT_TRUE(d.contains("predicted"));
+    EXPECT_TRUE(d.contains("error_ratio"));
+}
+
+TEST(BenchE2e, PrefixCachingOnIsInvalid) {
+    Target t("vllm", "fixed:0,0", vllm_argv(true));
+    Sandbox sb;
+    const RunResult r = sb.run({"bench", "run", t.url, "--requests", "2", "--prompt-tokens", "8",
+                                "--output-tokens", "2", "--json"});
+    EXPECT_EQ(r.exit_code, 4) << r.err;
+    const json d = r.json();
+    EXPECT_EQ(d["valid"], false);
+    EXPECT_NE(d["invalid_reason"].get<std::string>().find("prefix caching is on"),
+              std::string::npos);
+    EXPECT_NE(r.err.find("INVALID"), std::string::npos);
+    // The table says so too.
+    const RunResult table = sb.run(
+        {"bench", "run", t.url, "--requests", "2", "--prompt-tokens", "8", "--output-tokens", "2"});
+    EXPECT_EQ(table.exit_code, 4);
+    EXPECT_NE(table.out.find("INVALID: R-OPS-2"), std::string::npos) << table.out;
+    // A deliberate study is labelled and passes.
+    const RunResult study = sb.run({"bench", "run", t.url, "--requests", "2", "--prompt-tokens",
+                                    "8", "--output-tokens", "2", "--allow-prefix-cache", "--json"});
+    EXPECT_EQ(study.exit_code, 0) << study.err;
+    EXPECT_EQ(study.json()["prefix_cache_study"], true);
+}
+
+TEST(BenchE2e, SglangAndLlamaCppTargets) {
+    Target sg("sglang", "fixed:0,0",
+              {"-m", "sglang.launch_server", "--model-path", "test-model", "--port", "0",
+               "--disable-radix-cache"});
+    Target lc("llama.cpp", "fixed:0,0",
+              {"-m", "test.gguf", "--port", "0", "-c", "4096", "-np", "2"});
+    Sandbox sb;
+    const RunResult a = sb.run({"bench", "run", sg.url, "--requests", "3", "--prompt-tokens", "8",
+                                "--output-tokens", "3", "--json"});
+    EXPECT_EQ(a.exit_code, 0) << a.err;
+    EXPECT_EQ(a.json()["engine"], "sglang");
+    EXPECT_EQ(a.json()["prefix_cache_setting"]["state"], "off");
+    const RunResult b = sb.run({"bench", "run", lc.url, "--requests", "3", "--prompt-tokens", "8",
+                                "--output-tokens", "3", "--json"});
+    EXPECT_EQ(b.exit_code, 0) << b.err;
+    const json d = b.json();
+    EXPECT_EQ(d["engine"], "llama.cpp");
+    EXPECT_EQ(d["prefix_cache_hits"], 0.0);  // timings.cache_n of every response
+    EXPECT_EQ(d["prompt_tokens_exact"], true);
+}
+
+TEST(BenchE2e, ACrashMidRunGivesErrorsNotAHang) {
+    Target t("vllm", "fixed:0,1", vllm_argv(false), {"--fail-after-tokens", "20"});
+    Sandbox sb;
+    const RunResult r = sb.run({"bench", "run", t.url, "--concurrency", "2", "--requests", "8",
+                                "--prompt-tokens", "8", "--output-tokens", "32", "--warmup", "0",
+                                "--request-timeout", "10", "--json"});
+    // The engine is gone: its counters cannot be read after the run, so it is INVALID too.
+    EXPECT_EQ(r.exit_code, 4) << r.err;
+    const json d = r.json();
+    EXPECT_EQ(d["completed"], 0);  // every request reaches token 20
+    EXPECT_EQ(d["errors"], 8);
+    EXPECT_FALSE(d["error_samples"].empty());
+}
+
+TEST(BenchE2e, SweepsSloAndBadInput) {
+    Target t("vllm", "fixed:20,1", vllm_argv(false));
+    Sandbox sb;
+    const RunResult sweep =
+        sb.run({"bench", "run", t.url, "--concurrency", "1,2", "--requests", "2", "--prompt-tokens",
+                "8", "--output-tokens", "2", "--slo", "ttft_p50<=1ms", "--json"});
+    EXPECT_EQ(sweep.exit_code, 4) << sweep.err;  // 20 ms to the first token cannot meet 1 ms
+    const json d = sweep.json();
+    ASSERT_EQ(d["sweep"].size(), 2u);
+    EXPECT_EQ(d["sweep"][1]["concurrency"], 2.0);
+    EXPECT_EQ(d["sweep"][0]["slo_met"], false);
+    const RunResult met = sb.run({"bench", "run", t.url, "--requests", "2", "--prompt-tokens", "8",
+                                  "--output-tokens", "2", "--slo", "ttft_p50<=60s", "--json"});
+    EXPECT_EQ(met.exit_code, 0) << met.err;
+    EXPECT_EQ(met.json()["slo_met"], true);
+    const RunResult reps = sb.run({"bench", "run", t.url, "--requests", "2", "--prompt-tokens", "8",
+                                   "--output-tokens", "2", "--repeats", "2", "--json"});
+    EXPECT_EQ(reps.exit_code, 0) << reps.err;
+    EXPECT_EQ(reps.json()["repeats"].size(), 2u);
+    EXPECT_EQ(reps.json()["completed"], 4);  // the repeats pooled
+    EXPECT_TRUE(reps.json()["output_tokens_per_s_cv"].is_number());
+    const RunResult none =
+        sb.run({"bench", "run", t.url, "--concurrency", "1", "--requests", "2", "--prompt-tokens",
+                "8", "--output-tokens", "2", "--slo", "ttft_p50<=1ms", "--find-max", "--json"});
+    EXPECT_EQ(none.exit_code, 4) << none.err;
+    EXPECT_TRUE(none.json()["find_max"]["max"].is_null());
+    const RunResult bad = sb.run({"bench", "run", "https://x", "--json"});
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.json()["error"]["message"].get<std::string>().find("https"), std::string::npos);
+    const RunResult both = sb.run({"bench", "run", t.url, "--rate", "1", "--concurrency", "2"});
+    EXPECT_EQ(both.exit_code, 2);
+    const RunResult down = sb.run({"bench", "run", "http://127.0.0.1:1", "--model", "m", "--json"});
+    EXPECT_EQ(down.exit_code, 1);
+}
+
+}  // namespace
+}  // namespace sparkctl::test
