@@ -31,6 +31,12 @@ const Command kCommands[] = {
     {"project", "Workspace projects, index and saved plans (R-WS-1..4)", setup_project},
     {"activity", "Activity log rendered into CLAUDE.md (R-WS-5)", setup_activity},
     {"dev", "Developer tools (make-gguf: random-weight GGUF models for testing)", setup_dev},
+    {"serve", "Run the daemon: engines for the [[models]] deployments, inside the pool", setup_daemon},
+    {"up", "Load a deployment (or deploy a model) in the running daemon", setup_up},
+    {"down", "Unload a deployment (or --all)", setup_down},
+    {"ps", "The daemon's deployments: state, port, memory, restarts", setup_ps},
+    {"logs", "A deployment's engine log (-f follows)", setup_logs},
+    {"status", "The daemon and its deployments", setup_status},
 };
 
 bool wants_json(int argc, char** argv) {
