@@ -112,7 +112,8 @@ struct ServeArgs {
 
 Action setup_daemon(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<ServeArgs>();
-    for (const char* key : {"hardware", "data_dir", "load_gbps", "mem_headroom"}) ctx.add_config_flag(app, key);
+    for (const char* key : {"hardware", "data_dir", "load_gbps", "mem_headroom"})
+        ctx.add_config_flag(app, key);
     app.add_option("--listen", a->listen, "Serve /health and /status on HOST:PORT (TCP)");
     app.add_option("--socket", a->socket,
                    "Admin socket (default $XDG_RUNTIME_DIR/sparkctl/admin.sock)");
