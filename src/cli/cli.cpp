@@ -34,6 +34,13 @@ const Command kCommands[] = {
     {"doctor", "Is this box set up right? Swap, memory, driver, engines, docker, fabric",
      setup_doctor},
     {"bench", "Load-test an OpenAI-compatible endpoint (R-OPS-2 checked)", setup_bench},
+    {"serve", "Run the daemon: engines for the [[models]] deployments, inside the pool",
+     setup_daemon},
+    {"up", "Load a deployment (or deploy a model) in the running daemon", setup_up},
+    {"down", "Unload a deployment (or --all)", setup_down},
+    {"ps", "The daemon's deployments: state, port, memory, restarts", setup_ps},
+    {"logs", "A deployment's engine log (-f follows)", setup_logs},
+    {"status", "The daemon and its deployments", setup_status},
 };
 
 bool wants_json(int argc, char** argv) {

@@ -72,5 +72,11 @@ Action setup_simulate(CLI::App& app, Context& ctx);
 Action setup_activity(CLI::App& app, Context& ctx);
 Action setup_doctor(CLI::App& app, Context& ctx);
 Action setup_bench(CLI::App& app, Context& ctx);
+Action setup_daemon(CLI::App& app, Context& ctx);
+Action setup_up(CLI::App& app, Context& ctx);
+Action setup_down(CLI::App& app, Context& ctx);
+Action setup_ps(CLI::App& app, Context& ctx);
+Action setup_logs(CLI::App& app, Context& ctx);
+Action setup_status(CLI::App& app, Context& ctx);
 
 }  // namespace sparkctl::cli
