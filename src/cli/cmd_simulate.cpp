@@ -277,11 +277,6 @@ std::function<std::optional<int>(Context&)> setup_serve(CLI::App& parent, Contex
     };
 }
 
-// vLLM's KV cache lines, which a supervisor parses for measured memory, with the plan's figures:
-// V:vllm/v1/worker/gpu_worker.py ("Available KV cache memory: %.2f GiB") and
-// V:vllm/v1/core/kv_cache_utils.py ("GPU KV cache size: %s tokens", "Maximum concurrency for %s
-// tokens per request: %.2fx", counts with thousands separators). vLLM's "LEVEL MM-DD HH:MM:SS
-// [file.py:line]" prefix (V:vllm/logger.py) without the line number.
 // Python's f"{n:,}".
 std::string with_commas(std::uint64_t n) {
     std::string digits = std::to_string(n), out;
@@ -292,21 +287,84 @@ std::string with_commas(std::uint64_t n) {
     return out;
 }
 
-void print_vllm_kv_lines(const Deployment& dep) {
+// The load log lines a supervisor parses for measured memory (engines/logs.h), in each engine's
+// own format with the plan's figures, so serve --simulate measures what a real engine would
+// report. vLLM: V:vllm/v1/worker/gpu_model_runner.py ("Model loading took %.4f GiB and %.6f
+// seconds"), V:vllm/v1/worker/gpu_worker.py ("Available KV cache memory: %.2f GiB") and
+// V:vllm/v1/core/kv_cache_utils.py ("GPU KV cache size: %s tokens", "Maximum concurrency for %s
+// tokens per request: %.2fx", counts with thousands separators), in vLLM's "LEVEL MM-DD
+// HH:MM:SS [file.py:line]" prefix (V:vllm/logger.py) without the line number. llama.cpp:
+// LC:src/llama-model.cpp "%s: %12s model buffer size = %8.2f MiB", LC:src/llama-kv-cache.cpp
+// "%s: %10s KV buffer size = %8.2f MiB", LC:src/llama-context.cpp "%s: %10s compute buffer size
+// = %8.2f MiB" (CUDA0: the Spark's GPU). SGLang: S:python/sglang/srt/model_executor/
+// model_runner.py "Load weight end. ... avail mem=%.2f GB, mem usage=%.2f GB." and
+// S:python/sglang/srt/mem_cache/memory_pool.py "KV Cache is allocated. #tokens: %d, K size: %.2f
+// GB, V size: %.2f GB" (GB = 2^30 bytes), in its "[%Y-%m-%d %H:%M:%S] " prefix.
+void print_load_lines(engines::Engine engine, const Deployment& dep, double load_s) {
+    const std::time_t now = std::time(nullptr);
+    const fit::Estimate& est = dep.plan.fit.estimate;
+    const fit::MemoryBreakdown& mem = est.memory;
+    constexpr double kGiB = double(1ull << 30);
+    constexpr double kMiB = double(1ull << 20);
+    char stamp[32];
+    if (engine == engines::Engine::llama_cpp) {
+        // In llama-server's "M.SS.mmm.uuu L " prefix (LC:common/log.cpp), at 0: simulated.
+        std::fprintf(stderr, "0.00.000.000 I load_tensors: %12s model buffer size = %8.2f MiB\n",
+                     "CUDA0", double(mem.weights_bytes) / kMiB);
+        std::fprintf(stderr, "0.00.000.000 I llama_kv_cache: %10s KV buffer size = %8.2f MiB\n",
+                     "CUDA0", double(mem.kv_cache_bytes) / kMiB);
+        std::fprintf(stderr, "0.00.000.000 I sched_reserve: %10s compute buffer size = %8.2f MiB\n",
+                     "CUDA0", double(mem.compute_bytes) / kMiB);
+    } else if (engine == engines::Engine::sglang) {
+        std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+        const std::uint64_t total = dep.req.hardware.memory_total_bytes;
+        std::fprintf(stderr,
+                     "[%s] Load weight end. elapsed=%.2f s, type=%s, avail mem=%.2f GB, mem "
+                     "usage=%.2f GB.\n",
+                     stamp, load_s, dep.plan.model.c_str(),
+                     double(total > mem.weights_bytes ? total - mem.weights_bytes : 0) / kGiB,
+                     double(mem.weights_bytes) / kGiB);
+        std::fprintf(stderr,
+                     "[%s] KV Cache is allocated. #tokens: %llu, K size: %.2f GB, V size: %.2f "
+                     "GB\n",
+                     stamp, static_cast<unsigned long long>(est.kv.full_cells),
+                     double(mem.kv_cache_bytes) / 2 / kGiB, double(mem.kv_cache_bytes) / 2 / kGiB);
+    } else {
+        std::strftime(stamp, sizeof stamp, "%m-%d %H:%M:%S", std::localtime(&now));
+        const double cells = double(est.kv.full_cells);
+        std::fprintf(stderr,
+                     "INFO %s [gpu_model_runner.py] Model loading took %.4f GiB and %.6f "
+                     "seconds\n",
+                     stamp, double(mem.weights_bytes) / kGiB, load_s);
+        std::fprintf(stderr, "INFO %s [gpu_worker.py] Available KV cache memory: %.2f GiB\n", stamp,
+                     double(mem.kv_cache_bytes) / kGiB);
+        std::fprintf(stderr, "INFO %s [kv_cache_utils.py] GPU KV cache size: %s tokens\n", stamp,
+                     with_commas(est.kv.full_cells).c_str());
+        std::fprintf(stderr,
+                     "INFO %s [kv_cache_utils.py] Maximum concurrency for %s tokens per request: "
+                     "%.2fx\n",
+                     stamp, with_commas(dep.es.context).c_str(),
+                     dep.es.context ? cells / double(dep.es.context) : 0.0);
+    }
+    std::fflush(stderr);
+}
+
+// The line each engine prints once it serves: LC:tools/server/server.cpp SRV_INF "model loaded"
+// (LC:tools/server/server-common.h "srv  %12.*s: ", in function llama_server), uvicorn's
+// "Application startup complete." under vLLM, S:python/sglang/srt/entrypoints/http_server.py "The
+// server is fired up and ready to roll!".
+void print_ready_line(engines::Engine engine) {
     const std::time_t now = std::time(nullptr);
     char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%m-%d %H:%M:%S", std::localtime(&now));
-    const fit::Estimate& est = dep.plan.fit.estimate;
-    const double cells = double(est.kv.full_cells);
-    std::fprintf(stderr, "INFO %s [gpu_worker.py] Available KV cache memory: %.2f GiB\n", stamp,
-                 double(est.memory.kv_cache_bytes) / double(1ull << 30));
-    std::fprintf(stderr, "INFO %s [kv_cache_utils.py] GPU KV cache size: %s tokens\n", stamp,
-                 with_commas(est.kv.full_cells).c_str());
-    std::fprintf(stderr,
-                 "INFO %s [kv_cache_utils.py] Maximum concurrency for %s tokens per request: "
-                 "%.2fx\n",
-                 stamp, with_commas(dep.es.context).c_str(),
-                 dep.es.context ? cells / double(dep.es.context) : 0.0);
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+    if (engine == engines::Engine::llama_cpp) {
+        std::fprintf(stderr, "0.00.000.000 I srv  %12.*s: model loaded\n", 12, "llama_server");
+    } else if (engine == engines::Engine::vllm) {
+        std::fprintf(stderr, "INFO:     Application startup complete.\n");
+    } else {
+        std::fprintf(stderr, "[%s] The server is fired up and ready to roll!\n", stamp);
+    }
+    std::fflush(stderr);
 }
 
 int run_serve(Context& c, ServeArgs& a) {
@@ -396,9 +454,10 @@ int run_serve(Context& c, ServeArgs& a) {
                      engines::to_string(engine), name.c_str(), host.c_str(), unsigned(port));
         std::fflush(stderr);
     };
-    if (dep && engine == engines::Engine::vllm) print_vllm_kv_lines(*dep);
+    if (dep) print_load_lines(engine, *dep, opt.load_s);
     sim::standin::Server server(std::move(opt));
     if (auto s = server.start(); !s) return c.out.fail(s.error());
+    print_ready_line(engine);
     std::fprintf(stderr, "sparkctl: simulate serve: ready on port %u (simulated)\n",
                  unsigned(server.port()));
     std::fflush(stderr);

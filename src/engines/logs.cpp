@@ -41,7 +41,9 @@ void update_total(MeasuredMemory& m) {
 // llama.cpp, one line per backend buffer (the host copy of a model on CPU_Mapped counts too):
 // LC:src/llama-model.cpp "%s: %12s model buffer size = %8.2f MiB", LC:src/llama-kv-cache.cpp
 // "%s: %10s KV buffer size = %8.2f MiB", LC:src/llama-context.cpp "%s: %10s compute buffer size
-// = %8.2f MiB"; ready: LC:tools/server/server.cpp SRV_INF "model loaded".
+// = %8.2f MiB" and "%s: %10s  output buffer size = %8.2f MiB" (logits, counted as compute);
+// ready: LC:tools/server/server.cpp SRV_INF "model loaded" ("srv  llama_server: model loaded").
+// The 2026 tree prints the buffer lines at -lv 4 (trace) only; serve passes it.
 bool parse_llamacpp(std::string_view line, MeasuredMemory& m) {
     if (auto v = number_after(line, " model buffer size =")) {
         add(m.weights_bytes, to_bytes(*v, kMiB));
@@ -49,6 +51,8 @@ bool parse_llamacpp(std::string_view line, MeasuredMemory& m) {
         add(m.kv_bytes, to_bytes(*kv, kMiB));
     } else if (auto c = number_after(line, " compute buffer size =")) {
         add(m.compute_bytes, to_bytes(*c, kMiB));
+    } else if (auto o = number_after(line, " output buffer size =")) {
+        add(m.compute_bytes, to_bytes(*o, kMiB));  // the logits buffer
     } else if (line.find("srv ") != std::string_view::npos &&
                line.find(": model loaded") != std::string_view::npos) {
         m.loaded = true;
@@ -60,12 +64,15 @@ bool parse_llamacpp(std::string_view line, MeasuredMemory& m) {
     return true;
 }
 
-// vLLM: V:vllm/v1/worker/gpu_model_runner.py "Model loading took %.4f GiB memory and %.6f
-// seconds"; V:vllm/v1/worker/gpu_worker.py "Available KV cache memory: %.2f GiB"; ready:
-// uvicorn's "Application startup complete.".
+// vLLM: V:vllm/v1/worker/gpu_model_runner.py "Model loading took %.4f GiB and %.6f seconds"
+// ("GiB memory and" in later releases); before it (vLLM 0.7, vllm-project/vllm#12569) "Loading
+// model weights took %.4f GB", also consumed bytes / 2**30; V:vllm/v1/worker/gpu_worker.py
+// "Available KV cache memory: %.2f GiB"; ready: uvicorn's "Application startup complete.".
 bool parse_vllm(std::string_view line, MeasuredMemory& m) {
     if (auto v = number_after(line, "Model loading took")) {
         m.weights_bytes = to_bytes(*v, kGiB);
+    } else if (auto old = number_after(line, "Loading model weights took")) {
+        m.weights_bytes = to_bytes(*old, kGiB);
     } else if (auto kv = number_after(line, "Available KV cache memory:")) {
         m.kv_bytes = to_bytes(*kv, kGiB);
     } else {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -205,8 +207,10 @@ const std::vector<MemoryFlag>& llamacpp_memory_flags() {
          "loads more weights than the plan counts"},
         {{"-m", "--model", "-hf", "-hfr", "--hf-repo", "-hff", "--hf-file", "-mu", "--model-url"},
          "the model is the deployment's `model`"},
-        {{"--host", "--port", "--api-key", "--api-key-file", "-a", "--alias"},
-         "set by serve (loopback, a free port, a random key, the deployment id)"},
+        {{"--host", "--port", "--api-key", "--api-key-file", "-a", "--alias", "-lv", "--verbosity",
+          "--log-verbosity"},
+         "set by serve (loopback, a free port, a random key, the deployment id, -lv 4 for the "
+         "buffer sizes it measures)"},
     };
     return k;
 }
@@ -494,6 +498,11 @@ base::Result<DeploymentSpec> plan_deployment(const DeploymentConfig& d, const La
         set_value(argv, "--port", std::to_string(ctx.port));
         set_value(argv, name_flag(e), d.id);
         argv.insert(argv.end(), {"--api-key", ctx.api_key});
+        // llama.cpp logs its buffer sizes (measured memory, engines/logs.h) at trace verbosity
+        // (LC:common/arg.cpp -lv "4: trace (more info)").
+        if (e == Engine::llama_cpp && engines::accepts_flag(p.engine_version, "-lv")) {
+            argv.insert(argv.end(), {"-lv", "4"});
+        }
         // llama.cpp downloads -hf models with its own client: --offline keeps it on the cache
         // (LC:common/arg.cpp "--offline").
         if (e == Engine::llama_cpp && !allow_download &&
@@ -510,6 +519,7 @@ base::Result<DeploymentSpec> plan_deployment(const DeploymentConfig& d, const La
     s.quant = p.quant;
     s.weights_bytes = mem.weights_bytes;
     s.simulated = ctx.simulate;
+    s.memory_total_bytes = planned->request.hardware.memory_total_bytes;
     std::vector<std::string> server = engine_argv(native->argv);
     s.planned_bytes = std::max(mem.total_bytes, mem.peak_bytes) + host_cache_bytes(p, server);
     // huggingface_hub reads HF_HUB_OFFLINE (https://huggingface.co/docs/huggingface_hub/
@@ -585,6 +595,36 @@ base::Result<DeploymentSpec> plan_deployment(const DeploymentConfig& d, const La
                                                ", which serve cannot fill in");
     }
     return s;
+}
+
+// V:vllm/v1/worker/gpu_worker.py: "Free memory on device ... on startup is less than desired GPU
+// memory utilization"; V:vllm/utils/mem_utils.py MemorySnapshot counts host memory for an
+// integrated GPU. With --kv-cache-memory-bytes the fraction only gates startup ("This does not
+// respect the gpu_memory_utilization config", gpu_worker.py).
+base::Result<void> fit_vllm_memory_utilization(DeploymentSpec& s, std::uint64_t mem_available,
+                                               std::uint64_t headroom) {
+    if (s.engine != engines::to_string(Engine::vllm) || s.memory_total_bytes == 0) return {};
+    auto it = std::find(s.argv.begin(), s.argv.end(), "--gpu-memory-utilization");
+    if (it == s.argv.end() || it + 1 == s.argv.end()) return {};
+    const double planned = std::strtod((it + 1)->c_str(), nullptr);
+    const double usable =
+        mem_available > headroom ? static_cast<double>(mem_available - headroom) : 0.0;
+    const double cap =
+        std::floor(usable / static_cast<double>(s.memory_total_bytes) * 100.0) / 100.0;
+    if (cap >= planned) return {};
+    char fraction[16];
+    std::snprintf(fraction, sizeof fraction, "%.2f", std::max(cap, 0.0));
+    const std::string numbers = "MemAvailable " + fmt_bytes(mem_available) + " minus " +
+                                fmt_bytes(headroom) + " headroom allows --gpu-memory-utilization " +
+                                fraction + " of " + fmt_bytes(s.memory_total_bytes) +
+                                ", the plan needs " + *(it + 1);
+    const bool kv_fixed =
+        std::find(s.argv.begin(), s.argv.end(), "--kv-cache-memory-bytes") != s.argv.end();
+    if (cap <= 0 || !kv_fixed) {
+        return make_error(Errc::does_not_fit, "deployment '" + s.config.id + "': " + numbers);
+    }
+    *(it + 1) = fraction;
+    return {};
 }
 
 std::vector<std::string> container_stop_argv(const config::Config& cfg, const DeploymentSpec& s) {

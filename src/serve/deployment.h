@@ -51,7 +51,8 @@ struct DeploymentSpec {  // what the supervisor launches
     std::uint64_t planned_bytes;  // reservation: plan total incl. host caches (upper bound)
     std::uint64_t weights_bytes;  // for the load deadline (load_gbps)
     bool simulated = false;
-    std::string container_name;  // kind = container: the `docker run --name`; else ""
+    std::string container_name;            // kind = container: the `docker run --name`; else ""
+    std::uint64_t memory_total_bytes = 0;  // the plan's hardware (vLLM's utilization fraction)
 };
 
 struct LaunchContext {
@@ -72,6 +73,15 @@ base::Result<DeploymentSpec> plan_deployment(const DeploymentConfig& d, const La
 // and for a memory flag the plan option to use instead.
 base::Result<void> check_extra_args(engines::Engine engine, const std::string& engine_version,
                                     const std::vector<std::string>& extra_args);
+
+// vLLM refuses to start when free memory is below --gpu-memory-utilization x total memory, and on
+// an integrated GPU such as GB10 free memory is the host's MemAvailable; with other engines
+// resident the plan's fraction is capped at what (mem_available - headroom) allows now (rounded
+// down to two decimals). A no-op for llama.cpp and SGLang or when the plan's fraction fits.
+// Errors: does_not_fit when the cap is below the plan's fraction and the argv has no
+// --kv-cache-memory-bytes (the KV cache would shrink below what was planned), or is zero.
+base::Result<void> fit_vllm_memory_utilization(DeploymentSpec& s, std::uint64_t mem_available,
+                                               std::uint64_t headroom);
 
 // The label every container sparkctl starts carries: `sparkctl.deployment=ID`.
 inline constexpr const char* kContainerLabel = "sparkctl.deployment";

@@ -364,5 +364,38 @@ TEST_F(DeploymentTest, BadExtraArgsFailPlanning) {
         << s.error().message;
 }
 
+TEST_F(DeploymentTest, VllmUtilizationFollowsTheLiveReading) {
+    auto cfg = must_load("");
+    DeploymentConfig d;
+    d.id = "q8";
+    d.model = "qwen3-8b";
+    d.engine = "vllm";
+    DeploymentSpec s = must_plan(d, cfg);
+    ASSERT_GT(s.memory_total_bytes, 0u);
+    const std::string planned = value_of(s.argv, "--gpu-memory-utilization");
+    ASSERT_FALSE(planned.empty());
+    const double u = std::strtod(planned.c_str(), nullptr);
+    constexpr std::uint64_t kGiB = 1ull << 30;
+    // Plenty free: unchanged.
+    ASSERT_TRUE(fit_vllm_memory_utilization(s, s.memory_total_bytes, 2 * kGiB).ok());
+    EXPECT_EQ(value_of(s.argv, "--gpu-memory-utilization"), planned);
+    // Less free than the plan's fraction of the total: capped (the KV cache is fixed in bytes).
+    ASSERT_TRUE(has(s.argv, "--kv-cache-memory-bytes"));
+    const auto avail =
+        static_cast<std::uint64_t>((u - 0.05) * double(s.memory_total_bytes)) + 2 * kGiB;
+    auto r = fit_vllm_memory_utilization(s, avail, 2 * kGiB);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    const double capped =
+        std::strtod(value_of(s.argv, "--gpu-memory-utilization").c_str(), nullptr);
+    EXPECT_LT(capped, u);
+    EXPECT_LE(capped * double(s.memory_total_bytes), double(avail - 2 * kGiB));
+    // Nothing free: refused with exit 3's kind.
+    auto none = fit_vllm_memory_utilization(s, kGiB, 2 * kGiB);
+    ASSERT_FALSE(none.ok());
+    EXPECT_EQ(none.error().code, base::Errc::does_not_fit);
+    EXPECT_NE(none.error().message.find("MemAvailable 1.00 GiB"), std::string::npos)
+        << none.error().message;
+}
+
 }  // namespace
 }  // namespace sparkctl::serve
