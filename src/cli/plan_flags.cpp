@@ -121,6 +121,7 @@ base::Result<Planned> plan_from_flags(Context& c, const PlanFlags& f) {
     auto p = plan::make_plan(out.spec, out.variants, req, *rules);
     if (!p) return p.error();
     out.plan = std::move(*p);
+    out.rules = std::move(*rules);
     return out;
 }
 

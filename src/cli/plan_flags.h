@@ -16,6 +16,7 @@
 #include "model/catalog.h"
 #include "model/model_spec.h"
 #include "plan/plan.h"
+#include "plan/rules.h"
 
 namespace sparkctl::cli {
 
@@ -47,6 +48,7 @@ struct Planned {
     hw::HardwareProfile hardware;
     plan::PlanRequest request;
     plan::Plan plan;
+    plan::RuleBook rules;  // the rules it applied (data/rules.toml edited by the config file)
 };
 
 // Plans what the flags describe. Errors: bad_input for a bad flag value, an unknown model or an
