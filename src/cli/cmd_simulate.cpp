@@ -1,6 +1,7 @@
 // sparkctl simulate MODEL: the deployment `plan` would launch, serving a workload in a
 // discrete-event simulation of the engine's scheduler (src/sim/, docs/dev/sim.md). The CLI
 // composes plan and sim: plan picks engine, quantization and sizes; sim gets the settings.
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -20,7 +21,6 @@
 #include "cli/command.h"
 #include "cli/deployment.h"
 #include "cli/plan_flags.h"
-#include "engines/alloc.h"
 #include "fit/step_cost.h"
 #include "hw/detect.h"
 #include "model/catalog.h"
