@@ -83,6 +83,8 @@ def render(rules, source_name):
             for key in ("engine", "quant", "value"):
                 if key in r:
                     settings.append(f"{key} = `{r[key]}`")
+            for use, terms in r.get("slo", {}).items():
+                settings.append(f"{use}: `{terms}`")
             if settings:
                 out.append(f"**Setting.** {', '.join(settings)}")
                 out.append("")

@@ -4,14 +4,18 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "base/exit_status.h"
 #include "base/strings.h"
 #include "cli/command.h"
+#include "cli/deployment.h"
 #include "cli/fit_json.h"
 #include "cli/plan_flags.h"
 #include "engines/installed.h"
@@ -22,6 +26,9 @@
 #include "plan/plan.h"
 #include "plan/render.h"
 #include "plan/rules.h"
+#include "sim/report.h"
+#include "sim/simulator.h"
+#include "sim/workload.h"
 
 namespace sparkctl::cli {
 
@@ -146,6 +153,87 @@ json plan_json(const plan::Plan& p, const plan::PlanRequest& req) {
     return j;
 }
 
+// SPARKCTL-PLAN-20: the most concurrent users, up to the plan's sequences at once, that meet the
+// use's default SLO, found as `simulate --concurrency P --slo SLO --find-max` finds it (same
+// deployment, simulate's default workload). nullopt when the rule gives no line: disabled, no SLO
+// for the use (batch, long-context), a cluster plan, or a plan that is not launchable.
+struct Capacity {
+    std::string slo;
+    std::uint32_t upper_bound = 0;
+    FindMax found;
+};
+
+base::Result<std::optional<Capacity>> plan_capacity(const Planned& planned,
+                                                    const PlanFlags& flags) {
+    const plan::Plan& p = planned.plan;
+    const plan::Rule& rule = planned.rules.get(plan::kPlan20);
+    const auto it = rule.slo.find(plan::to_string(p.use));
+    if (!rule.enabled || it == rule.slo.end() || p.status != plan::Status::ok || p.nodes != 1 ||
+        p.tensor_parallel != 1) {
+        return std::optional<Capacity>();
+    }
+    auto slo = sim::parse_slo(it->second);
+    if (!slo) {
+        return base::with_context(slo.error(), std::string(plan::kPlan20) + " slo." + it->first);
+    }
+    DeploymentArgs d;
+    d.plan = flags;
+    auto dep = deployment_from_plan(planned, d);
+    if (!dep) return dep.error();
+    // simulate's defaults (cmd_simulate.cpp): 512 prompt and 256 output tokens, poisson, seed 0.
+    sim::Load load;
+    load.kind = sim::Load::Kind::closed;
+    load.prompt_tokens = {sim::Distribution::Kind::fixed, 512, 0};
+    load.output_tokens = {sim::Distribution::Kind::fixed, 256, 0};
+    Capacity cap;
+    cap.slo = it->second;
+    cap.upper_bound = dep->es.max_seqs;
+    auto found = find_max(
+        [&](double users) -> base::Result<sim::Summary> {
+            sim::Load l = load;
+            l.concurrency = static_cast<std::uint32_t>(users);
+            auto r = sim::simulate(*dep->cost, dep->es, l);
+            if (!r) return r.error();
+            return sim::summarize(*r);
+        },
+        cap.upper_bound, /*integers=*/true, *slo);
+    if (!found) return found.error();
+    cap.found = std::move(*found);
+    return std::optional<Capacity>(std::move(cap));
+}
+
+json capacity_json(const Capacity& cap) {
+    const auto& at = cap.found.at_best;
+    return {{"slo", cap.slo},
+            {"max_concurrency",
+             cap.found.best ? json(static_cast<std::uint32_t>(*cap.found.best)) : json(nullptr)},
+            {"upper_bound", cap.upper_bound},
+            {"per_user_output_tokens_per_s",
+             at ? json(at->output_tokens_per_s_per_user) : json(nullptr)},
+            {"output_tokens_per_s", at ? json(at->output_tokens_per_s) : json(nullptr)},
+            {"simulated", true},
+            {"rule", std::string(plan::kPlan20)}};
+}
+
+std::string capacity_text(const Capacity& cap, const plan::Plan& p) {
+    const std::string who = p.use == plan::UseCase::agents ? "agents" : "users";
+    const std::string explore = fmt::format(
+        "`sparkctl simulate` with these plan flags and --concurrency {} --slo \"{}\" "
+        "--find-max to explore",
+        cap.upper_bound, cap.slo);
+    if (!cap.found.best) {
+        return fmt::format(
+            "capacity: no concurrency up to {} meets {} (simulated, SLO from {}; {})\n",
+            cap.upper_bound, cap.slo, std::string(plan::kPlan20), explore);
+    }
+    const sim::Summary& s = *cap.found.at_best;
+    return fmt::format(
+        "capacity: {:g} concurrent {} at {:.1f} tokens/s each, {:.0f} tokens/s in all, meeting "
+        "{} (simulated, SLO from {}; {})\n",
+        *cap.found.best, who, s.output_tokens_per_s_per_user, s.output_tokens_per_s, cap.slo,
+        std::string(plan::kPlan20), explore);
+}
+
 }  // namespace
 
 Action setup_plan(CLI::App& app, Context& ctx) {
@@ -174,8 +262,12 @@ Action setup_plan(CLI::App& app, Context& ctx) {
             }
             return base::kExitBadInput;
         }
+        auto capacity = plan_capacity(*planned, a->flags);
+        if (!capacity) return c.out.fail(capacity.error());
         if (c.out.json) {
-            c.out.emit_json(plan_json(*p, req));
+            json doc = plan_json(*p, req);
+            if (*capacity) doc["capacity"] = capacity_json(**capacity);
+            c.out.emit_json(doc);
         } else if (a->format == "sh" && p->status == plan::Status::ok) {
             c.out.emit_text(plan::render_sh(*p, req.cluster ? req.cluster->ssh_user : ""));
         } else if (a->format == "compose" && p->status == plan::Status::ok) {
@@ -183,9 +275,11 @@ Action setup_plan(CLI::App& app, Context& ctx) {
         } else if (a->format == "llama-swap" && p->status == plan::Status::ok) {
             c.out.emit_text(plan::render_llama_swap(*p));
         } else {
-            c.out.emit_text(plan::render_text(
+            std::string text = plan::render_text(
                 *p, a->explain,
-                plan::colour_wanted(isatty(fileno(stdout)) == 1, std::getenv("NO_COLOR"))));
+                plan::colour_wanted(isatty(fileno(stdout)) == 1, std::getenv("NO_COLOR")));
+            if (*capacity) text += capacity_text(**capacity, *p);
+            c.out.emit_text(text);
         }
         return p->exit_status();
     };

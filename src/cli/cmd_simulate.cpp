@@ -1,6 +1,7 @@
 // sparkctl simulate MODEL: the deployment `plan` would launch, serving a workload in a
 // discrete-event simulation of the engine's scheduler (src/sim/, docs/dev/sim.md). The CLI
 // composes plan and sim: plan picks engine, quantization and sizes; sim gets the settings.
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -18,8 +19,8 @@
 #include "base/file.h"
 #include "base/strings.h"
 #include "cli/command.h"
+#include "cli/deployment.h"
 #include "cli/plan_flags.h"
-#include "engines/alloc.h"
 #include "fit/step_cost.h"
 #include "hw/detect.h"
 #include "model/catalog.h"
@@ -36,15 +37,6 @@ namespace sparkctl::cli {
 namespace {
 
 using nlohmann::json;
-
-// The plan's inputs and the engine settings the simulation overrides.
-struct DeploymentArgs {
-    PlanFlags plan;
-    std::optional<std::uint32_t> max_num_seqs;
-    std::optional<std::uint32_t> max_batched_tokens;
-    std::string prefix_caching;  // "", "on", "off"
-    std::string weight_layout;
-};
 
 struct SimulateArgs {
     DeploymentArgs d;
@@ -109,89 +101,6 @@ struct Point {
     sim::Summary summary;
     double wall_s = 0;
 };
-
-// The deployment `plan` would launch, as the simulator sees it.
-struct Deployment {
-    plan::PlanRequest req;
-    plan::Plan plan;
-    sim::EngineSettings es;
-    std::optional<fit::StepCost> cost;
-    std::string constants_source;
-};
-
-// Errors are reported through `c.out`; the exit status is returned instead of a deployment.
-std::variant<Deployment, int> make_deployment(Context& c, const DeploymentArgs& d) {
-    if (d.plan.context && *d.plan.context < 2) {
-        return c.out.fail(base::kExitBadInput, "--context: must be at least 2");
-    }
-    if (d.plan.nodes && *d.plan.nodes > 1) {
-        return c.out.fail(base::kExitBadInput,
-                          "--nodes: simulate runs one node (tensor parallel is not simulated)");
-    }
-    PlanFlags flags = d.plan;
-    flags.nodes = 1;  // not the [cluster] inventory's hosts
-    auto planned = plan_from_flags(c, flags);
-    if (!planned) return c.out.fail(planned.error());
-    Deployment dep;
-    dep.req = planned->request;
-    const model::ModelSpec* spec = &planned->spec;
-    const hw::HardwareProfile* hwp = &planned->hardware;
-    const plan::Plan* p = &planned->plan;
-    if (p->status != plan::Status::ok) {
-        return c.out.fail(p->exit_status(),
-                          "simulate: the plan is not launchable: " +
-                              (p->refusal.empty() ? std::string("it does not fit") : p->refusal));
-    }
-    auto caps = fit::hw_caps(*hwp);
-    if (!caps) return c.out.fail(caps.error());
-    const auto layout = d.weight_layout.empty() || d.weight_layout == "stock"
-                            ? std::optional<fit::WeightLayout>(fit::WeightLayout::stock)
-                            : fit::parse_weight_layout(d.weight_layout);
-    if (!layout) {
-        return c.out.fail(base::kExitBadInput,
-                          "--weight-layout: '" + base::printable(d.weight_layout) +
-                              "': expected stock or mxfp4-layers=moe,qkv,o,lm_head");
-    }
-    auto costs = fit::model_costs(*spec, p->engine, p->quant, p->kv_cache_dtype, *layout);
-    if (!costs) return c.out.fail(costs.error());
-    const fit::ResolvedConstants rc = fit::resolve_constants(
-        fit::builtin_constants(), p->engine, fit::quant_family(p->engine, p->quant, *layout));
-    dep.constants_source = rc.source;
-
-    const fit::Estimate& est = p->fit.estimate;
-    sim::EngineSettings& es = dep.es;
-    es.context = p->context;
-    es.max_seqs = d.max_num_seqs.value_or(p->parallel);
-    es.max_batched_tokens =
-        d.max_batched_tokens.value_or(fit::default_ubatch(p->engine, hwp->memory_total_bytes));
-    es.prefix_caching = d.prefix_caching.empty() ? !d.plan.bench : d.prefix_caching == "on";
-    switch (p->engine) {
-        case engines::Engine::vllm:
-            es.scheduler = sim::Scheduler::vllm;
-            es.block_size = engines::vllm::kBlockSize;
-            es.kv_pool_tokens = est.kv.full_cells;
-            break;
-        case engines::Engine::sglang:
-            es.scheduler = sim::Scheduler::sglang;
-            es.block_size = engines::sglang::kPageSize;
-            es.kv_pool_tokens = est.settings.sglang_max_total_tokens
-                                    ? est.settings.sglang_max_total_tokens
-                                    : est.kv.full_cells;
-            break;
-        case engines::Engine::llama_cpp:
-            es.scheduler = sim::Scheduler::llama_cpp;
-            es.block_size = 1;
-            break;
-    }
-    // --max-num-seqs above the plan's parallel keeps the plan's pool: more sequences share it.
-    if (es.kv_pool_tokens == 0) es.kv_pool_tokens = es.context * es.max_seqs;
-    auto cost = fit::StepCost::make(*costs, rc.constants, *caps, p->tensor_parallel, es.max_seqs,
-                                    es.max_batched_tokens);
-    if (!cost) return c.out.fail(cost.error());
-    dep.cost = std::move(*cost);
-    dep.plan = std::move(planned->plan);
-    return dep;
-}
 
 struct ServeArgs {
     DeploymentArgs d;
@@ -668,36 +577,21 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
         int status = base::kExitOk;
         std::string text;
         if (a->find_max) {
-            // Bisection on the load, assuming the SLO gets harder as load grows.
-            const bool closed = load.kind == sim::Load::Kind::closed;
             const double hi0 = *std::max_element(loads.begin(), loads.end());
+            auto fm = find_max(
+                [&](double x) -> base::Result<sim::Summary> {
+                    auto pt = run_point(x);
+                    if (!pt) return pt.error();
+                    return pt->summary;
+                },
+                hi0, load.kind == sim::Load::Kind::closed, slo);
+            if (!fm) return c.out.fail(fm.error());
+            const std::optional<double> best = fm->best;
             json tried = json::array();
-            std::optional<double> best;
-            double lo = 0, hi = hi0;
-            auto check = [&](double x) -> base::Result<bool> {
-                auto pt = run_point(x);
-                if (!pt) return pt.error();
-                const bool ok = sim::slo_met(pt->summary, slo, nullptr);
-                tried.push_back({{load_name, x},
-                                 {"slo_met", ok},
-                                 {"output_tokens_per_s", pt->summary.output_tokens_per_s}});
-                return ok;
-            };
-            auto top = check(hi);
-            if (!top) return c.out.fail(top.error());
-            if (*top) {
-                best = hi;
-            } else {
-                // Integers for users, 1% of the range for rates.
-                const double step = closed ? 1 : hi0 / 100;
-                while (hi - lo > step) {
-                    const double mid = closed ? std::floor((lo + hi) / 2) : (lo + hi) / 2;
-                    if (mid <= lo) break;
-                    auto ok = check(mid);
-                    if (!ok) return c.out.fail(ok.error());
-                    (*ok ? lo : hi) = mid;
-                    if (*ok) best = mid;
-                }
+            for (const Tried& t : fm->tried) {
+                tried.push_back({{load_name, t.load},
+                                 {"slo_met", t.slo_met},
+                                 {"output_tokens_per_s", t.summary.output_tokens_per_s}});
             }
             doc["find_max"] = {{"load", load_name},
                                {"max", best ? json(*best) : json(nullptr)},

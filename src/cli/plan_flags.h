@@ -16,6 +16,7 @@
 #include "model/model_spec.h"
 #include "plan/inputs.h"
 #include "plan/plan.h"
+#include "plan/rules.h"
 
 namespace sparkctl::cli {
 

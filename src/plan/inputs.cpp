@@ -78,6 +78,7 @@ base::Result<Planned> plan_from_inputs(const config::Config& cfg, const PlanInpu
     auto p = make_plan(out.spec, out.variants, req, *rules);
     if (!p) return p.error();
     out.plan = std::move(*p);
+    out.rules = std::move(*rules);
     return out;
 }
 

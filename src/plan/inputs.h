@@ -14,6 +14,7 @@
 #include "model/catalog.h"
 #include "model/model_spec.h"
 #include "plan/plan.h"
+#include "plan/rules.h"
 
 namespace sparkctl::plan {
 
@@ -42,6 +43,7 @@ struct Planned {
     hw::HardwareProfile hardware;
     PlanRequest request;
     Plan plan;
+    RuleBook rules;  // the rules it applied (data/rules.toml edited by the config file)
 };
 
 // Plans what `in` describes under `cfg` (its hardware option, [rules] and [cluster] tables).

@@ -61,13 +61,14 @@ inline constexpr RuleId kPlan16{"SPARKCTL-PLAN-16"};
 inline constexpr RuleId kPlan17{"SPARKCTL-PLAN-17"};
 inline constexpr RuleId kPlan18{"SPARKCTL-PLAN-18"};
 inline constexpr RuleId kPlan19{"SPARKCTL-PLAN-19"};
+inline constexpr RuleId kPlan20{"SPARKCTL-PLAN-20"};
 
 // Every constant above: RuleBook::parse checks each is in the rules document.
 inline constexpr RuleId kAllRuleIds[] = {
     kOps1,   kOps2,   kOps3,   kOps4,   kEng1,   kEng2,   kEng3,   kEng4,   kEng5,   kEng6,
     kLim1,   kLim2,   kLim3,   kLim4,   kQnt1,   kQnt2,   kQnt3,   kQnt4,   kPlan1,  kPlan2,
     kPlan3,  kPlan4,  kPlan5,  kPlan6,  kPlan7,  kPlan8,  kPlan9,  kPlan10, kPlan11, kPlan12,
-    kPlan13, kPlan14, kPlan15, kPlan16, kPlan17, kPlan18, kPlan19,
+    kPlan13, kPlan14, kPlan15, kPlan16, kPlan17, kPlan18, kPlan19, kPlan20,
 };
 
 }  // namespace sparkctl::plan

@@ -74,6 +74,18 @@ base::Result<RuleBook> RuleBook::parse(std::string_view toml_text, std::string_v
         r.quant = (*t)["quant"].value_or(std::string());
         r.enabled = (*t)["enabled"].value_or(true);
         if (auto v = (*t)["value"].value<double>()) r.value = *v;
+        if (const toml::node* slo = t->get("slo")) {
+            const toml::table* st = slo->as_table();
+            if (st == nullptr) return make_error(Errc::bad_input, where + ": slo must be a table");
+            for (const auto& [use, terms] : *st) {
+                auto text = terms.value<std::string>();
+                if (!text) {
+                    return make_error(Errc::bad_input, where + ": slo." + std::string(use.str()) +
+                                                           " must be a string");
+                }
+                r.slo[std::string(use.str())] = *text;
+            }
+        }
         book.rules_.push_back(std::move(r));
     }
     for (const RuleId& id : kAllRuleIds) {

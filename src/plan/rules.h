@@ -33,7 +33,10 @@ struct Rule {
     std::string engine;           // eng rules (and SPARKCTL-PLAN-12): the engine it picks
     std::string quant;            // qnt rules: the quantization it prefers
     std::optional<double> value;  // plan rules with a number
-    std::string edited_by;        // "" or the config file key that changed it
+    // SPARKCTL-PLAN-20: use ("chat") -> SLO text in simulate's --slo syntax (sim/workload.h).
+    // Read only from the rules document (a config file may switch the rule off, not edit these).
+    std::map<std::string, std::string> slo;
+    std::string edited_by;  // "" or the config file key that changed it
 };
 
 class RuleBook {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/sandbox.h"
 
@@ -146,6 +147,74 @@ TEST(SimulateE2e, DatasetSetsSizesAndNamesBadEntries) {
     auto both =
         s.run({"simulate", "gpt-oss-120b", "--dataset", ds.string(), "--trace", ds.string()});
     EXPECT_EQ(both.exit_code, 2);
+}
+
+// plan's capacity line (SPARKCTL-PLAN-20) is what simulate --find-max finds for the same
+// deployment, SLO and (default) workload.
+void expect_capacity_matches_simulate(Sandbox& s, const std::vector<std::string>& plan_flags) {
+    std::vector<std::string> args{"plan"};
+    args.insert(args.end(), plan_flags.begin(), plan_flags.end());
+    args.push_back("--json");
+    auto p = s.run(args);
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    const json cap = p.json()["capacity"];
+    ASSERT_TRUE(cap.is_object()) << p.out;
+    EXPECT_EQ(cap["simulated"], true);
+    EXPECT_EQ(cap["rule"], "SPARKCTL-PLAN-20");
+    const std::string slo = cap["slo"].get<std::string>();
+    const auto bound = cap["upper_bound"].get<std::uint32_t>();
+    EXPECT_EQ(bound, p.json()["parallel"].get<std::uint32_t>());
+
+    std::vector<std::string> sim{"simulate"};
+    sim.insert(sim.end(), plan_flags.begin(), plan_flags.end());
+    for (const std::string& a :
+         {std::string("--concurrency"), std::to_string(bound), std::string("--slo"), slo,
+          std::string("--find-max"), std::string("--json")}) {
+        sim.push_back(a);
+    }
+    auto r = s.run(sim);
+    const json fm = r.json()["find_max"];
+    EXPECT_EQ(cap["max_concurrency"], fm["max"]) << p.out << "\n" << r.out;
+    if (fm["max"].is_null()) {
+        EXPECT_EQ(r.exit_code, 4);
+        EXPECT_TRUE(cap["output_tokens_per_s"].is_null());
+        return;
+    }
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const json& t : fm["tried"]) {
+        if (t["concurrency"] == fm["max"]) {
+            EXPECT_DOUBLE_EQ(cap["output_tokens_per_s"].get<double>(),
+                             t["output_tokens_per_s"].get<double>());
+        }
+    }
+    EXPECT_GT(cap["per_user_output_tokens_per_s"].get<double>(), 0);
+}
+
+TEST(PlanCapacity, EqualsSimulateFindMax) {
+    Sandbox s;
+    expect_capacity_matches_simulate(s, {"gpt-oss-120b", "--for", "agents", "--users", "4"});
+    expect_capacity_matches_simulate(s, {"gpt-oss-120b", "--for", "chat", "--users", "64"});
+}
+
+TEST(PlanCapacity, TextLineAndWhereItIsLeftOut) {
+    Sandbox s;
+    auto text = s.run({"plan", "gpt-oss-120b", "--for", "agents", "--users", "4"});
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    EXPECT_NE(text.out.find("capacity: "), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("SPARKCTL-PLAN-20"), std::string::npos) << text.out;
+
+    const auto cfg = s.write("cfg.toml", "[rules.SPARKCTL-PLAN-20]\nenabled = false\n");
+    auto off = s.run({"--config", cfg.string(), "plan", "gpt-oss-120b", "--for", "agents",
+                      "--users", "4", "--json"});
+    ASSERT_EQ(off.exit_code, 0) << off.err;
+    EXPECT_FALSE(off.json().contains("capacity"));
+    auto off_text = s.run(
+        {"--config", cfg.string(), "plan", "gpt-oss-120b", "--for", "agents", "--users", "4"});
+    EXPECT_EQ(off_text.out.find("capacity: "), std::string::npos) << off_text.out;
+
+    auto batch = s.run({"plan", "gpt-oss-120b", "--for", "batch", "--users", "4", "--json"});
+    ASSERT_EQ(batch.exit_code, 0) << batch.err;
+    EXPECT_FALSE(batch.json().contains("capacity"));
 }
 
 }  // namespace
