@@ -48,9 +48,17 @@ std::vector<std::string> llamacpp_args(const std::string& name, const std::strin
 // Starts stand-ins on demand; `gate` (when set) holds a load until the test releases it.
 class FakeRegistry : public Registry {
   public:
-    ~FakeRegistry() override {
+    ~FakeRegistry() override { finish_loads(); }
+
+    // Lets held loads go and waits for them (their callbacks reach the gateway, still alive).
+    void finish_loads() {
         release();
-        for (std::thread& t : threads_) t.join();
+        std::vector<std::thread> threads;
+        {
+            std::lock_guard lock(mu_);
+            threads.swap(threads_);
+        }
+        for (std::thread& t : threads) t.join();
     }
 
     // A configured deployment: resident now (its stand-in started) or loaded on ensure_ready.
@@ -159,6 +167,7 @@ class GatewayTest : public ::testing::Test {
         ASSERT_TRUE(s.ok()) << s.error().message;
     }
     void TearDown() override {
+        reg_.finish_loads();
         if (gw_) gw_->stop(0);
     }
 
@@ -396,12 +405,25 @@ TEST_F(GatewayTest, ConcurrencyLimitAnswers429BeforeStreaming) {
 }
 
 TEST_F(GatewayTest, AliasPrefersIdleLlamaCppThenTheParallelEngineAndCountsROps3) {
-    reg_.add("gguf", {"qwen"}, "llama.cpp", llamacpp_args("gguf-served", "fixed:0,0"), true);
-    reg_.add("vl", {"qwen"}, "vllm",
-             vllm_args("vl-served", "fixed:0,0", {"--hang-after-tokens", "1"}), true);
+    reg_.add("gguf", {"qwen"}, "llama.cpp", llamacpp_args("gguf-served", "fixed:0,30"), true);
+    reg_.add("vl", {"qwen"}, "vllm", vllm_args("vl-served", "fixed:0,0"), true);
     reg_.add("solo", {}, "llama.cpp", llamacpp_args("solo", "fixed:0,30"), true);
     start();
-    // Idle llama.cpp takes the alias.
+    // Idle llama.cpp takes the alias; while it streams, the alias goes to vLLM.
+    std::promise<void> got_first;
+    std::promise<void> done;
+    bool once = false;
+    client_.request(req("/v1/chat/completions", chat("qwen", 20, true)),
+                    {{},
+                     [&](std::string_view, Clock::time_point) {
+                         if (!once) got_first.set_value();
+                         once = true;
+                     },
+                     [&](base::Result<void>) { done.set_value(); }});
+    got_first.get_future().wait();
+    EXPECT_EQ(json::parse(fetch("/v1/chat/completions", chat("qwen", 1, false)).body)["model"],
+              "vl-served");
+    done.get_future().wait();
     EXPECT_EQ(json::parse(fetch("/v1/chat/completions", chat("qwen", 1, false)).body)["model"],
               "gguf-served");
     // Two parallel streams on a llama.cpp id: the second is R-OPS-3 parallel load.
