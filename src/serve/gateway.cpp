@@ -160,6 +160,7 @@ class Gateway::Impl {
     std::map<std::string, bool> rops3_burst_;  // a warned burst lasts until in flight drops to 0
     std::size_t streams_ = 0;
     std::uint64_t next_seq_ = 0;
+    std::atomic<int> paused_relays_{0};  // relays whose upstream read is paused (flow control)
 };
 
 // One request relayed to one upstream. Shared (a reason for shared_ptr): the client's callbacks
@@ -265,6 +266,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
         lock.lock();
         if (!paused_ && rs_.queued_bytes() > gw_.options().high_watermark_bytes) {
             paused_ = true;
+            ++gw_.paused_relays_;
             handle_.pause();
         }
     }
@@ -304,6 +306,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
         std::lock_guard lock(mu_);
         if (paused_ && rs_.queued_bytes() <= gw_.options().low_watermark_bytes) {
             paused_ = false;
+            --gw_.paused_relays_;
             handle_.resume();
         }
     }
@@ -331,13 +334,14 @@ class Relay : public std::enable_shared_from_this<Relay> {
             }
             const int status = r.status;
             lock.unlock();
+            finish(status);  // metrics first: a client that saw the end sees them counted
             rs_.respond(std::move(r));
-            finish(status);
             return;
         }
+        const int status = status_;
         lock.unlock();
+        finish(status);
         rs_.end();
-        finish(status_);
     }
 
     // Ends the exchange with an error: an SSE error event when streaming, else a whole answer.
@@ -349,6 +353,8 @@ class Relay : public std::enable_shared_from_this<Relay> {
         net::RequestHandle h = handle_;
         lock.unlock();
         h.cancel();
+        base::log_warn("gateway: " + id_ + ": " + message);
+        finish(status);
         const std::string type = status == 504 ? "timeout_error" : "upstream_error";
         if (phase == Phase::streaming) {
             rs_.write(net::sse_event(error_object(message, type, status).dump()));
@@ -356,8 +362,6 @@ class Relay : public std::enable_shared_from_this<Relay> {
         } else {
             rs_.respond(error_response(status, message, type, status));
         }
-        base::log_warn("gateway: " + id_ + ": " + message);
-        finish(status);
     }
 
     void client_gone() {
@@ -402,6 +406,10 @@ class Relay : public std::enable_shared_from_this<Relay> {
         {
             std::lock_guard lock(mu_);
             outcome = std::move(outcome_);
+            if (paused_) {
+                paused_ = false;
+                --gw_.paused_relays_;
+            }
         }
         gw_.relay_finished(id_, status, outcome);
     }
@@ -733,6 +741,9 @@ std::string Gateway::Impl::metrics_text() {
                   auto it = queues_.find(id);
                   return it == queues_.end() ? 0.0 : static_cast<double>(it->second.size());
               });
+    w.family("sparkctl_gateway_upstream_paused", prom::MetricType::gauge,
+             "Relays whose engine read is paused because their client is slow (flow control).");
+    w.sample("sparkctl_gateway_upstream_paused", {}, paused_relays_.load());
     auto from_view = [&](const char* name, prom::MetricType type, const char* help, auto value) {
         w.family(name, type, help);
         for (const DeploymentView& v : views) w.sample(name, {{"model", v.id}}, value(v));
