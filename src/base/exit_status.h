@@ -18,6 +18,8 @@ inline int exit_status_for(Errc code) {
         case Errc::bad_input:
         case Errc::not_found:
             return kExitBadInput;
+        case Errc::does_not_fit:
+            return kExitDoesNotFit;
         case Errc::io:
         case Errc::internal:
             return kExitFailure;

@@ -11,10 +11,11 @@ namespace sparkctl::base {
 
 // What kind of failure; decides the process exit status (see base/exit_status.h).
 enum class Errc {
-    bad_input,  // malformed or hostile input, unknown name, bad flag value: exit 2
-    not_found,  // a named file, model or profile does not exist: exit 2
-    io,         // the environment failed us (read error, permission): exit 1
-    internal,   // a bug or an unexpected state: exit 1
+    bad_input,     // malformed or hostile input, unknown name, bad flag value: exit 2
+    not_found,     // a named file, model or profile does not exist: exit 2
+    does_not_fit,  // the request does not fit the memory budget (plan, admission): exit 3
+    io,            // the environment failed us (read error, permission): exit 1
+    internal,      // a bug or an unexpected state: exit 1
 };
 
 struct Error {

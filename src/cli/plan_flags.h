@@ -1,6 +1,5 @@
 // The flags that describe a deployment to plan, declared once for every command that plans one
-// (`plan`, `simulate`), and the one path from them to a Plan: config, rules, hardware, --budget,
-// the model (a named checkpoint is kept), --engine-version installed, then plan::make_plan.
+// (`plan`, `simulate`); plan::plan_from_inputs (plan/inputs.h) is the one path from them to a Plan.
 #pragma once
 
 #include <cstdint>
@@ -15,39 +14,18 @@
 #include "hw/profile.h"
 #include "model/catalog.h"
 #include "model/model_spec.h"
+#include "plan/inputs.h"
 #include "plan/plan.h"
 
 namespace sparkctl::cli {
 
-struct PlanFlags {
-    std::string model;
-    std::string use;
-    std::uint32_t users = 1;
-    std::optional<std::uint64_t> context;
-    std::optional<std::uint32_t> nodes;
-    bool bench = false;
-    std::string prefer;
-    std::string engine;
-    std::string engine_version;
-    std::string quant;
-    std::string kv_cache_dtype;
-    std::vector<std::string> overrides;
-    std::string launcher;
-    std::string budget;
-};
+using PlanFlags = plan::PlanInputs;
 
 // Declares MODEL and the plan flags (--for is required when `use_required`, else it defaults to
 // chat) and the hardware config flag. Not --explain or --format: those are plan's output.
 void add_plan_flags(CLI::App& app, Context& ctx, PlanFlags& f, bool use_required);
 
-// The inputs plan used and the plan it made.
-struct Planned {
-    model::ModelSpec spec;
-    std::vector<model::Variant> variants;
-    hw::HardwareProfile hardware;
-    plan::PlanRequest request;
-    plan::Plan plan;
-};
+using Planned = plan::Planned;
 
 // Plans what the flags describe. Errors: bad_input for a bad flag value, an unknown model or an
 // engine version not installed; whatever the config file, hardware detection or make_plan fail

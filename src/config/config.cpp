@@ -30,9 +30,35 @@ constexpr std::array kOptions = {
                "Root of project checkouts (R-WS-1)"},
     OptionSpec{"claude_home", "SPARKCTL_CLAUDE_HOME", "--claude-home", "~/dev/claude-home",
                "Root of the assistant's home: repo index and saved plans (R-WS-2, R-WS-3)"},
+    // Running engines (serve, doctor). Container images per engine version: the [images] table.
+    OptionSpec{"llama_server", "SPARKCTL_LLAMA_SERVER", "--llama-server", "llama-server",
+               "llama.cpp's llama-server executable (a path, or a name on PATH)"},
+    OptionSpec{"vllm", "SPARKCTL_VLLM", "--vllm", "vllm", "vLLM's `vllm` executable"},
+    OptionSpec{"sglang_python", "SPARKCTL_SGLANG_PYTHON", "--sglang-python", "python3",
+               "The Python that has SGLang installed (runs -m sglang.launch_server)"},
+    OptionSpec{"docker", "SPARKCTL_DOCKER", "--docker", "docker",
+               "The docker client, for deployments with kind = container"},
+    // HF_HOME's default (https://huggingface.co/docs/huggingface_hub/package_reference/
+    // environment_variables#hfhome): containers mount it at /root/.cache/huggingface.
+    OptionSpec{"hf_cache", "SPARKCTL_HF_CACHE", "--hf-cache", "~/.cache/huggingface",
+               "The Hugging Face cache (HF_HOME) engines read weights from"},
+    OptionSpec{"allow_download", "SPARKCTL_ALLOW_DOWNLOAD", "--allow-download", "false",
+               "Let engines download missing weights (else HF_HUB_OFFLINE=1: weights must be "
+               "local)"},
+    // A floor for the load deadline (weights bytes / load_gbps), not a measured speed.
+    OptionSpec{"load_gbps", "SPARKCTL_LOAD_GBPS", "--load-gbps", "0.5",
+               "Slowest weight loading (GB/s) before a load counts as stuck"},
+    // spark-knowledge.md "Running engines": MemAvailable minus a headroom (default 2 GiB).
+    OptionSpec{"mem_headroom", "SPARKCTL_MEM_HEADROOM", "--mem-headroom", "2GiB",
+               "MemAvailable kept free at every load (R-OPS-1)"},
+    OptionSpec{"drop_caches", "SPARKCTL_DROP_CACHES", "--drop-caches", "false",
+               "Drop the page cache before large loads, when permitted"},
+    OptionSpec{"meminfo", "SPARKCTL_MEMINFO", "", "/proc/meminfo",
+               "Where MemAvailable is read (tests point it at a file)"},
 };
 
-constexpr std::array<std::string_view, 2> kRawTables = {"rules", "cluster"};
+constexpr std::array<std::string_view, 3> kRawTables = {"rules", "cluster", "images"};
+constexpr std::array<std::string_view, 1> kEntryTables = {"models"};
 
 bool is_raw_key(std::string_view key) {
     for (std::string_view t : kRawTables) {
@@ -80,6 +106,49 @@ std::optional<std::string> scalar(const toml::node& node) {
     }
     if (node.is_boolean()) return std::string(node.as_boolean()->get() ? "true" : "false");
     return std::nullopt;
+}
+
+// Reads `[[name]]` entries: each a table of scalars and arrays of scalars.
+base::Result<std::vector<Entry>> read_entries(const toml::node& node, const std::string& name,
+                                              const std::string& file) {
+    const toml::array* arr = node.as_array();
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+        return make_error(Errc::bad_input, file + ": '" + name +
+                                               "': expected an array of tables ([[" + name + "]])");
+    }
+    std::vector<Entry> out;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+        const std::string where = file + ": [[" + name + "]] entry " + std::to_string(i + 1);
+        Entry entry;
+        for (const auto& [k, v] : *(*arr)[i].as_table()) {
+            const std::string key(k.str());
+            EntryValue ev;
+            if (auto text = scalar(v)) {
+                ev.text = *text;
+                ev.type = v.is_string()    ? EntryValue::Type::string
+                          : v.is_integer() ? EntryValue::Type::integer
+                          : v.is_boolean() ? EntryValue::Type::boolean
+                                           : EntryValue::Type::floating;
+            } else if (const toml::array* items = v.as_array()) {
+                ev.type = EntryValue::Type::array;
+                for (const toml::node& item : *items) {
+                    auto t = scalar(item);
+                    if (!t) {
+                        return make_error(Errc::bad_input, where + ": key '" + key +
+                                                               "': expected an array of scalars");
+                    }
+                    ev.items.push_back(*t);
+                }
+            } else {
+                return make_error(
+                    Errc::bad_input,
+                    where + ": key '" + key + "': expected a string, number, boolean or array");
+            }
+            entry.emplace(key, std::move(ev));
+        }
+        out.push_back(std::move(entry));
+    }
+    return out;
 }
 
 // Flattens a TOML table into dotted keys with scalar values rendered as strings. Under a raw
@@ -136,6 +205,8 @@ const char* to_string(Origin origin) {
 
 std::span<const std::string_view> raw_tables() { return kRawTables; }
 
+std::span<const std::string_view> entry_tables() { return kEntryTables; }
+
 std::span<const OptionSpec> options() { return kOptions; }
 
 const OptionSpec* find_option(std::string_view key) {
@@ -176,6 +247,14 @@ base::Result<Config> Config::load(const Sources& sources) {
             return make_error(Errc::bad_input,
                               path.string() + ":" + std::to_string(err.source().begin.line) +
                                   ": invalid TOML: " + std::string(err.description()));
+        }
+        for (std::string_view t : kEntryTables) {
+            const toml::node* node = parsed.get(t);
+            if (node == nullptr) continue;
+            auto entries = read_entries(*node, std::string(t), path.string());
+            if (!entries) return entries.error();
+            cfg.entries_[std::string(t)] = std::move(*entries);
+            parsed.erase(t);
         }
         std::map<std::string, std::string> flat;
         auto r = flatten(parsed, "", path.string(), flat);
@@ -223,6 +302,12 @@ std::vector<std::pair<const OptionSpec*, const Setting*>> Config::all() const {
     std::vector<std::pair<const OptionSpec*, const Setting*>> out;
     for (const OptionSpec& o : kOptions) out.emplace_back(&o, &get(o.key));
     return out;
+}
+
+const std::vector<Entry>& Config::entries(std::string_view table) const {
+    static const std::vector<Entry> kNone;
+    auto it = entries_.find(table);
+    return it == entries_.end() ? kNone : it->second;
 }
 
 std::map<std::string, std::string> Config::table(std::string_view prefix) const {

@@ -27,8 +27,23 @@ struct OptionSpec {
 };
 
 // Top-level tables of the config file that hold free-form keys read by the module that owns
-// them ("rules": plan's rule overrides; "cluster": the cluster inventory), not options.
+// them ("rules": plan's rule overrides; "cluster": the cluster inventory; "images": the container
+// image per engine version, `"ngc-26.05" = "nvcr.io/..."`), not options.
 std::span<const std::string_view> raw_tables();
+
+// Arrays of tables of the config file whose entries are read by the module that owns them
+// ("models": serve's deployments, `[[models]]`), not options.
+std::span<const std::string_view> entry_tables();
+
+// One key of an entry of an array of tables: a scalar (its text as Config::table renders it) or
+// an array of scalars.
+struct EntryValue {
+    enum class Type { string, integer, floating, boolean, array };
+    Type type = Type::string;
+    std::string text;                // scalars
+    std::vector<std::string> items;  // arrays, each scalar rendered as text
+};
+using Entry = std::map<std::string, EntryValue, std::less<>>;
 
 // The option table: every option sparkctl has, in display order.
 std::span<const OptionSpec> options();
@@ -75,8 +90,13 @@ class Config {
     // Empty when the file has no such table. These keys bypass the option table (no env or flag).
     std::map<std::string, std::string> table(std::string_view prefix) const;
 
+    // The entries of an array of tables (see entry_tables()), in file order; empty when the file
+    // has none. A nested table or an array of non-scalars in an entry fails Config::load.
+    const std::vector<Entry>& entries(std::string_view table) const;
+
   private:
     std::map<std::string, Setting, std::less<>> settings_;
+    std::map<std::string, std::vector<Entry>, std::less<>> entries_;
     std::map<std::string, std::string, std::less<>> raw_;  // dotted key -> value
     std::optional<std::filesystem::path> file_;
 };

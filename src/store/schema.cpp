@@ -22,6 +22,40 @@ const Migration kMigrations[] = {
      ");\n"
      "CREATE INDEX activity_created ON activity (created_at_s);\n"
      "CREATE INDEX activity_project_created ON activity (project, created_at_s);\n"},
+    {2, "serve: deployments and their processes (issue 13)",
+     // One row per deployment the daemon knows: where it came from (the config file, or `up`
+     // with the request that persists it), its plan's numbers, and the process running it
+     // (pid + start time + process group prove it is ours after a daemon restart).
+     "CREATE TABLE deployments (\n"
+     "    id TEXT PRIMARY KEY,\n"
+     "    origin TEXT NOT NULL CHECK (origin IN ('config', 'up')),\n"
+     "    request TEXT NOT NULL,\n"
+     "    model TEXT NOT NULL,\n"
+     "    engine TEXT NOT NULL,\n"
+     "    quant TEXT NOT NULL,\n"
+     "    pinned INTEGER NOT NULL,\n"
+     "    state TEXT NOT NULL,\n"
+     "    port INTEGER,\n"
+     "    api_key TEXT,\n"
+     "    log_path TEXT,\n"
+     "    pid INTEGER,\n"
+     "    pgid INTEGER,\n"
+     "    start_ticks INTEGER,\n"
+     "    container_id TEXT,\n"
+     "    planned_bytes INTEGER NOT NULL,\n"
+     "    weights_bytes INTEGER NOT NULL,\n"
+     "    measured_bytes INTEGER,\n"
+     "    restarts INTEGER NOT NULL DEFAULT 0,\n"
+     "    last_exit TEXT,\n"
+     "    updated_at_s INTEGER NOT NULL\n"
+     ");\n"
+     "CREATE TABLE deployment_exits (\n"
+     "    id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+     "    deployment TEXT NOT NULL,\n"
+     "    at_s INTEGER NOT NULL,\n"
+     "    how TEXT NOT NULL\n"
+     ");\n"
+     "CREATE INDEX deployment_exits_deployment ON deployment_exits (deployment, at_s);\n"},
 };
 
 }  // namespace

@@ -1,0 +1,139 @@
+// The supervisor: passive records of engine processes (ninja's Subprocess) advanced by the
+// daemon's loop (serve/loop.h). Each engine runs in its own process group with stdout and
+// stderr in its rotated log (serve/engine_log.h); health is probed per engine over HTTP; a
+// crash restarts with exponential backoff, at most `restart_limit` times in
+// `restart_window_s`, then the deployment is `failed` with its log tail; stop is SIGTERM to the
+// group, a grace period, then SIGKILL, and each child is reaped exactly once.
+//
+// Thread model: every method runs on the loop thread. Probe results arrive on the HTTP
+// client's io thread and are handed over through the `wake` callback (Loop::post).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+#include "engines/engine.h"
+#include "serve/engine_log.h"
+#include "serve/proc.h"
+
+namespace sparkctl::serve {
+
+// The deployment states `ps` shows (issue 13).
+enum class State { unloaded, loading, ready, draining, restarting, failed };
+const char* to_string(State state);
+
+// How an engine says it is ready. All three answer GET /health with 200 once ready:
+// llama.cpp listens at once and answers 503 while loading (engines.md 2.6,
+// LC:tools/server/README.md); vLLM refuses connections until ready (engines.md 1.5); SGLang
+// answers 503 while starting and then runs a one-token generation per probe (engines.md 3.4,
+// S:python/sglang/srt/entrypoints/http_server.py), so its probes get a generous timeout.
+struct HealthCheck {
+    std::string path = "/health";
+    int probe_timeout_ms = 5'000;
+};
+HealthCheck health_check(engines::Engine engine);
+
+struct LaunchSpec {
+    std::string id;
+    engines::Engine engine = engines::Engine::llama_cpp;
+    std::vector<std::string> argv;  // argv[0]: the executable (searched in PATH)
+    std::vector<std::pair<std::string, std::string>> env;  // added to the daemon's environment
+    std::uint16_t port = 0;                                // where health is probed (127.0.0.1)
+    std::uint64_t weights_bytes = 0;                       // for the load deadline
+    std::filesystem::path log_path;
+};
+
+struct SupervisorOptions {
+    // Load deadline = load_base_s + weights_bytes / (load_gbps * 1e9). load_gbps is the same
+    // rate `simulate serve --load-gbps` and the llama-swap export use; the base covers engine
+    // start-up (imports, CUDA graphs) that does not scale with weights.
+    double load_gbps = 1.0;
+    double load_base_s = 120;
+    int stop_grace_ms = 10'000;
+    int probe_interval_ms = 5'000;  // ready engines
+    int load_probe_interval_ms = 250;
+    int probe_failures_to_restart = 3;  // consecutive failed probes of a ready engine
+    int restart_limit = 3;              // crashes restarted within the window; one more: failed
+    double restart_window_s = 600;
+    int backoff_initial_ms = 1'000;  // doubled per restart in the window
+    int backoff_max_ms = 60'000;
+    LogRotation log;
+    std::size_t failed_tail_lines = 20;
+};
+
+struct ChildStatus {
+    std::string id;
+    State state = State::unloaded;
+    ProcIdentity proc;  // pid 0 when no process runs
+    std::uint16_t port = 0;
+    int restarts = 0;       // restarts since launch
+    std::string last_exit;  // "exit 1", "signal 9", "" when none yet
+    std::string failure;    // why it is failed, with the log tail
+    bool adopted = false;   // reattached from an earlier daemon (not our child)
+    std::filesystem::path log_path;
+};
+
+class Supervisor {
+  public:
+    // `on_change` runs (on the loop thread) after every state change and every new process;
+    // `post` hands a function to the loop thread (Loop::post).
+    Supervisor(SupervisorOptions options, std::function<void(const ChildStatus&)> on_change,
+               std::function<void(std::function<void()>)> post);
+    // Kills (SIGKILL) every process group still running and reaps its own children: the daemon
+    // stops them gracefully first; this is the last line against orphans.
+    ~Supervisor();
+    Supervisor(const Supervisor&) = delete;
+    Supervisor& operator=(const Supervisor&) = delete;
+
+    // Starts the engine (state loading). Errors: bad_input when the id is already running,
+    // not_found/io when the executable cannot be started or the log cannot be opened.
+    base::Result<void> launch(LaunchSpec spec);
+    // Takes over an engine an earlier daemon started, after same_process() proved it is that
+    // very process; it is probed like a loading one. Errors: not_found when it is gone.
+    base::Result<void> adopt(LaunchSpec spec, ProcIdentity proc);
+    // SIGTERM to the process group (SIGKILL at once when `now`), SIGKILL after the grace; the
+    // record is dropped once the process is gone. Unknown ids are ignored.
+    void stop(const std::string& id, bool now);
+    // Forgets a failed deployment (no process runs).
+    void forget(const std::string& id);
+
+    // Reaps exited children (call on SIGCHLD), then advances probes, deadlines, kills,
+    // restarts and log rotation.
+    void advance();
+    // Milliseconds until advance() has something due (-1: nothing).
+    int next_timeout_ms() const;
+
+    std::vector<ChildStatus> status() const;
+    std::optional<ChildStatus> status(const std::string& id) const;
+    bool empty() const { return children_.empty(); }
+
+    struct Child;
+
+  private:
+    using Clock = std::chrono::steady_clock;
+    base::Result<void> spawn(Child& child);
+    void on_exit(Child& child, const std::string& how);
+    void probe(Child& child);
+    void on_probe(const std::string& id, std::uint64_t generation, bool healthy);
+    void set_state(Child& child, State state);
+    void signal_group(Child& child, int sig);
+
+    SupervisorOptions options_;
+    std::function<void(const ChildStatus&)> on_change_;
+    std::function<void(std::function<void()>)> post_;
+    std::map<std::string, std::unique_ptr<Child>> children_;
+    std::uint64_t next_generation_ = 1;
+    struct Prober;
+    std::unique_ptr<Prober> prober_;
+};
+
+}  // namespace sparkctl::serve
