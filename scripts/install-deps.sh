@@ -6,6 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3
   libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libsqlite3-dev
   libboost1.81-dev                   # Asio + Beast, header-only (src/net/)
+  libssl-dev                         # SHA-256 of the gateway's API keys (src/serve/)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev           # libFuzzer targets (the fuzz preset)
   nodejs                             # tests/node: the openai npm client against the stand-in

@@ -1,0 +1,38 @@
+// libFuzzer target: what the gateway reads of a client's /v1/* request before relaying it
+// (serve::parse_relay_request), then routing its model (serve::route). Input: the first line is
+// the request target, the rest the body. Checks besides "no crash": a parsed request has the
+// body's model, and routing an unknown name never picks a deployment.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/http.h"
+#include "serve/gateway.h"
+#include "serve/router.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    const std::size_t nl = text.find('\n');
+    sparkctl::net::Request request;
+    request.method = "POST";
+    request.target = std::string(text.substr(0, nl));
+    request.body = nl == std::string_view::npos ? std::string() : std::string(text.substr(nl + 1));
+    auto parsed = sparkctl::serve::parse_relay_request(request);
+    if (!parsed.ok()) {
+        if (parsed.error().message.empty()) std::abort();
+        return 0;
+    }
+    if (request.body.find('{') == std::string::npos) std::abort();
+    static const std::vector<sparkctl::serve::RouteCandidate> candidates{
+        {"chat-gguf", {"qwen"}, "llama.cpp", true, 1},
+        {"agents", {"qwen"}, "vllm", true, 0},
+        {"lazy", {"l"}, "sglang", false, 0}};
+    const auto d = sparkctl::serve::route(parsed->model, candidates);
+    const bool known = parsed->model == "chat-gguf" || parsed->model == "agents" ||
+                       parsed->model == "lazy" || parsed->model == "qwen" || parsed->model == "l";
+    if (known != (d.kind != sparkctl::serve::RouteDecision::Kind::unknown)) std::abort();
+    return 0;
+}

@@ -1,0 +1,594 @@
+// The gateway against real stand-in engines (`sparkctl simulate serve` on 127.0.0.1 port 0) and
+// a Registry fake that starts them: relay (whole and SSE), 404/501 shapes, /v1/models, model
+// rewrite and key injection, queue while loading (collated, full, timed out, failed load), the
+// concurrency limit, R-OPS-3 routing and counting, time-outs, engine death mid-stream, client
+// disconnect, API keys and /metrics. Timing checks use the stand-in's fixed schedule as lower
+// bounds with generous deadlines, never exact wall-clock figures.
+#include "serve/gateway.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "net/client.h"
+#include "net/prometheus.h"
+#include "net/sse.h"
+#include "serve/standin_process.h"
+#include "support/temp_dir.h"
+
+namespace sparkctl::serve {
+namespace {
+
+using nlohmann::json;
+using test::StandinProcess;
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> vllm_args(const std::string& name, const std::string& timing,
+                                   std::vector<std::string> extra = {}) {
+    std::vector<std::string> a{"--as", "vllm", "--timing", timing};
+    a.insert(a.end(), extra.begin(), extra.end());
+    for (const char* s : {"--", "serve", "org/m", "--port", "0", "--served-model-name"}) {
+        a.emplace_back(s);
+    }
+    a.push_back(name);
+    return a;
+}
+
+std::vector<std::string> llamacpp_args(const std::string& name, const std::string& timing) {
+    return {"--as",   "llama.cpp", "--timing", timing, "--",  "-m", "x.gguf",
+            "--port", "0",         "-a",       name,   "-np", "4"};
+}
+
+// Starts stand-ins on demand; `gate` (when set) holds a load until the test releases it.
+class FakeRegistry : public Registry {
+  public:
+    ~FakeRegistry() override { finish_loads(); }
+
+    // Lets held loads go and waits for them (their callbacks reach the gateway, still alive).
+    void finish_loads() {
+        release();
+        std::vector<std::thread> threads;
+        {
+            std::lock_guard lock(mu_);
+            threads.swap(threads_);
+        }
+        for (std::thread& t : threads) t.join();
+    }
+
+    // A configured deployment: resident now (its stand-in started) or loaded on ensure_ready.
+    void add(const std::string& id, std::vector<std::string> aliases, const std::string& engine,
+             std::vector<std::string> standin_args, bool resident, int max_in_flight = 0) {
+        DeploymentView v;
+        v.id = id;
+        v.model = "org/m";
+        v.aliases = std::move(aliases);
+        v.engine = engine;
+        v.state = "stopped";
+        v.max_in_flight = max_in_flight;
+        {
+            std::lock_guard lock(mu_);
+            views_.push_back(v);
+            args_[id] = std::move(standin_args);
+        }
+        if (resident) {
+            ASSERT_TRUE(load(id).ok());
+        }
+    }
+    void fail_loads_of(const std::string& id, std::string message) {
+        std::lock_guard lock(mu_);
+        failures_[id] = std::move(message);
+    }
+    void set_key(const std::string& id, std::string key) {
+        std::lock_guard lock(mu_);
+        keys_[id] = std::move(key);
+    }
+    void hold_loads() { gate_.emplace(); }
+    void release() {
+        std::lock_guard lock(mu_);
+        if (gate_ && !released_) {
+            released_ = true;
+            gate_->set_value();
+        }
+    }
+    int ensure_calls() const { return ensure_calls_; }
+    int started() const { return started_; }
+    int finished() const { return finished_; }
+    StandinProcess& standin(const std::string& id) { return *procs_.at(id); }
+
+    std::vector<DeploymentView> deployments() override {
+        std::lock_guard lock(mu_);
+        return views_;
+    }
+    MemoryView memory() override { return {100, 60}; }
+    void ensure_ready(const std::string& id,
+                      std::function<void(base::Result<Upstream>)> done) override {
+        ++ensure_calls_;
+        std::shared_future<void> gate =
+            gate_ ? gate_->get_future().share() : std::shared_future<void>{};
+        std::lock_guard lock(mu_);
+        threads_.emplace_back([this, id, done = std::move(done), gate] {
+            if (gate.valid()) gate.wait();
+            done(load(id));
+        });
+    }
+    void request_started(const std::string&) override { ++started_; }
+    void request_finished(const std::string&) override { ++finished_; }
+
+  private:
+    base::Result<Upstream> load(const std::string& id) {
+        std::vector<std::string> args;
+        {
+            std::lock_guard lock(mu_);
+            if (auto f = failures_.find(id); f != failures_.end()) {
+                return base::make_error(base::Errc::io, f->second);
+            }
+            args = args_.at(id);
+        }
+        auto p = std::make_unique<StandinProcess>(args);
+        if (p->port() == 0) return base::make_error(base::Errc::io, "stand-in: " + p->log());
+        std::lock_guard lock(mu_);
+        for (DeploymentView& v : views_) {
+            if (v.id != id) continue;
+            v.state = "ready";
+            v.reserved_bytes = 40;
+            v.loads_total = 1;
+            v.upstream = Upstream{id, v.engine, "127.0.0.1", p->port(), keys_[id], ""};
+            procs_[id] = std::move(p);
+            return *v.upstream;
+        }
+        return base::make_error(base::Errc::internal, "no deployment " + id);
+    }
+
+    std::mutex mu_;
+    std::vector<DeploymentView> views_;
+    std::map<std::string, std::vector<std::string>> args_;
+    std::map<std::string, std::string> failures_;
+    std::map<std::string, std::string> keys_;
+    std::map<std::string, std::unique_ptr<StandinProcess>> procs_;
+    std::vector<std::thread> threads_;
+    std::optional<std::promise<void>> gate_;
+    bool released_ = false;
+    std::atomic<int> ensure_calls_{0}, started_{0}, finished_{0};
+};
+
+class GatewayTest : public ::testing::Test {
+  protected:
+    void start(GatewayOptions opt = {}) {
+        auto g = Gateway::create(std::move(opt), reg_);
+        ASSERT_TRUE(g.ok()) << g.error().message;
+        gw_ = std::move(*g);
+        auto s = gw_->start();
+        ASSERT_TRUE(s.ok()) << s.error().message;
+    }
+    void TearDown() override {
+        reg_.finish_loads();
+        if (gw_) gw_->stop(0);
+    }
+
+    net::ClientRequest req(const std::string& target, const json& body, net::Headers headers = {}) {
+        net::ClientRequest r;
+        r.port = gw_->port();
+        r.method = body.is_null() ? "GET" : "POST";
+        r.target = target;
+        r.headers = std::move(headers);
+        if (!body.is_null()) {
+            r.headers.emplace_back("Content-Type", "application/json");
+            r.body = body.dump();
+        }
+        return r;
+    }
+    net::Response fetch(const std::string& target, const json& body = nullptr,
+                        net::Headers headers = {}) {
+        auto r = client_.fetch(req(target, body, std::move(headers)));
+        EXPECT_TRUE(r.ok()) << r.error().message;
+        return r ? *r : net::Response{0, {}, ""};
+    }
+    static json chat(const std::string& model, int max_tokens, bool stream) {
+        json j = {{"model", model},
+                  {"messages", {{{"role", "user"}, {"content", "a b c"}}}},
+                  {"max_tokens", max_tokens},
+                  {"stream", stream}};
+        if (stream) j["stream_options"] = {{"include_usage", true}};
+        return j;
+    }
+    static std::vector<std::string> events(const std::string& body) {
+        std::vector<std::string> out;
+        net::SseParser p;
+        EXPECT_TRUE(p.feed(body, [&](const net::SseEvent& e) { out.push_back(e.data); }).ok());
+        return out;
+    }
+    double metric(const std::string& name, const net::prometheus::Labels& labels) {
+        auto samples = net::prometheus::parse_text(fetch("/metrics").body, "gateway /metrics");
+        EXPECT_TRUE(samples.ok());
+        if (!samples.ok()) return -1;
+        return net::prometheus::find_value(*samples, name, labels).value_or(-1);
+    }
+
+    FakeRegistry reg_;
+    std::unique_ptr<Gateway> gw_;
+    net::Client client_;
+};
+
+TEST_F(GatewayTest, RelaysWholeResponsesWithHeadersAndTheServedName) {
+    reg_.add("m1", {"fast"}, "vllm", vllm_args("served-m1", "fixed:0,0"), true);
+    start();
+    const net::Response r = fetch("/v1/chat/completions", chat("fast", 3, false));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(net::header_value(r.headers, "X-Sparkctl-Simulated"), "1");  // engine headers kept
+    const json j = json::parse(r.body);
+    EXPECT_EQ(j["model"], "served-m1");
+    EXPECT_EQ(j["usage"]["completion_tokens"], 3);
+    EXPECT_EQ(
+        fetch("/v1/completions", {{"model", "m1"}, {"prompt", "x y"}, {"max_tokens", 2}}).status,
+        200);
+    EXPECT_EQ(reg_.started(), 2);
+    EXPECT_EQ(reg_.finished(), 2);
+    EXPECT_EQ(metric("sparkctl_gateway_requests_total", {{"model", "m1"}, {"status", "200"}}), 2);
+    EXPECT_EQ(metric("sparkctl_gateway_completion_tokens_total", {{"model", "m1"}}), 5);
+    EXPECT_EQ(metric("sparkctl_reserved_bytes", {{"model", "m1"}}), 40);
+    EXPECT_EQ(metric("sparkctl_budget_bytes", {}), 100);
+}
+
+TEST_F(GatewayTest, StreamsChunkByChunk) {
+    reg_.add("m1", {}, "vllm", vllm_args("m1", "fixed:20,60"), true);
+    start();
+    std::vector<Clock::time_point> arrivals;
+    std::string body;
+    std::promise<base::Result<void>> done;
+    int status = 0;
+    client_.request(req("/v1/chat/completions", chat("m1", 5, true)),
+                    {[&](int s, const net::Headers&) { status = s; },
+                     [&](std::string_view d, Clock::time_point at) {
+                         body.append(d);
+                         arrivals.push_back(at);
+                     },
+                     [&](base::Result<void> r) { done.set_value(std::move(r)); }});
+    ASSERT_TRUE(done.get_future().get().ok());
+    EXPECT_EQ(status, 200);
+    const auto ev = events(body);
+    ASSERT_GE(ev.size(), 7u);  // role, 5 tokens, finish and usage chunks, [DONE]
+    EXPECT_EQ(ev.back(), "[DONE]");
+    // Four gaps of 60 ms between the five tokens: the pieces came as sent, not at the end.
+    ASSERT_GE(arrivals.size(), 5u);
+    EXPECT_GE(arrivals.back() - arrivals.front(), std::chrono::milliseconds(200));
+    EXPECT_EQ(metric("sparkctl_gateway_completion_tokens_total", {{"model", "m1"}}), 5);
+    EXPECT_EQ(metric("sparkctl_gateway_ttft_seconds_count", {{"model", "m1"}}), 1);
+    EXPECT_GE(metric("sparkctl_gateway_inter_chunk_seconds_count", {{"model", "m1"}}), 4);
+}
+
+TEST_F(GatewayTest, ErrorsInOpenAIShape) {
+    reg_.add("m1", {}, "vllm", vllm_args("m1", "fixed:0,0"), true);
+    start();
+    const net::Response unknown = fetch("/v1/chat/completions", chat("nope", 1, false));
+    EXPECT_EQ(unknown.status, 404);
+    const json e = json::parse(unknown.body)["error"];
+    EXPECT_EQ(e["code"], "model_not_found");
+    EXPECT_EQ(e["type"], "invalid_request_error");
+    EXPECT_NE(e["message"].get<std::string>().find("nope"), std::string::npos);
+    // The stand-in serves no embeddings: the engine's 404 on a path is 501.
+    const net::Response emb = fetch("/v1/embeddings", {{"model", "m1"}, {"input", "hi"}});
+    EXPECT_EQ(emb.status, 501);
+    EXPECT_EQ(json::parse(emb.body)["error"]["code"], "not_implemented");
+    const net::Response bad = fetch("/v1/chat/completions", json("not an object"));
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_TRUE(json::parse(bad.body)["error"]["message"].is_string());
+    EXPECT_EQ(fetch("/nowhere").status, 404);
+    EXPECT_EQ(fetch("/health").status, 200);
+}
+
+TEST_F(GatewayTest, ModelsListsEveryConfiguredDeploymentWithItsState) {
+    reg_.add("m1", {"a"}, "vllm", vllm_args("m1", "fixed:0,0"), true);
+    reg_.add("m2", {}, "llama.cpp", llamacpp_args("m2", "fixed:0,0"), false);
+    start();
+    const json j = json::parse(fetch("/v1/models").body);
+    ASSERT_EQ(j["data"].size(), 2u);
+    EXPECT_EQ(j["data"][0]["id"], "m1");
+    EXPECT_EQ(j["data"][0]["meta"]["state"], "ready");
+    EXPECT_EQ(j["data"][0]["meta"]["aliases"][0], "a");
+    EXPECT_EQ(j["data"][1]["meta"]["state"], "stopped");
+}
+
+TEST_F(GatewayTest, InjectsTheEngineKeyAndDropsTheClients) {
+    auto args = vllm_args("k", "fixed:0,0");
+    args.insert(args.end(), {"--api-key", "engine-secret"});
+    reg_.set_key("k", "engine-secret");
+    reg_.add("k", {}, "vllm", args, true);
+    start();
+    // The stand-in needs its key: without it, 401 straight from the engine.
+    net::ClientRequest direct;
+    direct.port = static_cast<std::uint16_t>(reg_.standin("k").port());
+    direct.method = "POST";
+    direct.target = "/v1/chat/completions";
+    direct.body = chat("k", 1, false).dump();
+    EXPECT_EQ(client_.fetch(direct)->status, 401);
+    // Through the gateway the client's own (wrong for the engine) key is replaced.
+    EXPECT_EQ(
+        fetch("/v1/chat/completions", chat("k", 1, false), {{"Authorization", "Bearer client-key"}})
+            .status,
+        200);
+}
+
+TEST_F(GatewayTest, LoadsOnDemandAndCollatesTheQueue) {
+    reg_.add("lazy", {}, "vllm", vllm_args("lazy", "fixed:0,0"), false);
+    reg_.hold_loads();
+    start();
+    std::vector<std::future<base::Result<net::Response>>> answers;
+    for (int i = 0; i < 3; ++i) {
+        answers.push_back(std::async(std::launch::async, [&] {
+            return client_.fetch(req("/v1/chat/completions", chat("lazy", 2, false)));
+        }));
+    }
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (metric("sparkctl_gateway_queued", {{"model", "lazy"}}) < 3 && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(metric("sparkctl_gateway_queued", {{"model", "lazy"}}), 3);
+    reg_.release();
+    for (auto& a : answers) {
+        auto r = a.get();
+        ASSERT_TRUE(r.ok());
+        EXPECT_EQ(r->status, 200) << r->body;
+    }
+    EXPECT_EQ(reg_.ensure_calls(), 1);  // one load served the three
+}
+
+TEST_F(GatewayTest, FullQueueAnswers503WithRetryAfterAndTimesOut) {
+    reg_.add("lazy", {}, "vllm", vllm_args("lazy", "fixed:0,0"), false);
+    reg_.hold_loads();
+    GatewayOptions opt;
+    opt.queue_max_per_model = 1;
+    opt.queue_timeout_ms = 500;
+    start(opt);
+    auto first = std::async(std::launch::async, [&] {
+        return client_.fetch(req("/v1/chat/completions", chat("lazy", 1, false)));
+    });
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (metric("sparkctl_gateway_queued", {{"model", "lazy"}}) < 1 && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    const net::Response over = fetch("/v1/chat/completions", chat("lazy", 1, false));
+    EXPECT_EQ(over.status, 503);
+    EXPECT_EQ(net::header_value(over.headers, "Retry-After"), "5");
+    EXPECT_EQ(json::parse(over.body)["error"]["code"], "queue_full");
+    auto r = first.get();  // the load never finishes: the queue time-out answers
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 503);
+    EXPECT_EQ(json::parse(r->body)["error"]["code"], "queue_timeout");
+}
+
+TEST_F(GatewayTest, FailedLoadAnswersEveryQueuedRequestWithTheReason) {
+    reg_.add("big", {}, "vllm", vllm_args("big", "fixed:0,0"), false);
+    reg_.fail_loads_of("big", "needs 90.0 GiB, budget 80.0 GiB, 30.0 GiB reserved");
+    start();
+    std::vector<std::future<base::Result<net::Response>>> answers;
+    for (int i = 0; i < 2; ++i) {
+        answers.push_back(std::async(std::launch::async, [&] {
+            return client_.fetch(req("/v1/chat/completions", chat("big", 1, false)));
+        }));
+    }
+    for (auto& a : answers) {
+        auto r = a.get();
+        ASSERT_TRUE(r.ok());
+        EXPECT_EQ(r->status, 503);
+        EXPECT_NE(r->body.find("needs 90.0 GiB"), std::string::npos) << r->body;
+    }
+}
+
+TEST_F(GatewayTest, ConcurrencyLimitAnswers429BeforeStreaming) {
+    reg_.add("one", {}, "vllm", vllm_args("one", "fixed:0,0", {"--hang-after-tokens", "1"}), true,
+             /*max_in_flight=*/1);
+    start();
+    std::promise<void> got_first;
+    std::promise<void> done;
+    bool once = false;
+    net::RequestHandle h = client_.request(
+        req("/v1/completions",
+            {{"model", "one"}, {"prompt", "a"}, {"max_tokens", 5}, {"stream", true}}),
+        {{},
+         [&](std::string_view, Clock::time_point) {
+             if (!once) got_first.set_value();
+             once = true;
+         },
+         [&](base::Result<void>) { done.set_value(); }});
+    got_first.get_future().wait();
+    const net::Response second = fetch("/v1/completions", {{"model", "one"}, {"prompt", "a"}});
+    EXPECT_EQ(second.status, 429);
+    EXPECT_EQ(json::parse(second.body)["error"]["code"], "concurrency_limit");
+    h.cancel();
+    done.get_future().wait();
+}
+
+TEST_F(GatewayTest, AliasPrefersIdleLlamaCppThenTheParallelEngineAndCountsROps3) {
+    reg_.add("gguf", {"qwen"}, "llama.cpp", llamacpp_args("gguf-served", "fixed:0,30"), true);
+    reg_.add("vl", {"qwen"}, "vllm", vllm_args("vl-served", "fixed:0,0"), true);
+    reg_.add("solo", {}, "llama.cpp", llamacpp_args("solo", "fixed:0,30"), true);
+    start();
+    // Idle llama.cpp takes the alias; while it streams, the alias goes to vLLM.
+    std::promise<void> got_first;
+    std::promise<void> done;
+    bool once = false;
+    client_.request(req("/v1/chat/completions", chat("qwen", 20, true)),
+                    {{},
+                     [&](std::string_view, Clock::time_point) {
+                         if (!once) got_first.set_value();
+                         once = true;
+                     },
+                     [&](base::Result<void>) { done.set_value(); }});
+    got_first.get_future().wait();
+    EXPECT_EQ(json::parse(fetch("/v1/chat/completions", chat("qwen", 1, false)).body)["model"],
+              "vl-served");
+    done.get_future().wait();
+    EXPECT_EQ(json::parse(fetch("/v1/chat/completions", chat("qwen", 1, false)).body)["model"],
+              "gguf-served");
+    // Two parallel streams on a llama.cpp id: the second is R-OPS-3 parallel load.
+    std::vector<std::future<base::Result<net::Response>>> two;
+    for (int i = 0; i < 2; ++i) {
+        two.push_back(std::async(std::launch::async, [&] {
+            return client_.fetch(req("/v1/chat/completions", chat("solo", 20, true)));
+        }));
+    }
+    for (auto& a : two) EXPECT_EQ(a.get()->status, 200);
+    EXPECT_EQ(metric("sparkctl_rops3_parallel_on_llamacpp_total", {{"model", "solo"}}), 1);
+    EXPECT_EQ(metric("sparkctl_rops3_parallel_on_llamacpp_total", {{"model", "gguf"}}), 0);
+}
+
+TEST_F(GatewayTest, EngineDeathMidStreamBecomesAnSseErrorEvent) {
+    reg_.add("dies", {}, "vllm", vllm_args("dies", "fixed:0,5", {"--fail-after-tokens", "2"}),
+             true);
+    start();
+    const net::Response r = fetch("/v1/chat/completions", chat("dies", 50, true));
+    EXPECT_EQ(r.status, 200);
+    const auto ev = events(r.body);
+    ASSERT_FALSE(ev.empty());
+    const json last = json::parse(ev.back());
+    EXPECT_TRUE(last["error"]["message"].is_string()) << r.body;
+    EXPECT_EQ(fetch("/health").status, 200);  // the gateway stays up
+    EXPECT_EQ(metric("sparkctl_gateway_requests_total", {{"model", "dies"}, {"status", "502"}}), 1);
+}
+
+TEST_F(GatewayTest, HungEngineHitsTheIdleTimeOutAndSlowFirstByteTheFirstByteTimeOut) {
+    reg_.add("hangs", {}, "vllm", vllm_args("hangs", "fixed:0,0", {"--hang-after-tokens", "2"}),
+             true);
+    reg_.add("slow", {}, "vllm", vllm_args("slow", "fixed:30000,0"), true);
+    GatewayOptions opt;
+    opt.idle_chunk_timeout_ms = 300;
+    opt.first_byte_floor_ms = 200;
+    opt.first_byte_factor = 2;
+    std::atomic<std::size_t> seen_prompt{0};
+    opt.predicted_ttft_ms = [&](const std::string& id, std::size_t prompt_bytes) {
+        seen_prompt = prompt_bytes;
+        return id == "slow" ? std::optional<double>(150) : std::nullopt;  // 2 x 150 = 300 ms
+    };
+    start(opt);
+    const net::Response hung = fetch("/v1/chat/completions", chat("hangs", 50, true));
+    EXPECT_EQ(hung.status, 200);
+    const auto ev = events(hung.body);
+    ASSERT_FALSE(ev.empty());
+    EXPECT_NE(ev.back().find("mid-stream"), std::string::npos) << hung.body;
+
+    const auto t0 = Clock::now();
+    const net::Response slow = fetch("/v1/chat/completions", chat("slow", 5, false));
+    EXPECT_EQ(slow.status, 504);
+    EXPECT_EQ(json::parse(slow.body)["error"]["type"], "timeout_error");
+    EXPECT_GE(Clock::now() - t0, std::chrono::milliseconds(300));
+    EXPECT_EQ(seen_prompt, 5u);  // "a b c"
+}
+
+TEST_F(GatewayTest, ClientDisconnectCancelsTheUpstreamRequest) {
+    reg_.add("long", {}, "vllm", vllm_args("long", "fixed:0,50"), true);
+    start();
+    std::promise<void> got_first;
+    std::promise<void> done;
+    bool once = false;
+    net::RequestHandle h = client_.request(req("/v1/chat/completions", chat("long", 1000, true)),
+                                           {{},
+                                            [&](std::string_view, Clock::time_point) {
+                                                if (!once) got_first.set_value();
+                                                once = true;
+                                            },
+                                            [&](base::Result<void>) { done.set_value(); }});
+    got_first.get_future().wait();
+    h.cancel();
+    done.get_future().wait();
+    // The stand-in sees its request end: its running gauge drops to 0.
+    net::ClientRequest m;
+    m.port = static_cast<std::uint16_t>(reg_.standin("long").port());
+    m.target = "/metrics";
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    double running = -1;
+    while (Clock::now() < deadline) {
+        auto page = client_.fetch(m);
+        ASSERT_TRUE(page.ok());
+        auto s = net::prometheus::parse_text(page->body, "stand-in");
+        ASSERT_TRUE(s.ok());
+        running = net::prometheus::find_value(*s, "vllm:num_requests_running").value_or(-1);
+        if (running == 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(running, 0);
+    EXPECT_EQ(reg_.finished(), reg_.started());
+}
+
+TEST(GatewayOptionsTest, OffLoopbackNeedsApiKeys) {
+    struct Empty : Registry {
+        std::vector<DeploymentView> deployments() override { return {}; }
+        MemoryView memory() override { return {}; }
+        void ensure_ready(const std::string&,
+                          std::function<void(base::Result<Upstream>)>) override {}
+        void request_started(const std::string&) override {}
+        void request_finished(const std::string&) override {}
+    } reg;
+    GatewayOptions opt;
+    opt.host = "0.0.0.0";
+    auto g = Gateway::create(opt, reg);
+    ASSERT_FALSE(g.ok());
+    EXPECT_EQ(g.error().code, base::Errc::bad_input);
+    EXPECT_NE(g.error().message.find("api_keys_file"), std::string::npos);
+    EXPECT_TRUE(is_loopback_host("127.0.0.1"));
+    EXPECT_TRUE(is_loopback_host("::1"));
+    EXPECT_FALSE(is_loopback_host("10.0.0.2"));
+}
+
+TEST(GatewayKeysTest, Sha256AndKeyFiles) {
+    // FIPS 180-2 appendix B.1 test vector.
+    EXPECT_EQ(sha256_hex("abc"),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    test::TempDir dir;
+    const auto good =
+        dir.write("keys", "# ops team\n\n" + sha256_hex("k1") + "\n" +
+                              "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\n");
+    auto h = read_api_key_hashes(good);
+    ASSERT_TRUE(h.ok());
+    ASSERT_EQ(h->size(), 2u);
+    EXPECT_EQ((*h)[1], sha256_hex("abc"));
+    auto bad = read_api_key_hashes(dir.write("bad", "k1-in-clear\n"));
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find(":1: not a SHA-256"), std::string::npos);
+    EXPECT_FALSE(read_api_key_hashes(dir.write("empty", "# nothing\n")).ok());
+    EXPECT_FALSE(read_api_key_hashes(dir.path() / "missing").ok());
+}
+
+TEST_F(GatewayTest, ApiKeysGuardEverythingButHealth) {
+    test::TempDir dir;
+    reg_.add("m1", {}, "vllm", vllm_args("m1", "fixed:0,0"), true);
+    GatewayOptions opt;
+    opt.api_keys_file = dir.write("keys", sha256_hex("k1") + "\n");
+    start(opt);
+    EXPECT_EQ(fetch("/health").status, 200);
+    const net::Response no = fetch("/v1/models");
+    EXPECT_EQ(no.status, 401);
+    EXPECT_EQ(json::parse(no.body)["error"]["code"], "invalid_api_key");
+    EXPECT_EQ(fetch("/metrics").status, 401);
+    EXPECT_EQ(fetch("/v1/models", nullptr, {{"Authorization", "Bearer k2"}}).status, 401);
+    EXPECT_EQ(fetch("/v1/models", nullptr, {{"Authorization", "Bearer k1"}}).status, 200);
+    EXPECT_EQ(fetch("/v1/chat/completions", chat("m1", 1, false), {{"Authorization", "Bearer k1"}})
+                  .status,
+              200);
+}
+
+TEST(GatewayParseTest, ReadsModelStreamAndPromptBytes) {
+    net::Request r{"POST", "/v1/chat/completions", {}, ""};
+    EXPECT_FALSE(parse_relay_request(r).ok());
+    r.body = "{";
+    EXPECT_FALSE(parse_relay_request(r).ok());
+    r.body = R"({"model": 3})";
+    EXPECT_FALSE(parse_relay_request(r).ok());
+    r.body = R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hello"},
+               {"role":"user","content":[{"type":"text","text":"abc"}]}]})";
+    auto p = parse_relay_request(r);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->model, "m");
+    EXPECT_TRUE(p->stream);
+    EXPECT_EQ(p->prompt_bytes, 8u);
+    r.body = R"({"model":"e","input":["ab","cd"]})";
+    EXPECT_EQ(parse_relay_request(r)->prompt_bytes, 4u);
+}
+
+}  // namespace
+}  // namespace sparkctl::serve
