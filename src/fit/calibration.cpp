@@ -54,6 +54,8 @@ const char* toml_key(int i) { return i == kAttn ? kAttnKey : kSharedNames[i]; }
 
 // A fitted variable this close to the clamp of value_of() sits at its bound.
 constexpr double kAtBoundX = 20.0;
+// Prefill fit rows a quantization type needs for its own gemm_eff (TypeGemmConstants).
+constexpr int kMinTypePrefillRows = 4;
 
 struct Slot {
     int var = -1;          // index into x, or -1: fixed
@@ -156,6 +158,7 @@ struct Prepared {
     std::shared_ptr<const ModelCosts> costs;
     HwCaps hw;
     std::string family;
+    std::string quant;  // lower case canonical quantization name (a type within the family)
 };
 
 double predict_row(const Prepared& p, const PerfConstants& c) {
@@ -240,6 +243,7 @@ base::Result<std::vector<Prepared>> prepare(const std::vector<Measurement>& rows
         }
         auto q = resolve_quant(m.engine, m.quant);
         p.family = quant_family(m.engine, q ? q->name : m.quant, m.weight_layout);
+        p.quant = base::to_lower(q ? q->name : m.quant);
         out.push_back(std::move(p));
     }
     return out;
@@ -370,6 +374,29 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
         if (fam_prefill[f] > 0) fs.gemm.var = nvar++;
         fams.push_back(fs);
     }
+    // llama.cpp's "ggml" family spans several CUDA GEMM kernels (TypeGemmConstants): a type with
+    // kMinTypePrefillRows prefill rows gets its own gemm_eff, provided prefill rows of other
+    // types remain to fit the family's (which types without their own use).
+    struct TypeSlot {
+        std::string family, quant;
+        Slot gemm;
+        int n_prefill = 0;
+    };
+    std::vector<TypeSlot> types;
+    if (engine == Engine::llama_cpp) {
+        std::map<std::pair<std::string, std::string>, int> type_prefill;
+        for (const Prepared* p : rows)
+            if (p->row->metric == "prefill" && p->family == "ggml")
+                ++type_prefill[{p->family, p->quant}];
+        int left = fam_prefill["ggml"];
+        for (const auto& [key, n] : type_prefill) {
+            if (n < kMinTypePrefillRows) continue;
+            types.push_back(TypeSlot{key.first, key.second, Slot{}, n});
+            left -= n;
+        }
+        if (left <= 0) types.clear();
+        for (TypeSlot& t : types) t.gemm.var = nvar++;
+    }
     // Constants a family has no rows for: another family of this engine (ggml first), else the
     // nearest llama.cpp family.
     for (FamSlots& fs : fams) {
@@ -396,20 +423,22 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
         }
     }
 
-    auto constants_for = [&](const std::vector<double>& x, const std::string& family) {
+    auto constants_for = [&](const std::vector<double>& x, const Prepared& p) {
         PerfConstants c;
         for (int i = 0; i < kNumShared; ++i) set_shared(c, i, value_of(shared[i], x));
         for (const FamSlots& fs : fams) {
-            if (fs.family != family) continue;
+            if (fs.family != p.family) continue;
             c.weights_bw_eff = value_of(fs.wbw, x);
             c.gemm_eff = value_of(fs.gemm, x);
         }
+        for (const TypeSlot& t : types)
+            if (t.family == p.family && t.quant == p.quant) c.gemm_eff = value_of(t.gemm, x);
         return c;
     };
     auto objective = [&](const std::vector<double>& x) {
         double sum = 0;
         for (const Prepared* p : rows) {
-            const double pred = predict_row(*p, constants_for(x, p->family));
+            const double pred = predict_row(*p, constants_for(x, *p));
             const double r = std::log(pred / p->row->value);
             sum += std::isfinite(r) ? r * r : 1e6;
         }
@@ -451,6 +480,12 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
             ec.borrowed.push_back(fs.family + ".weights_bw_eff <- " + fs.wbw.borrowed);
         if (!fs.gemm.borrowed.empty())
             ec.borrowed.push_back(fs.family + ".gemm_eff <- " + fs.gemm.borrowed);
+        for (const TypeSlot& t : types) {
+            if (t.family != fs.family) continue;
+            fc.types.push_back(TypeGemmConstants{t.quant, value_of(t.gemm, x),
+                                                 static_cast<std::uint32_t>(t.n_prefill)});
+            if (at_bound(t.gemm)) ec.at_bound.push_back(t.family + "/" + t.quant + ".gemm_eff");
+        }
         ec.families.push_back(fc);
     }
     return ec;
@@ -626,6 +661,23 @@ base::Result<ConstantsTable> parse_constants_toml(std::string_view text, std::st
                 fc.gemm_eff = *g;
                 fc.fitted = strings(fv["fitted"]);
                 fc.n_fit_rows = static_cast<std::uint32_t>(fv["fit_rows"].value_or(0));
+                if (const toml::table* ts = fv["type"].as_table()) {
+                    for (const auto& [tname, tnode] : *ts) {
+                        const toml::node_view<const toml::node> tv{tnode};
+                        TypeGemmConstants tc;
+                        tc.quant = std::string(tname.str());
+                        auto tg = tv[kGemmKey].value<double>();
+                        if (!tg || *tg <= 0 || *tg > 1) {
+                            return base::make_error(base::Errc::bad_input,
+                                                    where + ": family '" + fc.family + "' type '" +
+                                                        tc.quant + "': " + kGemmKey +
+                                                        " must be in (0, 1]");
+                        }
+                        tc.gemm_eff = *tg;
+                        tc.n_fit_rows = static_cast<std::uint32_t>(tv["fit_rows"].value_or(0));
+                        fc.types.push_back(tc);
+                    }
+                }
                 ec.families.push_back(fc);
             }
         }
@@ -668,6 +720,12 @@ std::string constants_to_toml(const ConstantsTable& t) {
             out += fmt::format("{} = {:.6g}\n", kGemmKey, fc.gemm_eff);
             out += "fitted = " + list(fc.fitted) + "\n";
             out += fmt::format("fit_rows = {}\n", fc.n_fit_rows);
+            for (const TypeGemmConstants& tc : fc.types) {
+                out += fmt::format("\n[engine.\"{}\".family.{}.type.\"{}\"]\n",
+                                   engines::to_string(ec.engine), fc.family, tc.quant);
+                out += fmt::format("{} = {:.6g}\n", kGemmKey, tc.gemm_eff);
+                out += fmt::format("fit_rows = {}\n", tc.n_fit_rows);
+            }
         }
     }
     return out;
@@ -696,7 +754,7 @@ base::Result<std::vector<RowResult>> evaluate(const std::vector<Measurement>& ro
             out.push_back(r);
             continue;
         }
-        const ResolvedConstants rc = resolve_constants(table, p.row->engine, p.family);
+        const ResolvedConstants rc = resolve_constants(table, p.row->engine, p.family, p.quant);
         r.predicted = predict_row(p, rc.constants);
         r.error = (r.predicted - p.row->value) / p.row->value;
         r.constants_source = rc.source;

@@ -254,7 +254,7 @@ std::string quant_family(Engine engine, std::string_view quant, WeightLayout lay
 }
 
 ResolvedConstants resolve_constants(const ConstantsTable& table, Engine engine,
-                                    std::string_view family) {
+                                    std::string_view family, std::string_view quant) {
     ResolvedConstants r;
     auto find_engine = [&](Engine e) -> const EngineConstants* {
         for (const EngineConstants& ec : table.engines)
@@ -292,9 +292,17 @@ ResolvedConstants resolve_constants(const ConstantsTable& table, Engine engine,
         }
         r.source = own + " <- llama.cpp/" + mapped;
     }
+    std::string type_prefix;  // "ggml/q8_0." when the type's own gemm_eff is used
     if (fc) {
         r.constants.weights_bw_eff = fc->weights_bw_eff;
         r.constants.gemm_eff = fc->gemm_eff;
+        const std::string q = base::to_lower(quant);
+        for (const TypeGemmConstants& tc : fc->types) {
+            if (q.empty() || tc.quant != q) continue;
+            r.constants.gemm_eff = tc.gemm_eff;
+            r.source += "/" + q;
+            type_prefix = fc->family + "/" + q + ".";
+        }
     }
     // Constants at a bound: the engine's shared ones, and the family's (of the engine the family
     // constants came from).
@@ -307,7 +315,10 @@ ResolvedConstants resolve_constants(const ConstantsTable& table, Engine engine,
     if (fc && fam_owner) {
         const std::string prefix = fc->family + ".";
         for (const std::string& name : fam_owner->at_bound) {
-            if (name.rfind(prefix, 0) == 0) {
+            // The family's gemm_eff is not used when the type has its own.
+            const bool family_gemm_unused = !type_prefix.empty() && name == prefix + "gemm_eff";
+            if ((name.rfind(prefix, 0) == 0 && !family_gemm_unused) ||
+                (!type_prefix.empty() && name.rfind(type_prefix, 0) == 0)) {
                 r.at_bound.push_back(std::string(engines::to_string(fam_owner->engine)) + "/" +
                                      name);
             }

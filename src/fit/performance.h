@@ -100,12 +100,24 @@ std::string quant_family(engines::Engine engine, std::string_view quant,
                          WeightLayout layout = WeightLayout::stock);
 
 // One engine's constants: the shared ones and one set per quantization family.
+// The prompt-processing GEMM efficiency of one quantization type inside a family that spans
+// several kernels. llama.cpp's "ggml" family runs each integer type through its own CUDA
+// matrix-multiplication tiles (ggml/src/ggml-cuda/mmq.cuh, mmq_get_dp4a_tile_x_sizes: Q8_0's
+// weight tile holds twice the quant bytes of Q4_0's; per-type load_tiles_* and vec_dot_*), so
+// the published llama-bench pp2048 rows run Q8_0 and Q4_0 at different fractions of the peak.
+struct TypeGemmConstants {
+    std::string quant;  // lower case canonical quantization name: "q8_0"
+    double gemm_eff = 1;
+    std::uint32_t n_fit_rows = 0;  // prefill fit rows of this type
+};
+
 struct FamilyConstants {
     std::string family;
     double weights_bw_eff = 1;
-    double gemm_eff = 1;
+    double gemm_eff = 1;              // the family's, for its types without their own
     std::vector<std::string> fitted;  // names of the constants fitted from data (else borrowed)
     std::uint32_t n_fit_rows = 0;
+    std::vector<TypeGemmConstants> types;  // fitted per-type gemm_eff (see above)
 };
 
 struct EngineConstants {
@@ -126,7 +138,9 @@ struct ConstantsTable {
 };
 
 // The constants a prediction uses, and where they came from ("llama.cpp/ggml", or a fallback
-// such as "vllm/fp8 <- llama.cpp/ggml" when no measurement of that family was fitted).
+// such as "vllm/fp8 <- llama.cpp/ggml" when no measurement of that family was fitted). With
+// `quant` (any case) the family's own gemm_eff for that type when it has one
+// ("llama.cpp/ggml/q8_0").
 struct ResolvedConstants {
     PerfConstants constants;
     std::string source;
@@ -136,7 +150,7 @@ struct ResolvedConstants {
     std::vector<std::string> at_bound;
 };
 ResolvedConstants resolve_constants(const ConstantsTable& table, engines::Engine engine,
-                                    std::string_view family);
+                                    std::string_view family, std::string_view quant = {});
 
 // The table compiled into the binary (data/perf-constants.toml). Never fails: the build checks
 // the committed file (calibration_test).

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "base/strings.h"
 #include "fit/calibration.h"
 
 namespace sparkctl::fit {
@@ -113,8 +114,8 @@ TEST(Calibration, RecoversSyntheticMeasurements) {
     e.shared.attn_eff = 0.02;
     e.shared.moe_half_tokens = 50;
     e.shared.layer_overhead_s = 2e-5;
-    e.families.push_back({"mxfp4", 0.8, 0.03, {}, 0});
-    e.families.push_back({"ggml", 0.7, 0.04, {}, 0});
+    e.families.push_back({"mxfp4", 0.8, 0.03, {}, 0, {}});
+    e.families.push_back({"ggml", 0.7, 0.04, {}, 0, {}});
     truth.engines.push_back(e);
 
     std::string tsv = kHeader;
@@ -180,6 +181,30 @@ TEST(Calibration, CommittedDataMeetsTheBars) {
 // Issue 11 item 3: every published measurement held is at or below its physical bound, computed
 // for what the measured build reads (the row's weight_layout); and item 4: the validation
 // reports holdout error per engine x quantization family.
+// Issue 11: llama-bench pp2048 at depth 0 of the dense ggml-family models (Q8_0 and Q4_0, each
+// type with its own GEMM efficiency) within 10% of the published figures (before: +9.5% and
+// -11.3%). Not yet met, so not asserted: qwen3-coder-30b-a3b Q8_0 (+10.9%, MoE) and
+// gpt-oss-120b MXFP4 (-11.6%), see docs/dev/performance-model.md.
+TEST(Calibration, DenseGgmlPp2048RowsWithinTenPercent) {
+    auto rows = parse_measurements(read_source_file("data/perf-measurements.tsv"),
+                                   "data/perf-measurements.tsv");
+    ASSERT_TRUE(rows) << rows.error().message;
+    auto results = evaluate(*rows, builtin_constants());
+    ASSERT_TRUE(results) << results.error().message;
+    int checked = 0;
+    for (const RowResult& r : *results) {
+        if (r.row->engine != Engine::llama_cpp || r.row->test != "pp2048" || r.row->depth != 0 ||
+            (r.row->model != "qwen2.5-coder-7b" && r.row->model != "gemma-3-4b"))
+            continue;
+        ++checked;
+        EXPECT_LE(std::fabs(r.error), 0.10) << r.row->model << " " << r.row->quant << " line "
+                                            << r.row->line << ": " << r.constants_source;
+        EXPECT_NE(r.constants_source.find("/" + base::to_lower(r.row->quant)), std::string::npos)
+            << r.constants_source;  // the type's own gemm_eff
+    }
+    EXPECT_EQ(checked, 2);
+}
+
 TEST(Calibration, EveryMeasurementIsUnderItsCeiling) {
     auto rows = parse_measurements(read_source_file("data/perf-measurements.tsv"),
                                    "data/perf-measurements.tsv");
