@@ -142,10 +142,12 @@ TEST(BenchProbe, ReadsEachEnginesSettingFromTheStandin) {
             ASSERT_EQ(info->models.size(), 1u);
             const bench::CacheCheck c = bench::check_prefix_cache(client, s.ep, "", e);
             if (e == Engine::llama_cpp) {
-                // Off per request whatever the server default; the default is quoted.
+                // Off per request whatever the server default. /props of current llama-server
+                // builds (and so of the stand-in) no longer shows the default: the evidence says
+                // what the client sends (src/engines/fixtures/llamacpp-80fb11a-props.json).
                 EXPECT_EQ(c.state, bench::CacheCheck::State::off);
                 EXPECT_TRUE(c.per_request_off);
-                EXPECT_NE(c.evidence.find(caching ? "cache_prompt=true" : "cache_prompt=false"),
+                EXPECT_NE(c.evidence.find("cache_prompt=false sent with every request"),
                           std::string::npos)
                     << c.evidence;
             } else {
@@ -283,7 +285,14 @@ TEST(BenchLoadgen, ClosedLoopAgainstTheStandinMeetsItsSchedule) {
         ASSERT_TRUE(rec.scheduled_ttft_ms && rec.scheduled_itl_ms);
         // Nothing arrives before the stand-in scheduled it.
         EXPECT_GE(rec.ttft_ms, *rec.scheduled_ttft_ms);
-        for (double g : rec.chunk_gap_ms) EXPECT_GE(g, *rec.scheduled_itl_ms * 0.5);
+        // Chunk k (after the first) cannot arrive before ttft + k * itl of the schedule; single
+        // gaps are not compared, as a loaded machine may deliver two late chunks together.
+        double arrival_ms = rec.ttft_ms;
+        for (std::size_t k = 0; k < rec.chunk_gap_ms.size(); ++k) {
+            arrival_ms += rec.chunk_gap_ms[k];
+            EXPECT_GE(arrival_ms,
+                      *rec.scheduled_ttft_ms + static_cast<double>(k + 1) * *rec.scheduled_itl_ms);
+        }
         EXPECT_TRUE(rec.simulated);
     }
     const bench::Summary sum = bench::summarize(r, {});
