@@ -20,6 +20,7 @@
 #include "bench/probe.h"
 #include "bench/summary.h"
 #include "cli/command.h"
+#include "cli/workload_flags.h"
 #include "sim/report.h"
 #include "sim/workload.h"
 
@@ -33,18 +34,7 @@ struct RunArgs {
     std::string url;
     std::string model;
     std::string api_key;
-    std::string concurrency;
-    std::string rate;
-    std::string arrivals = "poisson";
-    double think_s = 0;
-    std::string prompt_tokens = "512";
-    std::string output_tokens = "256";
-    std::string trace;
-    std::optional<std::uint64_t> requests;
-    std::optional<double> duration_s;
-    std::uint64_t seed = 0;
-    std::string slo;
-    bool find_max = false;
+    WorkloadFlags w;
     std::uint32_t repeats = 1;
     std::uint32_t warmup = 1;
     bool no_stream = false;
@@ -99,53 +89,12 @@ std::string random_nonce() {
 
 int run_bench(Context& c, RunArgs& a) {
     // ---- The workload (bad input: exit 2), as simulate reads it.
-    sim::Load load;
-    load.seed = a.seed;
-    load.think_s = a.think_s;
-    load.requests = a.requests;
-    load.duration_s = a.duration_s;
-    auto pd = sim::parse_distribution("--prompt-tokens", a.prompt_tokens);
-    if (!pd) return c.out.fail(pd.error());
-    auto od = sim::parse_distribution("--output-tokens", a.output_tokens);
-    if (!od) return c.out.fail(od.error());
-    load.prompt_tokens = *pd;
-    load.output_tokens = *od;
-    auto arr = sim::parse_arrivals(a.arrivals);
-    if (!arr) return c.out.fail(arr.error());
-    load.arrivals = *arr;
-    if (!a.concurrency.empty() + !a.rate.empty() + !a.trace.empty() > 1) {
-        return c.out.fail(base::kExitBadInput,
-                          "--concurrency, --rate and --trace are exclusive: give one");
-    }
-    std::vector<double> loads{1};
-    std::string load_name = "concurrency";
-    if (!a.rate.empty()) {
-        auto l = sim::parse_load_list("--rate", a.rate, false);
-        if (!l) return c.out.fail(l.error());
-        loads = *l;
-        load_name = "rate_per_s";
-        load.kind = sim::Load::Kind::open;
-    } else if (!a.trace.empty()) {
-        auto t = sim::load_trace(a.trace);
-        if (!t) return c.out.fail(t.error());
-        load.trace = std::move(*t);
-        load_name = "trace";
-        load.kind = sim::Load::Kind::trace;
-    } else if (!a.concurrency.empty()) {
-        auto l = sim::parse_load_list("--concurrency", a.concurrency, true);
-        if (!l) return c.out.fail(l.error());
-        loads = *l;
-    }
-    std::vector<sim::SloTerm> slo;
-    if (!a.slo.empty()) {
-        auto s = sim::parse_slo(a.slo);
-        if (!s) return c.out.fail(s.error());
-        slo = *s;
-    }
-    if (a.find_max && (slo.empty() || load.kind == sim::Load::Kind::trace)) {
-        return c.out.fail(base::kExitBadInput,
-                          "--find-max needs --slo and --concurrency or --rate");
-    }
+    auto workload = parse_workload(a.w);
+    if (!workload) return c.out.fail(workload.error());
+    const sim::Load& load = workload->load;
+    const std::vector<double>& loads = workload->loads;
+    const std::string& load_name = workload->load_name;
+    const std::vector<sim::SloTerm>& slo = workload->slo;
     auto ep = bench::parse_url(a.url);
     if (!ep) return c.out.fail(ep.error());
 
@@ -181,10 +130,10 @@ int run_bench(Context& c, RunArgs& a) {
     const std::uint64_t default_requests = 1000;  // vllm bench serve's --num-prompts default
     auto spec_count = [&](double x) -> std::uint64_t {
         if (load.kind == sim::Load::Kind::trace) return load.trace.size();
-        if (a.requests) return *a.requests;
-        if (!a.duration_s) return default_requests;
+        if (a.w.requests) return *a.w.requests;
+        if (!a.w.duration_s) return default_requests;
         // --duration alone: enough for the whole time (a cap bounds memory).
-        const double n = load.kind == sim::Load::Kind::open ? x * *a.duration_s * 2 + 64 : 1e5;
+        const double n = load.kind == sim::Load::Kind::open ? x * *a.w.duration_s * 2 + 64 : 1e5;
         return static_cast<std::uint64_t>(std::min(n, 1e5));
     };
     const std::string nonce = random_nonce();
@@ -201,7 +150,7 @@ int run_bench(Context& c, RunArgs& a) {
         bench::PointResult pooled;
         for (std::uint32_t r = 0; r < a.repeats; ++r) {
             auto specs = bench::build_specs(client, *ep, a.api_key, info->engine, a.model, l,
-                                            spec_count(x) + a.warmup, a.seed + r,
+                                            spec_count(x) + a.warmup, a.w.seed + r,
                                             nonce + "-" + std::to_string(point_no++));
             if (!specs) return specs.error();
             tokenized = tokenized && specs->tokenized;
@@ -255,7 +204,7 @@ int run_bench(Context& c, RunArgs& a) {
 
     std::vector<Point> points;
     json find_max_doc;
-    if (a.find_max) {
+    if (a.w.find_max) {
         // Double from the first load until the SLO breaks, then bisect between the last load
         // that met it and the first that did not (whole users for --concurrency; 1% of the
         // bracket for --rate).
@@ -390,16 +339,16 @@ int run_bench(Context& c, RunArgs& a) {
     doc["workload"] = {{"mode", load.kind == sim::Load::Kind::closed ? "closed"
                                 : load.kind == sim::Load::Kind::open ? "open"
                                                                      : "trace"},
-                       {"prompt_tokens", a.prompt_tokens},
-                       {"output_tokens", a.output_tokens},
-                       {"arrivals", a.arrivals},
-                       {"think_s", a.think_s},
-                       {"requests", a.requests ? json(*a.requests) : json(nullptr)},
-                       {"duration_s", a.duration_s ? json(*a.duration_s) : json(nullptr)},
+                       {"prompt_tokens", a.w.prompt_tokens},
+                       {"output_tokens", a.w.output_tokens},
+                       {"arrivals", a.w.arrivals},
+                       {"think_s", a.w.think_s},
+                       {"requests", a.w.requests ? json(*a.w.requests) : json(nullptr)},
+                       {"duration_s", a.w.duration_s ? json(*a.w.duration_s) : json(nullptr)},
                        {"warmup", a.warmup},
                        {"repeats", a.repeats},
                        {"stream", !a.no_stream},
-                       {"seed", a.seed}};
+                       {"seed", a.w.seed}};
     if (points.size() == 1) {
         const json one = point_json(points[0]);
         for (const auto& [k, v] : one.items()) doc[k] = v;
@@ -415,7 +364,7 @@ int run_bench(Context& c, RunArgs& a) {
         doc["slo"] = terms;
         for (const Point& pt : points) slo_ok = slo_ok && pt.slo_met;
     }
-    if (a.find_max) {
+    if (a.w.find_max) {
         doc["find_max"] = find_max_doc;
         slo_ok = !find_max_doc["max"].is_null();
     }
@@ -442,7 +391,7 @@ int run_bench(Context& c, RunArgs& a) {
                 s.s.ttft_ms ? s.s.ttft_ms->p50 : 0, s.s.ttft_ms ? s.s.ttft_ms->p99 : 0,
                 s.s.tpot_ms ? s.s.tpot_ms->p50 : 0, s.s.itl_ms ? s.s.itl_ms->p99 : 0, s.errors);
         }
-        if (a.find_max) {
+        if (a.w.find_max) {
             t += find_max_doc["max"].is_null()
                      ? fmt::format("find-max: no {} meets the SLO\n", load_name)
                      : fmt::format("find-max: {} {:g} meets the SLO\n", load_name,
@@ -471,27 +420,12 @@ Action setup_bench(CLI::App& app, Context& ctx) {
         ->required();
     run->add_option("--model", a->model, "The model name to request (default: the first listed)");
     run->add_option("--api-key", a->api_key, "Bearer token for the endpoint");
-    run->add_option("--concurrency", a->concurrency,
-                    "Closed loop: users, each sending when its last request finished; a list "
-                    "is a sweep (default 1)");
-    run->add_option("--rate", a->rate, "Open loop: requests/s; a list is a sweep");
-    run->add_option("--arrivals", a->arrivals, "poisson, gamma:CV or constant (default poisson)");
-    run->add_option("--think-s", a->think_s, "Closed loop: seconds between a reply and the next")
-        ->check(CLI::Range(0.0, 1e5));
-    run->add_option("--prompt-tokens", a->prompt_tokens,
-                    "N, uniform:A:B, normal:MEAN:SD or lognormal:MEDIAN:SIGMA (default 512)");
-    run->add_option("--output-tokens", a->output_tokens, "As --prompt-tokens (default 256)");
-    run->add_option("--trace", a->trace,
-                    "JSONL: arrival_s, prompt_tokens, output_tokens (prefix ids are not shared)");
-    run->add_option("--requests", a->requests,
-                    "Requests per point (default 1000, vllm bench serve's --num-prompts)")
-        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 24));
-    run->add_option("--duration", a->duration_s, "Stop sending after this many seconds")
-        ->check(CLI::Range(1e-3, 1e7));
-    run->add_option("--seed", a->seed, "Random seed of the sizes and arrivals (default 0)");
-    run->add_option("--slo", a->slo, "Service levels, e.g. \"ttft_p95<=2s,tpot_p50<=50ms\"");
-    run->add_flag("--find-max", a->find_max,
-                  "Double the load until --slo breaks, then bisect for the most that meets it");
+    add_workload_flags(
+        *run, a->w,
+        {.trace = "JSONL: arrival_s, prompt_tokens, output_tokens (prefix ids are not shared)",
+         .dataset = "",
+         .duration = "Stop sending after this many seconds",
+         .find_max = "Double the load until --slo breaks, then bisect for the most that meets it"});
     run->add_option("--repeats", a->repeats, "Run each point N times (run-to-run noise)")
         ->check(CLI::Range(1u, 100u));
     run->add_option("--warmup", a->warmup, "Requests sent first and left out (default 1)")

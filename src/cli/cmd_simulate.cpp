@@ -21,6 +21,7 @@
 #include "cli/command.h"
 #include "cli/deployment.h"
 #include "cli/plan_flags.h"
+#include "cli/workload_flags.h"
 #include "fit/step_cost.h"
 #include "hw/detect.h"
 #include "model/catalog.h"
@@ -40,20 +41,7 @@ using nlohmann::json;
 
 struct SimulateArgs {
     DeploymentArgs d;
-    // Workload vocabulary (design.md "Contracts").
-    std::string concurrency;
-    std::string rate;
-    std::string arrivals = "poisson";
-    double think_s = 0;
-    std::string prompt_tokens = "512";
-    std::string output_tokens = "256";
-    std::string trace;
-    std::string dataset;
-    std::optional<std::uint64_t> requests;
-    std::optional<double> duration_s;
-    std::uint64_t seed = 0;
-    std::string slo;
-    bool find_max = false;
+    WorkloadFlags w;
     std::string plot;
 };
 
@@ -394,32 +382,16 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
     app.add_option("--weight-layout", a->d.weight_layout,
                    "What the build stores narrow: stock (default) or "
                    "mxfp4-layers=moe,qkv,o,lm_head (community vLLM builds)");
-    app.add_option("--concurrency", a->concurrency,
-                   "Closed loop: users each with one request in flight; a list is a sweep");
-    app.add_option("--rate", a->rate, "Open loop: requests per second; a list is a sweep");
-    app.add_option("--arrivals", a->arrivals, "poisson (default), gamma:CV or constant");
-    app.add_option("--think-s", a->think_s, "Closed loop: seconds between answer and next request")
-        ->check(CLI::Range(0.0, 1e6));
-    app.add_option("--prompt-tokens", a->prompt_tokens,
-                   "A number, uniform:A:B, normal:MEAN:SD or lognormal:MEDIAN:SIGMA (default 512)");
-    app.add_option("--output-tokens", a->output_tokens, "As --prompt-tokens (default 256)");
-    app.add_option("--trace", a->trace,
-                   "JSONL: arrival_s, prompt_tokens, output_tokens, optional prefix_id, "
-                   "prefix_tokens");
-    app.add_option("--dataset", a->dataset,
-                   "ShareGPT JSON: request sizes from its conversations (first turn the prompt, "
-                   "second the output; tokens estimated as characters / 4), with --concurrency "
-                   "or --rate, instead of --prompt-tokens/--output-tokens");
-    app.add_option("--requests", a->requests,
-                   "Requests per point (default 1000, vllm bench serve's --num-prompts)")
-        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
-    app.add_option("--duration", a->duration_s, "Seconds of arrivals per point")
-        ->check(CLI::Range(1e-3, 1e7));
-    app.add_option("--seed", a->seed, "Random seed (default 0)");
-    app.add_option("--slo", a->slo, "Service levels, e.g. \"ttft_p95<=2s,tpot_p50<=50ms\"");
-    app.add_flag("--find-max", a->find_max,
-                 "Bisect for the most concurrency (or highest rate) that meets --slo, up to the "
-                 "largest load given");
+    add_workload_flags(
+        app, a->w,
+        {.trace = "JSONL: arrival_s, prompt_tokens, output_tokens, optional prefix_id, "
+                  "prefix_tokens",
+         .dataset = "ShareGPT JSON: request sizes from its conversations (first turn the prompt, "
+                    "second the output; tokens estimated as characters / 4), with --concurrency "
+                    "or --rate, instead of --prompt-tokens/--output-tokens",
+         .duration = "Seconds of arrivals per point",
+         .find_max = "Bisect for the most concurrency (or highest rate) that meets --slo, up to "
+                     "the largest load given"});
     app.add_option("--plot", a->plot, "Write an SVG of a sweep to this file");
     return [a, serve](Context& c) -> int {
         if (auto status = serve(c)) return *status;
@@ -427,65 +399,12 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
             return c.out.fail(base::kExitBadInput, "simulate: MODEL is required");
         const auto wall0 = std::chrono::steady_clock::now();
         // ---- The workload.
-        sim::Load load;
-        load.seed = a->seed;
-        load.think_s = a->think_s;
-        load.requests = a->requests;
-        load.duration_s = a->duration_s;
-        auto pd = sim::parse_distribution("--prompt-tokens", a->prompt_tokens);
-        if (!pd) return c.out.fail(pd.error());
-        auto od = sim::parse_distribution("--output-tokens", a->output_tokens);
-        if (!od) return c.out.fail(od.error());
-        load.prompt_tokens = *pd;
-        load.output_tokens = *od;
-        auto arr = sim::parse_arrivals(a->arrivals);
-        if (!arr) return c.out.fail(arr.error());
-        load.arrivals = *arr;
-        const int modes = !a->concurrency.empty() + !a->rate.empty() + !a->trace.empty();
-        if (modes > 1) {
-            return c.out.fail(base::kExitBadInput,
-                              "--concurrency, --rate and --trace are exclusive: give one");
-        }
-        std::vector<double> loads{1};
-        std::string load_name = "concurrency";
-        load.kind = sim::Load::Kind::closed;
-        if (!a->rate.empty()) {
-            auto l = sim::parse_load_list("--rate", a->rate, false);
-            if (!l) return c.out.fail(l.error());
-            loads = *l;
-            load_name = "rate_per_s";
-            load.kind = sim::Load::Kind::open;
-        } else if (!a->trace.empty()) {
-            auto t = sim::load_trace(a->trace);
-            if (!t) return c.out.fail(t.error());
-            load.trace = std::move(*t);
-            load_name = "trace";
-            load.kind = sim::Load::Kind::trace;
-        } else if (!a->concurrency.empty()) {
-            auto l = sim::parse_load_list("--concurrency", a->concurrency, true);
-            if (!l) return c.out.fail(l.error());
-            loads = *l;
-        }
-        if (!a->dataset.empty()) {
-            if (load.kind == sim::Load::Kind::trace) {
-                return c.out.fail(base::kExitBadInput,
-                                  "--dataset and --trace are exclusive: a trace sets the sizes");
-            }
-            auto ds = sim::load_sharegpt(a->dataset);
-            if (!ds) return c.out.fail(ds.error());
-            load.dataset = std::move(*ds);
-            sim::Sampler(a->seed).shuffle(load.dataset);
-        }
-        std::vector<sim::SloTerm> slo;
-        if (!a->slo.empty()) {
-            auto s = sim::parse_slo(a->slo);
-            if (!s) return c.out.fail(s.error());
-            slo = *s;
-        }
-        if (a->find_max && (slo.empty() || load.kind == sim::Load::Kind::trace)) {
-            return c.out.fail(base::kExitBadInput,
-                              "--find-max needs --slo and --concurrency or --rate");
-        }
+        auto workload = parse_workload(a->w);
+        if (!workload) return c.out.fail(workload.error());
+        sim::Load& load = workload->load;
+        const std::vector<double>& loads = workload->loads;
+        const std::string& load_name = workload->load_name;
+        const std::vector<sim::SloTerm>& slo = workload->slo;
 
         // ---- The deployment, as plan would launch it.
         auto made = make_deployment(c, a->d);
@@ -545,16 +464,16 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
         doc["workload"] = {{"mode", load.kind == sim::Load::Kind::closed ? "closed"
                                     : load.kind == sim::Load::Kind::open ? "open"
                                                                          : "trace"},
-                           {"prompt_tokens", a->prompt_tokens},
-                           {"output_tokens", a->output_tokens},
-                           {"arrivals", a->arrivals},
-                           {"think_s", a->think_s},
-                           {"requests", a->requests ? json(*a->requests) : json(nullptr)},
-                           {"duration_s", a->duration_s ? json(*a->duration_s) : json(nullptr)},
-                           {"seed", a->seed}};
+                           {"prompt_tokens", a->w.prompt_tokens},
+                           {"output_tokens", a->w.output_tokens},
+                           {"arrivals", a->w.arrivals},
+                           {"think_s", a->w.think_s},
+                           {"requests", a->w.requests ? json(*a->w.requests) : json(nullptr)},
+                           {"duration_s", a->w.duration_s ? json(*a->w.duration_s) : json(nullptr)},
+                           {"seed", a->w.seed}};
         if (!load.dataset.empty()) {
             // The sizes come from the dataset, not the distributions.
-            doc["workload"]["dataset"] = {{"file", a->dataset},
+            doc["workload"]["dataset"] = {{"file", a->w.dataset},
                                           {"entries", load.dataset.size()},
                                           {"token_estimate", "characters/4"}};
             doc["workload"]["prompt_tokens"] = nullptr;
@@ -576,7 +495,7 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
 
         int status = base::kExitOk;
         std::string text;
-        if (a->find_max) {
+        if (a->w.find_max) {
             const double hi0 = *std::max_element(loads.begin(), loads.end());
             auto fm = find_max(
                 [&](double x) -> base::Result<sim::Summary> {

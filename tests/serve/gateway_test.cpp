@@ -19,14 +19,23 @@
 #include "net/client.h"
 #include "net/prometheus.h"
 #include "net/sse.h"
-#include "serve/standin_process.h"
+#include "support/standin_process.h"
 #include "support/temp_dir.h"
 
 namespace sparkctl::serve {
 namespace {
 
 using nlohmann::json;
-using test::StandinProcess;
+// A stand-in child (tests/support) with the port it printed once bound and ready (0 when it
+// ended first; its stderr is then in log()).
+struct StandinProcess {
+    explicit StandinProcess(const std::vector<std::string>& args)
+        : proc(args), port_(proc.wait_port("ready on port ")) {}
+    int port() const { return port_; }
+    const std::string& log() const { return proc.log(); }
+    test::Standin proc;
+    int port_;
+};
 using Clock = std::chrono::steady_clock;
 
 std::vector<std::string> vllm_args(const std::string& name, const std::string& timing,
