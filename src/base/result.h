@@ -37,9 +37,9 @@ struct Error {
 
 template <typename T>
 class [[nodiscard]] Result {
-public:
-    Result(T value) : v_(std::move(value)) {}           // NOLINT(google-explicit-constructor)
-    Result(Error error) : v_(std::move(error)) {}       // NOLINT(google-explicit-constructor)
+  public:
+    Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+    Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
     bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -65,13 +65,13 @@ public:
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
 
@@ -82,7 +82,7 @@ public:
         return error_;
     }
 
-private:
+  private:
     Error error_;
     bool ok_ = true;
 };
@@ -90,8 +90,8 @@ private:
 }  // namespace sparkctl::base
 
 // Propagates an error from an expression returning Result<...>.
-#define SPARKCTL_TRY(expr)                                 \
-    do {                                                   \
-        auto&& sparkctl_try_r_ = (expr);                   \
+#define SPARKCTL_TRY(expr)                                         \
+    do {                                                           \
+        auto&& sparkctl_try_r_ = (expr);                           \
         if (!sparkctl_try_r_.ok()) return sparkctl_try_r_.error(); \
     } while (0)

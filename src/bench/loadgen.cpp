@@ -46,6 +46,16 @@ struct Flight {
 };
 
 // Reads one SSE event's JSON into the record.
+// Takes the token counts from an OpenAI `usage` object, when the document carries one.
+void read_usage(const json& doc, RequestRecord& rec) {
+    const json usage = doc.value("usage", json());
+    if (!usage.is_object()) return;
+    const json ct = usage.value("completion_tokens", json());
+    const json pt = usage.value("prompt_tokens", json());
+    if (ct.is_number_unsigned()) rec.output_tokens = ct.get<std::uint64_t>();
+    if (pt.is_number_unsigned()) rec.usage_prompt_tokens = pt.get<std::uint64_t>();
+}
+
 void on_event(Flight& f, const net::SseEvent& e, Clock::time_point at) {
     if (e.data == "[DONE]") return;
     const json doc = json::parse(e.data, nullptr, false);
@@ -76,13 +86,7 @@ void on_event(Flight& f, const net::SseEvent& e, Clock::time_point at) {
         f.last_chunk = at;
         ++f.rec.content_chunks;
     }
-    const json& usage = doc.value("usage", json());
-    if (usage.is_object()) {
-        const json& ct = usage.value("completion_tokens", json());
-        const json& pt = usage.value("prompt_tokens", json());
-        if (ct.is_number_unsigned()) f.rec.output_tokens = ct.get<std::uint64_t>();
-        if (pt.is_number_unsigned()) f.rec.usage_prompt_tokens = pt.get<std::uint64_t>();
-    }
+    read_usage(doc, f.rec);
     if (auto n = engines::llamacpp_cache_n(e.data)) f.rec.cache_n = n;
 }
 
@@ -93,13 +97,7 @@ void on_whole(Flight& f) {
         f.rec.error = "response is not a JSON object";
         return;
     }
-    const json& usage = doc.value("usage", json());
-    if (usage.is_object()) {
-        const json& ct = usage.value("completion_tokens", json());
-        const json& pt = usage.value("prompt_tokens", json());
-        if (ct.is_number_unsigned()) f.rec.output_tokens = ct.get<std::uint64_t>();
-        if (pt.is_number_unsigned()) f.rec.usage_prompt_tokens = pt.get<std::uint64_t>();
-    }
+    read_usage(doc, f.rec);
     if (auto n = engines::llamacpp_cache_n(f.body)) f.rec.cache_n = n;
     f.rec.content_chunks = 1;
 }

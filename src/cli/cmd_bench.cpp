@@ -336,27 +336,13 @@ int run_bench(Context& c, RunArgs& a) {
         {"evidence", cache.evidence}};
     doc["prefix_cache_hits"] = opt(total_hits);
     doc["prompt_tokens_exact"] = tokenized;
-    doc["workload"] = {{"mode", load.kind == sim::Load::Kind::closed ? "closed"
-                                : load.kind == sim::Load::Kind::open ? "open"
-                                                                     : "trace"},
-                       {"prompt_tokens", a.w.prompt_tokens},
-                       {"output_tokens", a.w.output_tokens},
-                       {"arrivals", a.w.arrivals},
-                       {"think_s", a.w.think_s},
-                       {"requests", a.w.requests ? json(*a.w.requests) : json(nullptr)},
-                       {"duration_s", a.w.duration_s ? json(*a.w.duration_s) : json(nullptr)},
-                       {"warmup", a.warmup},
-                       {"repeats", a.repeats},
-                       {"stream", !a.no_stream},
-                       {"seed", a.w.seed}};
-    if (points.size() == 1) {
-        const json one = point_json(points[0]);
-        for (const auto& [k, v] : one.items()) doc[k] = v;
-    } else {
-        json sweep = json::array();
-        for (const Point& pt : points) sweep.push_back(point_json(pt));
-        doc["sweep"] = sweep;
-    }
+    doc["workload"] = workload_json(a.w, *workload);
+    doc["workload"]["warmup"] = a.warmup;
+    doc["workload"]["repeats"] = a.repeats;
+    doc["workload"]["stream"] = !a.no_stream;
+    std::vector<json> point_docs;
+    for (const Point& pt : points) point_docs.push_back(point_json(pt));
+    put_points(doc, point_docs);
     bool slo_ok = true;
     if (!slo.empty()) {
         json terms = json::array();

@@ -461,32 +461,10 @@ Action setup_simulate(CLI::App& app, Context& ctx) {
             {"prefix_caching", es.prefix_caching},
             {"tensor_parallel", p->tensor_parallel},
             {"constants_source", dep.constants_source}};
-        doc["workload"] = {{"mode", load.kind == sim::Load::Kind::closed ? "closed"
-                                    : load.kind == sim::Load::Kind::open ? "open"
-                                                                         : "trace"},
-                           {"prompt_tokens", a->w.prompt_tokens},
-                           {"output_tokens", a->w.output_tokens},
-                           {"arrivals", a->w.arrivals},
-                           {"think_s", a->w.think_s},
-                           {"requests", a->w.requests ? json(*a->w.requests) : json(nullptr)},
-                           {"duration_s", a->w.duration_s ? json(*a->w.duration_s) : json(nullptr)},
-                           {"seed", a->w.seed}};
-        if (!load.dataset.empty()) {
-            // The sizes come from the dataset, not the distributions.
-            doc["workload"]["dataset"] = {{"file", a->w.dataset},
-                                          {"entries", load.dataset.size()},
-                                          {"token_estimate", "characters/4"}};
-            doc["workload"]["prompt_tokens"] = nullptr;
-            doc["workload"]["output_tokens"] = nullptr;
-        }
-        if (points.size() == 1) {
-            const json one = point_json(points[0]);
-            for (const auto& [k, v] : one.items()) doc[k] = v;
-        } else {
-            json sweep = json::array();
-            for (const Point& pt : points) sweep.push_back(point_json(pt));
-            doc["sweep"] = sweep;
-        }
+        doc["workload"] = workload_json(a->w, *workload);
+        std::vector<json> point_docs;
+        for (const Point& pt : points) point_docs.push_back(point_json(pt));
+        put_points(doc, point_docs);
         if (!slo.empty()) {
             json terms = json::array();
             for (const sim::SloTerm& t : slo) terms.push_back(t.text);

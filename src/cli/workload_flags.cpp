@@ -86,4 +86,36 @@ base::Result<Workload> parse_workload(const WorkloadFlags& w) {
     return out;
 }
 
+nlohmann::json workload_json(const WorkloadFlags& w, const Workload& parsed) {
+    using nlohmann::json;
+    const sim::Load& load = parsed.load;
+    json j = {{"mode", load.kind == sim::Load::Kind::closed ? "closed"
+                       : load.kind == sim::Load::Kind::open ? "open"
+                                                            : "trace"},
+              {"prompt_tokens", w.prompt_tokens},
+              {"output_tokens", w.output_tokens},
+              {"arrivals", w.arrivals},
+              {"think_s", w.think_s},
+              {"requests", w.requests ? json(*w.requests) : json(nullptr)},
+              {"duration_s", w.duration_s ? json(*w.duration_s) : json(nullptr)},
+              {"seed", w.seed}};
+    if (!load.dataset.empty()) {
+        // The sizes come from the dataset, not the distributions.
+        j["dataset"] = {{"file", w.dataset},
+                        {"entries", load.dataset.size()},
+                        {"token_estimate", "characters/4"}};
+        j["prompt_tokens"] = nullptr;
+        j["output_tokens"] = nullptr;
+    }
+    return j;
+}
+
+void put_points(nlohmann::json& doc, const std::vector<nlohmann::json>& points) {
+    if (points.size() == 1) {
+        for (const auto& [k, v] : points[0].items()) doc[k] = v;
+    } else {
+        doc["sweep"] = points;
+    }
+}
+
 }  // namespace sparkctl::cli

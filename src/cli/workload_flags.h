@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "base/result.h"
 #include "sim/simulator.h"
@@ -53,5 +54,13 @@ struct Workload {
     std::vector<sim::SloTerm> slo;
 };
 base::Result<Workload> parse_workload(const WorkloadFlags& w);
+
+// The `workload` object of a --json document: the flags as given (sizes null when a dataset
+// set them, with the dataset's file and entry count).
+nlohmann::json workload_json(const WorkloadFlags& w, const Workload& parsed);
+
+// Puts the points of a run into `doc`: one point's fields at the top level, or a `sweep` array
+// of them (design.md: a list-valued load is a sweep).
+void put_points(nlohmann::json& doc, const std::vector<nlohmann::json>& points);
 
 }  // namespace sparkctl::cli
