@@ -164,9 +164,15 @@ Report render_report(const std::vector<StoredRun>& runs, std::string_view plot_s
         md += fmt::format("\n### {}\n", md_text(key));
 
         // Plots: the latest eight runs of the section.
-        std::string base = std::string(plot_stem) + "-" + slug(key);
+        const StoredRun& head = *rs.front();
+        std::string model = text_of(head.doc, "model", "model");
+        model = model.substr(
+            model.find_last_of('/') == std::string::npos ? 0 : model.find_last_of('/') + 1);
+        const std::string key_slug = slug(model + "-" + text_of(head.doc, "engine", "engine") +
+                                          "-" + text_of(head.doc, "quant", "quant"));
+        std::string base = slug(plot_stem) + "-" + key_slug;
         for (int n = 2; used_names.count(base); ++n) {
-            base = std::string(plot_stem) + "-" + slug(key) + "-" + std::to_string(n);
+            base = slug(plot_stem) + "-" + key_slug + "-" + std::to_string(n);
         }
         used_names.insert(base);
         Plot tput{"Output tokens/s vs load", "", "output tokens/s", {}};
@@ -256,8 +262,8 @@ Report render_report(const std::vector<StoredRun>& runs, std::string_view plot_s
                                   md_text(text_of(r.doc, "endpoint", "?")));
                 md += fmt::format("- launch flags: {}\n",
                                   md_text(text_of(r.doc, "launch_flags",
-                                                  "not given (the engine's own report is in "
-                                                  "`bench show ID --json`)")));
+                                                  "not given (what the engine reports: sparkctl "
+                                                  "bench show ID --json, engine_reported_args)")));
                 md += fmt::format("- hardware: {}; sparkctl {}; seed {}\n",
                                   md_text(hardware_text(r.doc)),
                                   md_text(text_of(r.doc, "sparkctl_version", "?")),

@@ -93,7 +93,17 @@ std::string render_svg(const Plot& plot) {
     }
     if (!(y_hi > 0)) y_hi = 1;
     // Axes from the first and last ticks, so the data sits inside them.
-    std::vector<double> xt = nice_ticks(x_lo, x_hi), yt = nice_ticks(0, y_hi * 1.05);
+    std::vector<double> xt = nice_ticks(x_lo, x_hi), yt = nice_ticks(0, y_hi);
+    // Whole loads (users, depths) get whole ticks.
+    bool whole = true;
+    for (const Series& se : plot.series)
+        for (auto [x, y] : se.points) whole = whole && (!std::isfinite(x) || x == std::floor(x));
+    if (whole && xt.size() > 1 && xt[1] - xt[0] < 1) {
+        xt.clear();
+        for (double t = std::ceil(x_lo); t <= x_hi; ++t) xt.push_back(t);
+    }
+    // The y axis ends on a tick at or above the largest value.
+    if (yt.size() > 1 && yt.back() < y_hi) yt.push_back(yt.back() + (yt[1] - yt[0]));
     const double x0 = std::min(x_lo, xt.front()), x1 = std::max(x_hi, xt.back());
     const double y1 = std::max(y_hi, yt.back());
     const double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
