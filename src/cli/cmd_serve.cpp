@@ -112,9 +112,11 @@ struct ServeArgs {
 
 Action setup_daemon(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<ServeArgs>();
-    for (const char* key : {"hardware", "data_dir", "load_gbps", "mem_headroom"})
+    for (const char* key : {"hardware", "data_dir", "load_gbps", "mem_headroom", "api_keys_file"})
         ctx.add_config_flag(app, key);
-    app.add_option("--listen", a->listen, "Serve /health and /status on HOST:PORT (TCP)");
+    app.add_option("--listen", a->listen,
+                   "The OpenAI-compatible gateway on HOST:PORT (port 0: a free one; off "
+                   "loopback it needs api_keys_file)");
     app.add_option("--socket", a->socket,
                    "Admin socket (default $XDG_RUNTIME_DIR/sparkctl/admin.sock)");
     app.add_flag("--simulate", a->simulate,

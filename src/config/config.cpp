@@ -55,6 +55,15 @@ constexpr std::array kOptions = {
                "Drop the page cache before large loads, when permitted"},
     OptionSpec{"meminfo", "SPARKCTL_MEMINFO", "", "/proc/meminfo",
                "Where MemAvailable is read (tests point it at a file)"},
+    // The gateway (serve --listen), docs/dev/gateway.md. Defaults are ours, not measured.
+    OptionSpec{"api_keys_file", "SPARKCTL_API_KEYS_FILE", "--api-keys-file", "",
+               "SHA-256 hashes of the accepted API keys, one per line (required off loopback)"},
+    OptionSpec{"queue_max", "SPARKCTL_QUEUE_MAX", "", "64",
+               "Requests that may wait per model while it loads (over: 503)"},
+    OptionSpec{"queue_timeout_s", "SPARKCTL_QUEUE_TIMEOUT_S", "", "300",
+               "Seconds a request may wait for its model to load (then 503)"},
+    OptionSpec{"drain_timeout_s", "SPARKCTL_DRAIN_TIMEOUT_S", "", "60",
+               "Seconds a busy deployment may take to drain before a swap is abandoned"},
 };
 
 constexpr std::array<std::string_view, 3> kRawTables = {"rules", "cluster", "images"};

@@ -46,6 +46,12 @@ fs::path default_socket_path() {
 }
 
 void AdminReply::send(const std::string& body) {
+    if (sink_) {
+        Sink sink = std::move(sink_);
+        sink_ = nullptr;
+        sink(body);
+        return;
+    }
     if (fd_ < 0) return;
     std::string data = body + "\n";
     std::size_t done = 0;

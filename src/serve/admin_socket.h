@@ -18,17 +18,23 @@ namespace sparkctl::serve {
 // $XDG_RUNTIME_DIR/sparkctl/admin.sock, or /tmp/sparkctl-UID/admin.sock without it.
 std::filesystem::path default_socket_path();
 
-// A pending request: answer once, now or later (`up` answers when the engine is ready).
+// A pending request: answer once, now or later (`up` answers when the engine is ready). Either
+// a socket connection, or an in-process sink (the gateway's ensure_ready, through the same
+// load path as `up`).
 class AdminReply {
   public:
+    using Sink = std::function<void(const std::string& body)>;
     AdminReply() = default;
     explicit AdminReply(int fd) : fd_(fd) {}
-    // Writes `body` (one JSON document and a newline) and closes; later calls do nothing.
+    explicit AdminReply(Sink sink) : sink_(std::move(sink)) {}
+    // Writes `body` (one JSON document and a newline) and closes, or hands it to the sink; later
+    // calls do nothing.
     void send(const std::string& body);
-    bool pending() const { return fd_ >= 0; }
+    bool pending() const { return fd_ >= 0 || sink_ != nullptr; }
 
   private:
     int fd_ = -1;
+    Sink sink_;
 };
 
 // Listens on the socket: binds (replacing a stale file; the caller holds the flock that proves

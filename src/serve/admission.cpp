@@ -14,17 +14,22 @@ namespace {
 using base::format_bytes;
 
 // The evictable residents in eviction order: idle, unpinned, least recently used first (ties by
-// id, so the order is a function of the input alone).
-std::vector<const Resident*> evictable(const std::vector<Resident>& running) {
-    std::vector<const Resident*> out;
+// id, so the order is a function of the input alone); with `busy`, the unpinned ones with
+// requests in flight follow, in the same order (they are evicted only after they drain).
+std::vector<const Resident*> evictable(const std::vector<Resident>& running, bool busy = false) {
+    std::vector<const Resident*> idle, in_flight;
     for (const Resident& r : running) {
-        if (!r.pinned && r.in_flight == 0) out.push_back(&r);
+        if (r.pinned) continue;
+        (r.in_flight == 0 ? idle : in_flight).push_back(&r);
     }
-    std::sort(out.begin(), out.end(), [](const Resident* a, const Resident* b) {
+    auto lru = [](const Resident* a, const Resident* b) {
         if (a->last_used_ms != b->last_used_ms) return a->last_used_ms < b->last_used_ms;
         return a->id < b->id;
-    });
-    return out;
+    };
+    std::sort(idle.begin(), idle.end(), lru);
+    std::sort(in_flight.begin(), in_flight.end(), lru);
+    if (busy) idle.insert(idle.end(), in_flight.begin(), in_flight.end());
+    return idle;
 }
 
 std::uint64_t sum_reserved(const std::vector<Resident>& running) {
@@ -56,17 +61,40 @@ std::string ids(const std::vector<std::string>& v) {
 
 // The shortest prefix of the eviction order after which `fits(freed)` holds, freed being the
 // reservations of the prefix; nullopt when even evicting every evictable one is not enough.
+// With `busy`, the unpinned residents with requests in flight may follow the idle ones.
 std::optional<std::vector<std::string>> shortest_prefix(
-    const std::vector<Resident>& running, const std::function<bool(std::uint64_t)>& fits) {
+    const std::vector<Resident>& running, const std::function<bool(std::uint64_t)>& fits,
+    bool busy = false) {
     std::vector<std::string> evict;
     std::uint64_t freed = 0;
     if (fits(freed)) return evict;
-    for (const Resident* r : evictable(running)) {
+    for (const Resident* r : evictable(running, busy)) {
         evict.push_back(r->id);
         freed += r->reserved_bytes;
         if (fits(freed)) return evict;
     }
     return std::nullopt;
+}
+
+// An idle-only eviction set, else one that drains busy deployments first; `drain` receives the
+// busy ones of the set.
+std::optional<std::vector<std::string>> eviction_set(const std::vector<Resident>& running,
+                                                     const std::function<bool(std::uint64_t)>& fits,
+                                                     std::vector<std::string>& drain) {
+    if (auto idle = shortest_prefix(running, fits)) return idle;
+    auto with_busy = shortest_prefix(running, fits, true);
+    if (!with_busy) return std::nullopt;
+    for (const Resident& r : running) {
+        if (r.in_flight > 0 &&
+            std::find(with_busy->begin(), with_busy->end(), r.id) != with_busy->end()) {
+            drain.push_back(r.id);
+        }
+    }
+    return with_busy;
+}
+
+std::string drain_note(const std::vector<std::string>& drain) {
+    return drain.empty() ? "" : " (after " + ids(drain) + " drain)";
 }
 
 }  // namespace
@@ -77,21 +105,22 @@ EvictionPlan eviction_for(std::uint64_t needed, std::uint64_t budget,
     auto fits = [&](std::uint64_t freed) {
         return needed <= budget && reserved - freed <= budget - needed;
     };
-    auto evict = shortest_prefix(running, fits);
-    EvictionPlan plan{evict.has_value(), evict.value_or(std::vector<std::string>{}), ""};
+    std::vector<std::string> drain;
+    auto evict = eviction_set(running, fits, drain);
+    EvictionPlan plan{evict.has_value(), evict.value_or(std::vector<std::string>{}), drain, ""};
     const std::string numbers = "needs " + format_bytes(needed) + ", " + format_bytes(reserved) +
                                 " of the " + format_bytes(budget) + " budget reserved";
     if (!evict) {
         plan.reason = needed > budget
                           ? numbers + ": more than the whole budget"
                           : numbers +
-                                "; evicting every idle unpinned deployment frees too little; "
+                                "; evicting every unpinned deployment frees too little; "
                                 "held: " +
                                 held(running);
     } else if (evict->empty()) {
         plan.reason = numbers + ": fits";
     } else {
-        plan.reason = numbers + ": fits after evicting " + ids(*evict);
+        plan.reason = numbers + ": fits after evicting " + ids(*evict) + drain_note(drain);
     }
     return plan;
 }
@@ -99,7 +128,7 @@ EvictionPlan eviction_for(std::uint64_t needed, std::uint64_t budget,
 AdmissionDecision admit(std::uint64_t needed, std::uint64_t budget, std::uint64_t headroom,
                         std::uint64_t mem_available, const std::vector<Resident>& running) {
     const std::uint64_t reserved = sum_reserved(running);
-    AdmissionDecision d{false, {}, "", reserved, needed, budget, mem_available, headroom};
+    AdmissionDecision d{false, {}, {}, "", reserved, needed, budget, mem_available, headroom};
     // The live reading counts what the residents use now; evicting one gives back at most its
     // reservation (the caller reads MemAvailable again after the evictions, before loading).
     auto fits = [&](std::uint64_t freed) {
@@ -107,7 +136,7 @@ AdmissionDecision admit(std::uint64_t needed, std::uint64_t budget, std::uint64_
         const bool live = needed + headroom <= mem_available + freed;
         return ledger && live;
     };
-    auto evict = shortest_prefix(running, fits);
+    auto evict = eviction_set(running, fits, d.drain);
     const std::string numbers = "needs " + format_bytes(needed) + "; reserved " +
                                 format_bytes(reserved) + " of the " + format_bytes(budget) +
                                 " budget; MemAvailable " + format_bytes(mem_available) + " minus " +
@@ -115,11 +144,13 @@ AdmissionDecision admit(std::uint64_t needed, std::uint64_t budget, std::uint64_
     if (evict) {
         d.admit = true;
         d.evict = std::move(*evict);
-        d.reason = numbers + (d.evict.empty() ? ": fits" : ": fits after evicting " + ids(d.evict));
+        d.reason = numbers + (d.evict.empty()
+                                  ? ": fits"
+                                  : ": fits after evicting " + ids(d.evict) + drain_note(d.drain));
         return d;
     }
     std::vector<std::string> all;
-    for (const Resident* r : evictable(running)) all.push_back(r->id);
+    for (const Resident* r : evictable(running, true)) all.push_back(r->id);
     d.evict = all;  // what it would have to evict, and it would still not be enough
     std::string why;
     if (needed > budget) {
@@ -127,7 +158,7 @@ AdmissionDecision admit(std::uint64_t needed, std::uint64_t budget, std::uint64_
     } else if (needed + headroom > mem_available + sum_reserved(running)) {
         why = "more than MemAvailable would be with every deployment unloaded";
     } else {
-        why = "evicting every idle unpinned deployment (" + (all.empty() ? "none" : ids(all)) +
+        why = "evicting every unpinned deployment (" + (all.empty() ? "none" : ids(all)) +
               ") frees too little; held: " + held(running);
     }
     d.reason = numbers + ": does not fit: " + why;

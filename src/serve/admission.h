@@ -1,7 +1,8 @@
 // Admission at run time (R-OPS-1): a load is admitted when its reservation fits the budget with
 // what is already reserved AND live MemAvailable minus a headroom; eviction is a pure function of
 // (needed, running) in llama-swap's shape (idle, unpinned, least recently used first; never one
-// with requests in flight, never a pinned one). MemInfo is the seam for the live reading.
+// with requests in flight while an idle set makes room: a busy one is evicted only after it
+// drains; never a pinned one). MemInfo is the seam for the live reading.
 // Everything but proc_meminfo's reads is pure and thread-safe.
 #pragma once
 
@@ -26,13 +27,16 @@ struct Resident {
 struct EvictionPlan {
     bool possible;
     std::vector<std::string> evict;
+    std::vector<std::string> drain;  // the members of `evict` with requests in flight
     std::string reason;
 };
 
-// Which residents to evict (idle, unpinned, LRU first; never in flight or pinned) so that
-// `needed` fits in `budget` with what remains. The shortest LRU prefix of the evictable ones that
-// makes room; empty when it fits already. possible=false with the reason (the numbers, what is
-// pinned or busy) otherwise.
+// Which residents to evict so that `needed` fits in `budget` with what remains: the shortest LRU
+// prefix of the idle unpinned ones that makes room; empty when it fits already. When evicting
+// every idle one is not enough, the busy unpinned ones follow the idle ones (LRU) and those in
+// the set are named in `drain`: the caller evicts them only once their requests are done (issue
+// 13, "drains first"). Never a pinned one. possible=false with the reason (the numbers, what is
+// pinned) otherwise.
 EvictionPlan eviction_for(std::uint64_t needed, std::uint64_t budget,
                           const std::vector<Resident>& running);
 
@@ -52,13 +56,14 @@ base::Result<std::uint64_t> parse_mem_available(std::string_view text, const std
 struct AdmissionDecision {
     bool admit;
     std::vector<std::string> evict;
+    std::vector<std::string> drain;  // the members of `evict` that must drain first
     std::string reason;
     std::uint64_t reserved_bytes, needed_bytes, budget_bytes, mem_available_bytes, headroom_bytes;
 };
 
-// Admits `needed` when, after evicting eviction_for's set, it fits `budget` with the reservations
-// that remain AND `mem_available` (plus what the evicted free) minus `headroom`. The reason
-// carries the numbers either way.
+// Admits `needed` when, after evicting eviction_for's set (busy ones named in `drain`), it fits
+// `budget` with the reservations that remain AND `mem_available` (plus what the evicted free) minus
+// `headroom`. The reason carries the numbers either way.
 AdmissionDecision admit(std::uint64_t needed, std::uint64_t budget, std::uint64_t headroom,
                         std::uint64_t mem_available, const std::vector<Resident>& running);
 

@@ -1,167 +1,52 @@
+// The daemon's start-up (reattach, the gateway), SIGHUP reload, the admin API and its loop. The
+// loads, the snapshot and the Registry are in daemon_loads.cpp.
 #include "serve/daemon.h"
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
-#include <fstream>
-#include <map>
-#include <mutex>
-#include <nlohmann/json.hpp>
-#include <random>
+#include <cstdio>
 
 #include "base/exit_status.h"
 #include "base/log.h"
 #include "base/strings.h"
-#include "engines/logs.h"
 #include "hw/detect.h"
-#include "net/server.h"
-#include "serve/admin_socket.h"
-#include "serve/admission.h"
-#include "serve/deployment.h"
+#include "serve/daemon_impl.h"
 #include "serve/deployment_json.h"
-#include "serve/loop.h"
-#include "serve/state.h"
+#include "serve/engine_log.h"
 #include "store/database.h"
 
 namespace sparkctl::serve {
+
+namespace detail {
 
 using base::Errc;
 using base::make_error;
 using base::Result;
 using json = nlohmann::json;
 
+Daemon::Lock::~Lock() {
+    if (fd >= 0) ::close(fd);
+}
+
 namespace {
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
-// A free TCP port on 127.0.0.1 (bound to port 0, then released for the engine).
-Result<std::uint16_t> free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return make_error(Errc::io, "cannot choose a port: socket failed");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-              ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-    ::close(fd);
-    if (!ok) return make_error(Errc::io, "cannot choose a port on 127.0.0.1");
-    return ntohs(addr.sin_port);
-}
-
-// 32 hex digits from the kernel's random source: each engine's --api-key.
-std::string random_key() {
-    std::random_device rd;  // /dev/urandom on glibc
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (int i = 0; i < 8; ++i) {
-        std::uint32_t v = rd();
-        for (int j = 0; j < 4; ++j) {
-            out += hex[v & 15];
-            out += hex[(v >> 4) & 15];
-            v >>= 8;
-        }
+// A whole number in [min, max] from option `key`; errors name the key.
+Result<std::int64_t> option_int(const config::Config& cfg, const char* key, std::int64_t min,
+                                std::int64_t max) {
+    const std::string& text = cfg.value(key);
+    auto v = base::parse_u64(text);
+    if (!v || static_cast<std::int64_t>(*v) < min || *v > static_cast<std::uint64_t>(max)) {
+        return make_error(Errc::bad_input, std::string(key) + ": expected a whole number from " +
+                                               std::to_string(min) + " to " + std::to_string(max) +
+                                               ", got '" + base::printable(text) + "'");
     }
-    return out;
+    return static_cast<std::int64_t>(*v);
 }
 
-json error_doc(int code, const std::string& message) {
-    return json{{"error", {{"code", code}, {"message", message}}}};
-}
-
-struct Deployment {
-    DeploymentConfig config;
-    std::string origin = "config";
-    std::uint64_t planned_bytes = 0;
-    std::uint64_t weights_bytes = 0;
-    std::optional<std::uint64_t> measured_bytes;
-    std::string engine;
-    std::string quant;
-    std::uint16_t port = 0;
-    std::string api_key;
-    bool simulated = false;
-    std::int64_t last_used_ms = 0;
-    std::optional<std::uint64_t> mem_available_before;  // for the drop across the load
-    std::string last_exit;
-    std::vector<AdminReply> waiting_up;
-    std::vector<AdminReply> waiting_down;
-};
-
-class Daemon {
-  public:
-    explicit Daemon(const DaemonOptions& options) : options_(options) {}
-    Daemon(const Daemon&) = delete;
-    Daemon& operator=(const Daemon&) = delete;
-    Result<void> start();
-    int run();
-
-  private:
-    // Admin API.
-    void on_request(const std::string& line, AdminReply reply);
-    void handle_up(const json& req, AdminReply reply);
-    void handle_down(const json& req, AdminReply reply);
-    void handle_logs(const json& req, AdminReply reply);
-    json ps_doc();
-    json entry_doc(const std::string& id);
-    void refresh_snapshot();
-
-    // Loads.
-    void request_load(const std::string& id, AdminReply reply);
-    void try_pending();
-    Result<void> launch(Deployment& d, DeploymentSpec spec);
-    std::vector<Resident> residents() const;
-    Result<std::uint64_t> mem_available();
-    void on_change(const ChildStatus& s);
-    void measure(Deployment& d);
-    void persist(const Deployment& d, const ChildStatus* s);
-
-    // Start-up and reload.
-    Result<void> reattach();
-    Result<void> reload();
-    void stop_unknown_process(const DeploymentRow& row);
-    bool running(const std::string& id) const;
-
-    // The flock on the socket: declared first so it is released last, after every engine is
-    // gone and the socket removed.
-    struct Lock {
-        int fd = -1;
-        ~Lock() {
-            if (fd >= 0) ::close(fd);
-        }
-    } lock_;
-    DaemonOptions options_;
-    std::optional<config::Config> config_;
-    std::uint64_t budget_bytes_ = 0;
-    std::uint64_t pool_bytes_ = 0;  // --simulate: the hardware profile's memory
-    std::uint64_t headroom_bytes_ = 2ull << 30;
-    std::unique_ptr<MemInfo> meminfo_;  // null: the simulated pool
-    std::unique_ptr<Loop> loop_;
-    std::unique_ptr<StateStore> store_;
-    std::unique_ptr<Supervisor> supervisor_;
-    std::unique_ptr<AdminListener> admin_;
-    std::unique_ptr<net::Server> http_;
-    std::map<std::string, Deployment> deployments_;
-    // Loads wait in order; the first waits for its evictions to finish.
-    struct Pending {
-        std::string id;
-        AdminReply reply;
-        std::optional<DeploymentSpec> spec;
-        std::vector<std::string> evicting;
-    };
-    std::deque<Pending> pending_;
-    bool stopping_ = false;
-    std::mutex snapshot_mutex_;
-    std::string snapshot_;  // /status for the TCP listener's io thread
-};
+}  // namespace
 
 Result<void> Daemon::start() {
     auto locked = lock_socket(options_.socket_path);
@@ -220,42 +105,63 @@ Result<void> Daemon::start() {
         }
     });
 
-    if (options_.listen) {
-        auto colon = options_.listen->rfind(':');
-        auto port = colon == std::string::npos
-                        ? std::nullopt
-                        : base::parse_u64(std::string_view(*options_.listen).substr(colon + 1));
-        if (!port || *port > 65535) {
-            return make_error(Errc::bad_input,
-                              "--listen: expected HOST:PORT, got '" + *options_.listen + "'");
-        }
-        net::ServerOptions so;
-        so.host = options_.listen->substr(0, colon);
-        so.port = static_cast<std::uint16_t>(*port);
-        http_ =
-            std::make_unique<net::Server>(so, [this](const net::Request& req, net::Responder r) {
-                net::Response resp;
-                resp.headers = {{"Content-Type", "application/json"}};
-                std::string path = req.target.substr(0, req.target.find('?'));
-                if (req.method == "GET" && path == "/health") {
-                    resp.body = R"({"status":"ok"})";
-                } else if (req.method == "GET" && path == "/status") {
-                    std::lock_guard<std::mutex> guard(snapshot_mutex_);
-                    resp.body = snapshot_;
-                } else {
-                    resp.status = 404;
-                    resp.body = error_doc(404, "not found: " + path).dump();
-                }
-                r.respond(std::move(resp));
-            });
-        if (auto r = http_->start(); !r) return with_context(r.error(), "--listen");
-        base::log_info("serve: listening on " + so.host + ":" + std::to_string(http_->port()));
-    }
+    auto drain = option_int(*config_, "drain_timeout_s", 0, 86'400);
+    if (!drain) return drain.error();
+    drain_timeout_ms_ = *drain * 1000;
+    refresh_snapshot();  // the gateway reads the views from its first request
+    if (auto r = start_gateway(); !r) return r.error();
 
     for (auto& [id, d] : deployments_) {
         if (d.config.pin && !running(id)) request_load(id, AdminReply());
     }
     refresh_snapshot();
+    return {};
+}
+
+// serve --listen: the gateway (gateway.h) on HOST:PORT, this daemon its Registry.
+Result<void> Daemon::start_gateway() {
+    if (!options_.listen) return {};
+    auto colon = options_.listen->rfind(':');
+    auto port = colon == std::string::npos
+                    ? std::nullopt
+                    : base::parse_u64(std::string_view(*options_.listen).substr(colon + 1));
+    if (!port || *port > 65535 || colon == 0) {
+        return make_error(Errc::bad_input,
+                          "--listen: expected HOST:PORT, got '" + *options_.listen + "'");
+    }
+    GatewayOptions go;
+    go.host = options_.listen->substr(0, colon);
+    if (go.host.size() > 2 && go.host.front() == '[' && go.host.back() == ']') {
+        go.host = go.host.substr(1, go.host.size() - 2);  // [::1]:8080
+    }
+    go.port = static_cast<std::uint16_t>(*port);
+    if (const std::string& keys = config_->value("api_keys_file"); !keys.empty()) {
+        go.api_keys_file = keys;
+    }
+    auto queue_max = option_int(*config_, "queue_max", 1, 1'000'000);
+    if (!queue_max) return queue_max.error();
+    go.queue_max_per_model = static_cast<std::size_t>(*queue_max);
+    auto queue_timeout = option_int(*config_, "queue_timeout_s", 1, 86'400);
+    if (!queue_timeout) return queue_timeout.error();
+    go.queue_timeout_ms = static_cast<int>(*queue_timeout * 1000);
+    // The prompt's bytes bound its tokens from above (a byte-level BPE token covers at least one
+    // byte of text), so bytes / fit's single-prompt prefill rate bounds the TTFT from above.
+    go.predicted_ttft_ms = [this](const std::string& id,
+                                  std::size_t prompt_bytes) -> std::optional<double> {
+        std::lock_guard lock(mu_);
+        auto it = prefill_tokens_per_s_.find(id);
+        if (it == prefill_tokens_per_s_.end()) return std::nullopt;
+        return static_cast<double>(prompt_bytes) / it->second * 1e3;
+    };
+    auto gw = Gateway::create(std::move(go), *this);
+    if (!gw) return with_context(gw.error(), "--listen " + *options_.listen);
+    if (auto r = (*gw)->start(); !r) return with_context(r.error(), "--listen");
+    gateway_ = std::move(*gw);
+    listen_url_ =
+        "http://" + options_.listen->substr(0, colon) + ":" + std::to_string(gateway_->port());
+    // Tests and scripts wait for this exact line (port 0 picks a free port).
+    std::fprintf(stderr, "sparkctl serve: listening on %s\n", listen_url_.c_str());
+    std::fflush(stderr);
     return {};
 }
 
@@ -303,7 +209,7 @@ Result<void> Daemon::reattach() {
             d.port = row.port;
             d.api_key = row.api_key;
             d.simulated = options_.simulate;
-            d.last_used_ms = now_ms();
+            touch(row.id);
             LaunchSpec spec;
             spec.id = row.id;
             auto engine = engines::parse_engine(row.engine);
@@ -370,284 +276,6 @@ Result<void> Daemon::reload() {
     return {};
 }
 
-std::vector<Resident> Daemon::residents() const {
-    std::vector<Resident> out;
-    auto now = now_ms();
-    for (const auto& s : supervisor_->status()) {
-        auto it = deployments_.find(s.id);
-        if (it == deployments_.end()) continue;
-        const Deployment& d = it->second;
-        Resident r;
-        r.id = s.id;
-        r.reserved_bytes = std::max(d.planned_bytes, d.measured_bytes.value_or(0));
-        r.pinned = d.config.pin;
-        r.in_flight = 0;  // requests reach engines through the gateway (next issue)
-        r.idle_s = static_cast<double>(now - d.last_used_ms) / 1e3;
-        r.last_used_ms = d.last_used_ms;
-        out.push_back(r);
-    }
-    for (const auto& p : pending_) {  // a load admitted but waiting for evictions holds its share
-        if (!p.spec) continue;
-        out.push_back(Resident{p.id, p.spec->planned_bytes, true, 1, 0, now});
-    }
-    return out;
-}
-
-Result<std::uint64_t> Daemon::mem_available() {
-    if (meminfo_) return meminfo_->mem_available_bytes();
-    std::uint64_t reserved = 0;
-    for (const auto& r : residents()) reserved += r.reserved_bytes;
-    return pool_bytes_ > reserved ? pool_bytes_ - reserved : 0;
-}
-
-void Daemon::request_load(const std::string& id, AdminReply reply) {
-    pending_.push_back(Pending{id, std::move(reply), std::nullopt, {}});
-    try_pending();
-}
-
-// Advances the first waiting load: plan it, admit it (evicting what admission names), launch it
-// once the evicted are gone. A refusal answers the request (exit 3 with the numbers).
-void Daemon::try_pending() {
-    while (!pending_.empty() && !stopping_) {
-        Pending& p = pending_.front();
-        auto it = deployments_.find(p.id);
-        if (it == deployments_.end()) {
-            p.reply.send(error_doc(base::kExitBadInput, p.id + ": no such deployment").dump());
-            pending_.pop_front();
-            continue;
-        }
-        Deployment& d = it->second;
-        if (!p.spec) {
-            if (auto s = supervisor_->status(p.id); s && s->state != State::failed) {
-                if (s->state == State::ready) {
-                    p.reply.send(json{{"deployment", entry_doc(p.id)}}.dump());
-                } else {
-                    d.waiting_up.push_back(std::move(p.reply));
-                }
-                pending_.pop_front();
-                continue;
-            }
-            supervisor_->forget(p.id);
-            auto port = free_port();
-            if (!port) {
-                p.reply.send(error_doc(base::kExitFailure, port.error().message).dump());
-                pending_.pop_front();
-                continue;
-            }
-            LaunchContext ctx{*port, random_key(), options_.simulate, options_.sparkctl_exe};
-            auto spec = plan_deployment(d.config, ctx, *config_);
-            if (spec && d.config.kind == Kind::container && !options_.simulate) {
-                spec = make_error(Errc::bad_input,
-                                  "kind = container is planned but not yet run by "
-                                  "serve; use kind = native (or --simulate)");
-            }
-            if (!spec) {
-                p.reply.send(error_doc(base::exit_status_for(spec.error().code),
-                                       p.id + ": " + spec.error().message)
-                                 .dump());
-                pending_.pop_front();
-                continue;
-            }
-            auto avail = mem_available();
-            if (!avail) {
-                p.reply.send(error_doc(base::kExitFailure, avail.error().message).dump());
-                pending_.pop_front();
-                continue;
-            }
-            auto decision =
-                admit(spec->planned_bytes, budget_bytes_, headroom_bytes_, *avail, residents());
-            if (!decision.admit) {
-                json doc = error_doc(base::kExitDoesNotFit, p.id + ": " + decision.reason);
-                doc["admission"] = {{"reserved_bytes", decision.reserved_bytes},
-                                    {"needed_bytes", decision.needed_bytes},
-                                    {"budget_bytes", decision.budget_bytes},
-                                    {"mem_available_bytes", decision.mem_available_bytes},
-                                    {"headroom_bytes", decision.headroom_bytes},
-                                    {"evict", decision.evict}};
-                base::log_warn("serve: " + p.id + ": not admitted: " + decision.reason);
-                p.reply.send(doc.dump());
-                pending_.pop_front();
-                continue;
-            }
-            d.port = static_cast<std::uint16_t>(*port);
-            d.api_key = ctx.api_key;
-            d.mem_available_before = *avail;
-            p.spec = std::move(*spec);
-            p.evicting = decision.evict;
-            for (const auto& victim : p.evicting) {
-                base::log_info("serve: evicting " + victim + " for " + p.id);
-                supervisor_->stop(victim, false);
-            }
-        }
-        bool evicted = std::none_of(p.evicting.begin(), p.evicting.end(),
-                                    [&](const std::string& v) { return running(v); });
-        if (!evicted) return;  // on_change calls back when they are gone
-        auto spec = std::move(*p.spec);
-        AdminReply reply = std::move(p.reply);
-        std::string id = p.id;
-        pending_.pop_front();
-        if (auto r = launch(d, std::move(spec)); !r) {
-            reply.send(error_doc(base::exit_status_for(r.error().code), r.error().message).dump());
-            continue;
-        }
-        auto& dep = deployments_.at(id);
-        dep.waiting_up.push_back(std::move(reply));
-    }
-}
-
-Result<void> Daemon::launch(Deployment& d, DeploymentSpec spec) {
-    d.planned_bytes = spec.planned_bytes;
-    d.weights_bytes = spec.weights_bytes;
-    d.measured_bytes.reset();
-    d.engine = spec.engine;
-    d.quant = spec.quant;
-    d.simulated = spec.simulated;
-    d.last_used_ms = now_ms();
-    LaunchSpec ls;
-    ls.id = d.config.id;
-    auto engine = engines::parse_engine(spec.engine);
-    if (!engine) return engine.error();
-    ls.engine = *engine;
-    ls.argv = spec.argv;
-    ls.env = spec.env;
-    ls.port = d.port;
-    ls.weights_bytes = spec.weights_bytes;
-    ls.log_path = options_.data_dir / "logs" / (d.config.id + ".log");
-    persist(d, nullptr);
-    return supervisor_->launch(std::move(ls));
-}
-
-void Daemon::persist(const Deployment& d, const ChildStatus* s) {
-    DeploymentRow row;
-    row.id = d.config.id;
-    row.origin = d.origin;
-    row.request = d.origin == "up" ? deployment_to_json(d.config) : "";
-    row.model = d.config.model;
-    row.engine = d.engine;
-    row.quant = d.quant;
-    row.pinned = d.config.pin;
-    row.port = d.port;
-    row.api_key = d.api_key;
-    row.log_path = (options_.data_dir / "logs" / (d.config.id + ".log")).string();
-    row.planned_bytes = d.planned_bytes;
-    row.weights_bytes = d.weights_bytes;
-    row.measured_bytes = d.measured_bytes;
-    if (s != nullptr) {
-        row.state = to_string(s->state);
-        row.proc = s->proc;
-        row.restarts = s->restarts;
-        row.last_exit = s->last_exit;
-    }
-    if (auto r = store_->put(row); !r) base::log_warn("serve: state: " + r.error().message);
-}
-
-void Daemon::measure(Deployment& d) {
-    auto engine = engines::parse_engine(d.engine);
-    if (!engine) return;
-    engines::MeasuredMemory m;
-    std::ifstream in(options_.data_dir / "logs" / (d.config.id + ".log"));
-    std::string line;
-    while (std::getline(in, line)) engines::parse_memory_log_line(*engine, line, m);
-    std::optional<std::uint64_t> measured = m.total_bytes;
-    if (!measured && meminfo_ && d.mem_available_before) {
-        // No figure in the log: the drop in MemAvailable across the load (GB10 driver
-        // allocations do not show in the process RSS).
-        if (auto after = meminfo_->mem_available_bytes();
-            after && *after < *d.mem_available_before) {
-            measured = *d.mem_available_before - *after;
-        }
-    }
-    if (!measured) return;
-    d.measured_bytes = measured;
-    if (*measured > d.planned_bytes) {
-        base::log_warn("serve: " + d.config.id + ": measured " + base::format_bytes(*measured) +
-                       " is above the planned " + base::format_bytes(d.planned_bytes));
-    }
-}
-
-void Daemon::on_change(const ChildStatus& s) {
-    auto it = deployments_.find(s.id);
-    if (it == deployments_.end()) return;
-    Deployment& d = it->second;
-    if (!s.last_exit.empty() && s.last_exit != d.last_exit && s.proc.pid == 0) {
-        (void)store_->record_exit(s.id, s.last_exit);
-    }
-    d.last_exit = s.last_exit;
-    if (s.state == State::ready) {
-        measure(d);
-        auto entry = entry_doc(s.id);
-        for (auto& reply : d.waiting_up) reply.send(json{{"deployment", entry}}.dump());
-        d.waiting_up.clear();
-    } else if (s.state == State::failed || s.state == State::unloaded) {
-        std::string why = s.state == State::failed ? s.id + ": failed: " + s.failure
-                                                   : s.id + ": stopped before it was ready";
-        for (auto& reply : d.waiting_up) reply.send(error_doc(base::kExitFailure, why).dump());
-        d.waiting_up.clear();
-    }
-    if (s.state == State::unloaded) {
-        for (auto& reply : d.waiting_down) reply.send(json{{"stopped", s.id}}.dump());
-        d.waiting_down.clear();
-    }
-    persist(d, &s);
-    refresh_snapshot();
-    if (s.state == State::unloaded) loop_->post([this] { try_pending(); });
-}
-
-json Daemon::entry_doc(const std::string& id) {
-    json doc = ps_doc();  // kept: ranging over a member of a temporary would dangle
-    for (auto& e : doc["deployments"]) {
-        if (e["id"] == id) return e;
-    }
-    return json::object();
-}
-
-// The `ps --json` and `/status` shape (issue 13), plus "simulated".
-json Daemon::ps_doc() {
-    json deps = json::array();
-    std::uint64_t reserved = 0;
-    auto now = now_ms();
-    for (const auto& [id, d] : deployments_) {
-        auto s = supervisor_->status(id);
-        State state = s ? s->state : State::unloaded;
-        bool holds = s.has_value();
-        std::uint64_t r = std::max(d.planned_bytes, d.measured_bytes.value_or(0));
-        if (holds) reserved += r;
-        json e = {{"id", id},
-                  {"model", d.config.model},
-                  {"engine", d.engine.empty() ? json(nullptr) : json(d.engine)},
-                  {"quant", d.quant.empty() ? json(nullptr) : json(d.quant)},
-                  {"state", to_string(state)},
-                  {"port", holds ? json(d.port) : json(nullptr)},
-                  {"pid", s && s->proc.pid != 0 ? json(s->proc.pid) : json(nullptr)},
-                  {"pinned", d.config.pin},
-                  {"in_flight", 0},
-                  {"queued", 0},
-                  {"planned_bytes", d.planned_bytes == 0 ? json(nullptr) : json(d.planned_bytes)},
-                  {"measured_bytes", d.measured_bytes ? json(*d.measured_bytes) : json(nullptr)},
-                  {"restarts", s ? s->restarts : 0},
-                  {"idle_s",
-                   holds ? json(static_cast<double>(now - d.last_used_ms) / 1e3) : json(nullptr)},
-                  {"last_exit", d.last_exit.empty() ? json(nullptr) : json(d.last_exit)}};
-        if (s && s->state == State::failed) e["failure"] = s->failure;
-        deps.push_back(std::move(e));
-    }
-    for (const auto& p : pending_) {
-        if (p.spec) reserved += p.spec->planned_bytes;
-    }
-    auto avail = mem_available();
-    return json{{"budget_bytes", budget_bytes_},
-                {"reserved_bytes", reserved},
-                {"mem_available_bytes", avail ? json(*avail) : json(nullptr)},
-                {"simulated", options_.simulate},
-                {"deployments", std::move(deps)}};
-}
-
-void Daemon::refresh_snapshot() {
-    std::string doc = ps_doc().dump();
-    std::lock_guard<std::mutex> lock(snapshot_mutex_);
-    snapshot_ = std::move(doc);
-}
-
 void Daemon::on_request(const std::string& line, AdminReply reply) {
     json req = json::parse(line, nullptr, false);
     if (req.is_discarded() || !req.is_object() || !req.contains("op") || !req["op"].is_string()) {
@@ -664,9 +292,11 @@ void Daemon::on_request(const std::string& line, AdminReply reply) {
         reply.send(ps_doc().dump());
     } else if (op == "status") {
         json doc = ps_doc();
+        const json listen = listen_url_.empty() ? json(nullptr) : json(listen_url_);
+        doc["listen"] = listen;
         doc["daemon"] = {{"pid", ::getpid()},
                          {"socket", options_.socket_path.string()},
-                         {"listen", options_.listen ? json(*options_.listen) : json(nullptr)},
+                         {"listen", listen},
                          {"data_dir", options_.data_dir.string()}};
         reply.send(doc.dump());
     } else if (op == "up") {
@@ -772,26 +402,36 @@ int Daemon::run() {
     std::optional<std::chrono::steady_clock::time_point> drain_deadline;
     for (;;) {
         int timeout = supervisor_->next_timeout_ms();
-        if (drain_deadline) timeout = timeout < 0 || timeout > 100 ? 100 : timeout;
+        auto sooner = [&](std::int64_t ms) {
+            if (ms >= 0 && (timeout < 0 || ms < timeout)) timeout = static_cast<int>(ms);
+        };
+        if (drain_deadline) sooner(100);
+        sooner(unload_idle());
+        if (!pending_.empty() && !pending_.front().draining.empty()) {
+            sooner(std::max<std::int64_t>(0, pending_.front().drain_deadline_ms - now_ms()));
+        }
         auto signals = loop_->run_once(timeout < 0 ? 60'000 : timeout);
         for (int sig : signals) {
             if (sig == SIGHUP && !stopping_) {
                 base::log_info("serve: SIGHUP: reloading the config");
                 if (auto r = reload(); !r) base::log_error("serve: reload: " + r.error().message);
             } else if ((sig == SIGTERM || sig == SIGINT) && !stopping_) {
-                base::log_info("serve: stopping: draining engines");
+                base::log_info("serve: stopping: draining requests and engines");
                 stopping_ = true;
                 for (auto& p : pending_) {
                     p.reply.send(
                         error_doc(base::kExitFailure, "sparkctl serve is stopping").dump());
                 }
                 pending_.clear();
+                // The gateway first (it stops accepting; streams get the grace), then engines.
+                if (gateway_) gateway_->stop(options_.drain_grace_ms);
                 for (const auto& s : supervisor_->status()) supervisor_->stop(s.id, false);
                 drain_deadline = std::chrono::steady_clock::now() +
                                  std::chrono::milliseconds(options_.drain_grace_ms);
             }
         }
         supervisor_->advance();
+        try_pending();  // a drain deadline may have passed
         refresh_snapshot();
         if (stopping_ && supervisor_->empty()) break;
         if (drain_deadline && std::chrono::steady_clock::now() > *drain_deadline) {
@@ -799,16 +439,15 @@ int Daemon::run() {
             drain_deadline.reset();
         }
     }
-    if (http_) http_->stop(1000);
     admin_.reset();  // removes the socket
     base::log_info("serve: stopped");
     return base::kExitOk;
 }
 
-}  // namespace
+}  // namespace detail
 
-Result<int> run_daemon(const DaemonOptions& options) {
-    Daemon daemon(options);
+base::Result<int> run_daemon(const DaemonOptions& options) {
+    detail::Daemon daemon(options);
     if (auto r = daemon.start(); !r) return r.error();
     return daemon.run();
 }

@@ -1,7 +1,7 @@
 // The daemon, `sparkctl serve`: one per admin socket (flock). It owns the loop (serve/loop.h),
 // the supervisor, the admission ledger and the state store, and answers the admin API (`up`,
-// `down`, `ps`, `logs`, `status`) on the Unix socket; with --listen it also serves /health and
-// /status over TCP. docs/dev/serve.md tells the life of a load.
+// `down`, `ps`, `logs`, `status`) on the Unix socket; with --listen it runs the gateway (the
+// OpenAI endpoint, gateway.h) as its Registry. docs/dev/serve.md tells the life of a load.
 #pragma once
 
 #include <cstdint>
@@ -18,11 +18,11 @@ namespace sparkctl::serve {
 
 struct DaemonOptions {
     std::filesystem::path socket_path;
-    std::optional<std::string> listen;  // "HOST:PORT" for /health and /status
+    std::optional<std::string> listen;  // "HOST:PORT" for the gateway (port 0: a free one)
     bool simulate = false;              // engines swapped for the stand-in (`simulate serve`)
     std::string sparkctl_exe;           // this binary, for --simulate
     std::filesystem::path data_dir;     // state.db and logs/
-    int drain_grace_ms = 15'000;        // SIGTERM: how long children get to stop
+    int drain_grace_ms = 15'000;        // SIGTERM: how long streams, then children get to stop
     SupervisorOptions supervisor;
     // (Re)reads the config file: at start and on SIGHUP.
     std::function<base::Result<config::Config>()> load_config;

@@ -520,6 +520,8 @@ base::Result<DeploymentSpec> plan_deployment(const DeploymentConfig& d, const La
     s.weights_bytes = mem.weights_bytes;
     s.simulated = ctx.simulate;
     s.memory_total_bytes = planned->request.hardware.memory_total_bytes;
+    if (p.performance)
+        s.prefill_tokens_per_s = p.performance->predicted.prefill_tokens_per_s_single;
     std::vector<std::string> server = engine_argv(native->argv);
     s.planned_bytes = std::max(mem.total_bytes, mem.peak_bytes) + host_cache_bytes(p, server);
     // huggingface_hub reads HF_HUB_OFFLINE (https://huggingface.co/docs/huggingface_hub/

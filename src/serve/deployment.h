@@ -53,6 +53,9 @@ struct DeploymentSpec {  // what the supervisor launches
     bool simulated = false;
     std::string container_name;            // kind = container: the `docker run --name`; else ""
     std::uint64_t memory_total_bytes = 0;  // the plan's hardware (vLLM's utilization fraction)
+    // fit's predicted prefill rate of one prompt at the plan's shape (the gateway's first-byte
+    // time-out); nullopt when the hardware profile has no compute peak or the model no costs.
+    std::optional<double> prefill_tokens_per_s;
 };
 
 struct LaunchContext {

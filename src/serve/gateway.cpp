@@ -140,6 +140,12 @@ class Gateway::Impl {
 
     std::string metrics_text();
 
+    std::size_t queued(const std::string& id) {
+        std::lock_guard lock(mu_);
+        auto it = queues_.find(id);
+        return it == queues_.end() ? 0 : it->second.size();
+    }
+
     // Called by a Relay when it ends (exactly once per relay).
     void relay_finished(const std::string& id, int status, const RelayOutcome& outcome,
                         const Arrival& arrival);
@@ -892,5 +898,6 @@ base::Result<void> Gateway::start() { return impl_->start(); }
 std::uint16_t Gateway::port() const { return impl_->port(); }
 void Gateway::stop(int grace_ms) { impl_->stop(grace_ms); }
 std::string Gateway::metrics_text() { return impl_->metrics_text(); }
+std::size_t Gateway::queued(const std::string& id) { return impl_->queued(id); }
 
 }  // namespace sparkctl::serve

@@ -152,6 +152,9 @@ class Gateway {
 
     // The Prometheus page /metrics serves.
     std::string metrics_text();
+    // Requests waiting in deployment `id`'s queue while it loads (`ps`'s "queued"). Never calls
+    // the Registry.
+    std::size_t queued(const std::string& id);
 
     class Impl;
 

@@ -34,15 +34,31 @@ TEST(EvictionFor, EvictsLeastRecentlyUsedFirst) {
     EXPECT_EQ(plan.evict, (std::vector<std::string>{"old"}));
 }
 
-TEST(EvictionFor, NeverEvictsPinnedOrBusy) {
+TEST(EvictionFor, NeverEvictsPinned) {
     Resident pinned = idle("pinned", 50, 1);
     pinned.pinned = true;
     Resident busy = idle("busy", 40, 2);
     busy.in_flight = 3;
-    auto plan = eviction_for(20 * kGiB, 100 * kGiB, {pinned, busy, idle("c", 5, 3)});
+    auto plan = eviction_for(60 * kGiB, 100 * kGiB, {pinned, busy, idle("c", 5, 3)});
     EXPECT_FALSE(plan.possible);
+    EXPECT_TRUE(plan.drain.empty());
     EXPECT_NE(plan.reason.find("pinned (50.00 GiB, pinned)"), std::string::npos) << plan.reason;
     EXPECT_NE(plan.reason.find("busy (40.00 GiB, 3 in flight)"), std::string::npos) << plan.reason;
+}
+
+TEST(EvictionFor, ABusyOneIsDrainedOnlyWhenTheIdleOnesAreNotEnough) {
+    Resident busy = idle("busy", 40, 1);  // least recently used, but busy
+    busy.in_flight = 2;
+    auto idle_enough = eviction_for(20 * kGiB, 100 * kGiB, {busy, idle("c", 50, 3)});
+    ASSERT_TRUE(idle_enough.possible) << idle_enough.reason;
+    EXPECT_EQ(idle_enough.evict, (std::vector<std::string>{"c"}));
+    EXPECT_TRUE(idle_enough.drain.empty());
+
+    auto needs_busy = eviction_for(70 * kGiB, 100 * kGiB, {busy, idle("c", 50, 3)});
+    ASSERT_TRUE(needs_busy.possible) << needs_busy.reason;
+    EXPECT_EQ(needs_busy.evict, (std::vector<std::string>{"c", "busy"}));
+    EXPECT_EQ(needs_busy.drain, (std::vector<std::string>{"busy"}));
+    EXPECT_NE(needs_busy.reason.find("after busy drain"), std::string::npos) << needs_busy.reason;
 }
 
 TEST(EvictionFor, MoreThanTheBudgetIsImpossible) {
@@ -51,11 +67,17 @@ TEST(EvictionFor, MoreThanTheBudgetIsImpossible) {
     EXPECT_NE(plan.reason.find("more than the whole budget"), std::string::npos);
 }
 
-// Property: over random resident sets, the plan never names a pinned or busy resident, evicts a
-// prefix of the idle-unpinned LRU order, makes room, and is minimal (one fewer would not fit).
-// possible=false only when evicting every evictable one would not make room.
+// Property: over random resident sets, the plan never names a pinned resident, evicts a prefix
+// of the idle-unpinned LRU order when that can make room, else a prefix of that order followed by
+// the busy unpinned ones (LRU), naming exactly its busy members in `drain`; it makes room and is
+// minimal (one fewer would not fit). possible=false only when evicting every unpinned one would
+// not make room.
 TEST(EvictionFor, PropertiesOverRandomSets) {
     std::mt19937_64 rng(20261207);
+    auto lru = [](const Resident* a, const Resident* b) {
+        return a->last_used_ms != b->last_used_ms ? a->last_used_ms < b->last_used_ms
+                                                  : a->id < b->id;
+    };
     for (int round = 0; round < 5000; ++round) {
         const std::uint64_t budget = (20 + rng() % 100) * kGiB;
         const std::size_t n = rng() % 7;
@@ -70,29 +92,37 @@ TEST(EvictionFor, PropertiesOverRandomSets) {
         const std::uint64_t needed = (1 + rng() % 60) * kGiB;
         const EvictionPlan plan = eviction_for(needed, budget, running);
 
-        std::vector<const Resident*> order;
-        std::uint64_t reserved = 0, evictable_bytes = 0;
+        std::vector<const Resident*> order, busy;
+        std::uint64_t reserved = 0, idle_bytes = 0, busy_bytes = 0;
         for (const Resident& r : running) {
             reserved += r.reserved_bytes;
-            if (!r.pinned && r.in_flight == 0) {
-                order.push_back(&r);
-                evictable_bytes += r.reserved_bytes;
-            }
+            if (r.pinned) continue;
+            (r.in_flight == 0 ? order : busy).push_back(&r);
+            (r.in_flight == 0 ? idle_bytes : busy_bytes) += r.reserved_bytes;
         }
-        std::sort(order.begin(), order.end(), [](const Resident* a, const Resident* b) {
-            return a->last_used_ms != b->last_used_ms ? a->last_used_ms < b->last_used_ms
-                                                      : a->id < b->id;
-        });
+        std::sort(order.begin(), order.end(), lru);
+        std::sort(busy.begin(), busy.end(), lru);
+        const bool idle_suffices = reserved - idle_bytes + needed <= budget;
+        if (!idle_suffices) order.insert(order.end(), busy.begin(), busy.end());
         if (!plan.possible) {
             EXPECT_TRUE(plan.evict.empty());
-            EXPECT_GT(reserved - evictable_bytes + needed, budget) << plan.reason;
+            EXPECT_GT(reserved - idle_bytes - busy_bytes + needed, budget) << plan.reason;
             continue;
         }
         ASSERT_LE(plan.evict.size(), order.size());
         std::uint64_t freed = 0;
+        std::vector<std::string> drained;
         for (std::size_t i = 0; i < plan.evict.size(); ++i) {
             ASSERT_EQ(plan.evict[i], order[i]->id) << "not the LRU prefix";
             freed += order[i]->reserved_bytes;
+            if (order[i]->in_flight > 0) drained.push_back(order[i]->id);
+        }
+        std::sort(drained.begin(), drained.end());
+        std::vector<std::string> drain = plan.drain;
+        std::sort(drain.begin(), drain.end());
+        EXPECT_EQ(drain, drained);
+        if (idle_suffices) {
+            EXPECT_TRUE(plan.drain.empty());
         }
         EXPECT_LE(reserved - freed + needed, budget) << plan.reason;
         if (!plan.evict.empty()) {
@@ -131,12 +161,26 @@ TEST(Admit, RefusesWithTheNumbersWhenNothingCanBeEvicted) {
 }
 
 TEST(Admit, RefusalListsWhatItWouldHaveToEvict) {
+    Resident pinned = idle("pinned", 60, 1);
+    pinned.pinned = true;
+    Resident busy = idle("busy", 5, 2);
+    busy.in_flight = 1;
+    auto d = admit(50 * kGiB, 100 * kGiB, 2 * kGiB, 90 * kGiB, {pinned, busy, idle("b", 10, 5)});
+    EXPECT_FALSE(d.admit);
+    EXPECT_EQ(d.evict, (std::vector<std::string>{"b", "busy"}));
+    EXPECT_TRUE(d.drain.empty());
+    EXPECT_NE(d.reason.find("pinned (60.00 GiB, pinned)"), std::string::npos) << d.reason;
+    EXPECT_NE(d.reason.find("busy (5.00 GiB, 1 in flight)"), std::string::npos) << d.reason;
+}
+
+TEST(Admit, ABusyDeploymentIsAdmittedAsADrain) {
     Resident busy = idle("busy", 60, 1);
     busy.in_flight = 1;
     auto d = admit(50 * kGiB, 100 * kGiB, 2 * kGiB, 90 * kGiB, {busy, idle("b", 10, 5)});
-    EXPECT_FALSE(d.admit);
-    EXPECT_EQ(d.evict, (std::vector<std::string>{"b"}));
-    EXPECT_NE(d.reason.find("busy (60.00 GiB, 1 in flight)"), std::string::npos) << d.reason;
+    ASSERT_TRUE(d.admit) << d.reason;
+    EXPECT_EQ(d.evict, (std::vector<std::string>{"b", "busy"}));
+    EXPECT_EQ(d.drain, (std::vector<std::string>{"busy"}));
+    EXPECT_NE(d.reason.find("after busy drain"), std::string::npos) << d.reason;
 }
 
 TEST(Admit, HeadroomCounts) {

@@ -1,0 +1,246 @@
+// `sparkctl serve --simulate --listen 127.0.0.1:0`, end to end through the gateway: the real
+// daemon (serve_daemon.h's fixture), stand-in engines underneath, requests over loopback with
+// net::Client. A request loads its model; a second model that does not fit evicts the first; the
+// queue bound answers 503; an eviction waits for a stream in flight (drain) or gives up at the
+// drain deadline; a crash mid-stream is an SSE error event; ttl_s unloads; SIGTERM leaves nothing.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "e2e/serve_daemon.h"
+#include "net/client.h"
+
+namespace sparkctl::test {
+namespace {
+
+using nlohmann::json;
+
+// Two 70B deployments on dgx-spark (budget 103 GiB): each fits alone, not both together. The
+// stand-ins stream a token every ITL ms (`--timing fixed:TTFT,ITL`).
+std::string two_big(const std::string& timing_a, const std::string& ttl_a = "") {
+    return R"(
+[[models]]
+id = "big-a"
+model = "llama-3.1-70b"
+engine = "llama.cpp"
+quant = "Q8_0"
+simulate_args = ["--timing", ")" +
+           timing_a + "\"]\n" + ttl_a + R"(
+[[models]]
+id = "big-b"
+model = "llama-3.3-70b"
+engine = "llama.cpp"
+quant = "Q6_K"
+simulate_args = ["--timing", "fixed:5,1"]
+)";
+}
+
+class GatewayE2e : public ServeDaemonTest {
+  protected:
+    // Starts the daemon with the gateway on a free port and reads the port from its line.
+    void start_gateway() {
+        start_daemon({"--listen", "127.0.0.1:0"});
+        const std::string marker = "sparkctl serve: listening on http://127.0.0.1:";
+        std::string log;
+        ASSERT_TRUE(eventually([&] {
+            log = daemon_log();
+            return log.find(marker) != std::string::npos;
+        })) << log;
+        port_ = static_cast<std::uint16_t>(std::stoi(log.substr(log.find(marker) + marker.size())));
+    }
+
+    net::ClientRequest request(const std::string& model, int max_tokens, bool stream) const {
+        net::ClientRequest r;
+        r.port = port_;
+        r.method = "POST";
+        r.target = "/v1/chat/completions";
+        r.headers = {{"Content-Type", "application/json"}};
+        r.body = json{
+            {"model", model},
+            {"messages", {{{"role", "user"}, {"content", "hello"}}}},
+            {"max_tokens", max_tokens},
+            {"stream",
+             stream}}.dump();
+        r.timeout_ms = 60'000;
+        return r;
+    }
+
+    // One request on its own client and thread: the whole response.
+    std::future<base::Result<net::Response>> send(const std::string& model, int max_tokens,
+                                                  bool stream) const {
+        net::ClientRequest r = request(model, max_tokens, stream);
+        return std::async(std::launch::async, [r]() mutable {
+            net::Client client;
+            return client.fetch(std::move(r));
+        });
+    }
+
+    net::Response chat(const std::string& model, int max_tokens = 3, bool stream = false) {
+        auto r = send(model, max_tokens, stream).get();
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+        return r ? *r : net::Response{};
+    }
+
+    std::uint16_t port_ = 0;
+};
+
+TEST_F(GatewayE2e, ARequestLoadsItsModelThenItAnswers) {
+    config(R"(
+[[models]]
+id = "small"
+model = "qwen3-8b"
+engine = "llama.cpp"
+quant = "Q4_K_M"
+simulate_args = ["--timing", "fixed:5,1"]
+)");
+    start_gateway();
+    EXPECT_EQ(deployment("small")["state"], "unloaded");
+    net::Response r = chat("small");
+    ASSERT_EQ(r.status, 200) << r.body << daemon_log();
+    json body = json::parse(r.body);
+    EXPECT_EQ(body["choices"].size(), 1u) << r.body;
+    auto d = deployment("small");
+    EXPECT_EQ(d["state"], "ready");
+    EXPECT_EQ(d["in_flight"], 0);
+    EXPECT_EQ(d["queued"], 0);
+    EXPECT_TRUE(d["idle_s"].is_number()) << d;
+
+    net::Response unknown = chat("nope");
+    EXPECT_EQ(unknown.status, 404);
+    EXPECT_EQ(json::parse(unknown.body)["error"]["code"], "model_not_found");
+}
+
+TEST_F(GatewayE2e, ARequestForTheSecondModelEvictsTheFirst) {
+    config(two_big("fixed:5,1"));
+    start_gateway();
+    ASSERT_EQ(chat("big-a").status, 200) << daemon_log();
+    EXPECT_EQ(deployment("big-a")["state"], "ready");
+    net::Response r = chat("big-b");
+    ASSERT_EQ(r.status, 200) << r.body << daemon_log();
+    EXPECT_EQ(deployment("big-a")["state"], "unloaded");
+    EXPECT_EQ(deployment("big-b")["state"], "ready");
+}
+
+TEST_F(GatewayE2e, TheQueueIsBoundedThen503) {
+    config(R"(
+[[models]]
+id = "slow"
+model = "qwen3-8b"
+engine = "llama.cpp"
+quant = "Q4_K_M"
+simulate_args = ["--timing", "fixed:5,1", "--slow-start", "3"]
+)");
+    box_.env["SPARKCTL_QUEUE_MAX"] = "1";
+    start_gateway();
+    auto first = send("slow", 2, false);
+    ASSERT_TRUE(eventually([&] { return deployment("slow")["queued"] == 1; })) << daemon_log();
+    net::Response over = chat("slow");
+    EXPECT_EQ(over.status, 503) << over.body;
+    EXPECT_EQ(json::parse(over.body)["error"]["code"], "queue_full") << over.body;
+    auto answered = first.get();
+    ASSERT_TRUE(answered) << answered.error().message;
+    EXPECT_EQ(answered->status, 200) << answered->body;
+}
+
+TEST_F(GatewayE2e, EvictionWaitsForTheStreamInFlightToDrain) {
+    // big-a streams 30 tokens 100 ms apart (about 3 s); big-b arrives meanwhile.
+    config(two_big("fixed:5,100"));
+    start_gateway();
+    ASSERT_EQ(chat("big-a", 1).status, 200) << daemon_log();
+    auto stream = send("big-a", 30, true);
+    ASSERT_TRUE(eventually([&] { return deployment("big-a")["in_flight"] == 1; })) << daemon_log();
+    auto second = send("big-b", 2, false);
+    ASSERT_TRUE(eventually([&] { return deployment("big-a")["state"] == "draining"; }))
+        << daemon_log();
+    EXPECT_EQ(deployment("big-b")["state"], "unloaded");  // not loaded while big-a drains
+
+    auto streamed = stream.get();
+    ASSERT_TRUE(streamed) << streamed.error().message;
+    EXPECT_EQ(streamed->status, 200);
+    EXPECT_EQ(streamed->body.find("\"error\""), std::string::npos) << streamed->body;
+    EXPECT_NE(streamed->body.find("data: [DONE]"), std::string::npos) << streamed->body;
+    auto swapped = second.get();
+    ASSERT_TRUE(swapped) << swapped.error().message;
+    EXPECT_EQ(swapped->status, 200) << swapped->body << daemon_log();
+    EXPECT_EQ(deployment("big-a")["state"], "unloaded");
+    EXPECT_EQ(deployment("big-b")["state"], "ready");
+}
+
+TEST_F(GatewayE2e, PastTheDrainDeadlineTheSwapIsAbandoned) {
+    // big-a streams for about 10 s; the drain deadline is 1 s.
+    config(two_big("fixed:5,100"));
+    box_.env["SPARKCTL_DRAIN_TIMEOUT_S"] = "1";
+    start_gateway();
+    ASSERT_EQ(chat("big-a", 1).status, 200) << daemon_log();
+    auto stream = send("big-a", 100, true);
+    ASSERT_TRUE(eventually([&] { return deployment("big-a")["in_flight"] == 1; })) << daemon_log();
+    auto up = box_.run({"up", "big-b", "--json"});  // `up` evicts exactly as a request would
+    EXPECT_EQ(up.exit_code, 3) << up.err;
+    EXPECT_NE(up.err.find("swap abandoned"), std::string::npos) << up.err << up.out;
+    net::Response r = chat("big-b");
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_NE(r.body.find("did not drain"), std::string::npos) << r.body;
+    EXPECT_EQ(deployment("big-a")["state"], "ready");
+    EXPECT_EQ(deployment("big-b")["state"], "unloaded");
+    auto streamed = stream.get();
+    ASSERT_TRUE(streamed) << streamed.error().message;
+    EXPECT_NE(streamed->body.find("data: [DONE]"), std::string::npos);
+}
+
+TEST_F(GatewayE2e, AnEngineCrashMidStreamIsAnSseErrorAndTheGatewayStaysUp) {
+    config(R"(
+[[models]]
+id = "crashy"
+model = "qwen3-8b"
+engine = "llama.cpp"
+quant = "Q4_K_M"
+simulate_args = ["--timing", "fixed:5,5", "--fail-after-tokens", "3"]
+)");
+    start_gateway();
+    net::Response r = chat("crashy", 20, true);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find("data: {\"error\""), std::string::npos) << r.body;
+    net::ClientRequest health;
+    health.port = port_;
+    health.target = "/health";
+    net::Client client;
+    auto h = client.fetch(health);
+    ASSERT_TRUE(h) << h.error().message;
+    EXPECT_EQ(h->status, 200);
+}
+
+TEST_F(GatewayE2e, AnIdleDeploymentIsUnloadedAfterItsTtl) {
+    config(two_big("fixed:5,1", "ttl_s = 1\n"));
+    start_gateway();
+    ASSERT_EQ(chat("big-a").status, 200) << daemon_log();
+    ASSERT_TRUE(eventually([&] { return deployment("big-a")["state"] == "unloaded"; }))
+        << daemon_log();
+    EXPECT_NE(daemon_log().find("big-a: idle for its ttl_s"), std::string::npos);
+}
+
+TEST_F(GatewayE2e, SigtermStopsTheGatewayAndEveryEngine) {
+    config(two_big("fixed:5,1"));
+    start_gateway();
+    ASSERT_EQ(chat("big-a").status, 200) << daemon_log();
+    EXPECT_EQ(processes_of(box_.home()).size(), 2u);  // the daemon and its engine
+    EXPECT_EQ(stop_daemon(SIGTERM), 0);
+    EXPECT_TRUE(processes_of(box_.home()).empty());
+    net::ClientRequest health;
+    health.port = port_;
+    health.target = "/health";
+    net::Client client;
+    EXPECT_FALSE(client.fetch(health));  // nothing listens any more
+}
+
+TEST_F(GatewayE2e, OffLoopbackWithoutKeysServeRefusesToStart) {
+    config("");
+    auto r = box_.run({"serve", "--simulate", "--listen", "0.0.0.0:0"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("api_keys_file"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sparkctl::test
