@@ -120,8 +120,9 @@ function drawMemory(doc) {
 
 function drawDeployments(doc) {
   const body = document.querySelector("#deployments tbody");
+  const deps = Array.isArray(doc.deployments) ? doc.deployments : [];
   const rows = [];
-  for (const d of Array.isArray(doc.deployments) ? doc.deployments : []) {
+  for (const d of deps) {
     const tr = el("tr", {"data-id": d.id, class: "selectable"});
     if (d.id === state.selectedLog) tr.classList.add("selected");
     const stateCell = el("td", {class: `state state-${String(d.state).replace(/[^a-z_-]/gi, "")}`},
@@ -149,7 +150,9 @@ function drawDeployments(doc) {
     select.replaceChildren(...ids.map((id) => el("option", {value: id}, id)));
   }
   if (state.selectedLog === null || !ids.includes(state.selectedLog)) {
-    state.selectedLog = ids.length ? ids[0] : null;
+    // By default the log of the first deployment with an engine (a port), else the first one.
+    const running = deps.find((d) => d.port !== null && d.port !== undefined);
+    state.selectedLog = running ? running.id : ids.length ? ids[0] : null;
   }
   if (state.selectedLog !== null) select.value = state.selectedLog;
 }
@@ -256,6 +259,7 @@ async function poll() {
   try {
     const [statusText, metricsText] = await Promise.all([fetchText("/status"), fetchText("/metrics")]);
     const doc = JSON.parse(statusText);
+    document.getElementById("mode").textContent = doc.simulated === true ? "simulated engines" : "";
     drawDeployments(doc);
     drawMemory(doc);
     drawRequests(doc);
