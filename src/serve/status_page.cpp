@@ -149,7 +149,7 @@ base::Result<json> log_tail_document(Registry& registry, std::string_view target
 }
 
 std::optional<net::Response> page_asset(std::string_view path) {
-    if (path == "/" || path == "/index.html") {
+    if (path == "/") {
         return asset(sparkctl_status_page_index_html, sparkctl_status_page_index_html_size,
                      "text/html; charset=utf-8");
     }

@@ -108,7 +108,7 @@ function drawMemory(doc) {
   if (budget > 0) {
     bar.append(svg("line", {class: "mem-budget", x1: x(budget), x2: x(budget), y1: 0, y2: H}));
   }
-  const availSw = el("span", {class: "swatch mem-avail-swatch"});
+  const availSw = el("span", {class: "swatch"});
   availSw.style.background = "var(--avail)";
   legend.append(el("li", {}, availSw, `MemAvailable ${bytes(avail)}`));
   legend.append(el("li", {}, `\u2503 budget ${bytes(budget)}`));
@@ -206,7 +206,8 @@ function sparkline(series) {
   const step = W / (SPARK_POINTS - 1);
   const x0 = W - (series.length - 1) * step;
   const points = series.map((v, i) => `${(x0 + i * step).toFixed(1)},${(H - 2 - (v / max) * (H - 4)).toFixed(1)}`);
-  if (points.length === 1) points.push(`${W},${points[0].split(",")[1]}`);
+  // One reading: a short flat segment ending at it.
+  if (points.length === 1) points.unshift(`${(W - step).toFixed(1)},${points[0].split(",")[1]}`);
   s.append(svg("polyline", {class: "spark", points: points.join(" ")}));
   return s;
 }
