@@ -170,12 +170,12 @@ TEST_F(GatewayE2e, EvictionWaitsForTheStreamInFlightToDrain) {
 }
 
 TEST_F(GatewayE2e, PastTheDrainDeadlineTheSwapIsAbandoned) {
-    // big-a streams for about 10 s; the drain deadline is 1 s.
+    // big-a streams for about 4 s; the drain deadline is 1 s.
     config(two_big("fixed:5,100"));
     box_.env["SPARKCTL_DRAIN_TIMEOUT_S"] = "1";
     start_gateway();
     ASSERT_EQ(chat("big-a", 1).status, 200) << daemon_log();
-    auto stream = send("big-a", 100, true);
+    auto stream = send("big-a", 40, true);
     ASSERT_TRUE(eventually([&] { return deployment("big-a")["in_flight"] == 1; })) << daemon_log();
     auto up = box_.run({"up", "big-b", "--json"});  // `up` evicts exactly as a request would
     EXPECT_EQ(up.exit_code, 3) << up.err;

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Runs tests/node/standin.test.mjs (node's built-in test runner, the real openai client) against
-# `sparkctl simulate serve --as ENGINE`. Usage: run.sh SPARKCTL_BIN ENGINE.
+# `sparkctl simulate serve --as ENGINE`, or another test file of this directory through the same
+# checks (serve.test.mjs: through `sparkctl serve --simulate --listen`).
+# Usage: run.sh SPARKCTL_BIN ENGINE [TEST_FILE].
 # Without node or without tests/node/node_modules (scripts/install-deps.sh runs `npm ci`) the
 # test is skipped (exit 77, ctest SKIP_RETURN_CODE) locally and fails when CI=true.
 dir=$(cd "$(dirname "$0")" && pwd)
@@ -18,4 +20,4 @@ if [ -n "$missing" ]; then
   echo "node tests: skipped: $missing" >&2
   exit 77
 fi
-SPARKCTL_BIN="$1" SPARKCTL_ENGINE="$2" exec node --test "$dir/standin.test.mjs"
+SPARKCTL_BIN="$1" SPARKCTL_ENGINE="$2" exec node --test "$dir/${3:-standin.test.mjs}"
