@@ -1,7 +1,9 @@
 // libFuzzer target: what the gateway reads of a client's /v1/* request before relaying it
-// (serve::parse_relay_request), then routing its model (serve::route). Input: the first line is
-// the request target, the rest the body. Checks besides "no crash": a parsed request has the
-// body's model, and routing an unknown name never picks a deployment.
+// (serve::parse_relay_request), then routing its model (serve::route); and the target read as a
+// /status/logs/ID?lines=N request (serve::log_tail_document). Input: the first line is the
+// request target, the rest the body. Checks besides "no crash": a parsed request has the body's
+// model, routing an unknown name never picks a deployment, and a log tail is only ever asked of
+// a configured deployment with 1..kMaxLogLines lines.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +14,35 @@
 #include "net/http.h"
 #include "serve/gateway.h"
 #include "serve/router.h"
+#include "serve/status_page.h"
+
+namespace {
+
+// Deployments "a" and "b c"; log_tail checks what the gateway asks of it.
+class FuzzRegistry : public sparkctl::serve::Registry {
+  public:
+    std::vector<sparkctl::serve::DeploymentView> deployments() override {
+        sparkctl::serve::DeploymentView a, b;
+        a.id = "a";
+        b.id = "b c";
+        return {a, b};
+    }
+    sparkctl::serve::MemoryView memory() override { return {}; }
+    void ensure_ready(
+        const std::string&,
+        std::function<void(sparkctl::base::Result<sparkctl::serve::Upstream>)>) override {}
+    void request_started(const std::string&) override {}
+    void request_finished(const std::string&) override {}
+    nlohmann::json status() override { return nlohmann::json::object(); }
+    std::vector<std::string> log_tail(const std::string& id, std::size_t lines) override {
+        if ((id != "a" && id != "b c") || lines < 1 || lines > sparkctl::serve::kMaxLogLines) {
+            std::abort();
+        }
+        return {"line"};
+    }
+};
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -20,6 +51,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     request.method = "POST";
     request.target = std::string(text.substr(0, nl));
     request.body = nl == std::string_view::npos ? std::string() : std::string(text.substr(nl + 1));
+    static FuzzRegistry registry;
+    auto tail = sparkctl::serve::log_tail_document(registry, request.target);
+    if (!tail.ok() && tail.error().message.empty()) std::abort();
     auto parsed = sparkctl::serve::parse_relay_request(request);
     if (!parsed.ok()) {
         if (parsed.error().message.empty()) std::abort();

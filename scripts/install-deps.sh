@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev           # libFuzzer targets (the fuzz preset)
   nodejs                             # tests/node: the openai npm client against the stand-in
+  chromium                           # the status page test (tests/e2e/status_page_browser_test)
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

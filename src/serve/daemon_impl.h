@@ -72,9 +72,9 @@ class Daemon final : public Registry {
     void request_started(const std::string& id) override;
     void request_finished(const std::string& id) override;
     // The `ps --json` object (as of the loop's last turn).
-    nlohmann::json status();
+    nlohmann::json status() override;
     // The last `lines` lines of deployment `id`'s engine log, oldest first; empty when unknown.
-    std::vector<std::string> log_tail(const std::string& id, std::size_t lines);
+    std::vector<std::string> log_tail(const std::string& id, std::size_t lines) override;
 
   private:
     // Admin API.

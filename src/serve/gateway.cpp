@@ -18,6 +18,7 @@
 #include "net/server.h"
 #include "net/sse.h"
 #include "serve/router.h"
+#include "serve/status_page.h"
 
 namespace sparkctl::serve {
 
@@ -84,12 +85,26 @@ struct RelayOutcome {
     std::uint64_t completion_tokens = 0;
 };
 
+// What the recent-requests ring keeps of a request from its arrival on.
+struct Arrival {
+    std::string path;
+    bool stream = false;
+    Clock::time_point at = Clock::now();
+    std::int64_t unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+};
+Arrival arrival_of(const net::Request& rq, const RelayRequest& parsed) {
+    return {rq.target.substr(0, rq.target.find('?')), parsed.stream};
+}
+
 // A request waiting for its deployment to load.
 struct Pending {
     std::uint64_t seq = 0;
     net::Request request;
     net::Responder responder;
     RelayRequest parsed;
+    Arrival arrival;
 };
 
 }  // namespace
@@ -132,7 +147,8 @@ class Gateway::Impl {
     }
 
     // Called by a Relay when it ends (exactly once per relay).
-    void relay_finished(const std::string& id, int status, const RelayOutcome& outcome);
+    void relay_finished(const std::string& id, int status, const RelayOutcome& outcome,
+                        const Arrival& arrival);
 
     const GatewayOptions& options() const { return opt_; }
     net::Client& client() { return client_; }
@@ -145,11 +161,16 @@ class Gateway::Impl {
     void models(net::Responder rs);
     void relay_v1(const net::Request& rq, net::Responder rs);
     void dispatch(const std::string& id, const Upstream& up, const net::Request& rq,
-                  const RelayRequest& parsed, net::Responder rs, bool parallel_on_llamacpp);
+                  const RelayRequest& parsed, net::Responder rs, bool parallel_on_llamacpp,
+                  const Arrival& arrival);
     void enqueue(const std::string& id, const net::Request& rq, const RelayRequest& parsed,
                  net::Responder rs);
     void load_done(const std::string& id, base::Result<Upstream> result);
-    void answer(const std::string& id, net::Responder& rs, net::Response r);
+    void answer(const std::string& id, net::Responder& rs, net::Response r, const Arrival& arrival);
+    void record(const std::string& id, int status, const Arrival& arrival,
+                const RelayOutcome& outcome = {});
+    net::Response status_response();
+    net::Response logs_response(const std::string& target);
     void raise_nofile_limit();
 
     GatewayOptions opt_;
@@ -167,6 +188,7 @@ class Gateway::Impl {
     std::size_t streams_ = 0;
     std::uint64_t next_seq_ = 0;
     std::atomic<int> paused_relays_{0};  // relays whose upstream read is paused (flow control)
+    RecentRequests recent_;              // for /status (its own lock)
 };
 
 // One request relayed to one upstream. Shared (a reason for shared_ptr): the client's callbacks
@@ -174,11 +196,12 @@ class Gateway::Impl {
 // it; a mutex guards its state, and no net call that may call back runs under it.
 class Relay : public std::enable_shared_from_this<Relay> {
   public:
-    Relay(Gateway::Impl& gw, std::string id, Upstream up, net::Responder rs)
+    Relay(Gateway::Impl& gw, std::string id, Upstream up, net::Responder rs, Arrival arrival)
         : gw_(gw),
           id_(std::move(id)),
           up_(std::move(up)),
           rs_(std::move(rs)),
+          arrival_(std::move(arrival)),
           started_at_(Clock::now()) {}
 
     void start(const net::Request& rq, int first_byte_ms) {
@@ -417,13 +440,14 @@ class Relay : public std::enable_shared_from_this<Relay> {
                 --gw_.paused_relays_;
             }
         }
-        gw_.relay_finished(id_, status, outcome);
+        gw_.relay_finished(id_, status, outcome, arrival_);
     }
 
     Gateway::Impl& gw_;
     const std::string id_;
     const Upstream up_;
     net::Responder rs_;
+    const Arrival arrival_;
     const Clock::time_point started_at_;
 
     std::mutex mu_;
@@ -488,9 +512,47 @@ void Gateway::Impl::handle(const net::Request& rq, net::Responder rs) {
         return rs.respond(std::move(r));
     }
     if (path == "/v1/models" && rq.method == "GET") return models(std::move(rs));
+    if (path == "/status" && rq.method == "GET") return rs.respond(status_response());
+    if (path.rfind("/status/logs/", 0) == 0 && rq.method == "GET") {
+        return rs.respond(logs_response(rq.target));
+    }
+    if (rq.method == "GET") {
+        if (auto page = page_asset(path)) return rs.respond(std::move(*page));
+    }
     if (path.rfind("/v1/", 0) == 0) return relay_v1(rq, std::move(rs));
     rs.respond(error_response(404, "no such endpoint: " + base::printable(path),
                               "invalid_request_error", "not_found"));
+}
+
+net::Response Gateway::Impl::status_response() {
+    json doc = registry_.status();
+    std::map<std::string, GatewayCounts> counts;
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& [id, n] : in_flight_) counts[id].in_flight = n;
+        for (const auto& [id, q] : queues_) counts[id].queued = q.size();
+    }
+    net::Response r;
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.headers.emplace_back("Cache-Control", "no-store");
+    // Engine-provided text may not be UTF-8: replaced, never thrown on.
+    r.body = status_document(std::move(doc), counts, recent_)
+                 .dump(-1, ' ', false, json::error_handler_t::replace);
+    return r;
+}
+
+net::Response Gateway::Impl::logs_response(const std::string& target) {
+    auto doc = log_tail_document(registry_, target);
+    if (!doc) {
+        const bool missing = doc.error().code == base::Errc::not_found;
+        return error_response(missing ? 404 : 400, doc.error().message, "invalid_request_error",
+                              missing ? "not_found" : "invalid_value");
+    }
+    net::Response r;
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.headers.emplace_back("Cache-Control", "no-store");
+    r.body = doc->dump(-1, ' ', false, json::error_handler_t::replace);
+    return r;
 }
 
 void Gateway::Impl::models(net::Responder rs) {
@@ -512,12 +574,29 @@ void Gateway::Impl::models(net::Responder rs) {
     rs.respond(std::move(r));
 }
 
-void Gateway::Impl::answer(const std::string& id, net::Responder& rs, net::Response r) {
+void Gateway::Impl::answer(const std::string& id, net::Responder& rs, net::Response r,
+                           const Arrival& arrival) {
     {
         std::lock_guard lock(mu_);
         ++metrics_[id].requests_by_status[r.status];
     }
+    record(id, r.status, arrival);
     rs.respond(std::move(r));
+}
+
+void Gateway::Impl::record(const std::string& id, int status, const Arrival& arrival,
+                           const RelayOutcome& o) {
+    RequestRecord r;
+    r.time_ms = arrival.unix_ms;
+    r.model = id;
+    r.path = arrival.path;
+    r.status = status;
+    r.stream = arrival.stream;
+    if (o.ttft_s) r.ttft_ms = *o.ttft_s * 1e3;
+    r.e2e_ms = seconds_between(arrival.at, Clock::now()) * 1e3;
+    r.prompt_tokens = o.prompt_tokens;
+    r.completion_tokens = o.completion_tokens;
+    recent_.add(std::move(r));
 }
 
 void Gateway::Impl::relay_v1(const net::Request& rq, net::Responder rs) {
@@ -547,13 +626,14 @@ void Gateway::Impl::relay_v1(const net::Request& rq, net::Responder rs) {
         return enqueue(d.id, rq, *parsed, std::move(rs));
     }
     lock.unlock();
-    dispatch(d.id, *view.upstream, rq, *parsed, std::move(rs), d.parallel_on_llamacpp);
+    dispatch(d.id, *view.upstream, rq, *parsed, std::move(rs), d.parallel_on_llamacpp,
+             arrival_of(rq, *parsed));
 }
 
 // Starts a relay to a ready upstream, or answers 429/503 when over a limit.
 void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, const net::Request& rq,
                              const RelayRequest& parsed, net::Responder rs,
-                             bool parallel_on_llamacpp) {
+                             bool parallel_on_llamacpp, const Arrival& arrival) {
     int max_in_flight = 0;
     for (const DeploymentView& v : registry_.deployments()) {
         if (v.id == id) max_in_flight = v.max_in_flight;
@@ -568,14 +648,16 @@ void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, const ne
                                          "deployment " + id + " has " + std::to_string(n) +
                                              " requests in flight (its limit)",
                                          "rate_limit_error", "concurrency_limit",
-                                         {{"Retry-After", std::to_string(opt_.retry_after_s)}}));
+                                         {{"Retry-After", std::to_string(opt_.retry_after_s)}}),
+                          arrival);
         }
         if (streams_ >= opt_.max_streams) {
             lock.unlock();
             return answer(id, rs,
                           error_response(503, "the gateway has its maximum of streams open",
                                          "overloaded_error", "max_streams",
-                                         {{"Retry-After", std::to_string(opt_.retry_after_s)}}));
+                                         {{"Retry-After", std::to_string(opt_.retry_after_s)}}),
+                          arrival);
         }
         const bool llamacpp_busy = up.engine == "llama.cpp" && n > 0;
         ++n;
@@ -597,11 +679,12 @@ void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, const ne
     }
     const int first_byte_ms = static_cast<int>(
         std::max<double>(opt_.first_byte_floor_ms, opt_.first_byte_factor * predicted_ms));
-    auto relay = std::make_shared<Relay>(*this, id, up, std::move(rs));
+    auto relay = std::make_shared<Relay>(*this, id, up, std::move(rs), arrival);
     relay->start(rq, first_byte_ms);
 }
 
-void Gateway::Impl::relay_finished(const std::string& id, int status, const RelayOutcome& o) {
+void Gateway::Impl::relay_finished(const std::string& id, int status, const RelayOutcome& o,
+                                   const Arrival& arrival) {
     {
         std::lock_guard lock(mu_);
         ModelMetrics& m = metrics_[id];
@@ -616,6 +699,7 @@ void Gateway::Impl::relay_finished(const std::string& id, int status, const Rela
         if (n == 0) rops3_burst_[id] = false;
         if (streams_ > 0) --streams_;
     }
+    record(id, status, arrival, o);
     registry_.request_finished(id);
 }
 
@@ -629,6 +713,7 @@ void Gateway::Impl::enqueue(const std::string& id, const net::Request& rq,
         if (q.size() >= opt_.queue_max_per_model) {
             ++metrics_[id].requests_by_status[503];
             lock.unlock();
+            record(id, 503, arrival_of(rq, parsed));
             return rs.respond(
                 error_response(503,
                                "deployment " + id + " is loading and its queue is full (" +
@@ -637,7 +722,7 @@ void Gateway::Impl::enqueue(const std::string& id, const net::Request& rq,
                                {{"Retry-After", std::to_string(opt_.retry_after_s)}}));
         }
         seq = ++next_seq_;
-        q.push_back({seq, rq, rs, parsed});
+        q.push_back({seq, rq, rs, parsed, arrival_of(rq, parsed)});
         if (!loading_[id]) start_load = loading_[id] = true;
     }
     // A queued request leaves the queue on time-out or when its client goes away.
@@ -658,7 +743,8 @@ void Gateway::Impl::enqueue(const std::string& id, const net::Request& rq,
                                   "deployment " + id + " did not become ready within " +
                                       std::to_string(opt_.queue_timeout_ms) + " ms",
                                   "overloaded_error", "queue_timeout",
-                                  {{"Retry-After", std::to_string(opt_.retry_after_s)}}));
+                                  {{"Retry-After", std::to_string(opt_.retry_after_s)}}),
+                   p->arrival);
         }
     });
     if (start_load) {
@@ -679,13 +765,14 @@ void Gateway::Impl::load_done(const std::string& id, base::Result<Upstream> resu
     }
     for (Pending& p : waiting) {
         if (result.ok()) {
-            dispatch(id, *result, p.request, p.parsed, std::move(p.responder), false);
+            dispatch(id, *result, p.request, p.parsed, std::move(p.responder), false, p.arrival);
         } else {
             answer(id, p.responder,
                    error_response(
                        503, "deployment " + id + " could not be loaded: " + result.error().message,
                        "overloaded_error", "load_failed",
-                       {{"Retry-After", std::to_string(opt_.retry_after_s)}}));
+                       {{"Retry-After", std::to_string(opt_.retry_after_s)}}),
+                   p.arrival);
         }
     }
 }

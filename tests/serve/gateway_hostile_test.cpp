@@ -37,6 +37,8 @@ class NoDeployments : public Registry {
     }
     void request_started(const std::string&) override {}
     void request_finished(const std::string&) override {}
+    nlohmann::json status() override { return nlohmann::json::object(); }
+    std::vector<std::string> log_tail(const std::string&, std::size_t) override { return {}; }
 };
 
 int connect_to(std::uint16_t port, int timeout_ms) {

@@ -10,15 +10,19 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "net/client.h"
 #include "net/prometheus.h"
 #include "net/sse.h"
+#include "serve/status_page.h"
+#include "support/sandbox.h"
 #include "support/standin_process.h"
 #include "support/temp_dir.h"
 
@@ -128,6 +132,45 @@ class FakeRegistry : public Registry {
     }
     void request_started(const std::string&) override { ++started_; }
     void request_finished(const std::string&) override { ++finished_; }
+    // The ps --json shape over the views (in_flight and queued 0: the gateway fills its own).
+    json status() override {
+        std::lock_guard lock(mu_);
+        json deps = json::array();
+        std::uint64_t reserved = 0;
+        for (const DeploymentView& v : views_) {
+            reserved += v.reserved_bytes;
+            deps.push_back({{"id", v.id},
+                            {"model", v.model},
+                            {"engine", v.engine},
+                            {"quant", nullptr},
+                            {"state", v.state},
+                            {"port", v.upstream ? json(v.upstream->port) : json(nullptr)},
+                            {"pid", nullptr},
+                            {"pinned", false},
+                            {"in_flight", 0},
+                            {"queued", 0},
+                            {"planned_bytes", v.reserved_bytes},
+                            {"measured_bytes", nullptr},
+                            {"restarts", v.restarts_total},
+                            {"idle_s", nullptr},
+                            {"last_exit", nullptr}});
+        }
+        return {{"budget_bytes", 100},
+                {"reserved_bytes", reserved},
+                {"mem_available_bytes", 60},
+                {"deployments", deps}};
+    }
+    // The stand-in's stderr as read up to its port line, as the engine log.
+    std::vector<std::string> log_tail(const std::string& id, std::size_t lines) override {
+        std::lock_guard lock(mu_);
+        std::vector<std::string> out;
+        auto p = procs_.find(id);
+        if (p == procs_.end()) return out;
+        std::istringstream in(p->second->log());
+        for (std::string line; std::getline(in, line);) out.push_back(line);
+        if (out.size() > lines) out.erase(out.begin(), out.end() - static_cast<long>(lines));
+        return out;
+    }
 
   private:
     base::Result<Upstream> load(const std::string& id) {
@@ -532,6 +575,8 @@ TEST(GatewayOptionsTest, OffLoopbackNeedsApiKeys) {
                           std::function<void(base::Result<Upstream>)>) override {}
         void request_started(const std::string&) override {}
         void request_finished(const std::string&) override {}
+        json status() override { return json::object(); }
+        std::vector<std::string> log_tail(const std::string&, std::size_t) override { return {}; }
     } reg;
     GatewayOptions opt;
     opt.host = "0.0.0.0";
@@ -574,11 +619,147 @@ TEST_F(GatewayTest, ApiKeysGuardEverythingButHealth) {
     EXPECT_EQ(no.status, 401);
     EXPECT_EQ(json::parse(no.body)["error"]["code"], "invalid_api_key");
     EXPECT_EQ(fetch("/metrics").status, 401);
+    for (const char* path : {"/", "/page/app.js", "/status", "/status/logs/m1"}) {
+        EXPECT_EQ(fetch(path).status, 401) << path;
+        EXPECT_EQ(fetch(path, nullptr, {{"Authorization", "Bearer k1"}}).status, 200) << path;
+    }
     EXPECT_EQ(fetch("/v1/models", nullptr, {{"Authorization", "Bearer k2"}}).status, 401);
     EXPECT_EQ(fetch("/v1/models", nullptr, {{"Authorization", "Bearer k1"}}).status, 200);
     EXPECT_EQ(fetch("/v1/chat/completions", chat("m1", 1, false), {{"Authorization", "Bearer k1"}})
                   .status,
               200);
+}
+
+TEST_F(GatewayTest, StatusHasTheRegistryDocumentAndTheGatewaysOwnNumbers) {
+    reg_.add("m1", {"fast"}, "vllm", vllm_args("m1", "fixed:0,0"), true);
+    reg_.add("m2", {}, "vllm", vllm_args("m2", "fixed:0,0"), false);
+    reg_.fail_loads_of("m2", "does not fit: 90 GiB needed, 20 GiB free");
+    start();
+    ASSERT_EQ(fetch("/v1/chat/completions", chat("fast", 3, false)).status, 200);
+    ASSERT_EQ(fetch("/v1/chat/completions", chat("m1", 4, true)).status, 200);
+    ASSERT_EQ(fetch("/v1/completions", chat("m2", 1, false)).status, 503);
+
+    const net::Response r = fetch("/status");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(net::header_value(r.headers, "content-type"), "application/json");
+    const json doc = json::parse(r.body);
+    EXPECT_EQ(doc["budget_bytes"], 100);
+    EXPECT_EQ(doc["mem_available_bytes"], 60);
+    ASSERT_EQ(doc["deployments"].size(), 2u);
+    EXPECT_EQ(doc["deployments"][0]["id"], "m1");
+    EXPECT_EQ(doc["deployments"][0]["state"], "ready");
+    EXPECT_EQ(doc["deployments"][0]["in_flight"], 0);
+    EXPECT_EQ(doc["deployments"][1]["state"], "stopped");
+
+    // Newest first; streams carry TTFT and the usage the engine reported.
+    const json& recent = doc["recent_requests"];
+    ASSERT_EQ(recent.size(), 3u);
+    EXPECT_EQ(recent[0]["model"], "m2");
+    EXPECT_EQ(recent[0]["status"], 503);
+    EXPECT_EQ(recent[0]["path"], "/v1/completions");
+    EXPECT_TRUE(recent[0]["ttft_ms"].is_null());
+    EXPECT_EQ(recent[1]["model"], "m1");
+    EXPECT_EQ(recent[1]["stream"], true);
+    EXPECT_EQ(recent[1]["completion_tokens"], 4);
+    EXPECT_GE(recent[1]["ttft_ms"].get<double>(), 0);
+    EXPECT_GE(recent[1]["e2e_ms"].get<double>(), recent[1]["ttft_ms"].get<double>());
+    EXPECT_EQ(recent[2]["stream"], false);
+    EXPECT_EQ(recent[2]["completion_tokens"], 3);
+    EXPECT_EQ(recent[2]["path"], "/v1/chat/completions");
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    EXPECT_LE(recent[2]["time_ms"].get<std::int64_t>(), now_ms);
+    EXPECT_GT(recent[2]["time_ms"].get<std::int64_t>(), now_ms - 60'000);
+}
+
+TEST_F(GatewayTest, StatusCountsWhatIsInFlightAndQueued) {
+    reg_.add("slow", {}, "vllm", vllm_args("slow", "fixed:0,2000"), true);
+    reg_.add("later", {}, "vllm", vllm_args("later", "fixed:0,0"), false);
+    reg_.hold_loads();
+    start();
+    auto streaming = std::async(
+        std::launch::async, [&] { return fetch("/v1/chat/completions", chat("slow", 2, true)); });
+    auto queued = std::async(
+        std::launch::async, [&] { return fetch("/v1/chat/completions", chat("later", 1, false)); });
+    json doc;
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    do {
+        doc = json::parse(fetch("/status").body);
+        if (doc["deployments"][0]["in_flight"] == 1 && doc["deployments"][1]["queued"] == 1) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (Clock::now() < deadline);
+    EXPECT_EQ(doc["deployments"][0]["in_flight"], 1);
+    EXPECT_EQ(doc["deployments"][1]["queued"], 1);
+    reg_.release();
+    EXPECT_EQ(streaming.get().status, 200);
+    EXPECT_EQ(queued.get().status, 200);
+    doc = json::parse(fetch("/status").body);
+    EXPECT_EQ(doc["deployments"][0]["in_flight"], 0);
+    EXPECT_EQ(doc["deployments"][1]["queued"], 0);
+    EXPECT_EQ(doc["recent_requests"].size(), 2u);
+}
+
+TEST(RecentRequestsTest, KeepsTheLastHundredNewestFirst) {
+    RecentRequests ring;
+    for (int i = 0; i < 130; ++i) ring.add({i, "m", "/v1/x", 200, false, std::nullopt, 1, 0, 0});
+    const json j = ring.to_json();
+    ASSERT_EQ(j.size(), RecentRequests::kDefaultCapacity);
+    EXPECT_EQ(j.front()["time_ms"], 129);
+    EXPECT_EQ(j.back()["time_ms"], 30);
+}
+
+TEST_F(GatewayTest, LogTailByDeploymentWithItsErrors) {
+    reg_.add("m1", {}, "vllm", vllm_args("m1", "fixed:0,0"), true);
+    reg_.add("m2", {}, "vllm", vllm_args("m2", "fixed:0,0"), false);
+    start();
+    const net::Response all = fetch("/status/logs/m1");
+    ASSERT_EQ(all.status, 200);
+    const json doc = json::parse(all.body);
+    EXPECT_EQ(doc["id"], "m1");
+    ASSERT_FALSE(doc["lines"].empty());
+    // The stand-in's own line naming its port is its log's last line so far.
+    EXPECT_NE(doc["lines"].back().get<std::string>().find("ready on port"), std::string::npos);
+    const json one = json::parse(fetch("/status/logs/m1?lines=1").body);
+    ASSERT_EQ(one["lines"].size(), 1u);
+    EXPECT_EQ(one["lines"][0], doc["lines"].back());
+    EXPECT_TRUE(json::parse(fetch("/status/logs/m2").body)["lines"].empty());  // never started
+    EXPECT_EQ(fetch("/status/logs/%6d1?lines=1").status, 200);                 // "m1" escaped
+
+    for (const char* bad :
+         {"/status/logs/m1?lines=0", "/status/logs/m1?lines=x", "/status/logs/m1?lines=10001",
+          "/status/logs/m1?lines=-1", "/status/logs/m1?lines=", "/status/logs/", "/status/logs/%zz",
+          "/status/logs/a%2Fb"}) {
+        const net::Response r = fetch(bad);
+        EXPECT_EQ(r.status, 400) << bad;
+        EXPECT_TRUE(json::parse(r.body)["error"]["message"].is_string()) << bad;
+    }
+    const net::Response missing = fetch("/status/logs/nope");
+    EXPECT_EQ(missing.status, 404);
+    EXPECT_NE(json::parse(missing.body)["error"]["message"].get<std::string>().find("nope"),
+              std::string::npos);
+}
+
+TEST_F(GatewayTest, ServesTheEmbeddedPageAndOnlyItsFiles) {
+    start();
+    const net::Response page = fetch("/");
+    ASSERT_EQ(page.status, 200);
+    EXPECT_EQ(net::header_value(page.headers, "content-type"), "text/html; charset=utf-8");
+    EXPECT_NE(page.body.find("<script src=\"/page/app.js\""), std::string::npos);
+    const std::string csp(net::header_value(page.headers, "content-security-policy"));
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos);
+    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos);
+    // The files are the sources under src/serve/status_page/, byte for byte.
+    for (const auto& [path, file] :
+         {std::pair{"/page/app.js", "app.js"}, std::pair{"/page/style.css", "style.css"},
+          std::pair{"/", "index.html"}}) {
+        const net::Response r = fetch(path);
+        EXPECT_EQ(r.status, 200) << path;
+        std::ifstream in(test::source_dir() / "src/serve/status_page" / file, std::ios::binary);
+        EXPECT_EQ(r.body, std::string(std::istreambuf_iterator<char>(in), {})) << path;
+    }
+    EXPECT_EQ(fetch("/page/other.js").status, 404);
+    EXPECT_EQ(fetch("/", json::object()).status, 404);  // POST /: not a page
 }
 
 TEST(GatewayParseTest, ReadsModelStreamAndPromptBytes) {
