@@ -13,18 +13,23 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "base/exit_status.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "engines/logs.h"
 #include "hw/detect.h"
 #include "net/server.h"
+#include "plan/inputs.h"
 #include "serve/admin_socket.h"
 #include "serve/admission.h"
+#include "serve/container.h"
 #include "serve/deployment.h"
 #include "serve/deployment_json.h"
 #include "serve/loop.h"
+#include "serve/prelaunch.h"
 #include "serve/state.h"
 #include "store/database.h"
 
@@ -72,6 +77,19 @@ std::string random_key() {
         }
     }
     return out;
+}
+
+// The daemon's instance id, one per data directory and kept across restarts: the
+// sparkctl.instance label of its containers, so it sweeps only its own leftovers.
+Result<std::string> instance_id(const std::filesystem::path& file) {
+    if (auto text = base::read_file(file, 256); text && !base::trim(*text).empty()) {
+        return std::string(base::trim(*text));
+    }
+    std::string id = random_key().substr(0, 16);
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+    SPARKCTL_TRY(base::write_file_atomic(file, id + "\n"));
+    return id;
 }
 
 json error_doc(int code, const std::string& message) {
@@ -143,7 +161,9 @@ class Daemon {
     std::uint64_t budget_bytes_ = 0;
     std::uint64_t pool_bytes_ = 0;  // --simulate: the hardware profile's memory
     std::uint64_t headroom_bytes_ = 2ull << 30;
+    std::string instance_;
     std::unique_ptr<MemInfo> meminfo_;  // null: the simulated pool
+    PrelaunchOptions prelaunch_;
     std::unique_ptr<Loop> loop_;
     std::unique_ptr<StateStore> store_;
     std::unique_ptr<Supervisor> supervisor_;
@@ -186,7 +206,14 @@ Result<void> Daemon::start() {
     const auto& meminfo = config_->get("meminfo");
     if (!options_.simulate || meminfo.origin != config::Origin::default_value) {
         meminfo_ = proc_meminfo(meminfo.value);
+        prelaunch_.meminfo_path = meminfo.value;
     }
+    prelaunch_.headroom_bytes = headroom_bytes_;
+    prelaunch_.drop_caches = base::iequals(config_->value("drop_caches"), "true");
+
+    auto instance = instance_id(options_.data_dir / "instance");
+    if (!instance) return instance.error();
+    instance_ = *instance;
 
     auto loop = Loop::create({SIGCHLD, SIGTERM, SIGINT, SIGHUP});
     if (!loop) return loop.error();
@@ -277,6 +304,23 @@ void Daemon::stop_unknown_process(const DeploymentRow& row) {
 Result<void> Daemon::reattach() {
     auto rows = store_->all();
     if (!rows) return rows.error();
+    // Containers outlive the daemon: docker is asked for this instance's (by label) when any
+    // deployment, stored or configured, runs in one.
+    const std::string docker = plan::engine_programs(*config_).docker;
+    bool containers = std::any_of(rows->begin(), rows->end(),
+                                  [](const DeploymentRow& r) { return !r.container_id.empty(); }) ||
+                      std::any_of(deployments_.begin(), deployments_.end(), [](const auto& e) {
+                          return e.second.config.kind == Kind::container;
+                      });
+    std::set<std::string> live;  // this instance's containers not yet accounted for
+    if (containers && !options_.simulate) {
+        if (auto ids = docker_list(docker, instance_)) {
+            live.insert(ids->begin(), ids->end());
+        } else {
+            base::log_warn("serve: leftover containers not checked: " + ids.error().message);
+        }
+    }
+    const int grace_s = (options_.supervisor.stop_grace_ms + 999) / 1000;
     for (auto& row : *rows) {
         auto it = deployments_.find(row.id);
         if (row.origin == "up") {
@@ -292,7 +336,22 @@ Result<void> Daemon::reattach() {
             }
         }
         bool ours = row.proc.pid != 0 && same_process(row.proc);
-        if (ours && it == deployments_.end()) stop_unknown_process(row);
+        const bool container = !row.container_id.empty() && live.erase(row.container_id) > 0;
+        if (!row.container_id.empty()) {
+            // The process was the earlier daemon's `docker logs -f`: the container is what runs.
+            if (ours) ::kill(-row.proc.pgid, SIGKILL);
+            ours = container;
+            if (container && it == deployments_.end()) {
+                base::log_info("serve: removing leftover container " + row.container_id + " (" +
+                               row.id + ")");
+                if (auto r = docker_stop_and_remove(docker, row.container_id, grace_s); !r) {
+                    base::log_warn("serve: " + r.error().message);
+                }
+                ours = false;
+            }
+        } else if (ours && it == deployments_.end()) {
+            stop_unknown_process(row);
+        }
         if (ours && it != deployments_.end()) {
             Deployment& d = it->second;
             d.planned_bytes = row.planned_bytes;
@@ -311,17 +370,34 @@ Result<void> Daemon::reattach() {
             spec.port = row.port;
             spec.weights_bytes = row.weights_bytes;
             spec.log_path = row.log_path;
-            base::log_info("serve: reattaching to " + row.id + " (pid " +
-                           std::to_string(row.proc.pid) + ")");
-            if (auto r = supervisor_->adopt(spec, row.proc); !r) base::log_warn(r.error().message);
-            continue;
+            base::log_info("serve: reattaching to " + row.id + " (" +
+                           (container ? "container " + row.container_id
+                                      : "pid " + std::to_string(row.proc.pid)) +
+                           ")");
+            Result<void> r;
+            if (container) {
+                spec.docker = docker;
+                r = supervisor_->adopt_container(spec, row.container_id);
+            } else {
+                r = supervisor_->adopt(spec, row.proc);
+            }
+            if (r) continue;
+            base::log_warn(r.error().message);
         }
         if (it == deployments_.end()) {
             SPARKCTL_TRY(store_->remove(row.id));
         } else {
-            // Not running (or not provably ours): no process and no reservation.
-            SPARKCTL_TRY(store_->set_process(row.id, "unloaded", ProcIdentity{}, row.restarts,
-                                             row.last_exit));
+            // Not running (or not provably ours): no process, no container, no reservation.
+            row.state = "unloaded";
+            row.proc = ProcIdentity{};
+            row.container_id.clear();
+            SPARKCTL_TRY(store_->put(row));
+        }
+    }
+    for (const std::string& id : live) {  // labelled as ours, but no record claims it
+        base::log_info("serve: removing leftover container " + id + " (no record of it)");
+        if (auto r = docker_stop_and_remove(docker, id, grace_s); !r) {
+            base::log_warn("serve: " + r.error().message);
         }
     }
     return {};
@@ -434,13 +510,9 @@ void Daemon::try_pending() {
                 pending_.pop_front();
                 continue;
             }
-            LaunchContext ctx{*port, random_key(), options_.simulate, options_.sparkctl_exe};
+            LaunchContext ctx{*port, random_key(), options_.simulate, options_.sparkctl_exe,
+                              instance_};
             auto spec = plan_deployment(d.config, ctx, *config_);
-            if (spec && d.config.kind == Kind::container && !options_.simulate) {
-                spec = make_error(Errc::bad_input,
-                                  "kind = container is planned but not yet run by "
-                                  "serve; use kind = native (or --simulate)");
-            }
             if (!spec) {
                 p.reply.send(error_doc(base::exit_status_for(spec.error().code),
                                        p.id + ": " + spec.error().message)
@@ -486,6 +558,15 @@ void Daemon::try_pending() {
         AdminReply reply = std::move(p.reply);
         std::string id = p.id;
         pending_.pop_front();
+        // The live reading now that the evicted are gone: vLLM's fraction, the page cache.
+        auto live = mem_available();
+        auto ready = live ? prepare_launch(spec, *live, prelaunch_) : Result<void>(live.error());
+        if (!ready) {
+            reply.send(error_doc(base::exit_status_for(ready.error().code),
+                                 id + ": " + ready.error().message)
+                           .dump());
+            continue;
+        }
         if (auto r = launch(d, std::move(spec)); !r) {
             reply.send(error_doc(base::exit_status_for(r.error().code), r.error().message).dump());
             continue;
@@ -513,6 +594,7 @@ Result<void> Daemon::launch(Deployment& d, DeploymentSpec spec) {
     ls.port = d.port;
     ls.weights_bytes = spec.weights_bytes;
     ls.log_path = options_.data_dir / "logs" / (d.config.id + ".log");
+    ls.docker = spec.docker;
     persist(d, nullptr);
     return supervisor_->launch(std::move(ls));
 }
@@ -537,6 +619,7 @@ void Daemon::persist(const Deployment& d, const ChildStatus* s) {
         row.proc = s->proc;
         row.restarts = s->restarts;
         row.last_exit = s->last_exit;
+        row.container_id = s->container_id;
     }
     if (auto r = store_->put(row); !r) base::log_warn("serve: state: " + r.error().message);
 }
@@ -629,6 +712,12 @@ json Daemon::ps_doc() {
                    holds ? json(static_cast<double>(now - d.last_used_ms) / 1e3) : json(nullptr)},
                   {"last_exit", d.last_exit.empty() ? json(nullptr) : json(d.last_exit)}};
         if (s && s->state == State::failed) e["failure"] = s->failure;
+        if (s && s->state == State::loading) {  // `up`'s progress line
+            e["load_elapsed_s"] =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - s->load_started)
+                    .count();
+            e["load_deadline_s"] = s->load_deadline_s;
+        }
         deps.push_back(std::move(e));
     }
     for (const auto& p : pending_) {
