@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 
+#include "plan/inputs.h"
 #include "serve/deployment_json.h"
 #include "support/temp_dir.h"
 
@@ -193,9 +194,17 @@ TEST_F(DeploymentTest, NativeLlamaCppArgv) {
     EXPECT_TRUE(has_env(s, "HF_HUB_OFFLINE", "1"));
     EXPECT_FALSE(s.simulated);
     EXPECT_GT(s.weights_bytes, 0u);
-    // The host prompt cache (--cache-ram default 8192 MiB) counts in the reservation, once.
+    // The host prompt cache (--cache-ram default 8192 MiB) counts in the reservation, once: the
+    // plan's total has it already.
     EXPECT_GE(s.planned_bytes, s.weights_bytes + (8192ull << 20));
-    EXPECT_LT(s.planned_bytes, s.weights_bytes + 2 * (8192ull << 20));
+    plan::PlanInputs in;
+    in.model = d.model;
+    in.engine = "llama.cpp";
+    auto p = plan::plan_from_inputs(cfg, in);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    const auto& mem = p->plan.fit.estimate.memory;
+    EXPECT_EQ(mem.host_prompt_cache_bytes, 8192ull << 20);
+    EXPECT_EQ(s.planned_bytes, std::max(mem.total_bytes, mem.peak_bytes));
 }
 
 TEST_F(DeploymentTest, BenchTakesPlansBenchFlagsAndNoHostCache) {

@@ -61,7 +61,7 @@ run)
     mkdir -p "$dir/c/$id"
     printf '%s\n' "${labels[@]}" > "$dir/c/$id/labels"
     # The container: a shell that keeps the engine's exit code, in a session of its own.
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2016,SC2086  # the inner script expands its own $@; ARGS split
     setsid bash -c '"$@" > "$0/log" 2>&1 & echo $! > "$0/child"; wait $!; echo $? > "$0/exit"' \
         "$dir/c/$id" "${DOCKER_DOUBLE_SPARKCTL:?}" simulate serve --as "$engine" \
         ${DOCKER_DOUBLE_STANDIN_ARGS:-} -- "${args[@]}" < /dev/null > /dev/null 2>&1 &
