@@ -20,6 +20,10 @@ nlohmann::json deployment_json(const serve::DeploymentConfig& d) {
             {"engine", opt(d.engine)},
             {"quant", opt(d.quant)},
             {"engine_version", opt(d.engine_version)},
+            {"prefer", opt(d.prefer)},
+            {"kv_cache_dtype", opt(d.kv_cache_dtype)},
+            {"overrides", d.overrides},
+            {"budget", opt(d.budget)},
             {"kind", serve::to_string(d.kind)},
             {"extra_args", d.extra_args},
             {"simulate_args", d.simulate_args},
@@ -35,6 +39,10 @@ std::string deployment_text(const serve::DeploymentConfig& d) {
     if (d.engine) s += " engine=" + *d.engine;
     if (d.quant) s += " quant=" + *d.quant;
     if (d.engine_version) s += " engine_version=" + *d.engine_version;
+    if (d.prefer) s += " prefer=" + *d.prefer;
+    if (d.kv_cache_dtype) s += " kv_cache_dtype=" + *d.kv_cache_dtype;
+    if (!d.overrides.empty()) s += " overrides=" + fmt::format("{}", fmt::join(d.overrides, ","));
+    if (d.budget) s += " budget=" + *d.budget;
     if (d.kind == serve::Kind::container) s += " kind=container";
     if (d.pin) s += " pin";
     if (d.ttl_s) s += fmt::format(" ttl_s={}", *d.ttl_s);

@@ -12,6 +12,7 @@
 #include "cli/command.h"
 #include "doctor/doctor.h"
 #include "hw/detect.h"
+#include "plan/inputs.h"
 #include "plan/plan.h"
 
 namespace sparkctl::cli {
@@ -75,8 +76,7 @@ Action setup_doctor(CLI::App& app, Context& ctx) {
 
         doctor::Inputs in;
         in.port = a->port;
-        in.programs = {(*cfg)->value("llama_server"), (*cfg)->value("vllm"),
-                       (*cfg)->value("sglang_python"), (*cfg)->value("docker")};
+        in.programs = plan::engine_programs(**cfg);
         if (!a->budget.empty()) {
             auto parsed = base::parse_bytes(a->budget);
             if (!parsed || *parsed == 0) {

@@ -4,18 +4,22 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/exit_status.h"
 #include "base/strings.h"
 #include "cli/command.h"
+#include "cli/plan_flags.h"
 #include "serve/admin_socket.h"
 #include "serve/daemon.h"
 #include "workspace/roots.h"
@@ -102,6 +106,74 @@ std::string ps_table(const json& doc) {
     return out;
 }
 
+// `up`'s load progress on stderr while it waits for the answer: on a terminal one line rewritten
+// in place (state, seconds elapsed, the load deadline), else a plain line per state change. A
+// thread asks the daemon for `ps` every half second (a poll interval, not a wait for state).
+class LoadProgress {
+  public:
+    LoadProgress(std::string socket, std::string id, bool tty)
+        : socket_(std::move(socket)), id_(std::move(id)), tty_(tty), thread_([this] { run(); }) {}
+    ~LoadProgress() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            done_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+        if (tty_ && drawn_) std::fputs("\r\033[K", stderr);  // the answer replaces the line
+    }
+    LoadProgress(const LoadProgress&) = delete;
+    LoadProgress& operator=(const LoadProgress&) = delete;
+
+  private:
+    void run() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (!wake_.wait_for(lock, 500ms, [this] { return done_; })) {
+            lock.unlock();
+            show(poll());
+            lock.lock();
+        }
+    }
+    json poll() const {
+        auto text = serve::admin_call(socket_of(socket_), json{{"op", "ps"}}.dump(), 2s);
+        if (!text) return json::object();
+        json doc = json::parse(*text, nullptr, false);
+        if (doc.is_discarded() || !doc.contains("deployments")) return json::object();
+        for (const auto& d : doc["deployments"]) {
+            if (d.value("id", "") == id_) return d;
+        }
+        return json::object();
+    }
+    void show(const json& d) {
+        const std::string state = d.value("state", "");
+        if (state.empty()) return;
+        if (!tty_) {
+            if (state != last_state_) std::fprintf(stderr, "%s: %s\n", id_.c_str(), state.c_str());
+            last_state_ = state;
+            return;
+        }
+        std::string line = id_ + ": " + state;
+        if (d.contains("load_elapsed_s") && d.contains("load_deadline_s")) {
+            char times[64];
+            std::snprintf(times, sizeof times, " %.0f s (load deadline %.0f s)",
+                          d["load_elapsed_s"].get<double>(), d["load_deadline_s"].get<double>());
+            line += times;
+        }
+        std::fprintf(stderr, "\r\033[K%s", line.c_str());
+        std::fflush(stderr);
+        drawn_ = true;
+    }
+
+    std::string socket_, id_;
+    bool tty_;
+    std::string last_state_;
+    bool drawn_ = false;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool done_ = false;
+    std::thread thread_;  // last: started once the rest is set up
+};
+
 struct ServeArgs {
     std::string listen;
     std::string socket;
@@ -158,9 +230,10 @@ Action setup_daemon(CLI::App& app, Context& ctx) {
 
 Action setup_up(CLI::App& app, Context&) {
     struct Args {
-        std::string target, socket, id, use, engine, quant, engine_version;
+        std::string target, socket, id, use;
         std::optional<int> users;
         std::optional<std::int64_t> context;
+        PlanFlags plan;  // the plan's choices (add_plan_choice_flags); "" = not given
         bool pin = false, bench = false;
     };
     auto a = std::make_shared<Args>();
@@ -172,9 +245,7 @@ Action setup_up(CLI::App& app, Context&) {
     app.add_option("--for", a->use, "What it is for (chat, agents, ...; see `sparkctl plan`)");
     app.add_option("--users", a->users, "Concurrent users");
     app.add_option("--context", a->context, "Context per sequence, tokens");
-    app.add_option("--engine", a->engine, "llama.cpp, vllm or sglang");
-    app.add_option("--quant", a->quant, "Quantization");
-    app.add_option("--engine-version", a->engine_version, "Engine version");
+    add_plan_choice_flags(app, a->plan);
     app.add_flag("--pin", a->pin, "Never evict it; loaded whenever the daemon starts");
     app.add_flag("--bench", a->bench, "Launch with plan's --bench flags");
     app.add_option("--socket", a->socket, "Admin socket");
@@ -185,9 +256,17 @@ Action setup_up(CLI::App& app, Context&) {
         if (!a->use.empty()) cfg["use"] = a->use;
         if (a->users) cfg["users"] = *a->users;
         if (a->context) cfg["context"] = *a->context;
-        if (!a->engine.empty()) cfg["engine"] = a->engine;
-        if (!a->quant.empty()) cfg["quant"] = a->quant;
-        if (!a->engine_version.empty()) cfg["engine_version"] = a->engine_version;
+        const PlanFlags& p = a->plan;
+        for (const auto& [key, value] :
+             {std::pair<const char*, const std::string*>{"engine", &p.engine},
+              {"quant", &p.quant},
+              {"engine_version", &p.engine_version},
+              {"prefer", &p.prefer},
+              {"kv_cache_dtype", &p.kv_cache_dtype},
+              {"budget", &p.budget}}) {
+            if (!value->empty()) cfg[key] = *value;
+        }
+        if (!p.overrides.empty()) cfg["overrides"] = p.overrides;
         if (!cfg.empty()) {
             cfg["model"] = a->target;
             if (a->pin) cfg["pin"] = true;
@@ -195,7 +274,12 @@ Action setup_up(CLI::App& app, Context&) {
             req["config"] = cfg;
         }
         int status = 0;
-        auto doc = call(c, a->socket, req, std::chrono::hours(2), status);
+        std::optional<json> doc;
+        {
+            LoadProgress progress(a->socket, a->id.empty() ? a->target : a->id,
+                                  ::isatty(STDERR_FILENO) == 1);
+            doc = call(c, a->socket, req, std::chrono::hours(2), status);
+        }
         if (!doc) return status;
         const json& d = (*doc)["deployment"];
         if (c.out.json) {

@@ -26,6 +26,11 @@ using PlanFlags = plan::PlanInputs;
 // chat) and the hardware config flag. Not --explain or --format: those are plan's output.
 void add_plan_flags(CLI::App& app, Context& ctx, PlanFlags& f, bool use_required);
 
+// The choices a plan takes beyond the model and its use (--prefer, --engine, --engine-version,
+// --quant, --kv-cache-dtype, --override, --budget): part of add_plan_flags, and declared alone by
+// `up`, which sends them with the deployment. Empty values mean "not given".
+void add_plan_choice_flags(CLI::App& app, PlanFlags& f);
+
 using Planned = plan::Planned;
 
 // Plans what the flags describe. Errors: bad_input for a bad flag value, an unknown model or an

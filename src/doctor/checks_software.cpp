@@ -107,7 +107,7 @@ void docker_checks(Machine& machine, const Inputs& in, std::vector<Check>& out) 
 
     std::vector<std::string> present, missing;
     for (engines::Engine e : {engines::Engine::vllm, engines::Engine::sglang}) {
-        const std::string& image = engines::default_version(e).image;
+        const std::string image = in.programs.image(engines::default_version(e));
         if (image.empty()) continue;
         auto r = docker(machine, in, {"image", "inspect", "--format", "{{.Id}}", image});
         (r && !r->timed_out && r->exit_code == 0 ? present : missing).push_back(image);

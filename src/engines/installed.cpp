@@ -1,6 +1,5 @@
 #include "engines/installed.h"
 
-#include <cstdlib>
 #include <vector>
 
 #include "base/process.h"
@@ -17,11 +16,6 @@ std::string leading_digits(std::string_view s) {
     std::size_t n = 0;
     while (n < s.size() && is_digit(s[n])) ++n;
     return std::string(s.substr(0, n));
-}
-
-std::string program(const char* env, const char* fallback) {
-    const char* v = std::getenv(env);
-    return v != nullptr && *v != '\0' ? std::string(v) : std::string(fallback);
 }
 
 // Runs argv; the combined output when it ran and exited 0, else nullopt (not installed).
@@ -55,14 +49,15 @@ base::Result<Installed> map_release(Engine engine, std::string release, std::str
 }
 
 // The first image of `engine`'s versions that docker has locally.
-std::optional<Installed> installed_image(Engine engine, const std::string& docker,
-                                         const Runner& run, std::chrono::milliseconds timeout,
-                                         std::string& looked) {
+std::optional<Installed> installed_image(Engine engine, const Programs& programs, const Runner& run,
+                                         std::chrono::milliseconds timeout, std::string& looked) {
     for (const EngineVersion& v : engine_versions()) {
         if (v.engine != engine || v.image.empty()) continue;
-        looked += ", `" + docker + " image inspect " + v.image + "`";
-        if (output_of(run, {docker, "image", "inspect", "--format", "{{.Id}}", v.image}, timeout)) {
-            return Installed{&v, v.release, "docker has the image " + v.image};
+        const std::string image = programs.image(v);
+        looked += ", `" + programs.docker + " image inspect " + image + "`";
+        if (output_of(run, {programs.docker, "image", "inspect", "--format", "{{.Id}}", image},
+                      timeout)) {
+            return Installed{&v, v.release, "docker has the image " + image};
         }
     }
     return std::nullopt;
@@ -103,20 +98,34 @@ base::Result<Installed> detect(Engine engine, const Programs& programs, const Ru
                                std::chrono::milliseconds timeout, std::string_view hint);
 }  // namespace
 
-Programs programs_from_env() {
-    return Programs{program("LLAMA_SERVER", "llama-server"), program("VLLM", "vllm"),
-                    program("PYTHON", "python3"), program("DOCKER", "docker")};
+const std::string& Programs::executable(Engine engine) const {
+    switch (engine) {
+        case Engine::llama_cpp:
+            return llama_server;
+        case Engine::vllm:
+            return vllm;
+        case Engine::sglang:
+            return sglang_python;
+    }
+    return llama_server;
 }
 
-base::Result<Installed> detect_installed(Engine engine, std::chrono::milliseconds timeout) {
+std::string Programs::image(const EngineVersion& version) const {
+    auto it = images.find(version.name);
+    return it == images.end() ? version.image : it->second;
+}
+
+base::Result<Installed> detect_installed(Engine engine, const Programs& programs,
+                                         std::chrono::milliseconds timeout) {
     const Runner run = [](const std::vector<std::string>& argv, std::chrono::milliseconds t) {
         base::RunOptions o;
         o.timeout = t;
         o.max_output_bytes = 1u << 20;
         return base::run_process(argv, o);
     };
-    return detect(engine, programs_from_env(), run, timeout,
-                  "; LLAMA_SERVER, VLLM, PYTHON and DOCKER name other programs");
+    return detect(engine, programs, run, timeout,
+                  "; the config keys llama_server, vllm, sglang_python and docker name other "
+                  "programs");
 }
 
 base::Result<Installed> detect_installed(Engine engine, const Programs& programs, const Runner& run,
@@ -152,7 +161,7 @@ base::Result<Installed> detect(Engine engine, const Programs& programs, const Ru
                 return map_release(engine, *release, exe + " --version: " + *release);
             }
         }
-        if (auto image = installed_image(engine, programs.docker, run, timeout, looked)) {
+        if (auto image = installed_image(engine, programs, run, timeout, looked)) {
             return *image;
         }
     } else {
@@ -164,7 +173,7 @@ base::Result<Installed> detect(Engine engine, const Programs& programs, const Ru
                 return map_release(engine, *release, "sglang " + *release);
             }
         }
-        if (auto image = installed_image(engine, programs.docker, run, timeout, looked)) {
+        if (auto image = installed_image(engine, programs, run, timeout, looked)) {
             return *image;
         }
     }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,30 +36,38 @@ struct Installed {
     std::string found;                       // the command and its answer, for the plan's trace
 };
 
-// The programs detection runs (config keys llama_server, vllm, sglang_python, docker).
+// The engines of this machine: the programs detection runs and serve launches (config keys
+// llama_server, vllm, sglang_python, docker) and the container image per engine version (the
+// config's [images] table, version name -> image). plan::engine_programs fills it from the
+// config for plan, doctor and serve alike.
 struct Programs {
     std::string llama_server = "llama-server";
     std::string vllm = "vllm";
     std::string sglang_python = "python3";
     std::string docker = "docker";
-};
+    std::map<std::string, std::string> images;
 
-// $LLAMA_SERVER, $VLLM, $PYTHON and $DOCKER where set, else the defaults.
-Programs programs_from_env();
+    // The executable that runs `engine` natively (SGLang: the Python that has it).
+    const std::string& executable(Engine engine) const;
+    // The image for `version`: the [images] entry under its name, else its table's image ("":
+    // none).
+    std::string image(const EngineVersion& version) const;
+};
 
 // Runs a program with a timeout; errors as base::run_process (not_found when it does not exist).
 using Runner = std::function<base::Result<base::ProcessResult>(const std::vector<std::string>&,
                                                                std::chrono::milliseconds)>;
 
-// Looks for `engine`: llama.cpp runs `$LLAMA_SERVER --version` (default llama-server, on PATH);
-// vLLM `$VLLM --version` (default vllm), then `docker image inspect` of each vLLM image with a
-// table; SGLang `$PYTHON -c 'import sglang; print(sglang.__version__)'` (default python3), then
-// its images. Errors: bad_input naming everything looked for when nothing is installed, or the
-// release when it is older than every table.
+// Looks for `engine` with `programs`: llama.cpp runs `llama_server --version`; vLLM `vllm
+// --version`, then `docker image inspect` of each vLLM version's image; SGLang `sglang_python -c
+// 'import sglang; print(sglang.__version__)'`, then its images. Errors: bad_input naming
+// everything looked for when nothing is installed, or the release when it is older than every
+// table.
 base::Result<Installed> detect_installed(
-    Engine engine, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+    Engine engine, const Programs& programs,
+    std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
-// The same with the given programs, run through `run` (sparkctl doctor's seam).
+// The same, run through `run` (sparkctl doctor's seam).
 base::Result<Installed> detect_installed(Engine engine, const Programs& programs, const Runner& run,
                                          std::chrono::milliseconds timeout);
 

@@ -10,6 +10,16 @@
 
 namespace sparkctl::plan {
 
+engines::Programs engine_programs(const config::Config& cfg) {
+    engines::Programs p;
+    p.llama_server = cfg.value("llama_server");
+    p.vllm = cfg.value("vllm");
+    p.sglang_python = cfg.value("sglang_python");
+    p.docker = cfg.value("docker");
+    p.images = cfg.table("images");
+    return p;
+}
+
 base::Result<Planned> plan_from_inputs(const config::Config& cfg, const PlanInputs& f) {
     if (f.model.empty()) return base::make_error(base::Errc::bad_input, "MODEL is required");
     const std::string cfg_origin = cfg.file() ? cfg.file()->string() : std::string("config");
@@ -69,7 +79,7 @@ base::Result<Planned> plan_from_inputs(const config::Config& cfg, const PlanInpu
         probe.engine_version.clear();
         auto first = make_plan(out.spec, out.variants, probe, *rules);
         if (!first) return first.error();
-        auto found = engines::detect_installed(first->engine);
+        auto found = engines::detect_installed(first->engine, engine_programs(cfg));
         if (!found) return found.error();
         req.engine_version = found->version->name;
         req.engine_version_origin = "--engine-version installed: " + found->found +

@@ -10,6 +10,7 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "engines/installed.h"
 #include "hw/profile.h"
 #include "model/catalog.h"
 #include "model/model_spec.h"
@@ -45,6 +46,11 @@ struct Planned {
     Plan plan;
     RuleBook rules;  // the rules it applied (data/rules.toml edited by the config file)
 };
+
+// The engines of this machine as the config names them (keys llama_server, vllm, sglang_python,
+// docker and the [images] table): the one resolver `plan --engine-version installed`, `doctor`
+// and `serve` share.
+engines::Programs engine_programs(const config::Config& cfg);
 
 // Plans what `in` describes under `cfg` (its hardware option, [rules] and [cluster] tables).
 // Errors: bad_input for a bad value, an unknown model or an engine version not installed;

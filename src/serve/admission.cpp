@@ -165,23 +165,29 @@ AdmissionDecision admit(std::uint64_t needed, std::uint64_t budget, std::uint64_
     return d;
 }
 
-base::Result<std::uint64_t> parse_mem_available(std::string_view text, const std::string& origin) {
+base::Result<std::uint64_t> parse_meminfo_field(std::string_view text, std::string_view field,
+                                                const std::string& origin) {
+    const std::string key = std::string(field) + ":";
     for (const std::string& line : base::split(text, '\n')) {
-        if (!line.starts_with("MemAvailable:")) continue;
-        std::string_view rest = base::trim(std::string_view(line).substr(13));
+        if (!line.starts_with(key)) continue;
+        std::string_view rest = base::trim(std::string_view(line).substr(key.size()));
         const std::size_t sp = rest.find(' ');
         const std::string_view number = rest.substr(0, sp);
         const std::string_view unit =
             sp == std::string_view::npos ? std::string_view() : base::trim(rest.substr(sp));
         auto kib = base::parse_u64(number);
         if (!kib || unit != "kB" || *kib > (UINT64_MAX >> 10)) {
-            return base::make_error(base::Errc::bad_input,
-                                    origin + ": MemAvailable: expected '<number> kB', got '" +
-                                        base::printable(rest) + "'");
+            return base::make_error(base::Errc::bad_input, origin + ": " + key +
+                                                               " expected '<number> kB', got '" +
+                                                               base::printable(rest) + "'");
         }
         return *kib << 10;  // the kernel's "kB" is KiB (fs/proc/meminfo.c show_val_kb)
     }
-    return base::make_error(base::Errc::bad_input, origin + ": no MemAvailable line");
+    return base::make_error(base::Errc::bad_input, origin + ": no " + std::string(field) + " line");
+}
+
+base::Result<std::uint64_t> parse_mem_available(std::string_view text, const std::string& origin) {
+    return parse_meminfo_field(text, "MemAvailable", origin);
 }
 
 namespace {

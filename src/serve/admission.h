@@ -50,6 +50,11 @@ class MemInfo {
 // when it cannot be read, bad_input naming it when it has no MemAvailable line.
 std::unique_ptr<MemInfo> proc_meminfo(std::string path = "/proc/meminfo");
 
+// One field of /proc/meminfo text ("MemFree:   123456 kB") in bytes. Errors: bad_input naming
+// `origin` and the field when it is absent or malformed.
+base::Result<std::uint64_t> parse_meminfo_field(std::string_view text, std::string_view field,
+                                                const std::string& origin);
+
 // MemAvailable from /proc/meminfo text ("MemAvailable:   123456 kB"). Errors name `origin`.
 base::Result<std::uint64_t> parse_mem_available(std::string_view text, const std::string& origin);
 

@@ -8,11 +8,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <set>
 
 #include "base/exit_status.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "hw/detect.h"
+#include "plan/inputs.h"
+#include "serve/container.h"
 #include "serve/daemon_impl.h"
 #include "serve/deployment_json.h"
 #include "serve/engine_log.h"
@@ -71,7 +75,14 @@ Result<void> Daemon::start() {
     const auto& meminfo = config_->get("meminfo");
     if (!options_.simulate || meminfo.origin != config::Origin::default_value) {
         meminfo_ = proc_meminfo(meminfo.value);
+        prelaunch_.meminfo_path = meminfo.value;
     }
+    prelaunch_.headroom_bytes = headroom_bytes_;
+    prelaunch_.drop_caches = base::iequals(config_->value("drop_caches"), "true");
+
+    auto instance = instance_id(options_.data_dir / "instance");
+    if (!instance) return instance.error();
+    instance_ = *instance;
 
     auto loop = Loop::create({SIGCHLD, SIGTERM, SIGINT, SIGHUP});
     if (!loop) return loop.error();
@@ -183,6 +194,23 @@ void Daemon::stop_unknown_process(const DeploymentRow& row) {
 Result<void> Daemon::reattach() {
     auto rows = store_->all();
     if (!rows) return rows.error();
+    // Containers outlive the daemon: docker is asked for this instance's (by label) when any
+    // deployment, stored or configured, runs in one.
+    const std::string docker = plan::engine_programs(*config_).docker;
+    bool containers = std::any_of(rows->begin(), rows->end(),
+                                  [](const DeploymentRow& r) { return !r.container_id.empty(); }) ||
+                      std::any_of(deployments_.begin(), deployments_.end(), [](const auto& e) {
+                          return e.second.config.kind == Kind::container;
+                      });
+    std::set<std::string> live;  // this instance's containers not yet accounted for
+    if (containers && !options_.simulate) {
+        if (auto ids = docker_list(docker, instance_)) {
+            live.insert(ids->begin(), ids->end());
+        } else {
+            base::log_warn("serve: leftover containers not checked: " + ids.error().message);
+        }
+    }
+    const int grace_s = (options_.supervisor.stop_grace_ms + 999) / 1000;
     for (auto& row : *rows) {
         auto it = deployments_.find(row.id);
         if (row.origin == "up") {
@@ -198,7 +226,22 @@ Result<void> Daemon::reattach() {
             }
         }
         bool ours = row.proc.pid != 0 && same_process(row.proc);
-        if (ours && it == deployments_.end()) stop_unknown_process(row);
+        const bool container = !row.container_id.empty() && live.erase(row.container_id) > 0;
+        if (!row.container_id.empty()) {
+            // The process was the earlier daemon's `docker logs -f`: the container is what runs.
+            if (ours) ::kill(-row.proc.pgid, SIGKILL);
+            ours = container;
+            if (container && it == deployments_.end()) {
+                base::log_info("serve: removing leftover container " + row.container_id + " (" +
+                               row.id + ")");
+                if (auto r = docker_stop_and_remove(docker, row.container_id, grace_s); !r) {
+                    base::log_warn("serve: " + r.error().message);
+                }
+                ours = false;
+            }
+        } else if (ours && it == deployments_.end()) {
+            stop_unknown_process(row);
+        }
         if (ours && it != deployments_.end()) {
             Deployment& d = it->second;
             d.planned_bytes = row.planned_bytes;
@@ -217,17 +260,34 @@ Result<void> Daemon::reattach() {
             spec.port = row.port;
             spec.weights_bytes = row.weights_bytes;
             spec.log_path = row.log_path;
-            base::log_info("serve: reattaching to " + row.id + " (pid " +
-                           std::to_string(row.proc.pid) + ")");
-            if (auto r = supervisor_->adopt(spec, row.proc); !r) base::log_warn(r.error().message);
-            continue;
+            base::log_info("serve: reattaching to " + row.id + " (" +
+                           (container ? "container " + row.container_id
+                                      : "pid " + std::to_string(row.proc.pid)) +
+                           ")");
+            Result<void> r;
+            if (container) {
+                spec.docker = docker;
+                r = supervisor_->adopt_container(spec, row.container_id);
+            } else {
+                r = supervisor_->adopt(spec, row.proc);
+            }
+            if (r) continue;
+            base::log_warn(r.error().message);
         }
         if (it == deployments_.end()) {
             SPARKCTL_TRY(store_->remove(row.id));
         } else {
-            // Not running (or not provably ours): no process and no reservation.
-            SPARKCTL_TRY(store_->set_process(row.id, "unloaded", ProcIdentity{}, row.restarts,
-                                             row.last_exit));
+            // Not running (or not provably ours): no process, no container, no reservation.
+            row.state = "unloaded";
+            row.proc = ProcIdentity{};
+            row.container_id.clear();
+            SPARKCTL_TRY(store_->put(row));
+        }
+    }
+    for (const std::string& id : live) {  // labelled as ours, but no record claims it
+        base::log_info("serve: removing leftover container " + id + " (no record of it)");
+        if (auto r = docker_stop_and_remove(docker, id, grace_s); !r) {
+            base::log_warn("serve: " + r.error().message);
         }
     }
     return {};

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,7 @@
 #include "serve/deployment.h"
 #include "serve/gateway.h"
 #include "serve/loop.h"
+#include "serve/prelaunch.h"
 #include "serve/state.h"
 
 namespace sparkctl::serve::detail {
@@ -122,7 +124,9 @@ class Daemon final : public Registry {
     std::uint64_t pool_bytes_ = 0;  // --simulate: the hardware profile's memory
     std::uint64_t headroom_bytes_ = 2ull << 30;
     std::int64_t drain_timeout_ms_ = 60'000;
+    std::string instance_;              // the sparkctl.instance label of our containers
     std::unique_ptr<MemInfo> meminfo_;  // null: the simulated pool
+    PrelaunchOptions prelaunch_;
     std::unique_ptr<Loop> loop_;
     std::unique_ptr<StateStore> store_;
     std::unique_ptr<Supervisor> supervisor_;
@@ -152,5 +156,9 @@ class Daemon final : public Registry {
     std::map<std::string, Activity> activity_;
     std::map<std::string, double> prefill_tokens_per_s_;
 };
+
+// The daemon's instance id, one per data directory and kept across restarts: the
+// sparkctl.instance label of its containers, so it sweeps only its own leftovers.
+base::Result<std::string> instance_id(const std::filesystem::path& file);
 
 }  // namespace sparkctl::serve::detail

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "base/exit_status.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "engines/logs.h"
@@ -68,6 +69,17 @@ std::string random_key() {
 }
 
 }  // namespace
+
+Result<std::string> instance_id(const std::filesystem::path& file) {
+    if (auto text = base::read_file(file, 256); text && !base::trim(*text).empty()) {
+        return std::string(base::trim(*text));
+    }
+    std::string id = random_key().substr(0, 16);
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+    SPARKCTL_TRY(base::write_file_atomic(file, id + "\n"));
+    return id;
+}
 
 int Daemon::in_flight(const std::string& id) {
     std::lock_guard lock(mu_);
@@ -147,13 +159,9 @@ void Daemon::try_pending() {
                 pending_.pop_front();
                 continue;
             }
-            LaunchContext ctx{*port, random_key(), options_.simulate, options_.sparkctl_exe};
+            LaunchContext ctx{*port, random_key(), options_.simulate, options_.sparkctl_exe,
+                              instance_};
             auto spec = plan_deployment(d.config, ctx, *config_);
-            if (spec && d.config.kind == Kind::container && !options_.simulate) {
-                spec = make_error(Errc::bad_input,
-                                  "kind = container is planned but not yet run by "
-                                  "serve; use kind = native (or --simulate)");
-            }
             if (!spec) {
                 p.reply.send(error_doc(base::exit_status_for(spec.error().code),
                                        p.id + ": " + spec.error().message)
@@ -236,6 +244,15 @@ void Daemon::try_pending() {
         AdminReply reply = std::move(p.reply);
         std::string id = p.id;
         pending_.pop_front();
+        // The live reading now that the evicted are gone: vLLM's fraction, the page cache.
+        auto live = mem_available();
+        auto ready = live ? prepare_launch(spec, *live, prelaunch_) : Result<void>(live.error());
+        if (!ready) {
+            reply.send(error_doc(base::exit_status_for(ready.error().code),
+                                 id + ": " + ready.error().message)
+                           .dump());
+            continue;
+        }
         if (auto r = launch(d, std::move(spec)); !r) {
             reply.send(error_doc(base::exit_status_for(r.error().code), r.error().message).dump());
             continue;
@@ -296,6 +313,7 @@ Result<void> Daemon::launch(Deployment& d, DeploymentSpec spec) {
     ls.port = d.port;
     ls.weights_bytes = spec.weights_bytes;
     ls.log_path = options_.data_dir / "logs" / (d.config.id + ".log");
+    ls.docker = spec.docker;
     persist(d, nullptr);
     return supervisor_->launch(std::move(ls));
 }
@@ -320,6 +338,7 @@ void Daemon::persist(const Deployment& d, const ChildStatus* s) {
         row.proc = s->proc;
         row.restarts = s->restarts;
         row.last_exit = s->last_exit;
+        row.container_id = s->container_id;
     }
     if (auto r = store_->put(row); !r) base::log_warn("serve: state: " + r.error().message);
 }
@@ -427,6 +446,12 @@ json Daemon::ps_doc() {
                                  : json(nullptr)},
                   {"last_exit", d.last_exit.empty() ? json(nullptr) : json(d.last_exit)}};
         if (s && s->state == State::failed) e["failure"] = s->failure;
+        if (s && s->state == State::loading) {  // `up`'s progress line
+            e["load_elapsed_s"] =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - s->load_started)
+                    .count();
+            e["load_deadline_s"] = s->load_deadline_s;
+        }
         deps.push_back(std::move(e));
     }
     for (const auto& p : pending_) {

@@ -10,6 +10,7 @@
 #include "base/strings.h"
 #include "engines/versions.h"
 #include "plan/inputs.h"
+#include "serve/container.h"
 
 namespace sparkctl::serve {
 
@@ -21,10 +22,25 @@ using config::EntryValue;
 using engines::Engine;
 
 // The keys of a [[models]] entry (issue 13, "Deployments and the daemon").
-constexpr std::string_view kKeys[] = {
-    "id",     "model", "aliases",        "use",  "users",      "context",
-    "engine", "quant", "engine_version", "kind", "extra_args", "simulate_args",
-    "pin",    "ttl_s", "bench"};
+constexpr std::string_view kKeys[] = {"id",
+                                      "model",
+                                      "aliases",
+                                      "use",
+                                      "users",
+                                      "context",
+                                      "engine",
+                                      "quant",
+                                      "engine_version",
+                                      "prefer",
+                                      "kv_cache_dtype",
+                                      "overrides",
+                                      "budget",
+                                      "kind",
+                                      "extra_args",
+                                      "simulate_args",
+                                      "pin",
+                                      "ttl_s",
+                                      "bench"};
 
 const char* type_name(EntryValue::Type t) {
     switch (t) {
@@ -148,6 +164,10 @@ base::Result<DeploymentConfig> read_entry(const config::Entry& e, const std::str
     SPARKCTL_TRY(r.string("engine", d.engine));
     SPARKCTL_TRY(r.string("quant", d.quant));
     SPARKCTL_TRY(r.string("engine_version", d.engine_version));
+    SPARKCTL_TRY(r.string("prefer", d.prefer));
+    SPARKCTL_TRY(r.string("kv_cache_dtype", d.kv_cache_dtype));
+    SPARKCTL_TRY(r.strings("overrides", d.overrides));
+    SPARKCTL_TRY(r.string("budget", d.budget));
     std::string kind = "native";
     SPARKCTL_TRY(r.string("kind", kind));
     if (kind == "container") {
@@ -163,18 +183,6 @@ base::Result<DeploymentConfig> read_entry(const config::Entry& e, const std::str
     if (d.id.empty() && r.find("id") == nullptr) return bad(where, "key 'id' is missing");
     if (d.model.empty() && r.find("model") == nullptr) return bad(where, "key 'model' is missing");
     return d;
-}
-
-std::string engine_executable(const config::Config& cfg, Engine e) {
-    switch (e) {
-        case Engine::llama_cpp:
-            return cfg.value("llama_server");
-        case Engine::vllm:
-            return cfg.value("vllm");
-        case Engine::sglang:
-            return cfg.value("sglang_python");
-    }
-    return "";
 }
 
 // A flag that changes what the engine allocates: the plan sizes it (`instead`: the deployment key
@@ -294,22 +302,6 @@ std::string_view name_flag(Engine e) {
     return e == Engine::llama_cpp ? "-a" : "--served-model-name";
 }
 
-// llama.cpp's host prompt cache (--cache-ram, default 8192 MiB: LC:common/common.h
-// `cache_ram_mib = 8192`) lives in host memory: the same pool on a Spark. The plan sets it to 0
-// only for --bench; vLLM and SGLang keep no host cache by default.
-std::uint64_t host_cache_bytes(const plan::Plan& p, const std::vector<std::string>& argv) {
-    if (p.engine != Engine::llama_cpp || !engines::accepts_flag(p.engine_version, "--cache-ram")) {
-        return 0;
-    }
-    for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
-        if (argv[i] == "--cache-ram" || argv[i] == "-cram") {
-            auto mib = base::parse_u64(argv[i + 1]);
-            return mib ? *mib << 20 : 0;
-        }
-    }
-    return std::uint64_t{8192} << 20;
-}
-
 // Docker names take [a-zA-Z0-9][a-zA-Z0-9_.-]*: the id with anything else as '-'.
 std::string container_name_for(const std::string& id) {
     std::string out = "sparkctl-";
@@ -365,6 +357,17 @@ base::Result<void> validate_deployment(const DeploymentConfig& d, const std::str
         if (d.engine_version && !base::iequals(*d.engine_version, "installed")) {
             auto v = engines::find_version(*e, *d.engine_version);
             if (!v) return with_context(v.error(), where + ": key 'engine_version'");
+        }
+    }
+    if (d.prefer) {
+        auto prefer = plan::parse_prefer(*d.prefer);
+        if (!prefer) return with_context(prefer.error(), where + ": key 'prefer'");
+    }
+    if (d.budget) {
+        auto budget = base::parse_bytes(*d.budget);
+        if (!budget || *budget == 0) {
+            return bad(where, "key 'budget': '" + base::printable(*d.budget) +
+                                  "' is not a byte count (e.g. 100GiB)");
         }
     }
     if (d.ttl_s && !(std::isfinite(*d.ttl_s) && *d.ttl_s > 0)) {
@@ -454,6 +457,10 @@ base::Result<DeploymentSpec> plan_deployment(const DeploymentConfig& d, const La
     in.engine = d.engine.value_or("");
     in.quant = d.quant.value_or("");
     in.engine_version = d.engine_version.value_or("");
+    in.prefer = d.prefer.value_or("");
+    in.kv_cache_dtype = d.kv_cache_dtype.value_or("");
+    in.overrides = d.overrides;
+    in.budget = d.budget.value_or("");
     auto planned = plan::plan_from_inputs(cfg, in);
     if (!planned) return with_context(planned.error(), where);
     const plan::Plan& p = planned->plan;
@@ -523,7 +530,9 @@ base::Result<DeploymentSpec> plan_deployment(const DeploymentConfig& d, const La
     if (p.performance)
         s.prefill_tokens_per_s = p.performance->predicted.prefill_tokens_per_s_single;
     std::vector<std::string> server = engine_argv(native->argv);
-    s.planned_bytes = std::max(mem.total_bytes, mem.peak_bytes) + host_cache_bytes(p, server);
+    // The fit's total counts llama.cpp's host prompt cache (--cache-ram) and context checkpoints
+    // (fit/memory.h): host memory, the same pool on a Spark.
+    s.planned_bytes = std::max(mem.total_bytes, mem.peak_bytes);
     // huggingface_hub reads HF_HUB_OFFLINE (https://huggingface.co/docs/huggingface_hub/
     // package_reference/environment_variables#hfhuboffline): no download as a side effect.
     std::vector<std::pair<std::string, std::string>> env;
@@ -544,7 +553,7 @@ base::Result<DeploymentSpec> plan_deployment(const DeploymentConfig& d, const La
             return make_error(Errc::bad_input, where + ": the plan's command needs " + missing +
                                                    ", which serve cannot fill in");
         }
-        server[0] = engine_executable(cfg, e);
+        server[0] = plan::engine_programs(cfg).executable(e);
         s.argv = std::move(server);
         s.env = env;
         return s;
@@ -578,12 +587,14 @@ base::Result<DeploymentSpec> plan_deployment(const DeploymentConfig& d, const La
             }
         }
     }
-    const std::map<std::string, std::string> images = cfg.table("images");
-    auto configured = images.find(p.engine_version.name);
-    const std::string image =
-        configured == images.end() ? p.engine_version.image : configured->second;
-    s.argv = {cfg.value("docker"), "run", "-d", "--label",
-              std::string(kContainerLabel) + "=" + d.id};
+    const std::string image = plan::engine_programs(cfg).image(p.engine_version);
+    // Without --rm: the exit code and the log outlive a crash until serve removes the container.
+    std::erase(opts, std::string("--rm"));
+    s.docker = plan::engine_programs(cfg).docker;
+    s.argv = {s.docker, "run", "-d", "--label", std::string(kDeploymentLabel) + "=" + d.id};
+    if (!ctx.instance.empty()) {
+        s.argv.insert(s.argv.end(), {"--label", std::string(kInstanceLabel) + "=" + ctx.instance});
+    }
     s.argv.insert(s.argv.end(), opts.begin(), opts.end());
     if (std::find(opts.begin(), opts.end(), "HF_TOKEN") == opts.end()) {
         s.argv.insert(s.argv.end(), {"-e", "HF_TOKEN"});  // passed through when set
@@ -627,15 +638,6 @@ base::Result<void> fit_vllm_memory_utilization(DeploymentSpec& s, std::uint64_t 
     }
     *(it + 1) = fraction;
     return {};
-}
-
-std::vector<std::string> container_stop_argv(const config::Config& cfg, const DeploymentSpec& s) {
-    return {cfg.value("docker"), "stop", s.container_name};
-}
-
-std::vector<std::string> container_list_argv(const config::Config& cfg) {
-    return {
-        cfg.value("docker"), "ps", "-a", "-q", "--filter", std::string("label=") + kContainerLabel};
 }
 
 }  // namespace sparkctl::serve

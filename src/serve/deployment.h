@@ -27,6 +27,9 @@ struct DeploymentConfig {  // one [[models]] entry, as typed from the config fil
     int users = 1;
     std::optional<std::int64_t> context;
     std::optional<std::string> engine, quant, engine_version;
+    // More of plan's options (plan --prefer, --kv-cache-dtype, --override, --budget).
+    std::optional<std::string> prefer, kv_cache_dtype, budget;
+    std::vector<std::string> overrides;
     Kind kind = Kind::native;
     std::vector<std::string> extra_args, simulate_args;
     bool pin = false;
@@ -52,6 +55,7 @@ struct DeploymentSpec {  // what the supervisor launches
     std::uint64_t weights_bytes;  // for the load deadline (load_gbps)
     bool simulated = false;
     std::string container_name;            // kind = container: the `docker run --name`; else ""
+    std::string docker;                    // kind = container: the docker client; else ""
     std::uint64_t memory_total_bytes = 0;  // the plan's hardware (vLLM's utilization fraction)
     // fit's predicted prefill rate of one prompt at the plan's shape (the gateway's first-byte
     // time-out); nullopt when the hardware profile has no compute peak or the model no costs.
@@ -63,6 +67,7 @@ struct LaunchContext {
     std::string api_key;
     bool simulate;
     std::string sparkctl_exe;
+    std::string instance;  // the daemon's instance id: a container's sparkctl.instance label
 };
 
 // Plans one deployment (the path `sparkctl plan` uses) and renders its argv. Errors: bad_input
@@ -85,14 +90,5 @@ base::Result<void> check_extra_args(engines::Engine engine, const std::string& e
 // --kv-cache-memory-bytes (the KV cache would shrink below what was planned), or is zero.
 base::Result<void> fit_vllm_memory_utilization(DeploymentSpec& s, std::uint64_t mem_available,
                                                std::uint64_t headroom);
-
-// The label every container sparkctl starts carries: `sparkctl.deployment=ID`.
-inline constexpr const char* kContainerLabel = "sparkctl.deployment";
-
-// `docker stop NAME` for a container deployment (docker's own grace, then SIGKILL).
-std::vector<std::string> container_stop_argv(const config::Config& cfg, const DeploymentSpec& s);
-// `docker ps -a -q --filter label=sparkctl.deployment`: the ids of containers sparkctl started
-// (leftovers after a crash of the daemon).
-std::vector<std::string> container_list_argv(const config::Config& cfg);
 
 }  // namespace sparkctl::serve

@@ -17,12 +17,16 @@ std::string deployment_to_json(const DeploymentConfig& d) {
               {"kind", to_string(d.kind)},
               {"extra_args", d.extra_args},
               {"simulate_args", d.simulate_args},
+              {"overrides", d.overrides},
               {"pin", d.pin},
               {"bench", d.bench}};
     if (d.context) j["context"] = *d.context;
     if (d.engine) j["engine"] = *d.engine;
     if (d.quant) j["quant"] = *d.quant;
     if (d.engine_version) j["engine_version"] = *d.engine_version;
+    if (d.prefer) j["prefer"] = *d.prefer;
+    if (d.kv_cache_dtype) j["kv_cache_dtype"] = *d.kv_cache_dtype;
+    if (d.budget) j["budget"] = *d.budget;
     if (d.ttl_s) j["ttl_s"] = *d.ttl_s;
     return j.dump();  // nlohmann's object keeps keys sorted
 }
@@ -88,6 +92,10 @@ base::Result<DeploymentConfig> deployment_from_json(const std::string& text) {
     opt_str("engine", d.engine);
     opt_str("quant", d.quant);
     opt_str("engine_version", d.engine_version);
+    opt_str("prefer", d.prefer);
+    opt_str("kv_cache_dtype", d.kv_cache_dtype);
+    opt_str("budget", d.budget);
+    strs("overrides", d.overrides);
     if (j.contains("kind")) {
         std::string kind = j["kind"].is_string() ? j["kind"].get<std::string>() : "";
         if (kind == "native")

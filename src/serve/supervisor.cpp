@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "net/client.h"
+#include "serve/container.h"
 
 extern char** environ;
 
@@ -62,6 +63,7 @@ struct Supervisor::Child {
     std::optional<Clock::time_point> kill_at;     // SIGKILL due
     std::optional<Clock::time_point> restart_at;  // respawn due (backoff)
     std::deque<Clock::time_point> crashes;        // within the restart window
+    bool follow_new_only = false;  // a reattached container: its earlier log is in the file
 };
 
 // The HTTP client for probes. Owned by the supervisor and destroyed first (its destructor joins
@@ -80,12 +82,21 @@ Supervisor::Supervisor(SupervisorOptions options, std::function<void(const Child
 Supervisor::~Supervisor() {
     prober_.reset();
     for (auto& [id, child] : children_) {
-        if (child->status.proc.pid == 0) continue;
-        signal_group(*child, SIGKILL);
-        if (child->own_child) {
-            int wstatus = 0;
-            while (::waitpid(child->status.proc.pid, &wstatus, 0) < 0 && errno == EINTR) {
+        if (child->status.proc.pid != 0) {
+            signal_group(*child, SIGKILL);
+            if (child->own_child) {
+                int wstatus = 0;
+                while (::waitpid(child->status.proc.pid, &wstatus, 0) < 0 && errno == EINTR) {
+                }
             }
+        }
+        if (!child->status.container_id.empty()) {
+            (void)docker_remove(child->spec.docker, child->status.container_id);
+        }
+    }
+    for (pid_t helper : helpers_) {
+        ::kill(-helper, SIGKILL);
+        while (::waitpid(helper, nullptr, 0) < 0 && errno == EINTR) {
         }
     }
 }
@@ -103,10 +114,15 @@ void Supervisor::set_state(Child& child, State state) {
     if (on_change_) on_change_(child.status);
 }
 
-Result<void> Supervisor::spawn(Child& child) {
-    const auto& spec = child.spec;
-    if (spec.argv.empty()) return make_error(Errc::bad_input, spec.id + ": empty command line");
-    auto log_fd = open_engine_log(spec.log_path);
+namespace {
+
+// Starts argv in its own process group, stdin /dev/null, stdout and stderr appended to `log`,
+// every other descriptor closed, signals unblocked and reset, `env` added to ours.
+Result<pid_t> start_process(const std::string& id, const std::vector<std::string>& argv,
+                            const std::vector<std::pair<std::string, std::string>>& env,
+                            const std::filesystem::path& log) {
+    if (argv.empty()) return make_error(Errc::bad_input, id + ": empty command line");
+    auto log_fd = open_engine_log(log);
     if (!log_fd) return log_fd.error();
 
     posix_spawn_file_actions_t actions;
@@ -131,30 +147,59 @@ Result<void> Supervisor::spawn(Child& child) {
     std::vector<std::string> env_storage;
     for (char** e = environ; *e != nullptr; ++e) {
         std::string_view kv(*e);
-        bool overridden = std::any_of(spec.env.begin(), spec.env.end(), [&](const auto& p) {
+        bool overridden = std::any_of(env.begin(), env.end(), [&](const auto& p) {
             return kv.size() > p.first.size() && kv.substr(0, p.first.size()) == p.first &&
                    kv[p.first.size()] == '=';
         });
         if (!overridden) env_storage.emplace_back(kv);
     }
-    for (const auto& [k, v] : spec.env) env_storage.push_back(k + "=" + v);
+    for (const auto& [k, v] : env) env_storage.push_back(k + "=" + v);
     std::vector<char*> envp;
     for (auto& s : env_storage) envp.push_back(s.data());
     envp.push_back(nullptr);
-    std::vector<std::string> argv_storage = spec.argv;
-    std::vector<char*> argv;
-    for (auto& s : argv_storage) argv.push_back(s.data());
-    argv.push_back(nullptr);
+    std::vector<std::string> argv_storage = argv;
+    std::vector<char*> cargv;
+    for (auto& s : argv_storage) cargv.push_back(s.data());
+    cargv.push_back(nullptr);
 
     pid_t pid = -1;
-    int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+    int rc = ::posix_spawnp(&pid, cargv[0], &actions, &attr, cargv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     ::close(*log_fd);
     if (rc != 0) {
         return make_error(rc == ENOENT ? Errc::not_found : Errc::io,
-                          spec.id + ": " + spec.argv[0] + ": cannot start: " + std::strerror(rc));
+                          id + ": " + argv[0] + ": cannot start: " + std::strerror(rc));
     }
+    return pid;
+}
+
+}  // namespace
+
+Result<void> Supervisor::spawn(Child& child) {
+    const auto& spec = child.spec;
+    std::vector<std::string> argv = spec.argv;
+    if (!spec.docker.empty()) {
+        if (child.status.container_id.empty()) {
+            // `docker run -d` returns once the container runs (pulling a missing image first:
+            // doctor's `images` check names the ones that are not local).
+            auto id = docker_run(spec.argv, std::chrono::minutes(5));
+            if (!id) return with_context(id.error(), spec.id);
+            child.status.container_id = *id;
+            child.follow_new_only = false;
+            base::log_info("serve: " + spec.id + ": started container " + *id);
+        }
+        argv = docker_logs_argv(spec.docker, child.status.container_id, child.follow_new_only);
+    }
+    auto started = start_process(spec.id, argv, spec.env, spec.log_path);
+    if (!started) {
+        if (!child.status.container_id.empty()) {  // nothing would watch it: not left running
+            (void)docker_remove(spec.docker, child.status.container_id);
+            child.status.container_id.clear();
+        }
+        return started.error();
+    }
+    const pid_t pid = *started;
     child.own_child = true;
     child.status.adopted = false;
     child.status.proc = ProcIdentity{pid, pid, 0, 'R'};
@@ -168,6 +213,8 @@ Result<void> Supervisor::spawn(Child& child) {
     double load_s =
         options_.load_base_s + static_cast<double>(spec.weights_bytes) / (options_.load_gbps * 1e9);
     child.load_deadline = now + std::chrono::milliseconds(static_cast<std::int64_t>(load_s * 1e3));
+    child.status.load_started = now;
+    child.status.load_deadline_s = load_s;
     child.restart_at.reset();
     child.kill_at.reset();
     base::log_info("serve: " + spec.id + ": started pid " + std::to_string(pid));
@@ -212,10 +259,30 @@ Result<void> Supervisor::adopt(LaunchSpec spec, ProcIdentity proc) {
     double load_s =
         options_.load_base_s + static_cast<double>(spec.weights_bytes) / (options_.load_gbps * 1e9);
     child->load_deadline = now + std::chrono::milliseconds(static_cast<std::int64_t>(load_s * 1e3));
+    child->status.load_started = now;
+    child->status.load_deadline_s = load_s;
     child->spec = std::move(spec);
     auto& ref = *child;
     children_[ref.status.id] = std::move(child);
     set_state(ref, State::loading);
+    return {};
+}
+
+Result<void> Supervisor::adopt_container(LaunchSpec spec, std::string container_id) {
+    if (children_.count(spec.id) != 0) {
+        return make_error(Errc::bad_input, spec.id + ": already running");
+    }
+    auto child = std::make_unique<Child>();
+    child->status.id = spec.id;
+    child->status.port = spec.port;
+    child->status.log_path = spec.log_path;
+    child->status.container_id = std::move(container_id);
+    child->follow_new_only = true;
+    child->spec = std::move(spec);
+    auto r = spawn(*child);
+    if (!r) return r.error();
+    child->status.adopted = true;
+    children_[child->status.id] = std::move(child);
     return {};
 }
 
@@ -232,6 +299,23 @@ void Supervisor::stop(const std::string& id, bool now) {
     if (child.stopping && !now) return;
     child.stopping = true;
     child.restart_at.reset();
+    if (!child.status.container_id.empty() && !now) {
+        // docker stop: SIGTERM in the container, SIGKILL after the grace. Its follower exits
+        // with the container; should it not, killing the follower removes the container.
+        const int grace_s = (options_.stop_grace_ms + 999) / 1000;
+        auto helper = start_process(
+            id, docker_stop_argv(child.spec.docker, child.status.container_id, grace_s), {},
+            child.spec.log_path);
+        if (helper) {
+            helpers_.push_back(*helper);
+        } else {
+            base::log_warn("serve: " + helper.error().message);
+        }
+        child.kill_at = Clock::now() + std::chrono::milliseconds(options_.stop_grace_ms) +
+                        std::chrono::seconds(10);
+        set_state(child, State::draining);
+        return;
+    }
     signal_group(child, now ? SIGKILL : SIGTERM);
     child.kill_at = Clock::now() + std::chrono::milliseconds(now ? 0 : options_.stop_grace_ms);
     set_state(child, State::draining);
@@ -250,6 +334,15 @@ void Supervisor::on_exit(Child& child, const std::string& how) {
     if (child.status.proc.pgid > 0) ::kill(-child.status.proc.pgid, SIGKILL);
     child.status.proc = ProcIdentity{};
     child.status.last_exit = how;
+    if (!child.status.container_id.empty()) {
+        // The follower is gone: the container's own exit, then no container is left behind.
+        const std::string code = docker_exit_status(child.spec.docker, child.status.container_id);
+        if (!code.empty()) child.status.last_exit = code;
+        if (auto r = docker_remove(child.spec.docker, child.status.container_id); !r) {
+            base::log_warn("serve: " + child.spec.id + ": " + r.error().message);
+        }
+        child.status.container_id.clear();
+    }
     child.kill_at.reset();
     child.probe_in_flight = false;
     ++child.generation;
@@ -271,7 +364,7 @@ void Supervisor::on_exit(Child& child, const std::string& how) {
         }
         child.status.failure = std::to_string(child.crashes.size()) + " exits within " +
                                std::to_string(static_cast<int>(options_.restart_window_s)) +
-                               " s (last: " + how + "); log tail:" + tail;
+                               " s (last: " + child.status.last_exit + "); log tail:" + tail;
         set_state(child, State::failed);
         return;
     }
@@ -332,6 +425,10 @@ void Supervisor::on_probe(const std::string& id, std::uint64_t generation, bool 
 }
 
 void Supervisor::advance() {
+    std::erase_if(helpers_, [](pid_t helper) {
+        int wstatus = 0;
+        return ::waitpid(helper, &wstatus, WNOHANG) == helper;
+    });
     auto now = Clock::now();
     std::vector<std::string> gone;
     for (auto& [id, ptr] : children_) {

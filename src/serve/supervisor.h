@@ -3,7 +3,10 @@
 // stderr in its rotated log (serve/engine_log.h); health is probed per engine over HTTP; a
 // crash restarts with exponential backoff, at most `restart_limit` times in
 // `restart_window_s`, then the deployment is `failed` with its log tail; stop is SIGTERM to the
-// group, a grace period, then SIGKILL, and each child is reaped exactly once.
+// group, a grace period, then SIGKILL, and each child is reaped exactly once. A container
+// deployment is started with `docker run -d`, followed with `docker logs -f` (the process the
+// supervisor watches), stopped with `docker stop -t GRACE` and removed with `docker rm -f` once
+// its follower exits; the docker calls that start and remove it run on the loop thread.
 //
 // Thread model: every method runs on the loop thread. Probe results arrive on the HTTP
 // client's io thread and are handed over through the `wake` callback (Loop::post).
@@ -50,6 +53,10 @@ struct LaunchSpec {
     std::uint16_t port = 0;                                // where health is probed (127.0.0.1)
     std::uint64_t weights_bytes = 0;                       // for the load deadline
     std::filesystem::path log_path;
+    // kind = container: the docker client, and argv is `docker run -d ...`; the process the
+    // supervisor runs is then `docker logs -f ID` (serve/container.h), whose exit is the
+    // container's. "" for a native engine.
+    std::string docker;
 };
 
 struct SupervisorOptions {
@@ -80,6 +87,10 @@ struct ChildStatus {
     std::string failure;    // why it is failed, with the log tail
     bool adopted = false;   // reattached from an earlier daemon (not our child)
     std::filesystem::path log_path;
+    std::string container_id;  // kind = container, while the container exists
+    // The current load: when its process started and how long it may take (the load deadline).
+    std::chrono::steady_clock::time_point load_started{};
+    double load_deadline_s = 0;
 };
 
 class Supervisor {
@@ -100,6 +111,10 @@ class Supervisor {
     // Takes over an engine an earlier daemon started, after same_process() proved it is that
     // very process; it is probed like a loading one. Errors: not_found when it is gone.
     base::Result<void> adopt(LaunchSpec spec, ProcIdentity proc);
+    // Takes over a container an earlier daemon started (`spec.docker` set), after the daemon
+    // proved it is ours (its record and the instance label): its log is followed from now on and
+    // it is probed like a loading one. Errors: as launch.
+    base::Result<void> adopt_container(LaunchSpec spec, std::string container_id);
     // SIGTERM to the process group (SIGKILL at once when `now`), SIGKILL after the grace; the
     // record is dropped once the process is gone. Unknown ids are ignored.
     void stop(const std::string& id, bool now);
@@ -132,6 +147,7 @@ class Supervisor {
     std::function<void(std::function<void()>)> post_;
     std::map<std::string, std::unique_ptr<Child>> children_;
     std::uint64_t next_generation_ = 1;
+    std::vector<pid_t> helpers_;  // `docker stop` processes, reaped by advance()
     struct Prober;
     std::unique_ptr<Prober> prober_;
 };

@@ -448,7 +448,8 @@ TEST(PlanE2e, ShScriptFailsWithTheLogTailWhenTheServerDiesOrNeverAnswers) {
     EXPECT_EQ(r.exit_code, 2);
 }
 
-// Item 10: --engine-version installed reads the installed engine's version.
+// Item 10: --engine-version installed reads the installed engine's version, found through the
+// config key llama_server (the resolver plan, doctor and serve share).
 TEST(PlanE2e, EngineVersionInstalledReadsTheEngine) {
     Sandbox s;
     // The format LC:common/arg.cpp printed at b6845 ("version: %d (%s)" on stderr).
@@ -456,7 +457,7 @@ TEST(PlanE2e, EngineVersionInstalledReadsTheEngine) {
         s, "bin/llama-server",
         "#!/bin/sh\necho 'version: 6918 (8fb4bd34a)' >&2\n"
         "echo 'built with cc (Ubuntu 13.3.0-6ubuntu2~24.04) 13.3.0 for aarch64-linux-gnu' >&2\n");
-    s.env["LLAMA_SERVER"] = fake.string();
+    s.write(".config/sparkctl/config.toml", "llama_server = \"" + fake.string() + "\"\n");
     auto r =
         s.run({"plan", "qwen3-8b", "--for", "chat", "--engine-version", "installed", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;

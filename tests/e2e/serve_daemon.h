@@ -105,9 +105,9 @@ class ServeDaemonTest : public ::testing::Test {
                                          "--log-level",
                                          "info",
                                          "serve",
-                                         "--simulate",
                                          "--hardware",
                                          "dgx-spark"};
+            if (simulate_) all.push_back("--simulate");
             all.insert(all.end(), extra.begin(), extra.end());
             std::vector<char*> argv;
             for (auto& s : all) argv.push_back(s.data());
@@ -161,6 +161,7 @@ class ServeDaemonTest : public ::testing::Test {
     std::filesystem::path runtime_;
     std::string socket_;
     pid_t pid_ = -1;
+    bool simulate_ = true;  // false: real engines (the container double, the opt-in test)
 };
 
 }  // namespace sparkctl::test

@@ -183,9 +183,9 @@ TEST(EngineVersions, ParsesInstalledVersionOutputs) {
 
 // Nothing installed: a clear error naming what was looked for.
 TEST(EngineVersions, DetectInstalledNamesWhatItLookedFor) {
-    ::setenv("LLAMA_SERVER", "/nonexistent/llama-server", 1);
-    auto r = detect_installed(Engine::llama_cpp, std::chrono::seconds(5));
-    ::unsetenv("LLAMA_SERVER");
+    Programs programs;
+    programs.llama_server = "/nonexistent/llama-server";
+    auto r = detect_installed(Engine::llama_cpp, programs, std::chrono::seconds(5));
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, base::Errc::bad_input);
     EXPECT_NE(r.error().message.find("no llama.cpp is installed here (looked for: "

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <map>
 
+#include "plan/inputs.h"
+#include "serve/deployment_json.h"
 #include "support/temp_dir.h"
 
 namespace sparkctl::serve {
@@ -40,7 +42,8 @@ class DeploymentTest : public ::testing::Test {
     }
     DeploymentSpec must_plan(const DeploymentConfig& d, const config::Config& cfg,
                              bool simulate = false) {
-        auto s = plan_deployment(d, LaunchContext{41234, "k3y", simulate, "/opt/sparkctl"}, cfg);
+        auto s =
+            plan_deployment(d, LaunchContext{41234, "k3y", simulate, "/opt/sparkctl", ""}, cfg);
         EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
         return s.ok() ? std::move(*s) : DeploymentSpec{};
     }
@@ -73,6 +76,10 @@ context = 65536
 engine = "vllm"
 quant = "fp8"
 engine_version = "ngc-26.05"
+prefer = "fit"
+kv_cache_dtype = "fp8"
+overrides = ["R-OPS-2"]
+budget = "100GiB"
 kind = "container"
 extra_args = ["--enable-log-requests"]
 simulate_args = ["--slow-start", "1"]
@@ -97,6 +104,10 @@ pin = true
     EXPECT_EQ(a.engine, "vllm");
     EXPECT_EQ(a.quant, "fp8");
     EXPECT_EQ(a.engine_version, "ngc-26.05");
+    EXPECT_EQ(a.prefer, "fit");
+    EXPECT_EQ(a.kv_cache_dtype, "fp8");
+    EXPECT_EQ(a.overrides, (Argv{"R-OPS-2"}));
+    EXPECT_EQ(a.budget, "100GiB");
     EXPECT_EQ(a.kind, Kind::container);
     EXPECT_EQ(a.extra_args, (Argv{"--enable-log-requests"}));
     EXPECT_EQ(a.simulate_args, (Argv{"--slow-start", "1"}));
@@ -144,6 +155,11 @@ TEST_F(DeploymentTest, ErrorsNameTheEntryAndKey) {
         {"[[models]]\nid = \"a\"\nmodel = \"m\"\nengine = \"vllm\"\nengine_version = \"9.9\"\n",
          "key 'engine_version'"},
         {"[[models]]\nid = \"a\"\nmodel = \"m\"\npin = true\nttl_s = 5\n", "a pinned deployment"},
+        {"[[models]]\nid = \"a\"\nmodel = \"m\"\nprefer = \"cheap\"\n", "key 'prefer'"},
+        {"[[models]]\nid = \"a\"\nmodel = \"m\"\nbudget = \"lots\"\n",
+         "key 'budget': 'lots' is not a byte count"},
+        {"[[models]]\nid = \"a\"\nmodel = \"m\"\noverrides = \"R-OPS-2\"\n",
+         "key 'overrides': expected an array"},
         {"[[models]]\nid = \"a\"\nmodel = \"m\"\nextra_args = [[\"x\"]]\n",
          "entry 1: key 'extra_args': expected an array of scalars"},
         {"[[models]]\nid = \"a\"\nmodel = \"m\"\n[[models]]\nid = \"b\"\nmodel = \"m\"\n"
@@ -178,8 +194,17 @@ TEST_F(DeploymentTest, NativeLlamaCppArgv) {
     EXPECT_TRUE(has_env(s, "HF_HUB_OFFLINE", "1"));
     EXPECT_FALSE(s.simulated);
     EXPECT_GT(s.weights_bytes, 0u);
-    // The host prompt cache (--cache-ram default 8192 MiB) counts in the reservation.
+    // The host prompt cache (--cache-ram default 8192 MiB) counts in the reservation, once: the
+    // plan's total has it already.
     EXPECT_GE(s.planned_bytes, s.weights_bytes + (8192ull << 20));
+    plan::PlanInputs in;
+    in.model = d.model;
+    in.engine = "llama.cpp";
+    auto p = plan::plan_from_inputs(cfg, in);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    const auto& mem = p->plan.fit.estimate.memory;
+    EXPECT_EQ(mem.host_prompt_cache_bytes, 8192ull << 20);
+    EXPECT_EQ(s.planned_bytes, std::max(mem.total_bytes, mem.peak_bytes));
 }
 
 TEST_F(DeploymentTest, BenchTakesPlansBenchFlagsAndNoHostCache) {
@@ -265,7 +290,8 @@ TEST_F(DeploymentTest, ContainerRendersDockerRun) {
     EXPECT_EQ(value_of(s.argv, "--label"), "sparkctl.deployment=q8");
     EXPECT_EQ(value_of(s.argv, "--name"), "sparkctl-q8");
     EXPECT_EQ(s.container_name, "sparkctl-q8");
-    EXPECT_TRUE(has(s.argv, "--rm"));
+    EXPECT_FALSE(has(s.argv, "--rm"));  // serve removes it, after reading its exit code
+    EXPECT_EQ(s.docker, "/usr/bin/docker");
     EXPECT_EQ(value_of(s.argv, "--gpus"), "all");
     EXPECT_TRUE(has(s.argv, "--ipc=host"));
     EXPECT_EQ(value_of(s.argv, "-p"), "127.0.0.1:41234:41234");
@@ -276,9 +302,6 @@ TEST_F(DeploymentTest, ContainerRendersDockerRun) {
     EXPECT_EQ(value_of(s.argv, "--host"), "0.0.0.0");  // inside; published on the loopback
     EXPECT_EQ(value_of(s.argv, "--port"), "41234");
     EXPECT_EQ(value_of(s.argv, "--api-key"), "k3y");
-    EXPECT_EQ(container_stop_argv(cfg, s), (Argv{"/usr/bin/docker", "stop", "sparkctl-q8"}));
-    EXPECT_EQ(container_list_argv(cfg),
-              (Argv{"/usr/bin/docker", "ps", "-a", "-q", "--filter", "label=sparkctl.deployment"}));
 }
 
 TEST_F(DeploymentTest, ContainerWithoutImageIsRefused) {
@@ -288,7 +311,7 @@ TEST_F(DeploymentTest, ContainerWithoutImageIsRefused) {
     d.model = "qwen3-1.7b";
     d.engine = "llama.cpp";
     d.kind = Kind::container;
-    auto s = plan_deployment(d, LaunchContext{1, "k", false, "s"}, cfg);
+    auto s = plan_deployment(d, LaunchContext{1, "k", false, "s", ""}, cfg);
     ASSERT_FALSE(s.ok());
     EXPECT_EQ(s.error().code, base::Errc::bad_input);
     EXPECT_NE(s.error().message.find("no official container image"), std::string::npos);
@@ -299,7 +322,7 @@ TEST_F(DeploymentTest, DoesNotFitCarriesExit3) {
     DeploymentConfig d;
     d.id = "big";
     d.model = "deepseek-v3";
-    auto s = plan_deployment(d, LaunchContext{1, "k", false, "s"}, cfg);
+    auto s = plan_deployment(d, LaunchContext{1, "k", false, "s", ""}, cfg);
     ASSERT_FALSE(s.ok());
     EXPECT_EQ(s.error().code, base::Errc::does_not_fit) << s.error().message;
     EXPECT_NE(s.error().message.find("deployment 'big': does not fit: needs"), std::string::npos)
@@ -312,7 +335,7 @@ TEST_F(DeploymentTest, ClusterPlansAreRefused) {
     d.id = "q";
     d.model = "qwen3-8b";
     d.engine = "vllm";
-    auto s = plan_deployment(d, LaunchContext{1, "k", false, "s"}, cfg);
+    auto s = plan_deployment(d, LaunchContext{1, "k", false, "s", ""}, cfg);
     ASSERT_FALSE(s.ok());
     EXPECT_EQ(s.error().code, base::Errc::bad_input);
     EXPECT_NE(s.error().message.find("cluster deployments are refused"), std::string::npos)
@@ -358,7 +381,7 @@ TEST_F(DeploymentTest, BadExtraArgsFailPlanning) {
     d.model = "qwen3-1.7b";
     d.engine = "llama.cpp";
     d.extra_args = {"-ngl", "10"};
-    auto s = plan_deployment(d, LaunchContext{1, "k", false, "s"}, cfg);
+    auto s = plan_deployment(d, LaunchContext{1, "k", false, "s", ""}, cfg);
     ASSERT_FALSE(s.ok());
     EXPECT_EQ(s.error().message.rfind("deployment 'x': extra_args: -ngl is refused", 0), 0u)
         << s.error().message;
@@ -395,6 +418,33 @@ TEST_F(DeploymentTest, VllmUtilizationFollowsTheLiveReading) {
     EXPECT_EQ(none.error().code, base::Errc::does_not_fit);
     EXPECT_NE(none.error().message.find("MemAvailable 1.00 GiB"), std::string::npos)
         << none.error().message;
+}
+
+// up's plan options reach the plan: a smaller budget and fp8 KV change what is planned, and
+// they survive the JSON a daemon stores an `up` deployment as.
+TEST_F(DeploymentTest, PlanOptionsArePlannedAndStored) {
+    auto cfg = must_load("");
+    DeploymentConfig d;
+    d.id = "v";
+    d.model = "qwen3-8b";
+    d.engine = "vllm";
+    const DeploymentSpec plain = must_plan(d, cfg);
+    d.kv_cache_dtype = "fp8";
+    d.budget = "40GiB";
+    d.prefer = "fit";
+    d.overrides = {"R-OPS-2"};
+    const DeploymentSpec chosen = must_plan(d, cfg);
+    EXPECT_EQ(value_of(chosen.argv, "--kv-cache-dtype"), "fp8");
+    EXPECT_NE(value_of(plain.argv, "--kv-cache-dtype"), "fp8");
+    EXPECT_LT(chosen.planned_bytes, plain.planned_bytes);
+
+    auto back = deployment_from_json(deployment_to_json(d));
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(back->kv_cache_dtype, "fp8");
+    EXPECT_EQ(back->budget, "40GiB");
+    EXPECT_EQ(back->prefer, "fit");
+    EXPECT_EQ(back->overrides, (Argv{"R-OPS-2"}));
+    EXPECT_EQ(deployment_to_json(*back), deployment_to_json(d));
 }
 
 }  // namespace

@@ -81,8 +81,8 @@ TEST_P(StandinLogs, ParseToThePlansFigures) {
     d.model = "qwen3-1.7b";
     d.engine = GetParam().engine;
     // Port 0: the stand-in picks a free one; --speed 0: no simulated delays.
-    auto spec =
-        plan_deployment(d, LaunchContext{0, "key", true, test::sparkctl_binary().string()}, *cfg);
+    auto spec = plan_deployment(
+        d, LaunchContext{0, "key", true, test::sparkctl_binary().string(), ""}, *cfg);
     ASSERT_TRUE(spec.ok()) << spec.error().message;
     std::vector<std::string> argv = spec->argv;
     argv.insert(argv.begin() + 5, {"--speed", "0"});  // after `simulate serve --as ENGINE`
