@@ -55,6 +55,10 @@ constexpr std::array kOptions = {
                "Drop the page cache before large loads, when permitted"},
     OptionSpec{"meminfo", "SPARKCTL_MEMINFO", "", "/proc/meminfo",
                "Where MemAvailable is read (tests point it at a file)"},
+    // The gateway's optional HTTPS (docs/dev/gateway.md "TLS"): both or neither.
+    OptionSpec{"tls_cert", "SPARKCTL_TLS_CERT", "", "",
+               "PEM certificate chain the gateway serves HTTPS with (with tls_key)"},
+    OptionSpec{"tls_key", "SPARKCTL_TLS_KEY", "", "", "PEM private key of tls_cert (unencrypted)"},
 };
 
 constexpr std::array<std::string_view, 3> kRawTables = {"rules", "cluster", "images"};
