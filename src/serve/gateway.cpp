@@ -177,14 +177,17 @@ class Relay : public std::enable_shared_from_this<Relay> {
           rs_(std::move(rs)),
           started_at_(Clock::now()) {}
 
-    void start(const net::Request& rq, int first_byte_ms) {
+    // `model`: the request's `model` as parse_relay_request read it.
+    void start(const net::Request& rq, const std::string& model, int first_byte_ms) {
         net::ClientRequest cr;
         cr.host = up_.host;
         cr.port = static_cast<std::uint16_t>(up_.port);
         cr.method = rq.method;
         cr.target = rq.target;
         cr.body = rq.body;
-        if (!up_.served_model.empty()) {  // the engine knows its served name only
+        // The engine knows its served name only; the body is parsed again and rewritten only
+        // when the request named the deployment otherwise (an alias, the deployment id).
+        if (!up_.served_model.empty() && model != up_.served_model) {
             json body = json::parse(rq.body, nullptr, false);
             if (body.is_object() && body.value("model", json()) != up_.served_model) {
                 body["model"] = up_.served_model;
@@ -601,7 +604,7 @@ void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, const ne
     const int first_byte_ms = static_cast<int>(
         std::max<double>(opt_.first_byte_floor_ms, opt_.first_byte_factor * predicted_ms));
     auto relay = std::make_shared<Relay>(*this, id, up, std::move(rs));
-    relay->start(rq, first_byte_ms);
+    relay->start(rq, parsed.model, first_byte_ms);
 }
 
 void Gateway::Impl::relay_finished(const std::string& id, int status, const RelayOutcome& o) {
