@@ -615,6 +615,12 @@ TEST_F(GatewayTest, ServesHttpsWithTheConfiguredCertificate) {
     start(opt);
     const std::string url = "https://127.0.0.1:" + std::to_string(gw_->port());
     EXPECT_EQ(curl_https(cert, url + "/health"), R"({"status":"ok"})");
+    // Two requests on one kept-alive TLS connection (curl's %{num_connects}: 1, then 0).
+    auto twice = base::run_process({"curl", "-sS", "--max-time", "30", "--cacert", cert.string(),
+                                    "-w", "%{num_connects}\n", url + "/health", url + "/health"});
+    ASSERT_TRUE(twice.ok());
+    EXPECT_EQ(twice->stdout_text, "{\"status\":\"ok\"}1\n{\"status\":\"ok\"}0\n")
+        << twice->stderr_text;
     // A relayed stream over TLS, every event through.
     const std::string streamed =
         curl_https(cert, url + "/v1/chat/completions", chat("m", 20, true).dump());
