@@ -6,7 +6,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3
   libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libsqlite3-dev
   libboost1.81-dev                   # Asio + Beast, header-only (src/net/)
-  libssl-dev                         # SHA-256 of the gateway's API keys (src/serve/)
+  libssl-dev                         # SHA-256 of the gateway's API keys (src/serve/), HTTPS (src/net/)
+  openssl curl                       # gateway_test: a self-signed certificate, HTTPS requests
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev           # libFuzzer targets (the fuzz preset)
   nodejs                             # tests/node: the openai npm client against the stand-in

@@ -64,6 +64,10 @@ constexpr std::array kOptions = {
                "Seconds a request may wait for its model to load (then 503)"},
     OptionSpec{"drain_timeout_s", "SPARKCTL_DRAIN_TIMEOUT_S", "", "60",
                "Seconds a busy deployment may take to drain before a swap is abandoned"},
+    // The gateway's optional HTTPS (docs/dev/gateway.md "TLS"): both or neither.
+    OptionSpec{"tls_cert", "SPARKCTL_TLS_CERT", "", "",
+               "PEM certificate chain the gateway serves HTTPS with (with tls_key)"},
+    OptionSpec{"tls_key", "SPARKCTL_TLS_KEY", "", "", "PEM private key of tls_cert (unencrypted)"},
 };
 
 constexpr std::array<std::string_view, 3> kRawTables = {"rules", "cluster", "images"};

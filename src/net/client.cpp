@@ -339,7 +339,9 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
     asio::any_io_executor executor_;    // conn_'s: every step of this request runs there
     std::optional<tcp::resolver> resolver_;
     std::optional<http::response_parser<http::buffer_body>> parser_;
-    std::array<char, 16 * 1024> chunk_{};
+    // Not zeroed: the parser writes into it before anything is read from it (zeroing 16 KiB
+    // per request was a tenth of the gateway's instructions per relayed request, callgrind).
+    std::array<char, 16 * 1024> chunk_;
     std::string out_;
     bool reused_ = false;
     bool got_response_ = false;

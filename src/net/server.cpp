@@ -5,6 +5,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -20,6 +22,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <filesystem>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -34,6 +37,7 @@ namespace sparkctl::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 class Connection;
@@ -80,6 +84,7 @@ class Server::Impl {
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::vector<std::thread> threads;
     std::optional<tcp::acceptor> acceptor;
+    std::optional<ssl::context> tls;  // set when options name a certificate and key
     std::size_t next_context = 0;
     std::atomic<std::uint16_t> port{0};
     std::atomic<bool> stopping{false};
@@ -96,9 +101,20 @@ class Server::Impl {
 class Connection : public std::enable_shared_from_this<Connection> {
   public:
     Connection(Server::Impl& server, tcp::socket socket)
-        : server_(server), stream_(std::move(socket)) {}
+        : server_(server), stream_(std::move(socket)) {
+        if (server_.tls) tls_.emplace(stream_, *server_.tls);
+    }
 
-    void start() { read_request(); }
+    // HTTPS: the TLS handshake first, within the idle time-out.
+    void start() {
+        if (!tls_) return read_request();
+        stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
+        tls_->async_handshake(ssl::stream_base::server,
+                              [self = shared_from_this()](beast::error_code ec) {
+                                  if (ec) return self->close();
+                                  self->read_request();
+                              });
+    }
     asio::any_io_executor stream_executor() { return stream_.get_executor(); }
 
     // Graceful stop: an idle connection closes now; one in an exchange closes after it.
@@ -153,6 +169,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
 
   private:
+    // Run `fn` with the stream requests and responses go through: TLS over the TCP stream on
+    // HTTPS; else the TCP stream, with its expiry (timed: reading a request) or the bare socket
+    // (writes and the disconnect watch). (Closing, lingering and draining act on the TCP stream:
+    // a closed or failed TLS session gets no close_notify from us.)
+    template <typename Fn>
+    void timed_io(Fn&& fn) {
+        if (tls_) {
+            fn(*tls_);
+        } else {
+            fn(stream_);
+        }
+    }
+    template <typename Fn>
+    void io(Fn&& fn) {
+        if (tls_) {
+            fn(*tls_);
+        } else {
+            fn(stream_.socket());
+        }
+    }
+
     struct Pending {
         std::string bytes;
         std::function<void(bool)> done;
@@ -173,10 +210,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
         parser_->body_limit(server_.options.max_body_bytes);
         stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
-        http::async_read_header(stream_, buffer_, *parser_,
-                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                                    self->on_header(ec);
-                                });
+        timed_io([&](auto& s) {
+            http::async_read_header(s, buffer_, *parser_,
+                                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                        self->on_header(ec);
+                                    });
+        });
     }
 
     // The header is in: a body still to come is read next (after "100 Continue" when the client
@@ -186,9 +225,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (ec || parser_->is_done()) return on_request(ec);
         const auto expect = parser_->get()[http::field::expect];
         if (beast::iequals(expect, "100-continue")) enqueue("HTTP/1.1 100 Continue\r\n\r\n", {});
-        http::async_read(
-            stream_, buffer_, *parser_,
-            [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_request(e); });
+        timed_io([&](auto& s) {
+            http::async_read(s, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code e, std::size_t) {
+                                 self->on_request(e);
+                             });
+        });
     }
 
     void on_request(beast::error_code ec) {
@@ -248,23 +290,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (watching_ || closed_) return;
         if (buffer_.size() >= server_.options.max_header_bytes) return;  // enough buffered
         watching_ = true;
-        stream_.socket().async_read_some(
-            buffer_.prepare(4096),
-            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                self->watching_ = false;
-                self->buffer_.commit(n);
-                if (self->closed_) return;
-                if (ec == asio::error::operation_aborted && self->next_after_watch_) {
-                    self->next_after_watch_ = false;
-                    return self->read_request();
-                }
-                if (ec) return self->close();
-                if (self->next_after_watch_) {
-                    self->next_after_watch_ = false;
-                    return self->read_request();
-                }
-                self->watch();
-            });
+        io([&](auto& s) { watch_read(s); });
+    }
+
+    template <typename Stream>
+    void watch_read(Stream& s) {
+        s.async_read_some(buffer_.prepare(4096),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->watching_ = false;
+                              self->buffer_.commit(n);
+                              if (self->closed_) return;
+                              if (ec == asio::error::operation_aborted && self->next_after_watch_) {
+                                  self->next_after_watch_ = false;
+                                  return self->read_request();
+                              }
+                              if (ec) return self->close();
+                              if (self->next_after_watch_) {
+                                  self->next_after_watch_ = false;
+                                  return self->read_request();
+                              }
+                              self->watch();
+                          });
     }
 
     // After an error response: stop sending, then read and drop what the client is still
@@ -313,10 +359,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
         const std::size_t count = std::min<std::size_t>(queue_.size(), kMaxGather);
         gather_.clear();
         for (std::size_t i = 0; i < count; ++i) gather_.push_back(asio::buffer(queue_[i].bytes));
-        asio::async_write(stream_.socket(), gather_,
-                          [self = shared_from_this(), count](beast::error_code ec, std::size_t n) {
-                              self->on_written(ec, n, count);
-                          });
+        io([&](auto& s) {
+            asio::async_write(
+                s, gather_,
+                [self = shared_from_this(), count](beast::error_code ec, std::size_t n) {
+                    self->on_written(ec, n, count);
+                });
+        });
     }
 
     void on_written(beast::error_code ec, std::size_t n, std::size_t count) {
@@ -357,6 +406,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     Server::Impl& server_;
     beast::tcp_stream stream_;
+    std::optional<ssl::stream<beast::tcp_stream&>> tls_;  // over stream_ on HTTPS
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::shared_ptr<Exchange> exchange_;
@@ -472,6 +522,50 @@ void Server::Impl::accept() {
     });
 }
 
+namespace {
+
+// HTTPS: a TLS server context from the PEM files (TLS 1.2 and up). Errors name the file.
+base::Result<void> load_tls(Server::Impl& s) {
+    const std::string& cert = s.options.tls_cert_file;
+    const std::string& key = s.options.tls_key_file;
+    if (cert.empty() && key.empty()) return {};
+    if (cert.empty() || key.empty()) {
+        return base::make_error(base::Errc::bad_input,
+                                std::string("HTTPS needs both a TLS certificate and its key; only "
+                                            "the ") +
+                                    (cert.empty() ? "key" : "certificate") + " is set");
+    }
+    for (const auto& [what, file] : {std::pair{"TLS certificate", cert}, {"TLS key", key}}) {
+        std::error_code fs_ec;
+        if (!std::filesystem::is_regular_file(file, fs_ec)) {
+            return base::make_error(base::Errc::not_found,
+                                    std::string(what) + " '" + file + "': no such file");
+        }
+    }
+    auto& tls = s.tls.emplace(ssl::context::tls_server);
+    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    beast::error_code ec;
+    tls.use_certificate_chain_file(cert, ec);
+    if (ec) {
+        s.tls.reset();
+        return base::make_error(
+            base::Errc::bad_input,
+            "TLS certificate '" + cert + "': not a usable PEM certificate (" + ec.message() + ")");
+    }
+    // OpenSSL checks here that the key is the certificate's (SSL_CTX_use_PrivateKey).
+    tls.use_private_key_file(key, ssl::context::pem, ec);
+    if (ec) {
+        s.tls.reset();
+        return base::make_error(base::Errc::bad_input, "TLS key '" + key +
+                                                           "': not a usable PEM private key for '" +
+                                                           cert + "' (" + ec.message() + ")");
+    }
+    return {};
+}
+
+}  // namespace
+
 Server::Server(ServerOptions options, Handler handler)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
 
@@ -480,6 +574,7 @@ Server::~Server() { stop(0); }
 base::Result<void> Server::start() {
     Impl& s = *impl_;
     SPARKCTL_ASSERT(!s.running && s.contexts.empty());  // one start() per Server
+    if (auto tls = load_tls(s); !tls.ok()) return tls.error();
     const int n = std::max(1, s.options.io_threads);
     for (int i = 0; i < n; ++i) {
         s.contexts.push_back(std::make_unique<asio::io_context>(1));

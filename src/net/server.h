@@ -26,6 +26,10 @@ struct ServerOptions {
     std::size_t max_body_bytes = 8 * 1024 * 1024;  // larger: 413, connection closed
     int idle_timeout_ms = 30'000;  // no request byte (or no whole request) in this time: close
     std::size_t max_connections = 16'384;  // further connections are accepted and closed at once
+    // HTTPS (OpenSSL, TLS 1.2 and up) when both are set: a PEM certificate chain and its PEM
+    // private key (unencrypted). Read by start(); errors name the file. Empty: plain HTTP.
+    std::string tls_cert_file;
+    std::string tls_key_file;
 };
 
 // The handler's handle on one request/response exchange. Copies share the exchange (a handler
@@ -81,7 +85,9 @@ class Server {
     Server& operator=(const Server&) = delete;
 
     // Binds, listens and starts the io threads; once per Server. Fails (io) when the address
-    // cannot be bound, (bad_input) when the host is not an IP address.
+    // cannot be bound, (bad_input) when the host is not an IP address or a TLS file is not a
+    // usable PEM certificate or key (or only one is given), (not_found) when a TLS file is
+    // missing.
     base::Result<void> start();
     // The bound port (the ephemeral one when options.port was 0); 0 before start().
     std::uint16_t port() const;

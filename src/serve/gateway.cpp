@@ -129,6 +129,8 @@ class Gateway::Impl {
         so.max_body_bytes = opt_.max_body_bytes;
         so.idle_timeout_ms = opt_.idle_timeout_ms;
         so.max_connections = opt_.max_connections;
+        if (opt_.tls_cert) so.tls_cert_file = opt_.tls_cert->string();
+        if (opt_.tls_key) so.tls_key_file = opt_.tls_key->string();
         server_ = std::make_unique<net::Server>(
             so, [this](const net::Request& rq, net::Responder rs) { handle(rq, std::move(rs)); });
         return server_->start();
@@ -204,14 +206,17 @@ class Relay : public std::enable_shared_from_this<Relay> {
           arrival_(std::move(arrival)),
           started_at_(Clock::now()) {}
 
-    void start(const net::Request& rq, int first_byte_ms) {
+    // `model`: the request's `model` as parse_relay_request read it.
+    void start(const net::Request& rq, const std::string& model, int first_byte_ms) {
         net::ClientRequest cr;
         cr.host = up_.host;
         cr.port = static_cast<std::uint16_t>(up_.port);
         cr.method = rq.method;
         cr.target = rq.target;
         cr.body = rq.body;
-        if (!up_.served_model.empty()) {  // the engine knows its served name only
+        // The engine knows its served name only; the body is parsed again and rewritten only
+        // when the request named the deployment otherwise (an alias, the deployment id).
+        if (!up_.served_model.empty() && model != up_.served_model) {
             json body = json::parse(rq.body, nullptr, false);
             if (body.is_object() && body.value("model", json()) != up_.served_model) {
                 body["model"] = up_.served_model;
@@ -288,16 +293,21 @@ class Relay : public std::enable_shared_from_this<Relay> {
         got_first_byte_ = true;
         auto r = parser_.feed(data, [&](const net::SseEvent& e) { observe_event(e, at); });
         (void)r;  // a malformed stream is still relayed as the engine sent it
-        lock.unlock();
-        auto self = shared_from_this();
-        rs_.write(std::string(data), [self](bool ok) { self->written(ok); });
-        if (first) arm_idle_timer();
-        lock.lock();
-        if (!paused_ && rs_.queued_bytes() > gw_.options().high_watermark_bytes) {
+        // Flow control counts the bytes this relay handed to write() whose callback has not run
+        // yet, under mu_. (Responder::queued_bytes() lags: write() is carried to the server's io
+        // thread, so read here, right after it, it may not include the last chunks yet; a stream
+        // whose last reads fell in that lag was never paused, the flaky test's cause.)
+        unwritten_bytes_ += data.size();
+        const std::size_t size = data.size();
+        if (!paused_ && unwritten_bytes_ > gw_.options().high_watermark_bytes) {
             paused_ = true;
             ++gw_.paused_relays_;
-            handle_.pause();
+            handle_.pause();  // inside on_body: takes effect at once, only posts otherwise
         }
+        lock.unlock();
+        auto self = shared_from_this();
+        rs_.write(std::string(data), [self, size](bool ok) { self->written(ok, size); });
+        if (first) arm_idle_timer();
     }
 
     // Per SSE event (under mu_): TTFT at the first, gaps between the next ones, usage if sent.
@@ -330,10 +340,11 @@ class Relay : public std::enable_shared_from_this<Relay> {
         }
     }
 
-    void written(bool ok) {
+    void written(bool ok, std::size_t size) {
         if (!ok) return;  // client gone: on_disconnect cancels
         std::lock_guard lock(mu_);
-        if (paused_ && rs_.queued_bytes() <= gw_.options().low_watermark_bytes) {
+        unwritten_bytes_ -= std::min(size, unwritten_bytes_);
+        if (paused_ && unwritten_bytes_ <= gw_.options().low_watermark_bytes) {
             paused_ = false;
             --gw_.paused_relays_;
             handle_.resume();
@@ -458,6 +469,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
     std::string body_;
     bool got_first_byte_ = false;
     bool paused_ = false;
+    std::size_t unwritten_bytes_ = 0;  // given to rs_.write(), its callback not run yet
     Clock::time_point last_byte_at_{};
     std::optional<Clock::time_point> first_event_at_;
     Clock::time_point last_event_at_{};
@@ -680,7 +692,7 @@ void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, const ne
     const int first_byte_ms = static_cast<int>(
         std::max<double>(opt_.first_byte_floor_ms, opt_.first_byte_factor * predicted_ms));
     auto relay = std::make_shared<Relay>(*this, id, up, std::move(rs), arrival);
-    relay->start(rq, first_byte_ms);
+    relay->start(rq, parsed.model, first_byte_ms);
 }
 
 void Gateway::Impl::relay_finished(const std::string& id, int status, const RelayOutcome& o,
@@ -883,6 +895,11 @@ base::Result<std::unique_ptr<Gateway>> Gateway::create(GatewayOptions options, R
                                 "listen address " + options.host +
                                     " is not loopback: set api_keys_file (SHA-256 hashes of the "
                                     "accepted keys) to serve off this machine");
+    }
+    if (options.tls_cert.has_value() != options.tls_key.has_value()) {
+        return base::make_error(base::Errc::bad_input,
+                                std::string("gateway: tls_cert and tls_key go together; only ") +
+                                    (options.tls_cert ? "tls_cert" : "tls_key") + " is set");
     }
     if (options.low_watermark_bytes > options.high_watermark_bytes) {
         return base::make_error(base::Errc::bad_input,

@@ -113,6 +113,11 @@ struct GatewayOptions {
 
     // SHA-256 hex digests of the accepted API keys, one per line ('#' comments allowed).
     std::optional<std::filesystem::path> api_keys_file;
+
+    // HTTPS (config keys tls_cert, tls_key; both or neither): a PEM certificate chain and its
+    // unencrypted PEM private key, loaded by start() (errors name the file).
+    std::optional<std::filesystem::path> tls_cert;
+    std::optional<std::filesystem::path> tls_key;
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".
@@ -136,7 +141,8 @@ std::string sha256_hex(std::string_view text);
 class Gateway {
   public:
     // Validates the options: a non-loopback host without api_keys_file is refused (bad_input,
-    // exit 2); an unreadable or malformed key file is an error naming it. `registry` must
+    // exit 2); an unreadable or malformed key file is an error naming it; so is tls_cert
+    // without tls_key or the reverse. `registry` must
     // outlive the gateway.
     static base::Result<std::unique_ptr<Gateway>> create(GatewayOptions options,
                                                          Registry& registry);
@@ -144,7 +150,8 @@ class Gateway {
     Gateway(const Gateway&) = delete;
     Gateway& operator=(const Gateway&) = delete;
 
-    // Binds and serves (raises RLIMIT_NOFILE's soft limit to the hard one first).
+    // Binds and serves (raises RLIMIT_NOFILE's soft limit to the hard one first). With TLS, a
+    // missing file is not_found and an unusable certificate or key bad_input, naming the file.
     base::Result<void> start();
     std::uint16_t port() const;
     // Stops accepting, lets relays run up to grace_ms, then closes the rest. Blocks.

@@ -6,10 +6,16 @@
 // bounds with generous deadlines, never exact wall-clock figures.
 #include "serve/gateway.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <map>
@@ -18,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/process.h"
 #include "net/client.h"
 #include "net/prometheus.h"
 #include "net/sse.h"
@@ -530,6 +537,182 @@ TEST_F(GatewayTest, HungEngineHitsTheIdleTimeOutAndSlowFirstByteTheFirstByteTime
     EXPECT_EQ(json::parse(slow.body)["error"]["type"], "timeout_error");
     EXPECT_GE(Clock::now() - t0, std::chrono::milliseconds(300));
     EXPECT_EQ(seen_prompt, 5u);  // "a b c"
+}
+
+// The largest send buffer the kernel may grow a TCP socket's to (tcp_wmem's third field,
+// Documentation/networking/ip-sysctl.rst): what the gateway's socket to a client that stops
+// reading can absorb before the gateway itself holds any bytes.
+std::size_t tcp_wmem_max() {
+    std::ifstream in("/proc/sys/net/ipv4/tcp_wmem");
+    std::size_t min = 0, def = 0, max = 0;
+    in >> min >> def >> max;
+    return max > 0 ? max : 4 * 1024 * 1024;
+}
+
+TEST_F(GatewayTest, ASlowClientPausesTheEngineReadAndResumes) {
+    // Enough bytes that they cannot all sit in kernel buffers: the gateway's send buffer (up to
+    // tcp_wmem max, autotuned) and the client's receive buffer, plus a MiB. A completion event
+    // of the stand-in is over 100 bytes; the premise is checked on what arrives.
+    const std::size_t must_exceed = tcp_wmem_max() + 1024 * 1024;
+    const std::size_t tokens = must_exceed / 100;
+    auto args = vllm_args("fast", "fixed:0,0");
+    args.insert(args.end(), {"--max-model-len", std::to_string(tokens + 100)});
+    reg_.add("fast", {}, "vllm", args, true);
+    GatewayOptions opt;
+    opt.high_watermark_bytes = 16 * 1024;
+    opt.low_watermark_bytes = 4 * 1024;
+    start(opt);
+    // A raw client with a small receive buffer (no autotuning) that stops reading.
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    const int rcvbuf = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(gw_->port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string body =
+        json{{"model", "fast"}, {"prompt", "a"}, {"max_tokens", tokens}, {"stream", true}}.dump();
+    // Keep-alive, not `Connection: close`: a server that closes its socket once the stream is
+    // queued leaves the kernel an orphan socket with its unsent tail, towards a zero window that
+    // only persist probes reopen; Linux may then reset it (tcp_orphan_retries) and the tail is
+    // lost. That, not the gateway, made this test fail or crawl when it asked for a close.
+    const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body;
+    ASSERT_EQ(send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+    // The gauge is polled with a deadline. It may go back to 0 for a while (the kernel grows
+    // the gateway's send buffer, the writes of the queued bytes complete, the relay resumes),
+    // but the stream is larger than every buffer, so it ends paused until the client reads.
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    bool paused = false;
+    while (!paused && Clock::now() < deadline) {
+        paused = metric("sparkctl_gateway_upstream_paused", {}) == 1;
+        if (!paused) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(paused);
+    // Reading again drains the queue: the upstream resumes and the stream completes.
+    std::string in;
+    char buf[65536];
+    // Until the last chunk of the chunked body (RFC 9112 section 7.1), or the connection ends.
+    ssize_t n = 0;
+    const auto ended = [&] {
+        return in.size() >= 5 && in.compare(in.size() - 5, 5, "0\r\n\r\n") == 0;
+    };
+    while (!ended() && (n = recv(fd, buf, sizeof buf, 0)) > 0) {
+        in.append(buf, static_cast<std::size_t>(n));
+    }
+    const int recv_errno = n < 0 ? errno : 0;
+    close(fd);
+    EXPECT_EQ(recv_errno, 0) << std::strerror(recv_errno);
+    EXPECT_GT(in.size(), must_exceed);
+    EXPECT_NE(in.find("data: [DONE]"), std::string::npos)
+        << in.size()
+        << " bytes, ending: " << in.substr(in.size() - std::min<std::size_t>(in.size(), 400));
+    // The relay's metrics are recorded before its last byte goes out.
+    EXPECT_EQ(metric("sparkctl_gateway_upstream_paused", {}), 0);
+    EXPECT_EQ(metric("sparkctl_gateway_stream_chunks_total", {{"model", "fast"}}),
+              static_cast<double>(tokens + 1));
+}
+
+// A self-signed certificate for 127.0.0.1 made now with the openssl CLI (Debian `openssl`,
+// scripts/install-deps.sh): DIR/NAME.crt and DIR/NAME.key.
+std::pair<std::filesystem::path, std::filesystem::path> self_signed(const test::TempDir& dir,
+                                                                    const std::string& name) {
+    const auto cert = dir.path() / (name + ".crt");
+    const auto key = dir.path() / (name + ".key");
+    base::RunOptions ro;
+    ro.timeout = std::chrono::seconds(60);
+    auto r = base::run_process({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                "-keyout", key.string(), "-out", cert.string(), "-days", "2",
+                                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
+                               ro);
+    EXPECT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? r->stderr_text : r.error().message);
+    return {cert, key};
+}
+
+// curl (Debian `curl`, scripts/install-deps.sh) trusting only `cert`; its stdout, or the error.
+std::string curl_https(const std::filesystem::path& cert, const std::string& url,
+                       const std::string& body = "") {
+    std::vector<std::string> argv{"curl", "-sS",      "-N",         "--max-time",
+                                  "30",   "--cacert", cert.string()};
+    if (!body.empty()) {
+        argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data-binary", body});
+    }
+    argv.push_back(url);
+    auto r = base::run_process(argv);
+    if (!r.ok()) return "run: " + r.error().message;
+    if (r->exit_code != 0)
+        return "curl exit " + std::to_string(r->exit_code) + ": " + r->stderr_text;
+    return r->stdout_text;
+}
+
+TEST_F(GatewayTest, ServesHttpsWithTheConfiguredCertificate) {
+    test::TempDir dir;
+    const auto [cert, key] = self_signed(dir, "gw");
+    reg_.add("m", {}, "vllm", vllm_args("m", "fixed:0,5"), true);
+    GatewayOptions opt;
+    opt.tls_cert = cert;
+    opt.tls_key = key;
+    start(opt);
+    const std::string url = "https://127.0.0.1:" + std::to_string(gw_->port());
+    EXPECT_EQ(curl_https(cert, url + "/health"), R"({"status":"ok"})");
+    // Two requests on one kept-alive TLS connection (curl's %{num_connects}: 1, then 0).
+    auto twice = base::run_process({"curl", "-sS", "--max-time", "30", "--cacert", cert.string(),
+                                    "-w", "%{num_connects}\n", url + "/health", url + "/health"});
+    ASSERT_TRUE(twice.ok());
+    EXPECT_EQ(twice->stdout_text, "{\"status\":\"ok\"}1\n{\"status\":\"ok\"}0\n")
+        << twice->stderr_text;
+    // A relayed stream over TLS, every event through.
+    const std::string streamed =
+        curl_https(cert, url + "/v1/chat/completions", chat("m", 20, true).dump());
+    const auto ev = events(streamed);
+    ASSERT_FALSE(ev.empty()) << streamed;
+    EXPECT_EQ(ev.back(), "[DONE]");
+    const json usage = json::parse(ev[ev.size() - 2], nullptr, false);
+    EXPECT_EQ(usage["usage"]["completion_tokens"], 20) << streamed;
+    // And a whole one.
+    const json whole = json::parse(
+        curl_https(cert, url + "/v1/chat/completions", chat("m", 3, false).dump()), nullptr, false);
+    EXPECT_EQ(whole["usage"]["completion_tokens"], 3) << whole.dump();
+    // Plain HTTP on the HTTPS port is not a TLS handshake: closed without an answer; the
+    // gateway keeps serving.
+    EXPECT_FALSE(client_.fetch(req("/health", nullptr)).ok());
+    EXPECT_EQ(curl_https(cert, url + "/health"), R"({"status":"ok"})");
+}
+
+TEST(GatewayTlsTest, BadCertificatesOrKeysAreErrorsNamingTheFile) {
+    test::TempDir dir;
+    const auto [cert, key] = self_signed(dir, "a");
+    const auto [other_cert, other_key] = self_signed(dir, "b");
+    FakeRegistry reg;
+    const auto start_error = [&](std::filesystem::path c, std::filesystem::path k) {
+        GatewayOptions opt;
+        opt.tls_cert = std::move(c);
+        opt.tls_key = std::move(k);
+        auto g = Gateway::create(opt, reg);
+        EXPECT_TRUE(g.ok());
+        if (!g.ok()) return base::Error{};
+        auto s = (*g)->start();
+        EXPECT_FALSE(s.ok());
+        return s.ok() ? base::Error{} : s.error();
+    };
+    auto e = start_error(dir.path() / "missing.crt", key);
+    EXPECT_EQ(e.code, base::Errc::not_found);
+    EXPECT_NE(e.message.find("missing.crt"), std::string::npos) << e.message;
+    e = start_error(dir.write("junk.crt", "not a certificate\n"), key);
+    EXPECT_EQ(e.code, base::Errc::bad_input);
+    EXPECT_NE(e.message.find("junk.crt"), std::string::npos) << e.message;
+    e = start_error(cert, other_key);  // b's key does not match a's certificate
+    EXPECT_EQ(e.code, base::Errc::bad_input);
+    EXPECT_NE(e.message.find(other_key.string()), std::string::npos) << e.message;
+    // One without the other is refused before anything starts.
+    GatewayOptions half;
+    half.tls_cert = cert;
+    auto g = Gateway::create(half, reg);
+    ASSERT_FALSE(g.ok());
+    EXPECT_EQ(g.error().code, base::Errc::bad_input);
+    EXPECT_NE(g.error().message.find("tls_key"), std::string::npos) << g.error().message;
 }
 
 TEST_F(GatewayTest, ClientDisconnectCancelsTheUpstreamRequest) {
