@@ -149,6 +149,9 @@ Result<void> Daemon::start_gateway() {
     if (const std::string& keys = config_->value("api_keys_file"); !keys.empty()) {
         go.api_keys_file = keys;
     }
+    if (const std::string& cert = config_->value("tls_cert"); !cert.empty()) go.tls_cert = cert;
+    if (const std::string& key = config_->value("tls_key"); !key.empty()) go.tls_key = key;
+    const bool tls = go.tls_cert.has_value();
     auto queue_max = option_int(*config_, "queue_max", 1, 1'000'000);
     if (!queue_max) return queue_max.error();
     go.queue_max_per_model = static_cast<std::size_t>(*queue_max);
@@ -168,8 +171,8 @@ Result<void> Daemon::start_gateway() {
     if (!gw) return with_context(gw.error(), "--listen " + *options_.listen);
     if (auto r = (*gw)->start(); !r) return with_context(r.error(), "--listen");
     gateway_ = std::move(*gw);
-    listen_url_ =
-        "http://" + options_.listen->substr(0, colon) + ":" + std::to_string(gateway_->port());
+    listen_url_ = (tls ? "https://" : "http://") + options_.listen->substr(0, colon) + ":" +
+                  std::to_string(gateway_->port());
     // Tests and scripts wait for this exact line (port 0 picks a free port).
     std::fprintf(stderr, "sparkctl serve: listening on %s\n", listen_url_.c_str());
     std::fflush(stderr);
