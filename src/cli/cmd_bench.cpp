@@ -182,40 +182,45 @@ base::Result<ServeTarget> resolve_deployment(const std::string& id, const std::s
                                 "bench run: sparkctl serve sent a malformed answer");
     }
     if (doc.contains("error")) {
-        const int code = doc["error"].value("code", 1);
-        return base::make_error(
-            code == base::kExitBadInput ? base::Errc::bad_input : base::Errc::io,
-            "bench run: " + doc["error"].value("message", std::string("error")));
+        const json& e = doc["error"];
+        const bool object = e.is_object();
+        const bool bad_input = object && e.contains("code") && e["code"] == base::kExitBadInput;
+        const std::string message = object && e.contains("message") && e["message"].is_string()
+                                        ? e["message"].get<std::string>()
+                                        : std::string("error");
+        return base::make_error(bad_input ? base::Errc::bad_input : base::Errc::io,
+                                "bench run: " + message);
     }
-    const json& d = doc.value("deployment", json::object());
-    if (!d.contains("port") || !d["port"].is_number_unsigned()) {
+    const json d = doc.contains("deployment") ? doc["deployment"] : json::object();
+    if (!d.contains("port") || !d["port"].is_number_unsigned() || d["port"] > 65535) {
         return base::make_error(base::Errc::io,
                                 "bench run: sparkctl serve sent no port for '" + id + "'");
     }
     ServeTarget t;
+    const auto text_of = [&](const char* k) {
+        return d.contains(k) && d[k].is_string() ? d[k].get<std::string>() : std::string();
+    };
     t.url = "http://127.0.0.1:" + std::to_string(d["port"].get<unsigned>());
-    t.api_key = d.value("api_key", std::string());
+    t.api_key = text_of("api_key");
     // The launch flags as recorded, the key's value masked (they go into the results).
     json flags = json::array();
-    const json argv = d.value("argv", json::array());
+    const json argv = d.contains("argv") && d["argv"].is_array() ? d["argv"] : json::array();
     for (std::size_t i = 0; i < argv.size(); ++i) {
         const bool secret = i > 0 && argv[i - 1] == "--api-key";
         flags.push_back(secret ? json("***") : argv[i]);
     }
+    const bool bench_flags = d.contains("bench") && d["bench"].is_boolean() && d["bench"] == true;
     t.doc = {{"id", id},
-             {"model", d.value("model", json(nullptr))},
-             {"engine", d.value("engine", json(nullptr))},
-             {"quant", d.value("quant", json(nullptr))},
+             {"model", text_of("model")},
+             {"engine", text_of("engine")},
+             {"quant", d.contains("quant") && d["quant"].is_string() ? d["quant"] : json(nullptr)},
              {"launch_argv", argv.empty() ? json(nullptr) : flags},
-             {"bench", d.value("bench", false)}};
-    const auto text_of = [&](const char* k) {
-        return d.contains(k) && d[k].is_string() ? d[k].get<std::string>() : std::string();
-    };
+             {"bench", bench_flags}};
     t.predict.model = text_of("model");
     t.predict.engine = text_of("engine");
     t.predict.quant = text_of("quant");
     t.predict.use = text_of("use");
-    t.predict.bench = d.value("bench", false);
+    t.predict.bench = bench_flags;
     if (d.contains("users") && d["users"].is_number_unsigned()) {
         t.predict.users = d["users"].get<std::uint32_t>();
     }
