@@ -47,8 +47,10 @@ n = d["completed"]
 rate = d["requests_per_s"] if sys.argv[4] == "requests" else d["output_tokens"] / d["duration_s"]
 for e in d.get("error_samples", []):
     print("  error:", e)
+per = (f"{1e6 * cpu / max(d['output_tokens'], 1):.2f} us/event" if sys.argv[4] == "events"
+       else f"{1e6 * cpu / max(n, 1):.1f} us/request")
 print(f"{sys.argv[3]:<34} {rate:>12,.0f} {sys.argv[4]}/s  completed {n:>6}  errors {d['errors']}"
-      f"  client CPU {cpu:.2f} s = {1e6 * cpu / max(n, 1):.1f} us/request (whole process)")
+      f"  client CPU {cpu:.2f} s = {per} (whole process)")
 PY
 }
 

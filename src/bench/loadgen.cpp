@@ -11,6 +11,7 @@
 #include <queue>
 
 #include "base/strings.h"
+#include "bench/sse_event.h"
 #include "engines/metrics.h"
 #include "net/sse.h"
 
@@ -58,26 +59,14 @@ void read_usage(const json& doc, RequestRecord& rec) {
 
 void on_event(Flight& f, const net::SseEvent& e, Clock::time_point at) {
     if (e.data == "[DONE]") return;
-    const json doc = json::parse(e.data, nullptr, false);
-    if (!doc.is_object()) return;
-    if (doc.contains("error")) {
+    const std::optional<EventFields> ev = read_event(e.data);
+    if (!ev) return;
+    if (ev->error) {
         f.saw_error_event = true;
         f.rec.error = "error event: " + base::printable(e.data.substr(0, 200));
         return;
     }
-    const json& choices = doc.value("choices", json::array());
-    bool content = false;
-    if (choices.is_array() && !choices.empty() && choices[0].is_object()) {
-        const json& c = choices[0];
-        const json& text = c.value("text", json());
-        const json& delta = c.value("delta", json());
-        if (text.is_string() && !text.get_ref<const std::string&>().empty()) content = true;
-        if (delta.is_object()) {
-            const json& dc = delta.value("content", json());
-            if (dc.is_string() && !dc.get_ref<const std::string&>().empty()) content = true;
-        }
-    }
-    if (content) {
+    if (ev->content) {
         if (f.rec.content_chunks == 0) {
             f.rec.ttft_ms = ms_between(f.sent, at);
         } else {
@@ -86,8 +75,9 @@ void on_event(Flight& f, const net::SseEvent& e, Clock::time_point at) {
         f.last_chunk = at;
         ++f.rec.content_chunks;
     }
-    read_usage(doc, f.rec);
-    if (auto n = engines::llamacpp_cache_n(e.data)) f.rec.cache_n = n;
+    if (ev->completion_tokens) f.rec.output_tokens = *ev->completion_tokens;
+    if (ev->prompt_tokens) f.rec.usage_prompt_tokens = ev->prompt_tokens;
+    if (ev->cache_n) f.rec.cache_n = ev->cache_n;
 }
 
 // Reads a whole (non-streaming) response body.

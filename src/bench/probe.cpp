@@ -283,6 +283,7 @@ base::Result<Specs> build_specs(net::Client& c, const Endpoint& ep, const std::s
         bodies.emplace(tokens, body);
         return body;
     };
+    std::vector<std::shared_ptr<const std::string>> dataset_bodies(load.dataset.size());
     double t = 0;
     for (std::uint64_t i = 0; i < count; ++i) {
         RequestSpec s;
@@ -293,20 +294,32 @@ base::Result<Specs> build_specs(net::Client& c, const Endpoint& ep, const std::s
             s.output_tokens = std::max<std::uint32_t>(1, tr.output_tokens);
             s.arrival_s = tr.arrival_s;
         } else {
-            s.prompt_tokens = sampler.tokens(load.prompt_tokens);
-            s.output_tokens = sampler.tokens(load.output_tokens);
+            if (!load.dataset.empty()) {
+                // The dataset's own prompt text, after the tag (its lengths are estimates).
+                const sim::DatasetEntry& e = load.dataset[i % load.dataset.size()];
+                s.prompt_tokens = e.prompt_tokens;
+                s.output_tokens = std::max<std::uint32_t>(1, e.output_tokens);
+                auto& text = dataset_bodies[i % load.dataset.size()];
+                if (!text) text = std::make_shared<const std::string>(e.prompt);
+                s.body = text;
+            } else {
+                s.prompt_tokens = sampler.tokens(load.prompt_tokens);
+                s.output_tokens = sampler.tokens(load.output_tokens);
+            }
             if (load.kind == sim::Load::Kind::open) {
                 s.arrival_s = t;
                 t += sampler.gap_s(load.arrivals, load.rate_per_s);
             }
         }
         s.tag = tag_of(i);
-        auto body = body_for(s.prompt_tokens);
-        if (!body) return body.error();
-        s.body = *body;
+        if (!s.body) {
+            auto body = body_for(s.prompt_tokens);
+            if (!body) return body.error();
+            s.body = *body;
+        }
         out.specs.push_back(std::move(s));
     }
-    out.tokenized = tokenized && engine && *engine != Engine::sglang;
+    out.tokenized = tokenized && engine && *engine != Engine::sglang && load.dataset.empty();
     return out;
 }
 

@@ -73,7 +73,10 @@ std::optional<LaunchReport> launch_report(net::Client& client, const Endpoint& e
 // random words fitted to the exact length with the engine's /tokenize where it has one (vLLM,
 // llama.cpp; up to four rounds of correction, the tag counted in), else one word per token.
 // `count` requests (a trace: at most its length); open loop: arrivals from load.arrivals at
-// load.rate_per_s. Errors: io when /tokenize fails.
+// load.rate_per_s. A dataset (load.dataset) gives each request its entry's prompt text (after
+// the tag) and output length, entries taken in order and reused from the first when `count` is
+// larger; its lengths are sim::estimate_tokens estimates (`tokenized` false).
+// Errors: io when /tokenize fails.
 struct Specs {
     std::vector<RequestSpec> specs;
     bool tokenized = false;  // lengths came from the engine's tokenizer

@@ -104,4 +104,28 @@ Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo
     return out;
 }
 
+DepthSpeeds depth_speeds(const PointResult& point) {
+    std::vector<double> pp, tg;
+    for (const RequestRecord& r : point.records) {
+        if (!r.ok || r.content_chunks == 0) continue;
+        const double prompt = double(r.usage_prompt_tokens.value_or(r.prompt_tokens_built));
+        if (r.ttft_ms > 0) pp.push_back(prompt / (r.ttft_ms / 1000));
+        const double decode_ms = r.e2e_ms - r.ttft_ms;
+        if (r.output_tokens > 1 && decode_ms > 0) {
+            tg.push_back(double(r.output_tokens - 1) / (decode_ms / 1000));
+        }
+    }
+    auto speed = [](const std::vector<double>& v) -> std::optional<Speed> {
+        if (v.empty()) return std::nullopt;
+        Speed s;
+        s.n = v.size();
+        for (double x : v) s.mean += x / double(v.size());
+        double var = 0;
+        for (double x : v) var += (x - s.mean) * (x - s.mean) / double(v.size());
+        s.stdev = std::sqrt(var);
+        return s;
+    };
+    return {speed(pp), speed(tg)};
+}
+
 }  // namespace sparkctl::bench

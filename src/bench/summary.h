@@ -44,4 +44,21 @@ struct Summary {
 // requests over the time from the first send to the last completion.
 Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo);
 
+// `--depth` mode (llama-bench's pp/tg at a context depth, measured the way llama-benchy measures
+// them against a server without a prefix cache: one request of depth + pp prompt tokens):
+// per successful request, prefill tokens/s = prompt tokens (usage, else as built) / TTFT and
+// decode tokens/s = (output tokens - 1) / (E2E - TTFT) (llama-benchy
+// src/llama_benchy/results.py _process_batch, pp_speed and tg_speed); their mean and population
+// standard deviation over the requests (results.py _create_entry: np.mean, np.std).
+struct Speed {
+    double mean = 0;
+    double stdev = 0;
+    std::uint64_t n = 0;
+};
+struct DepthSpeeds {
+    std::optional<Speed> pp_tokens_per_s;  // nullopt: no request had a first token
+    std::optional<Speed> tg_tokens_per_s;  // nullopt: no request had two tokens
+};
+DepthSpeeds depth_speeds(const PointResult& point);
+
 }  // namespace sparkctl::bench

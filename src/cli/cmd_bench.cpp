@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <random>
@@ -16,12 +17,15 @@
 #include <fmt/format.h>
 
 #include "base/exit_status.h"
+#include "base/strings.h"
 #include "bench/loadgen.h"
 #include "bench/probe.h"
 #include "bench/summary.h"
 #include "cli/bench_history.h"
+#include "cli/bench_predict.h"
 #include "cli/command.h"
 #include "cli/workload_flags.h"
+#include "serve/admin_socket.h"
 #include "sim/report.h"
 #include "sim/workload.h"
 
@@ -32,7 +36,8 @@ namespace {
 using nlohmann::json;
 
 struct RunArgs {
-    std::string url;
+    std::string url;  // a URL, or a deployment id of `sparkctl serve`
+    std::string socket;
     std::string model;
     std::string api_key;
     std::string quant;
@@ -43,7 +48,37 @@ struct RunArgs {
     bool no_stream = false;
     bool allow_prefix_cache = false;
     double request_timeout_s = 300;
+    // --depth mode; the defaults are llama-benchy's (src/llama_benchy/config.py: --pp 2048,
+    // --tg 32, --runs 3).
+    std::string depth;
+    std::uint32_t pp = 2048;
+    std::uint32_t tg = 32;
+    std::optional<std::uint32_t> max_tokens;  // caps the dataset's output lengths
+    std::string engine;                       // with --model a catalog id and --quant: predictions
 };
+
+// llama-bench's test names (LC:tools/llama-bench/llama-bench.cpp markdown_printer, "pp%d",
+// "tg%d", " @ d%d" when the depth is not 0), as llama-benchy prints them too
+// (src/llama_benchy/results.py: f"pp{pp}" + f" @ d{depth}").
+std::string test_name(const char* kind, std::uint32_t n, double depth) {
+    return fmt::format("{}{}{}", kind, n, depth > 0 ? fmt::format(" @ d{:g}", depth) : "");
+}
+
+// `--depth 0,4096,...`: whole numbers, 0 allowed.
+base::Result<std::vector<double>> parse_depths(const std::string& text) {
+    std::vector<double> out;
+    for (const std::string& part : base::split(text, ',')) {
+        const auto v = base::parse_u64(base::trim(part));
+        if (!v || *v > (1u << 24)) {
+            return base::make_error(base::Errc::bad_input,
+                                    "--depth: '" + base::printable(part) +
+                                        "' is not a whole number of tokens (0 to 16777216)");
+        }
+        out.push_back(double(*v));
+    }
+    if (out.empty()) return base::make_error(base::Errc::bad_input, "--depth: empty list");
+    return out;
+}
 
 json stats_json(const std::optional<net::Stats>& s) {
     if (!s) return nullptr;
@@ -59,6 +94,8 @@ struct Point {
     bench::Summary summary;
     std::vector<bench::Summary> repeats;  // each repeat alone, when there are several
     std::optional<double> prefix_cache_hits;
+    std::optional<bench::DepthSpeeds> depth;  // --depth mode
+    sim::Load sent;                           // as sent (one repeat), for the prediction
     bool slo_met = true;
     std::string slo_failed;
 };
@@ -85,19 +122,194 @@ class Progress {
     std::uint64_t calls_ = 0;
 };
 
+// The table of a load sweep: one row per point.
+std::string points_table(const std::string& load_name, const std::vector<Point>& points) {
+    std::string t = fmt::format("{:>12} {:>9} {:>11} {:>9} {:>10} {:>10} {:>10} {:>10} {:>6}\n",
+                                load_name, "req/s", "out tok/s", "done", "ttft p50", "ttft p99",
+                                "tpot p50", "itl p99", "errors");
+    for (const Point& pt : points) {
+        const bench::Summary& s = pt.summary;
+        t += fmt::format(
+            "{:>12g} {:>9.2f} {:>11.1f} {:>9} {:>8.1f}ms {:>8.1f}ms {:>8.2f}ms "
+            "{:>8.2f}ms {:>6}\n",
+            pt.load, s.s.requests_per_s, s.s.output_tokens_per_s, s.s.requests_completed,
+            s.s.ttft_ms ? s.s.ttft_ms->p50 : 0, s.s.ttft_ms ? s.s.ttft_ms->p99 : 0,
+            s.s.tpot_ms ? s.s.tpot_ms->p50 : 0, s.s.itl_ms ? s.s.itl_ms->p99 : 0, s.errors);
+    }
+    return t;
+}
+
+// `--depth`: llama-bench's markdown table (LC:tools/llama-bench/llama-bench.cpp
+// markdown_printer: "| model | ... | test | t/s |", t/s as "%.2f ± %.2f"), with the engine in
+// the backend's place; a test with no measurement (every request failed) shows "-".
+std::string depth_table(const RunArgs& a, const std::string& engine,
+                        const std::vector<Point>& points) {
+    std::string t = "| model | engine | test | t/s |\n| :--- | :--- | ---: | ---: |\n";
+    auto row = [&](const std::string& test, const std::optional<bench::Speed>& sp) {
+        t += fmt::format("| {} | {} | {} | {} |\n", a.model, engine, test,
+                         sp ? fmt::format("{:.2f} ± {:.2f}", sp->mean, sp->stdev) : "-");
+    };
+    for (const Point& pt : points) {
+        if (!pt.depth) continue;
+        row(test_name("pp", a.pp, pt.load), pt.depth->pp_tokens_per_s);
+        row(test_name("tg", a.tg, pt.load), pt.depth->tg_tokens_per_s);
+    }
+    return t;
+}
+
+// TARGET as a deployment id: the engine's own address, API key and launch argv from the admin
+// API's `engine` op (serve/daemon.cpp; the key is in no other reply), so bench measures and
+// scrapes the engine, not the gateway. Errors: the daemon's (a deployment that is not loaded is
+// bad input naming it), or io when no daemon answers.
+struct ServeTarget {
+    std::string url;
+    std::string api_key;
+    json doc;  // the `deployment` object of the JSON output (the key left out)
+    PredictTarget predict;
+};
+base::Result<ServeTarget> resolve_deployment(const std::string& id, const std::string& socket) {
+    using namespace std::chrono_literals;
+    const std::filesystem::path path =
+        socket.empty() ? serve::default_socket_path() : std::filesystem::path(socket);
+    auto text = serve::admin_call(path, json{{"op", "engine"}, {"id", id}}.dump(), 30s);
+    if (!text) {
+        return base::make_error(base::Errc::io, "bench run: '" + id +
+                                                    "' is not a URL, and no sparkctl serve "
+                                                    "answered to look it up as a deployment (" +
+                                                    text.error().message + ")");
+    }
+    const json doc = json::parse(*text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+        return base::make_error(base::Errc::io,
+                                "bench run: sparkctl serve sent a malformed answer");
+    }
+    if (doc.contains("error")) {
+        const json& e = doc["error"];
+        const bool object = e.is_object();
+        const bool bad_input = object && e.contains("code") && e["code"] == base::kExitBadInput;
+        const std::string message = object && e.contains("message") && e["message"].is_string()
+                                        ? e["message"].get<std::string>()
+                                        : std::string("error");
+        return base::make_error(bad_input ? base::Errc::bad_input : base::Errc::io,
+                                "bench run: " + message);
+    }
+    const json d = doc.contains("deployment") ? doc["deployment"] : json::object();
+    if (!d.contains("port") || !d["port"].is_number_unsigned() || d["port"] > 65535) {
+        return base::make_error(base::Errc::io,
+                                "bench run: sparkctl serve sent no port for '" + id + "'");
+    }
+    ServeTarget t;
+    const auto text_of = [&](const char* k) {
+        return d.contains(k) && d[k].is_string() ? d[k].get<std::string>() : std::string();
+    };
+    t.url = "http://127.0.0.1:" + std::to_string(d["port"].get<unsigned>());
+    t.api_key = text_of("api_key");
+    // The launch flags as recorded, the key's value masked (they go into the results).
+    json flags = json::array();
+    const json argv = d.contains("argv") && d["argv"].is_array() ? d["argv"] : json::array();
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+        const bool secret = i > 0 && argv[i - 1] == "--api-key";
+        flags.push_back(secret ? json("***") : argv[i]);
+    }
+    const bool bench_flags = d.contains("bench") && d["bench"].is_boolean() && d["bench"] == true;
+    t.doc = {{"id", id},
+             {"model", text_of("model")},
+             {"engine", text_of("engine")},
+             {"quant", d.contains("quant") && d["quant"].is_string() ? d["quant"] : json(nullptr)},
+             {"launch_argv", argv.empty() ? json(nullptr) : flags},
+             {"bench", bench_flags}};
+    t.predict.model = text_of("model");
+    t.predict.engine = text_of("engine");
+    t.predict.quant = text_of("quant");
+    t.predict.use = text_of("use");
+    t.predict.bench = bench_flags;
+    if (d.contains("users") && d["users"].is_number_unsigned()) {
+        t.predict.users = d["users"].get<std::uint32_t>();
+    }
+    if (d.contains("context") && d["context"].is_number_unsigned()) {
+        t.predict.context = d["context"].get<std::uint64_t>();
+    }
+    return t;
+}
+
 std::string random_nonce() {
     std::random_device rd;
     return fmt::format("{:08x}", rd());
 }
 
-int run_bench(Context& c, RunArgs& a) {
+// Which flags were given (not defaulted), for the checks of --depth.
+struct DepthGiven {
+    bool sizes = false;  // --prompt-tokens or --output-tokens
+    bool pp_tg = false;  // --pp or --tg
+};
+
+int run_bench(Context& c, RunArgs& a, const DepthGiven& given) {
     // ---- The workload (bad input: exit 2), as simulate reads it.
     auto workload = parse_workload(a.w);
     if (!workload) return c.out.fail(workload.error());
+    const bool depth_mode = !a.depth.empty();
+    if (depth_mode) {
+        // One request at a time, each a context of D tokens and --pp more (llama-bench).
+        if (!a.w.rate.empty() || !a.w.trace.empty() || !a.w.dataset.empty() || a.w.find_max ||
+            !a.w.concurrency.empty() || given.sizes) {
+            return c.out.fail(base::kExitBadInput,
+                              "bench run: --depth sends one request at a time of --pp and --tg "
+                              "tokens: --concurrency, --rate, --trace, --dataset, --find-max, "
+                              "--prompt-tokens and --output-tokens do not apply");
+        }
+        auto depths = parse_depths(a.depth);
+        if (!depths) return c.out.fail(depths.error());
+        workload->loads = *depths;
+        workload->load_name = "depth";
+        workload->load.concurrency = 1;
+        workload->load.output_tokens = {sim::Distribution::Kind::fixed, double(a.tg), 0};
+    } else if (given.pp_tg) {
+        return c.out.fail(base::kExitBadInput, "bench run: --pp and --tg need --depth");
+    }
+    if (a.max_tokens) {
+        if (workload->load.dataset.empty()) {
+            return c.out.fail(base::kExitBadInput, "bench run: --max-tokens needs --dataset");
+        }
+        for (sim::DatasetEntry& e : workload->load.dataset) {
+            e.output_tokens = std::min(e.output_tokens, *a.max_tokens);
+        }
+    }
     const sim::Load& load = workload->load;
     const std::vector<double>& loads = workload->loads;
     const std::string& load_name = workload->load_name;
     const std::vector<sim::SloTerm>& slo = workload->slo;
+    json deployment_doc;
+    std::optional<PredictTarget> predict_target;
+    if (a.url.find("://") == std::string::npos) {
+        if (!a.engine.empty() || !a.quant.empty()) {
+            return c.out.fail(base::kExitBadInput,
+                              "bench run: --engine and --quant come from the deployment's record "
+                              "when TARGET is a deployment");
+        }
+        auto t = resolve_deployment(a.url, a.socket);
+        if (!t) return c.out.fail(t.error());
+        a.url = t->url;
+        if (a.api_key.empty()) a.api_key = t->api_key;
+        deployment_doc = t->doc;
+        predict_target = t->predict;
+        a.quant = t->predict.quant;  // stored with the run, as serve recorded it
+        if (a.launch_flags.empty() && t->doc["launch_argv"].is_array()) {
+            for (const json& arg : t->doc["launch_argv"]) {
+                a.launch_flags += (a.launch_flags.empty() ? "" : " ") + arg.get<std::string>();
+            }
+        }
+    } else if (!a.model.empty() && (!a.engine.empty() || !a.quant.empty())) {
+        PredictTarget pt;
+        pt.model = a.model;
+        pt.engine = a.engine;
+        pt.quant = a.quant;
+        pt.users = static_cast<std::uint32_t>(
+            std::max(1.0, workload->load.kind == sim::Load::Kind::closed && !depth_mode
+                              ? *std::max_element(workload->loads.begin(), workload->loads.end())
+                              : 1.0));
+        predict_target = pt;
+    }
+    const Predictor predictor = make_predictor(c, predict_target);
     auto ep = bench::parse_url(a.url);
     if (!ep) return c.out.fail(ep.error());
     // Every run is stored; a store that cannot be opened stops the run before any load.
@@ -137,6 +349,7 @@ int run_bench(Context& c, RunArgs& a) {
     auto spec_count = [&](double x) -> std::uint64_t {
         if (load.kind == sim::Load::Kind::trace) return load.trace.size();
         if (a.w.requests) return *a.w.requests;
+        if (depth_mode) return std::uint64_t{3};  // llama-benchy --runs
         if (!a.w.duration_s) return default_requests;
         // --duration alone: enough for the whole time (a cap bounds memory).
         const double n = load.kind == sim::Load::Kind::open ? x * *a.w.duration_s * 2 + 64 : 1e5;
@@ -151,7 +364,11 @@ int run_bench(Context& c, RunArgs& a) {
         Point pt;
         pt.load = x;
         sim::Load l = load;
-        if (l.kind == sim::Load::Kind::closed) l.concurrency = static_cast<std::uint32_t>(x);
+        if (depth_mode) {
+            l.prompt_tokens = {sim::Distribution::Kind::fixed, x + a.pp, 0};
+        } else if (l.kind == sim::Load::Kind::closed) {
+            l.concurrency = static_cast<std::uint32_t>(x);
+        }
         if (l.kind == sim::Load::Kind::open) l.rate_per_s = x;
         bench::PointResult pooled;
         for (std::uint32_t r = 0; r < a.repeats; ++r) {
@@ -201,6 +418,9 @@ int run_bench(Context& c, RunArgs& a) {
             pooled.duration_s += res.duration_s;
         }
         pt.summary = bench::summarize(pooled, slo);
+        pt.sent = l;
+        pt.sent.requests = spec_count(x);
+        if (depth_mode) pt.depth = bench::depth_speeds(pooled);
         pt.prefix_cache_hits = bench::prefix_cache_hits(client, *ep, a.api_key, info->engine, cache,
                                                         pt.summary.cache_n_total);
         if (pt.prefix_cache_hits) total_hits = total_hits.value_or(0) + *pt.prefix_cache_hits;
@@ -291,10 +511,21 @@ int run_bench(Context& c, RunArgs& a) {
                   {"duration_s", s.duration_s},
                   {"prompt_tokens_deviation_mean", opt(s.prompt_tokens_deviation_mean)},
                   {"prompt_tokens_deviation_max", opt(s.prompt_tokens_deviation_max)},
-                  {"prefix_cache_hits", opt(pt.prefix_cache_hits)},
-                  {"predicted", nullptr},
-                  {"error_ratio", nullptr}};
+                  {"prefix_cache_hits", opt(pt.prefix_cache_hits)}};
+        put_prediction(predictor, pt.sent, s, j);
         if (load.kind != sim::Load::Kind::trace) j[load_name] = pt.load;
+        if (pt.depth) {
+            auto speed = [](const std::optional<bench::Speed>& sp) -> json {
+                if (!sp) return nullptr;
+                return {{"mean", sp->mean}, {"stdev", sp->stdev}, {"n", sp->n}};
+            };
+            j["pp"] = a.pp;
+            j["tg"] = a.tg;
+            j["pp_test"] = test_name("pp", a.pp, pt.load);
+            j["tg_test"] = test_name("tg", a.tg, pt.load);
+            j["pp_tokens_per_s"] = speed(pt.depth->pp_tokens_per_s);
+            j["tg_tokens_per_s"] = speed(pt.depth->tg_tokens_per_s);
+        }
         if (!slo.empty()) {
             j["slo_met"] = pt.slo_met;
             j["goodput_requests_per_s"] = opt(s.goodput_requests_per_s);
@@ -325,6 +556,7 @@ int run_bench(Context& c, RunArgs& a) {
 
     json doc;
     doc["endpoint"] = ep->url;
+    if (!deployment_doc.is_null()) doc["deployment"] = deployment_doc;
     doc["model"] = a.model;
     doc["engine"] = info->engine ? json(engines::to_string(*info->engine)) : json(nullptr);
     doc["engine_version"] =
@@ -345,9 +577,21 @@ int run_bench(Context& c, RunArgs& a) {
     doc["workload"]["warmup"] = a.warmup;
     doc["workload"]["repeats"] = a.repeats;
     doc["workload"]["stream"] = !a.no_stream;
+    if (a.max_tokens) doc["workload"]["max_tokens"] = *a.max_tokens;
+    if (depth_mode) {
+        doc["workload"]["prompt_tokens"] = nullptr;
+        doc["workload"]["output_tokens"] = nullptr;
+        doc["workload"]["depths"] = workload->loads;
+        doc["workload"]["pp"] = a.pp;
+        doc["workload"]["tg"] = a.tg;
+    }
     std::vector<json> point_docs;
     for (const Point& pt : points) point_docs.push_back(point_json(pt));
-    put_points(doc, point_docs);
+    if (depth_mode) {
+        doc["depth"] = point_docs;
+    } else {
+        put_points(doc, point_docs);
+    }
     bool slo_ok = true;
     if (!slo.empty()) {
         json terms = json::array();
@@ -375,17 +619,11 @@ int run_bench(Context& c, RunArgs& a) {
         t += fmt::format("run {} (sparkctl bench show {})\n", *run_id, *run_id);
         t += valid ? (cache_study ? "PREFIX-CACHE STUDY: " + invalid_reason + "\n" : "")
                    : "INVALID: " + invalid_reason + "\n";
-        t += fmt::format("{:>12} {:>9} {:>11} {:>9} {:>10} {:>10} {:>10} {:>10} {:>6}\n", load_name,
-                         "req/s", "out tok/s", "done", "ttft p50", "ttft p99", "tpot p50",
-                         "itl p99", "errors");
-        for (const Point& pt : points) {
-            const bench::Summary& s = pt.summary;
-            t += fmt::format(
-                "{:>12g} {:>9.2f} {:>11.1f} {:>9} {:>8.1f}ms {:>8.1f}ms {:>8.2f}ms "
-                "{:>8.2f}ms {:>6}\n",
-                pt.load, s.s.requests_per_s, s.s.output_tokens_per_s, s.s.requests_completed,
-                s.s.ttft_ms ? s.s.ttft_ms->p50 : 0, s.s.ttft_ms ? s.s.ttft_ms->p99 : 0,
-                s.s.tpot_ms ? s.s.tpot_ms->p50 : 0, s.s.itl_ms ? s.s.itl_ms->p99 : 0, s.errors);
+        if (depth_mode) {
+            t += depth_table(a, info->engine ? engines::to_string(*info->engine) : "unknown",
+                             points);
+        } else {
+            t += points_table(load_name, points);
         }
         if (a.w.find_max) {
             t += find_max_doc["max"].is_null()
@@ -413,19 +651,24 @@ Action setup_bench(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<RunArgs>();
     CLI::App* run =
         ctx.add_subcommand(app, "run", "Load-test an OpenAI-compatible endpoint", {"data_dir"});
-    run->add_option("URL", a->url, "http://HOST:PORT of the engine (a /v1 suffix is dropped)")
+    run->add_option("TARGET", a->url,
+                    "http://HOST:PORT of the engine (a /v1 suffix is dropped), or the id of a "
+                    "loaded `sparkctl serve` deployment (its engine is measured directly)")
         ->required();
+    run->add_option("--socket", a->socket, "Admin socket of sparkctl serve (a deployment TARGET)");
     run->add_option("--model", a->model, "The model name to request (default: the first listed)");
     run->add_option("--api-key", a->api_key, "Bearer token for the endpoint");
-    run->add_option(
-        "--quant", a->quant,
-        "The model's quantization, stored with the run (default: what the engine says)");
+    run->add_option("--quant", a->quant,
+                    "The model's quantization behind a URL, stored with the run (default: what "
+                    "the engine says); with --engine and --model a catalog id, the run is "
+                    "predicted by the simulator");
     run->add_option("--launch-flags", a->launch_flags,
                     "The engine's launch command line, stored with the run");
     add_workload_flags(
         *run, a->w,
         {.trace = "JSONL: arrival_s, prompt_tokens, output_tokens (prefix ids are not shared)",
-         .dataset = "",
+         .dataset = "ShareGPT JSON (FILE or sharegpt:FILE): each request sends a conversation's "
+                    "first turn and asks for as many tokens as its answer has (--max-tokens caps)",
          .duration = "Stop sending after this many seconds",
          .find_max = "Double the load until --slo breaks, then bisect for the most that meets it"});
     run->add_option("--repeats", a->repeats, "Run each point N times (run-to-run noise)")
@@ -438,10 +681,26 @@ Action setup_bench(CLI::App& app, Context& ctx) {
     run->add_option("--request-timeout", a->request_timeout_s,
                     "Seconds one request may take (default 300)")
         ->check(CLI::Range(0.01, 86400.0));
+    run->add_option("--engine", a->engine,
+                    "The engine behind a URL (vllm, sglang, llama.cpp): with --model a catalog id "
+                    "and --quant, the run is predicted by the simulator");
+    run->add_option("--max-tokens", a->max_tokens,
+                    "--dataset: at most this many output tokens per request")
+        ->check(CLI::Range(1u, 1u << 24));
+    run->add_option("--depth", a->depth,
+                    "Context depths, e.g. 0,4096,16384: prefill and decode tokens/s at each, as "
+                    "llama-bench's pp/tg table (--requests per depth, default 3)");
+    run->add_option("--pp", a->pp, "--depth: prompt tokens after the context (default 2048)")
+        ->check(CLI::Range(1u, 1u << 24));
+    run->add_option("--tg", a->tg, "--depth: tokens to generate (default 32)")
+        ->check(CLI::Range(2u, 1u << 24));
     Action history = setup_bench_history(app, ctx);
     return [a, run, history](Context& c) -> int {
         if (!run->parsed()) return history(c);
-        return run_bench(c, *a);
+        DepthGiven given;
+        given.sizes = run->count("--prompt-tokens") + run->count("--output-tokens") > 0;
+        given.pp_tg = run->count("--pp") + run->count("--tg") > 0;
+        return run_bench(c, *a, given);
     };
 }
 

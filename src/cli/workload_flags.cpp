@@ -69,7 +69,11 @@ base::Result<Workload> parse_workload(const WorkloadFlags& w) {
             return base::make_error(base::Errc::bad_input,
                                     "--dataset and --trace are exclusive: a trace sets the sizes");
         }
-        auto ds = sim::load_sharegpt(w.dataset);
+        // "sharegpt:FILE" names the format; the only one read is ShareGPT, so FILE alone works.
+        const std::string_view kFormat = "sharegpt:";
+        const std::string file =
+            w.dataset.rfind(kFormat, 0) == 0 ? w.dataset.substr(kFormat.size()) : w.dataset;
+        auto ds = sim::load_sharegpt(file);
         if (!ds) return ds.error();
         load.dataset = std::move(*ds);
         sim::Sampler(w.seed).shuffle(load.dataset);

@@ -368,6 +368,8 @@ void Daemon::on_request(const std::string& line, AdminReply reply) {
         handle_down(req, std::move(reply));
     } else if (op == "logs") {
         handle_logs(req, std::move(reply));
+    } else if (op == "engine") {
+        reply.send(engine_doc(req).dump());
     } else {
         reply.send(error_doc(base::kExitBadInput, "admin request: unknown op '" + op + "'").dump());
     }

@@ -40,6 +40,7 @@ struct Deployment {
     std::string quant;
     std::uint16_t port = 0;
     std::string api_key;
+    std::vector<std::string> argv;  // as launched (argv[0] the executable), for `engine`
     bool simulated = false;
     std::optional<std::uint64_t> mem_available_before;  // for the drop across the load
     std::string last_exit;
@@ -84,6 +85,7 @@ class Daemon final : public Registry {
     void handle_up(const nlohmann::json& req, AdminReply reply);
     void handle_down(const nlohmann::json& req, AdminReply reply);
     void handle_logs(const nlohmann::json& req, AdminReply reply);
+    nlohmann::json engine_doc(const nlohmann::json& req);
     nlohmann::json ps_doc();
     nlohmann::json entry_doc(const std::string& id);
     void refresh_snapshot();

@@ -309,6 +309,7 @@ Result<void> Daemon::launch(Deployment& d, DeploymentSpec spec) {
     if (!engine) return engine.error();
     ls.engine = *engine;
     ls.argv = spec.argv;
+    d.argv = spec.argv;
     ls.env = spec.env;
     ls.port = d.port;
     ls.weights_bytes = spec.weights_bytes;
@@ -408,6 +409,40 @@ json Daemon::entry_doc(const std::string& id) {
         if (e["id"] == id) return e;
     }
     return json::object();
+}
+
+// `engine` (for `bench run ID`, which measures the engine itself, not the gateway): where a ready
+// deployment's engine listens, its API key and launch argv. Only this admin reply (socket mode
+// 0600) carries the key; ps and /status never do. A deployment that is not ready is an error
+// naming it and its state (bench does not load it).
+json Daemon::engine_doc(const json& req) {
+    const std::string id = req.contains("id") && req["id"].is_string() ? req["id"] : "";
+    auto it = deployments_.find(id);
+    if (it == deployments_.end()) {
+        return error_doc(base::kExitBadInput, "no deployment '" + id + "' (see sparkctl ps)");
+    }
+    const Deployment& d = it->second;
+    auto s = supervisor_->status(id);
+    const State state = s ? s->state : State::unloaded;
+    if (state != State::ready) {
+        return error_doc(base::kExitBadInput, "deployment '" + id + "' is not loaded (" +
+                                                  to_string(state) + "): sparkctl up " + id +
+                                                  " first");
+    }
+    return json{{"deployment",
+                 {{"id", id},
+                  {"model", d.config.model},
+                  {"engine", d.engine},
+                  {"quant", d.quant.empty() ? json(nullptr) : json(d.quant)},
+                  {"host", "127.0.0.1"},
+                  {"port", d.port},
+                  {"api_key", d.api_key},
+                  {"argv", d.argv},
+                  {"bench", d.config.bench},
+                  {"use", d.config.use},
+                  {"users", d.config.users},
+                  {"context", d.config.context ? json(*d.config.context) : json(nullptr)},
+                  {"simulated", d.simulated}}}};
 }
 
 // The `ps --json` and `/status` shape (issue 13), plus "simulated".

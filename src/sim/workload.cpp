@@ -223,7 +223,7 @@ base::Result<std::vector<DatasetEntry>> parse_sharegpt(std::string_view text,
             tokens[0] + tokens[1] > kMaxTotal) {
             continue;
         }
-        out.push_back({tokens[0], tokens[1]});
+        out.push_back({tokens[0], tokens[1], (*conv)[0]["value"].get<std::string>()});
     }
     if (out.empty()) {
         return bad(std::string(name) +

@@ -53,10 +53,12 @@ base::Result<std::vector<TraceRequest>> parse_trace(std::string_view text, std::
 // Reads and parses a trace file (errors: not_found/io for the file, then parse_trace's).
 base::Result<std::vector<TraceRequest>> load_trace(const std::string& path);
 
-// One conversation of a ShareGPT dataset (`--dataset FILE`) as request sizes.
+// One conversation of a ShareGPT dataset (`--dataset FILE`): request sizes, and the prompt's
+// text (what `bench run` sends; `simulate` uses the sizes only).
 struct DatasetEntry {
     std::uint32_t prompt_tokens = 0;
     std::uint32_t output_tokens = 0;
+    std::string prompt;  // the first turn's value
 };
 // Tokens of `text` without the model's tokenizer: ceil(code points / 4), the common estimate of
 // about four characters per English token. (vllm bench serve tokenizes with the model's own
@@ -64,7 +66,8 @@ struct DatasetEntry {
 std::uint32_t estimate_tokens(std::string_view text);
 // Parses a ShareGPT JSON document (a list of {"conversations": [{"from", "value"}, ...]}) the
 // way vllm bench serve samples it (V:vllm/benchmarks/datasets.py ShareGPTDataset): entries with
-// fewer than two turns are skipped; the first turn is the prompt, the second the output; pairs
+// fewer than two turns are skipped; the first turn (the human's) is the prompt, the second (the
+// assistant's answer) the output; pairs
 // that fail is_valid_sequence (either side under 4 tokens, prompt over 1024, both over 2048) are
 // skipped. `name` is the file in errors, which name the entry ("sharegpt.json: entry 3: ...").
 // Errors: bad_input for invalid JSON, a document that is not a list, an entry that is not an

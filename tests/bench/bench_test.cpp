@@ -11,6 +11,7 @@
 
 #include "bench/loadgen.h"
 #include "bench/probe.h"
+#include "bench/sse_event.h"
 #include "bench/summary.h"
 #include "engines/metrics.h"
 #include "net/client.h"
@@ -256,6 +257,85 @@ TEST(BenchSummary, Definitions) {
     EXPECT_DOUBLE_EQ(*s.goodput_requests_per_s, 0.5);  // only the first meets ttft <= 30 ms
     ASSERT_TRUE(s.prompt_tokens_deviation_max);
     EXPECT_DOUBLE_EQ(*s.prompt_tokens_deviation_max, 0.1);
+}
+
+TEST(BenchSummary, DepthSpeedsAsLlamaBenchyDefinesThem) {
+    bench::PointResult p;
+    // 11 prompt tokens (usage) in 20 ms: 550 t/s; 4 tokens after the first in 80 ms: 50 t/s.
+    p.records.push_back(record(20, 100, 5, {20, 20, 20, 20}));
+    // 11 tokens in 55 ms: 200 t/s; 4 tokens in 40 ms: 100 t/s.
+    p.records.push_back(record(55, 95, 5, {10, 10, 10, 10}));
+    bench::RequestRecord one_token = record(10, 10, 1, {});
+    one_token.usage_prompt_tokens.reset();  // as built: 10 tokens in 10 ms, no decode speed
+    p.records.push_back(one_token);
+    bench::RequestRecord failed;
+    failed.error = "HTTP 500: boom";
+    p.records.push_back(failed);
+    const bench::DepthSpeeds d = bench::depth_speeds(p);
+    ASSERT_TRUE(d.pp_tokens_per_s && d.tg_tokens_per_s);
+    EXPECT_EQ(d.pp_tokens_per_s->n, 3u);
+    EXPECT_DOUBLE_EQ(d.pp_tokens_per_s->mean, (550.0 + 200 + 1000) / 3);
+    EXPECT_EQ(d.tg_tokens_per_s->n, 2u);
+    EXPECT_DOUBLE_EQ(d.tg_tokens_per_s->mean, 75.0);
+    EXPECT_DOUBLE_EQ(d.tg_tokens_per_s->stdev, 25.0);  // population standard deviation
+    EXPECT_FALSE(bench::depth_speeds(bench::PointResult{}).pp_tokens_per_s);
+}
+
+TEST(BenchSseEvent, TheScanReadsWhatTheFullParseReads) {
+    struct Case {
+        std::string data;
+        bool decided;  // the scan decides it (else the full parse does)
+    };
+    const std::vector<Case> cases = {
+        // vLLM /v1/completions chunks and the usage chunk (stream_options.include_usage).
+        {R"({"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" the","logprobs":null,"finish_reason":null}],"usage":null})",
+         true},
+        {R"({"id":"cmpl-1","choices":[],"usage":{"prompt_tokens":12,"total_tokens":44,"completion_tokens":32}})",
+         true},
+        {R"({"choices":[{"delta":{"role":"assistant","content":""}}]})", true},
+        {R"({"choices":[{"delta":{"content":"Hi \"there\"\n"}}]})", true},
+        {R"({"choices":[{"text":""},{"text":"second choice"}]})", true},
+        {R"({"choices":{"text":"not an array"}})", true},
+        {R"({"choices":[{"text":"x"}],"timings":{"cache_n":3,"prompt_ms":1.25}})", true},
+        {R"({"error":{"message":"boom"},"choices":[{"text":"x"}]})", true},
+        {R"( {"usage":{"completion_tokens":18446744073709551615}} )", false},  // 20 digits
+        {R"({"choices":[{"text":"caf\u00e9"}]})", false},
+        {"{\"choices\":[{\"text\":\"caf\xc3\xa9\"}]}", false},
+        {R"({"choices":[{"text":"a"}],"choices":[]})", false},  // a repeated key of interest
+        {R"({"usage":{"completion_tokens":-1}})", false},
+        {R"({"usage":{"completion_tokens":1e2}})", false},
+        {R"({"usage":{"completion_tokens":2.0}})", false},
+        {R"({"choices":[{"text":"x"}]} trailing)", false},
+        {R"({"choices":[{"text":"x"}])", false},
+        {R"([1,2])", false},
+        {"", false},
+    };
+    for (const Case& c : cases) {
+        const auto fast = bench::scan_event(c.data);
+        EXPECT_EQ(fast.has_value(), c.decided) << c.data;
+        if (fast) {
+            EXPECT_EQ(*fast, bench::parse_event_reference(c.data)) << c.data;
+        }
+        EXPECT_EQ(bench::read_event(c.data), bench::parse_event_reference(c.data)) << c.data;
+    }
+    const auto text = bench::scan_event(cases[0].data);
+    ASSERT_TRUE(text);
+    EXPECT_TRUE(text->content);
+    const auto usage = bench::scan_event(cases[1].data);
+    ASSERT_TRUE(usage);
+    EXPECT_FALSE(usage->content);
+    EXPECT_EQ(usage->completion_tokens, 32u);
+    EXPECT_EQ(usage->prompt_tokens, 12u);
+    EXPECT_FALSE(bench::scan_event(cases[2].data)->content);  // an empty delta is no content
+    EXPECT_TRUE(bench::scan_event(cases[3].data)->content);
+    EXPECT_FALSE(bench::scan_event(cases[4].data)->content);  // only choices[0] counts
+    EXPECT_EQ(bench::scan_event(cases[6].data)->cache_n, 3u);
+    EXPECT_TRUE(bench::scan_event(cases[7].data)->error);
+    EXPECT_FALSE(bench::scan_event(cases[7].data)->content);
+    // Undecided events still read right through the full parse.
+    EXPECT_EQ(bench::read_event(cases[8].data)->completion_tokens, 18446744073709551615u);
+    EXPECT_TRUE(bench::read_event(cases[9].data)->content);
+    EXPECT_FALSE(bench::read_event(cases[16].data));
 }
 
 TEST(BenchLoadgen, ClosedLoopAgainstTheStandinMeetsItsSchedule) {

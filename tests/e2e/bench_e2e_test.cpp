@@ -9,6 +9,7 @@
 
 #include "support/sandbox.h"
 #include "support/standin_process.h"
+#include "support/temp_dir.h"
 
 namespace sparkctl::test {
 namespace {
@@ -172,6 +173,89 @@ TEST(BenchE2e, SweepsSloAndBadInput) {
     EXPECT_EQ(both.exit_code, 2);
     const RunResult down = sb.run({"bench", "run", "http://127.0.0.1:1", "--model", "m", "--json"});
     EXPECT_EQ(down.exit_code, 1);
+}
+
+TEST(BenchE2e, DepthModePrintsLlamaBenchsTable) {
+    Target t("vllm", "fixed:40,5", vllm_argv(false));
+    Sandbox sb;
+    const RunResult r = sb.run({"bench", "run", t.url, "--model", "test-model", "--depth", "0,64",
+                                "--pp", "32", "--tg", "4", "--requests", "2", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    const json d = r.json();
+    EXPECT_EQ(d["valid"], true);
+    ASSERT_EQ(d["depth"].size(), 2u);
+    EXPECT_FALSE(d.contains("sweep"));
+    const json& d0 = d["depth"][0];
+    const json& d64 = d["depth"][1];
+    EXPECT_EQ(d0["pp_test"], "pp32");
+    EXPECT_EQ(d0["tg_test"], "tg4");
+    EXPECT_EQ(d64["pp_test"], "pp32 @ d64");
+    EXPECT_EQ(d64["tg_test"], "tg4 @ d64");
+    EXPECT_EQ(d64["depth"], 64.0);
+    // Each request is the context and the prompt, built exactly with /tokenize.
+    EXPECT_EQ(d64["completed"], 2);
+    EXPECT_EQ(d64["prompt_tokens"], 2 * (64 + 32));
+    EXPECT_EQ(d64["output_tokens"], 2 * 4);
+    EXPECT_EQ(d64["prefix_cache_hits"], 0.0);
+    EXPECT_EQ(d64["pp_tokens_per_s"]["n"], 2);
+    // The stand-in took at least 40 ms to the first token and 5 ms per token after it: the
+    // measured speeds cannot exceed what that schedule allows.
+    EXPECT_GT(d64["pp_tokens_per_s"]["mean"].get<double>(), 0);
+    EXPECT_LE(d64["pp_tokens_per_s"]["mean"].get<double>(), 96 / 0.040);
+    EXPECT_LE(d0["pp_tokens_per_s"]["mean"].get<double>(), 32 / 0.040);
+    EXPECT_GT(d64["tg_tokens_per_s"]["mean"].get<double>(), 0);
+    EXPECT_LE(d64["tg_tokens_per_s"]["mean"].get<double>(), 1000.0 / 5);
+    EXPECT_GE(d64["tg_tokens_per_s"]["stdev"].get<double>(), 0);
+    EXPECT_EQ(d["workload"]["pp"], 32);
+    EXPECT_EQ(d["workload"]["depths"], json::array({0.0, 64.0}));
+
+    const RunResult table = sb.run(
+        {"bench", "run", t.url, "--depth", "64", "--pp", "32", "--tg", "4", "--requests", "1"});
+    ASSERT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_NE(table.out.find("| model | engine | test | t/s |"), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("| test-model | vllm | pp32 @ d64 | "), std::string::npos);
+    EXPECT_NE(table.out.find("| test-model | vllm | tg4 @ d64 | "), std::string::npos);
+    EXPECT_NE(table.out.find(" ± "), std::string::npos);
+
+    for (std::vector<std::string> bad : {
+             std::vector<std::string>{"--depth", "0,x"},
+             {"--depth", "0", "--rate", "1"},
+             {"--depth", "0", "--prompt-tokens", "8"},
+             {"--pp", "8"},
+         }) {
+        std::vector<std::string> argv{"bench", "run", t.url, "--json"};
+        argv.insert(argv.end(), bad.begin(), bad.end());
+        const RunResult e = sb.run(argv);
+        EXPECT_EQ(e.exit_code, 2) << bad[0] << " " << bad[1] << e.out;
+    }
+}
+
+TEST(BenchE2e, ShareGptDatasetSendsItsConversations) {
+    Target t("vllm", "fixed:0,0", vllm_argv(false));
+    TempDir dir;
+    const auto file = dir.write("sharegpt.json", R"([
+      {"conversations": [{"from": "human", "value": "Tell me about the Grace Blackwell chip."},
+                         {"from": "gpt", "value": "It pairs a Grace CPU with a Blackwell GPU that share one pool of memory, which suits large models."}]},
+      {"conversations": [{"from": "human", "value": "One turn only"}]},
+      {"conversations": [{"from": "human", "value": "What is prefix caching, in short?"},
+                         {"from": "gpt", "value": "Reusing the attention keys and values of a prompt prefix seen before."}]}
+    ])");
+    Sandbox sb;
+    const RunResult r = sb.run({"bench", "run", t.url, "--dataset", "sharegpt:" + file.string(),
+                                "--requests", "4", "--max-tokens", "12", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    const json d = r.json();
+    EXPECT_EQ(d["completed"], 4);
+    EXPECT_EQ(d["workload"]["dataset"]["entries"], 2);
+    EXPECT_EQ(d["workload"]["max_tokens"], 12);
+    EXPECT_EQ(d["prompt_tokens_exact"], false);  // the dataset's lengths are estimates
+    // Both answers are longer than 12 tokens: --max-tokens caps each request.
+    EXPECT_EQ(d["output_tokens"], 4 * 12);
+    const RunResult missing = sb.run({"bench", "run", t.url, "--dataset", "/nonexistent.json"});
+    EXPECT_EQ(missing.exit_code, 2) << missing.err;
+    EXPECT_NE(missing.err.find("/nonexistent.json"), std::string::npos) << missing.err;
+    const RunResult cap = sb.run({"bench", "run", t.url, "--max-tokens", "3"});
+    EXPECT_EQ(cap.exit_code, 2);
 }
 
 }  // namespace

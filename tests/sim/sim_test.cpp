@@ -461,7 +461,7 @@ TEST(Simulator, DatasetSetsTheRequestSizes) {
     l.kind = Load::Kind::closed;
     l.concurrency = 2;
     l.requests = 10;
-    l.dataset = {{100, 10}, {300, 30}};
+    l.dataset = {{100, 10, ""}, {300, 30, ""}};
     auto r = simulate(cost, vllm_engine(16, 1 << 16), l);
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->requests_completed, 10u);
