@@ -396,7 +396,8 @@ std::uint32_t default_ubatch(Engine engine, std::uint64_t memory_total_bytes) {
         case Engine::llama_cpp:
             // LC:benches/dgx-spark.md runs llama-bench and llama-batched-bench at -ub 2048 (the
             // rows of data/perf-measurements.tsv); llama.cpp's own default is 512
-            // (LC:common/common.h n_ubatch), which prefills MoE models ~2.5x slower there.
+            // (LC:common/common.h n_ubatch), which this model prefills MoE models ~1.9x slower at
+            // (no -ub 512 MoE measurement is held).
             return 2048;
         case Engine::vllm:
             return engines::vllm::max_num_batched_tokens(memory_total_bytes);
