@@ -75,6 +75,38 @@ double allreduce_s(const ModelCosts& m, const PerfConstants& c, const HwCaps& hw
     return 2.0 * m.n_layers * (c.allreduce_latency_s + wire);
 }
 
+// F32 bytes llama.cpp's FFN graph moves per token (written once, read back once), all layers.
+// Each op of LC:src/llama-graph.cpp build_ffn / build_moe_ffn materialises an F32 tensor: MoE
+// layer of k experts of width F: gate and up ([F, k] each, written by mul_mat_id), the GLU
+// (reads both, writes [F, k]), the down input quantized (reads [F, k]): 6kF; the down output,
+// its scaling by the router weights (read, write) and the sum over the k experts: 4kH + H.
+// A dense FFN is the k = 1 case without the router sum (6F + 4H). Shared experts run as a dense
+// FFN of their width. Counted for the layers that hold an FFN (the feed_forward layers of hybrid
+// layouts, else every layer); the first n_leading_dense_layers are dense.
+double activation_bytes_per_token(const model::Arch& a,
+                                  const std::vector<model::LayerKind>& kinds) {
+    const double h = static_cast<double>(a.hidden_size.value_or(0));
+    std::uint32_t ffn_layers = 0;
+    for (LayerKind k : kinds) ffn_layers += k == LayerKind::feed_forward;
+    if (ffn_layers == 0) ffn_layers = static_cast<std::uint32_t>(kinds.size());
+    auto dense = [&](double f) { return f > 0 ? 6.0 * f + 4.0 * h : 0.0; };
+    std::uint32_t moe_layers = 0;
+    double floats = 0;
+    if (a.moe && a.moe->n_experts > 1) {
+        const std::uint32_t lead = std::min(a.moe->n_leading_dense_layers, ffn_layers);
+        moe_layers = std::min(a.moe->n_moe_layers.value_or(ffn_layers - lead), ffn_layers - lead);
+        const double k = a.moe->n_experts_per_token;
+        const double f = static_cast<double>(a.moe->expert_intermediate_size.value_or(0));
+        const double shared =
+            a.moe->n_shared_experts *
+            static_cast<double>(a.moe->shared_expert_intermediate_size.value_or(0));
+        floats += moe_layers * (6.0 * k * f + 4.0 * k * h + h + dense(shared));
+    }
+    floats +=
+        (ffn_layers - moe_layers) * dense(static_cast<double>(a.intermediate_size.value_or(0)));
+    return 4.0 * floats;
+}
+
 }  // namespace
 
 const char* to_string(WeightLayout layout) {
@@ -194,6 +226,8 @@ base::Result<ModelCosts> model_costs(const model::ModelSpec& spec, Engine engine
         return base::make_error(base::Errc::bad_input,
                                 "cannot price attention: the layer layout is unknown");
     }
+    if (engine == Engine::llama_cpp)
+        m.activation_bytes_per_token = activation_bytes_per_token(a, *layers);
     const double n_heads = a.n_heads.value_or(0);
     const double hd_k =
         a.head_dim ? *a.head_dim
@@ -362,7 +396,8 @@ std::uint32_t default_ubatch(Engine engine, std::uint64_t memory_total_bytes) {
         case Engine::llama_cpp:
             // LC:benches/dgx-spark.md runs llama-bench and llama-batched-bench at -ub 2048 (the
             // rows of data/perf-measurements.tsv); llama.cpp's own default is 512
-            // (LC:common/common.h n_ubatch), which prefills MoE models ~2.5x slower there.
+            // (LC:common/common.h n_ubatch), which this model prefills MoE models ~1.9x slower at
+            // (no -ub 512 MoE measurement is held).
             return 2048;
         case Engine::vllm:
             return engines::vllm::max_num_batched_tokens(memory_total_bytes);
@@ -444,6 +479,10 @@ double prefill_time_s(const ModelCosts& m, const PerfConstants& c, const HwCaps&
         t += f_expert / n / (peak * c.gemm_eff * fill(expert_rows));
         t += f_attn / n / (peak * c.attn_eff);
     }
+    // Charged at the full bandwidth (no constant is fitted to it): the least time that traffic
+    // takes. Without it, qwen3-coder-30b-a3b (the most intermediate bytes per FLOP) was
+    // predicted at +14.7% on pp2048 (docs/dev/performance-model.md, "MoE prefill").
+    t += u * m.activation_bytes_per_token / n / hw.memory_bandwidth_bytes_per_s;
     t += m.n_layers * c.layer_overhead_s;
     t += allreduce_s(m, c, hw, u, nodes);
     if (flops) *flops = passes * (f_dense + f_expert + f_attn) / n;

@@ -41,6 +41,9 @@ struct ModelCosts {
     double dense_flops_per_token = 0;   // 2 x parameters of the dense linear layers
     double expert_flops_per_token = 0;  // 2 x parameters of the experts one token uses
     double output_flops_per_token = 0;  // 2 x vocab x hidden: logits, once per sequence in prefill
+    // llama.cpp only: F32 intermediates its FFN graph writes and reads back per token, all
+    // layers (activation_bytes_per_token() in performance.cpp); 0 for the fused engines.
+    double activation_bytes_per_token = 0;
     std::vector<LayerCosts> layers;
     bool from_params_only = false;  // no tensor inventory: weights from params_total
 };

@@ -214,8 +214,10 @@ TEST(FitModel, MicroBatchDefaultsToThePlannedOneAndSizesTheComputeBuffer) {
     EXPECT_EQ(small->performance->ubatch, 512u);
     // Four times the tokens per pass: a larger compute buffer, a faster MoE prefill.
     EXPECT_GT(def->estimate.memory.compute_bytes, 3 * small->estimate.memory.compute_bytes);
+    // (How much faster is not measured: the one u = 512 MoE row, llama-batched-bench's first
+    // test, was a first run and is not held.)
     EXPECT_GT(*def->performance->prefill_tokens_per_s,
-              2 * *small->performance->prefill_tokens_per_s);
+              1.5 * *small->performance->prefill_tokens_per_s);
 
     o.ubatch = 4096;  // the logical batch follows a larger micro-batch
     auto big = fit_model(oss.spec, oss.variants, Engine::llama_cpp, o);

@@ -199,6 +199,27 @@ TEST(Performance, PrefillByHand) {
     EXPECT_NEAR(t4 - t, 3 * 1e9 / 100e9, 1e-12);
 }
 
+// llama.cpp's FFN graph writes and reads back F32 intermediates per token (6kF + 4kH + H floats
+// per MoE layer, 6F + 4H per dense FFN); prefill moves them at the full bandwidth, per token.
+TEST(Performance, LlamaCppActivationTrafficByHand) {
+    const model::CatalogEntry* e = model::find_model("qwen3-30b-a3b");
+    ASSERT_NE(e, nullptr);
+    auto lc = model_costs(e->spec, Engine::llama_cpp, "Q8_0", "auto");
+    ASSERT_TRUE(lc.ok()) << lc.error().message;
+    // Qwen3-30B-A3B: 48 MoE layers, 8 of 128 experts of width 768, hidden 2048.
+    EXPECT_DOUBLE_EQ(lc->activation_bytes_per_token,
+                     4.0 * 48 * (6.0 * 8 * 768 + 4.0 * 8 * 2048 + 2048));
+    auto vl = model_costs(e->spec, Engine::vllm, "bf16", "auto");
+    ASSERT_TRUE(vl.ok());
+    EXPECT_EQ(vl->activation_bytes_per_token, 0);  // fused kernels: not counted
+
+    ModelCosts m = toy_dense();
+    const double t0 = prefill_time_s(m, {}, toy_hw(), 1, 1000, 0, 2048, 1);
+    m.activation_bytes_per_token = 1e5;
+    const double t1 = prefill_time_s(m, {}, toy_hw(), 1, 1000, 0, 2048, 1);
+    EXPECT_NEAR(t1 - t0, 1000 * 1e5 / 100e9, 1e-12);
+}
+
 TEST(Performance, PredictRejectsNodesWithoutInterconnect) {
     HwCaps h = toy_hw();
     h.interconnect_bytes_per_s.reset();
