@@ -481,11 +481,13 @@ TEST_F(ServeE2e, RealLlamaServerUpMeasuresAndDownLeavesNothing) {
     EXPECT_EQ(processes_of(box_.home()).count(engine), 0u);
     EXPECT_NE(::kill(-engine, 0), 0);  // no process of its group is left
     EXPECT_EQ(ps()["reserved_bytes"], 0);
-    // `bench run ID`: the engine itself is measured (its own port and key from the admin API, which
-    // ps never shows), its record gives the engine, quant and launch flags, and the simulator's
-    // prediction of the same deployment sits beside the measurement.
-    TEST_F(ServeE2e, BenchRunMeasuresADeploymentsEngine) {
-        config(R"(
+}
+
+// `bench run ID`: the engine itself is measured (its own port and key from the admin API, which
+// ps never shows), its record gives the engine, quant and launch flags, and the simulator's
+// prediction of the same deployment sits beside the measurement.
+TEST_F(ServeE2e, BenchRunMeasuresADeploymentsEngine) {
+    config(R"(
 [[models]]
 id = "small"
 model = "qwen3-8b"
@@ -494,43 +496,43 @@ quant = "Q4_K_M"
 bench = true
 simulate_args = ["--timing", "fixed:5,1"]
 )");
-        start_daemon();
-        const std::vector<std::string> run{
-            "bench",           "run", "small",           "--requests", "3",
-            "--prompt-tokens", "16",  "--output-tokens", "4",          "--json"};
-        auto idle = box_.run(run);
-        EXPECT_EQ(idle.exit_code, 2) << idle.err;
-        EXPECT_NE(idle.err.find("'small' is not loaded"), std::string::npos) << idle.err;
+    start_daemon();
+    const std::vector<std::string> run{
+        "bench",           "run", "small",           "--requests", "3",
+        "--prompt-tokens", "16",  "--output-tokens", "4",          "--json"};
+    auto idle = box_.run(run);
+    EXPECT_EQ(idle.exit_code, 2) << idle.err;
+    EXPECT_NE(idle.err.find("'small' is not loaded"), std::string::npos) << idle.err;
 
-        ASSERT_EQ(box_.run({"up", "small"}).exit_code, 0) << daemon_log();
-        const json listed = deployment("small");
-        EXPECT_FALSE(listed.contains("api_key"));
-        auto r = box_.run(run);
-        ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
-        const json d = r.json();
-        EXPECT_EQ(d["endpoint"], "http://127.0.0.1:" + std::to_string(listed["port"].get<int>()));
-        EXPECT_EQ(d["engine"], "llama.cpp");
-        EXPECT_EQ(d["completed"], 3);  // the engine wants serve's key: bench sent it
-        EXPECT_EQ(d["valid"], true);
-        EXPECT_EQ(d["deployment"]["id"], "small");
-        EXPECT_EQ(d["deployment"]["quant"], "Q4_K_M");
-        EXPECT_EQ(d["deployment"]["bench"], true);
-        const json& argv = d["deployment"]["launch_argv"];
-        ASSERT_TRUE(argv.is_array());
-        bool masked = false;
-        for (std::size_t i = 1; i < argv.size(); ++i) {
-            if (argv[i - 1] == "--api-key") masked = argv[i] == "***";
-        }
-        EXPECT_TRUE(masked) << argv.dump();
-        ASSERT_TRUE(d["predicted"].is_object()) << d.value("predicted_reason", json()).dump();
-        EXPECT_GT(d["predicted"]["ttft_ms"]["p50"].get<double>(), 0);
-        EXPECT_TRUE(d["error_ratio"]["ttft_ms"]["p50"].is_number());
-        EXPECT_TRUE(d["error_ratio"]["output_tokens_per_s"].is_number());
-
-        auto unknown = box_.run({"bench", "run", "nope", "--json"});
-        EXPECT_EQ(unknown.exit_code, 2);
-        EXPECT_NE(unknown.err.find("nope"), std::string::npos);
+    ASSERT_EQ(box_.run({"up", "small"}).exit_code, 0) << daemon_log();
+    const json listed = deployment("small");
+    EXPECT_FALSE(listed.contains("api_key"));
+    auto r = box_.run(run);
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    const json d = r.json();
+    EXPECT_EQ(d["endpoint"], "http://127.0.0.1:" + std::to_string(listed["port"].get<int>()));
+    EXPECT_EQ(d["engine"], "llama.cpp");
+    EXPECT_EQ(d["completed"], 3);  // the engine wants serve's key: bench sent it
+    EXPECT_EQ(d["valid"], true);
+    EXPECT_EQ(d["deployment"]["id"], "small");
+    EXPECT_EQ(d["deployment"]["quant"], "Q4_K_M");
+    EXPECT_EQ(d["deployment"]["bench"], true);
+    const json& argv = d["deployment"]["launch_argv"];
+    ASSERT_TRUE(argv.is_array());
+    bool masked = false;
+    for (std::size_t i = 1; i < argv.size(); ++i) {
+        if (argv[i - 1] == "--api-key") masked = argv[i] == "***";
     }
+    EXPECT_TRUE(masked) << argv.dump();
+    ASSERT_TRUE(d["predicted"].is_object()) << d.value("predicted_reason", json()).dump();
+    EXPECT_GT(d["predicted"]["ttft_ms"]["p50"].get<double>(), 0);
+    EXPECT_TRUE(d["error_ratio"]["ttft_ms"]["p50"].is_number());
+    EXPECT_TRUE(d["error_ratio"]["output_tokens_per_s"].is_number());
+
+    auto unknown = box_.run({"bench", "run", "nope", "--json"});
+    EXPECT_EQ(unknown.exit_code, 2);
+    EXPECT_NE(unknown.err.find("nope"), std::string::npos);
+}
 
 }  // namespace
 }  // namespace sparkctl::test
