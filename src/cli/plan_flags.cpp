@@ -40,6 +40,7 @@ void add_plan_flags(CLI::App& app, Context& ctx, PlanFlags& f, bool use_required
     app.add_option("--budget", f.budget,
                    "Memory budget in bytes (suffixes GiB, GB, ...) instead of the profile's");
     ctx.add_config_flag(app, "hardware");
+    ctx.add_config_flag(app, "constants");
 }
 
 base::Result<Planned> plan_from_flags(Context& c, const PlanFlags& f) {

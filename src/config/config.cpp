@@ -55,6 +55,10 @@ constexpr std::array kOptions = {
                "Drop the page cache before large loads, when permitted"},
     OptionSpec{"meminfo", "SPARKCTL_MEMINFO", "", "/proc/meminfo",
                "Where MemAvailable is read (tests point it at a file)"},
+    // fit/constants_file.h: local is $data_dir/perf-constants.toml, written by `calibrate`.
+    OptionSpec{"constants", "SPARKCTL_CONSTANTS", "--constants", "builtin",
+               "Performance-model constants for fit, plan and simulate: builtin, local (fitted "
+               "by `sparkctl calibrate`) or a constants file"},
 };
 
 constexpr std::array<std::string_view, 3> kRawTables = {"rules", "cluster", "images"};
