@@ -7,6 +7,7 @@
 #include <random>
 
 #include "base/strings.h"
+#include "bench/history.h"
 
 namespace sparkctl::bench {
 
@@ -307,6 +308,25 @@ base::Result<Specs> build_specs(net::Client& c, const Endpoint& ep, const std::s
     }
     out.tokenized = tokenized && engine && *engine != Engine::sglang;
     return out;
+}
+
+std::optional<LaunchReport> launch_report(net::Client& c, const Endpoint& ep,
+                                          const std::string& key, std::optional<Engine> engine) {
+    if (!engine || (*engine != Engine::llama_cpp && *engine != Engine::sglang)) return std::nullopt;
+    const bool llama = *engine == Engine::llama_cpp;
+    LaunchReport r;
+    r.source = llama ? "/props" : "/get_server_info";
+    auto body = get_ok(c, ep, key, r.source);
+    if (!body) return std::nullopt;
+    r.args = json::parse(*body, nullptr, false);
+    if (!r.args.is_object()) return std::nullopt;
+    const char* field = llama ? "model_path" : "quantization";
+    auto it = r.args.find(field);
+    if (it != r.args.end() && it->is_string()) {
+        r.quant = llama ? gguf_quant(it->get<std::string>())
+                        : std::optional<std::string>(it->get<std::string>());
+    }
+    return r;
 }
 
 }  // namespace sparkctl::bench

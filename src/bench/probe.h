@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,20 @@ std::optional<double> prefix_cache_hits(net::Client& client, const Endpoint& ep,
                                         std::optional<engines::Engine> engine,
                                         const CacheCheck& check,
                                         std::optional<std::uint64_t> cache_n_total);
+
+// What the engine itself says about how it was launched, stored with each run: llama.cpp
+// `/props` (model_path, n_ctx, total_slots, ...; LC:tools/server/server-context.cpp get_props)
+// and SGLang `/get_server_info` (its server args, S:python/sglang/srt/entrypoints/http_server.py);
+// vLLM serves no such page by default. `quant`: the GGUF name's quantization (gguf_quant) of
+// llama.cpp's model_path, SGLang's `quantization` arg; nullopt when the page does not say.
+struct LaunchReport {
+    std::string source;  // the page, "/props" or "/get_server_info"
+    nlohmann::json args;
+    std::optional<std::string> quant;
+};
+std::optional<LaunchReport> launch_report(net::Client& client, const Endpoint& ep,
+                                          const std::string& api_key,
+                                          std::optional<engines::Engine> engine);
 
 // The requests of a point: sizes from `load` (or its trace) drawn with `seed`, a unique tag per
 // request (`nonce`, random per run, keeps tags unique across runs against one server), bodies of

@@ -19,6 +19,7 @@
 #include "bench/loadgen.h"
 #include "bench/probe.h"
 #include "bench/summary.h"
+#include "cli/bench_history.h"
 #include "cli/command.h"
 #include "cli/workload_flags.h"
 #include "sim/report.h"
@@ -34,6 +35,8 @@ struct RunArgs {
     std::string url;
     std::string model;
     std::string api_key;
+    std::string quant;
+    std::string launch_flags;
     WorkloadFlags w;
     std::uint32_t repeats = 1;
     std::uint32_t warmup = 1;
@@ -97,6 +100,9 @@ int run_bench(Context& c, RunArgs& a) {
     const std::vector<sim::SloTerm>& slo = workload->slo;
     auto ep = bench::parse_url(a.url);
     if (!ep) return c.out.fail(ep.error());
+    // Every run is stored; a store that cannot be opened stops the run before any load.
+    auto db = open_bench_store(c);
+    if (!db) return c.out.fail(db.error());
 
     // ---- The target: engine, model, R-OPS-2.
     net::Client client;
@@ -318,7 +324,6 @@ int run_bench(Context& c, RunArgs& a) {
     };
 
     json doc;
-    doc["run_id"] = nullptr;
     doc["endpoint"] = ep->url;
     doc["model"] = a.model;
     doc["engine"] = info->engine ? json(engines::to_string(*info->engine)) : json(nullptr);
@@ -356,6 +361,10 @@ int run_bench(Context& c, RunArgs& a) {
         doc["find_max"] = find_max_doc;
         slo_ok = !find_max_doc["max"].is_null();
     }
+    auto run_id = store_bench_run(*db, doc,
+                                  {a.url, a.quant, a.launch_flags, a.w.seed,
+                                   bench::launch_report(client, *ep, a.api_key, info->engine)});
+    if (!run_id) return c.out.fail(run_id.error());
 
     if (c.out.json) {
         c.out.emit_json(doc);
@@ -365,6 +374,7 @@ int run_bench(Context& c, RunArgs& a) {
                         info->engine ? engines::to_string(*info->engine) : "unknown engine",
                         info->engine_version.empty() ? "" : " " + info->engine_version,
                         info->simulated ? ", simulated" : "");
+        t += fmt::format("run {} (sparkctl bench show {})\n", *run_id, *run_id);
         t += valid ? (cache_study ? "PREFIX-CACHE STUDY: " + invalid_reason + "\n" : "")
                    : "INVALID: " + invalid_reason + "\n";
         t += fmt::format("{:>12} {:>9} {:>11} {:>9} {:>10} {:>10} {:>10} {:>10} {:>6}\n", load_name,
@@ -403,11 +413,17 @@ int run_bench(Context& c, RunArgs& a) {
 Action setup_bench(CLI::App& app, Context& ctx) {
     app.require_subcommand(1);
     auto a = std::make_shared<RunArgs>();
-    CLI::App* run = ctx.add_subcommand(app, "run", "Load-test an OpenAI-compatible endpoint", {});
+    CLI::App* run =
+        ctx.add_subcommand(app, "run", "Load-test an OpenAI-compatible endpoint", {"data_dir"});
     run->add_option("URL", a->url, "http://HOST:PORT of the engine (a /v1 suffix is dropped)")
         ->required();
     run->add_option("--model", a->model, "The model name to request (default: the first listed)");
     run->add_option("--api-key", a->api_key, "Bearer token for the endpoint");
+    run->add_option(
+        "--quant", a->quant,
+        "The model's quantization, stored with the run (default: what the engine says)");
+    run->add_option("--launch-flags", a->launch_flags,
+                    "The engine's launch command line, stored with the run");
     add_workload_flags(
         *run, a->w,
         {.trace = "JSONL: arrival_s, prompt_tokens, output_tokens (prefix ids are not shared)",
@@ -424,8 +440,9 @@ Action setup_bench(CLI::App& app, Context& ctx) {
     run->add_option("--request-timeout", a->request_timeout_s,
                     "Seconds one request may take (default 300)")
         ->check(CLI::Range(0.01, 86400.0));
-    return [a, run](Context& c) -> int {
-        if (!run->parsed()) return c.out.fail(base::kExitBadInput, "bench: give a subcommand");
+    Action history = setup_bench_history(app, ctx);
+    return [a, run, history](Context& c) -> int {
+        if (!run->parsed()) return history(c);
         return run_bench(c, *a);
     };
 }

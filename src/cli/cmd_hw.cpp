@@ -8,6 +8,7 @@
 #include "base/exit_status.h"
 #include "base/strings.h"
 #include "cli/command.h"
+#include "cli/hw_json.h"
 #include "hw/detect.h"
 #include "hw/profile.h"
 
@@ -54,6 +55,8 @@ json profile_json(const hw::HardwareProfile& p) {
     return j;
 }
 
+}  // namespace
+
 json detection_json(const hw::Detection& d) {
     json j;
     j["memory_total_bytes"] = d.memory.memory_total_bytes;
@@ -97,6 +100,8 @@ json detection_json(const hw::Detection& d) {
     j["warnings"] = d.warnings;
     return j;
 }
+
+namespace {
 
 std::string gib(std::uint64_t bytes) { return base::format_bytes(bytes); }
 

@@ -56,6 +56,24 @@ const Migration kMigrations[] = {
      "    how TEXT NOT NULL\n"
      ");\n"
      "CREATE INDEX deployment_exits_deployment ON deployment_exits (deployment, at_s);\n"},
+    {3, "bench: benchmark runs (issue 15)",
+     // One row per `bench run`: the whole --json document (with what reproduces it) in `doc`,
+     // and beside it the columns `bench list`, `report` and `calibrate` filter on.
+     "CREATE TABLE bench_runs (\n"
+     "    id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+     "    created_at TEXT NOT NULL,\n"
+     "    endpoint TEXT NOT NULL,\n"
+     "    model TEXT NOT NULL,\n"
+     "    engine TEXT,\n"
+     "    engine_version TEXT,\n"
+     "    quant TEXT,\n"
+     "    simulated INTEGER NOT NULL,\n"
+     "    valid INTEGER NOT NULL,\n"
+     "    invalid_reason TEXT,\n"
+     "    prefix_cache_study INTEGER NOT NULL,\n"
+     "    doc TEXT NOT NULL\n"
+     ");\n"
+     "CREATE INDEX bench_runs_model ON bench_runs (model, engine, quant, created_at);\n"},
 };
 
 }  // namespace
