@@ -1,7 +1,10 @@
 // sparkctl bench list | show | compare | export | report: the run history every `bench run`
 // stores (bench/history.h, store migration 3). docs/dev/bench.md "Results that last".
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <ctime>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,7 +12,9 @@
 #include <fmt/format.h>
 
 #include "base/exit_status.h"
+#include "base/file.h"
 #include "bench/history.h"
+#include "bench/report.h"
 #include "bench/runs.h"
 #include "cli/bench_history.h"
 #include "cli/hw_json.h"
@@ -230,13 +235,54 @@ int do_export(Context& c, store::Database& db, std::int64_t id, bool csv) {
     auto run = bench::load_run(db, id);
     if (!run) return c.out.fail(run.error());
     if (csv) {
-        const std::string csv = bench::export_csv(*run);
-        std::fwrite(csv.data(), 1, csv.size(), stdout);
+        const std::string text = bench::export_csv(*run);
+        std::fwrite(text.data(), 1, text.size(), stdout);
         return base::kExitOk;
     }
     json doc = run->doc;
     doc["created_at"] = run->created_at;
     c.out.emit_json(doc);
+    return base::kExitOk;
+}
+
+std::string utc_now() {
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+    return buf;
+}
+
+int do_report(Context& c, store::Database& db, const std::filesystem::path& out) {
+    auto runs = bench::list_runs(db);
+    if (!runs) return c.out.fail(runs.error());
+    std::string existing;
+    std::error_code ec;
+    if (std::filesystem::exists(out, ec)) {
+        auto text = base::read_file(out, 64ull << 20);
+        if (!text) return c.out.fail(text.error());
+        existing = std::move(*text);
+    }
+    const std::string stem = out.stem().string().empty() ? "PERFORMANCE" : out.stem().string();
+    const bench::Report rep = bench::render_report(*runs, stem, utc_now());
+    auto spliced = bench::splice_report(existing, rep.markdown, out.string());
+    if (!spliced) return c.out.fail(spliced.error());
+    const std::filesystem::path dir = out.parent_path();
+    json plots = json::array();
+    for (const bench::ReportFile& f : rep.plots) {
+        auto w = base::write_file_atomic(dir / f.name, f.text);
+        if (!w) return c.out.fail(w.error());
+        plots.push_back((dir / f.name).string());
+    }
+    auto w = base::write_file_atomic(out, *spliced);
+    if (!w) return c.out.fail(w.error());
+    if (c.out.json) {
+        c.out.emit_json({{"out", out.string()}, {"runs", runs->size()}, {"plots", plots}});
+    } else {
+        c.out.emit_text(fmt::format("wrote {} ({} runs) and {} plots beside it\n", out.string(),
+                                    runs->size(), plots.size()));
+    }
     return base::kExitOk;
 }
 
@@ -255,15 +301,21 @@ Action setup_bench_history(CLI::App& bench, Context& ctx) {
     CLI::App* exp = ctx.add_subcommand(bench, "export", "One run as JSON or CSV", {"data_dir"});
     exp->add_option("ID", a->id, "The run id (bench list)")->required();
     exp->add_flag("--csv", a->csv, "CSV: one row per load point (RFC 4180)");
-    return [a, list, show, compare, exp](Context& c) -> int {
-        if (!list->parsed() && !show->parsed() && !compare->parsed() && !exp->parsed())
+    CLI::App* report = ctx.add_subcommand(
+        bench, "report", "Write the runs into PERFORMANCE.md (its marked section) with SVG plots",
+        {"data_dir"});
+    report->add_option("--out", a->out, "The Markdown file (default PERFORMANCE.md)");
+    return [a, list, show, compare, exp, report](Context& c) -> int {
+        if (!list->parsed() && !show->parsed() && !compare->parsed() && !exp->parsed() &&
+            !report->parsed())
             return c.out.fail(base::kExitBadInput, "bench: give a subcommand");
         auto db = open_bench_store(c);
         if (!db) return c.out.fail(db.error());
         if (list->parsed()) return do_list(c, *db);
         if (show->parsed()) return do_show(c, *db, a->id);
         if (compare->parsed()) return do_compare(c, *db, a->id, a->other);
-        return do_export(c, *db, a->id, a->csv);
+        if (exp->parsed()) return do_export(c, *db, a->id, a->csv);
+        return do_report(c, *db, a->out);
     };
 }
 
