@@ -15,6 +15,10 @@ namespace {
 
 using nlohmann::json;
 
+// The shortest prompt whose TTFT gives a prefill row: llama-bench's pp2048, the published
+// table's usual prefill test.
+constexpr double kMinPrefillPromptTokens = 2048;
+
 std::optional<double> number(const json& j, const char* key) {
     if (!j.is_object()) return std::nullopt;
     auto it = j.find(key);
@@ -174,10 +178,12 @@ RunRows rows_from_run(std::int64_t run_id, const json& doc, const RowOptions& op
         } else {
             out.notes.push_back(at + ": no TPOT (fewer than 2 output tokens)");
         }
-        // Prefill alone only without other requests: at c > 1 TTFT holds queueing and the
-        // others' decode steps.
+        // Prefill alone only without other requests (at c > 1 TTFT holds queueing and the
+        // others' decode steps), and only of prompts long enough that the prefill, not the
+        // request's fixed latency, is what TTFT measures (docs/dev/performance-model.md: short
+        // prompts' prefill rates scatter).
         const std::optional<double> ttft = p50(p, "ttft_ms");
-        if (m.concurrency == 1 && ttft && *ttft > 0 && m.depth > 0) {
+        if (m.concurrency == 1 && ttft && *ttft > 0 && m.depth >= kMinPrefillPromptTokens) {
             fit::Measurement f = m;
             f.metric = "prefill";
             f.prompt_tokens = m.depth;

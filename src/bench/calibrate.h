@@ -24,8 +24,9 @@ struct RowOptions {
 };
 
 // The rows one run gives: per closed-loop point with no errors, a decode row (aggregate tokens/s
-// = concurrency / median TPOT, after `depth` = the mean prompt) and, at concurrency 1, a prefill
-// row (mean prompt tokens / median TTFT). A stand-in's times are multiplied by its --speed
+// = concurrency / median TPOT, after `depth` = the mean prompt) and, at concurrency 1 with a
+// prompt of at least 2048 tokens, a prefill row (mean prompt tokens / median TTFT). A stand-in's
+// times are multiplied by its --speed
 // (`simulated_speed`). Split by fit::split_rule.
 struct RunRows {
     std::int64_t run_id = 0;
