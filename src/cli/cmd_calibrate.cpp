@@ -186,7 +186,8 @@ int run_calibrate(Context& c, const CalibrateArgs& a) {
     line("holdout decode", cal->before.holdout_decode, cal->after.holdout_decode);
     line("holdout prefill", cal->before.holdout_prefill, cal->after.holdout_prefill);
     t += "\n";
-    for (const auto& [eng, v] : fitted_json(cal->table, cal->rows).items()) {
+    const json fitted = fitted_json(cal->table, cal->rows);
+    for (const auto& [eng, v] : fitted.items()) {
         std::string names;
         for (const auto& n : v["fitted"])
             names += (names.empty() ? "" : ", ") + n.get<std::string>();

@@ -441,7 +441,10 @@ Action setup_fit(CLI::App& app, Context& ctx) {
                 c.out.emit_json({{"comparisons", arr}});
             }
         } else {
-            c.out.emit_text(table(results, *spec, *hwp, budget, !a->budget.empty()));
+            std::string text = table(results, *spec, *hwp, budget, !a->budget.empty());
+            // Which constants table the speeds come from, unless the built-in one.
+            if (!constants->label.empty()) text += "constants: " + constants->label + "\n";
+            c.out.emit_text(text);
         }
         return any_fits ? base::kExitOk : base::kExitDoesNotFit;
     };
