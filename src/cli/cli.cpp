@@ -41,6 +41,9 @@ const Command kCommands[] = {
     {"ps", "The daemon's deployments: state, port, memory, restarts", setup_ps},
     {"logs", "A deployment's engine log (-f follows)", setup_logs},
     {"status", "The daemon and its deployments", setup_status},
+    {"calibrate",
+     "Refit the performance constants on this box's stored benchmark runs (constants = local)",
+     setup_calibrate},
 };
 
 bool wants_json(int argc, char** argv) {

@@ -563,6 +563,8 @@ int run_bench(Context& c, RunArgs& a, const DepthGiven& given) {
         info->engine_version.empty() ? json(nullptr) : json(info->engine_version);
     doc["engine_detected_from"] = info->detected_from;
     doc["simulated"] = info->simulated;
+    // The stand-in's --speed (its delays are divided by it): calibrate scales times back.
+    doc["simulated_speed"] = info->simulated_speed ? json(*info->simulated_speed) : json(nullptr);
     doc["valid"] = valid;
     doc["invalid_reason"] = invalid_reason.empty() ? json(nullptr) : json(invalid_reason);
     doc["prefix_cache_study"] = cache_study;

@@ -13,6 +13,7 @@
 #include "cli/command.h"
 #include "cli/fit_json.h"
 #include "engines/engine.h"
+#include "fit/constants_file.h"
 #include "fit/fit.h"
 #include "fit/performance.h"
 #include "hw/detect.h"
@@ -307,6 +308,7 @@ Action setup_fit(CLI::App& app, Context& ctx) {
                    "sets; only sliding-window and recurrent models make them)")
         ->check(CLI::Range(0u, 1u << 20));
     ctx.add_config_flag(app, "hardware");
+    ctx.add_config_flag(app, "constants");
     return [a](Context& c) -> int {
         auto cfg = c.config();
         if (!cfg) return c.out.fail(cfg.error());
@@ -316,6 +318,8 @@ Action setup_fit(CLI::App& app, Context& ctx) {
         std::unique_ptr<hw::System> system = hw::make_real_system();
         auto hwp = hw::resolve_hardware((*cfg)->value("hardware"), *system);
         if (!hwp) return c.out.fail(hwp.error());
+        auto constants = fit::load_constants((*cfg)->value("constants"), (*cfg)->value("data_dir"));
+        if (!constants) return c.out.fail(constants.error());
 
         std::uint64_t budget = hwp->budget_bytes();
         if (!a->budget.empty()) {
@@ -371,6 +375,7 @@ Action setup_fit(CLI::App& app, Context& ctx) {
         o.batch = a->batch;
         o.cache_ram_mib = a->cache_ram_mib;
         o.ctx_checkpoints = a->ctx_checkpoints;
+        o.constants = &*constants;
         if (auto caps = fit::hw_caps(*hwp)) {
             fit::PerfRequest pr;
             pr.parallel = a->parallel;
@@ -436,7 +441,10 @@ Action setup_fit(CLI::App& app, Context& ctx) {
                 c.out.emit_json({{"comparisons", arr}});
             }
         } else {
-            c.out.emit_text(table(results, *spec, *hwp, budget, !a->budget.empty()));
+            std::string text = table(results, *spec, *hwp, budget, !a->budget.empty());
+            // Which constants table the speeds come from, unless the built-in one.
+            if (!constants->label.empty()) text += "constants: " + constants->label + "\n";
+            c.out.emit_text(text);
         }
         return any_fits ? base::kExitOk : base::kExitDoesNotFit;
     };

@@ -134,7 +134,7 @@ std::function<std::optional<int>(Context&)> setup_serve(CLI::App& parent, Contex
         parent, "serve",
         "Serve HTTP as an engine would (a stand-in for load tests): MODEL --engine E, or --as E "
         "-- ENGINE-ARGV",
-        {"hardware"});
+        {"hardware", "constants"});
     app->add_option("ARGS", a->rest, "MODEL, or after --as E --: the engine's argv");
     app->add_option("--as", a->as, "Read the rest (after --) as this engine's command line")
         ->check(CLI::IsMember({"vllm", "sglang", "llama.cpp"}));

@@ -78,5 +78,6 @@ Action setup_down(CLI::App& app, Context& ctx);
 Action setup_ps(CLI::App& app, Context& ctx);
 Action setup_logs(CLI::App& app, Context& ctx);
 Action setup_status(CLI::App& app, Context& ctx);
+Action setup_calibrate(CLI::App& app, Context& ctx);
 
 }  // namespace sparkctl::cli

@@ -29,9 +29,9 @@ base::Result<Deployment> deployment_from_plan(const Planned& planned, const Depl
     }
     auto costs = fit::model_costs(*spec, p->engine, p->quant, p->kv_cache_dtype, *layout);
     if (!costs) return costs.error();
-    const fit::ResolvedConstants rc =
-        fit::resolve_constants(fit::builtin_constants(), p->engine,
-                               fit::quant_family(p->engine, p->quant, *layout), p->quant);
+    const fit::ResolvedConstants rc = fit::resolve_constants(
+        planned.request.constants ? *planned.request.constants : fit::builtin_constants(),
+        p->engine, fit::quant_family(p->engine, p->quant, *layout), p->quant);
     dep.constants_source = rc.source;
 
     const fit::Estimate& est = p->fit.estimate;

@@ -44,6 +44,7 @@ void add_plan_flags(CLI::App& app, Context& ctx, PlanFlags& f, bool use_required
                    "--nnodes/--headless) or ray")
         ->check(CLI::IsMember({"mp", "ray"}));
     ctx.add_config_flag(app, "hardware");
+    ctx.add_config_flag(app, "constants");
 }
 
 base::Result<Planned> plan_from_flags(Context& c, const PlanFlags& f) {

@@ -68,6 +68,10 @@ constexpr std::array kOptions = {
     OptionSpec{"tls_cert", "SPARKCTL_TLS_CERT", "", "",
                "PEM certificate chain the gateway serves HTTPS with (with tls_key)"},
     OptionSpec{"tls_key", "SPARKCTL_TLS_KEY", "", "", "PEM private key of tls_cert (unencrypted)"},
+    // fit/constants_file.h: local is $data_dir/perf-constants.toml, written by `calibrate`.
+    OptionSpec{"constants", "SPARKCTL_CONSTANTS", "--constants", "builtin",
+               "Performance-model constants for fit, plan and simulate: builtin, local (fitted "
+               "by `sparkctl calibrate`) or a constants file"},
 };
 
 constexpr std::array<std::string_view, 3> kRawTables = {"rules", "cluster", "images"};

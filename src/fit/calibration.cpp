@@ -306,9 +306,23 @@ std::string mapped_llamacpp_family(const std::string& f) {
     return "ggml";
 }
 
+const FamilyConstants* find_family(const EngineConstants* ec, std::string_view family) {
+    if (!ec) return nullptr;
+    for (const FamilyConstants& fc : ec->families)
+        if (fc.family == family) return &fc;
+    return nullptr;
+}
+
+// The name a base table goes by in `borrowed` lists.
+std::string base_name(const ConstantsTable& base) {
+    return base.label.empty() ? "builtin" : base.label;
+}
+
 // Fits one engine's constants on its fit rows; `table` holds the engines fitted before it.
+// `base`: the same engine's constants in the base table of calibrate(), or nullptr.
 EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& rows,
-                           const ConstantsTable& table) {
+                           const ConstantsTable& table, const EngineConstants* base_engine,
+                           const std::string& base_source) {
     EngineConstants ec;
     ec.engine = engine;
     const EngineConstants* lc = find_engine(table, Engine::llama_cpp);
@@ -348,7 +362,10 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
             shared[i].var = nvar++;
             continue;
         }
-        if (engine != Engine::llama_cpp && lc && i != kAllreduce) {
+        if (base_engine) {
+            shared[i].fixed = shared_value(base_engine->shared, i);
+            shared[i].borrowed = base_source;
+        } else if (engine != Engine::llama_cpp && lc && i != kAllreduce) {
             shared[i].fixed = shared_value(lc->shared, i);
             shared[i].borrowed = "llama.cpp";
         } else if (i == kAllreduce && engine != Engine::vllm && vl) {
@@ -408,7 +425,10 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
                 const Slot& os = which == 0 ? o.wbw : o.gemm;
                 if (os.var >= 0 && (!donor || o.family == "ggml")) donor = &o;
             }
-            if (engine != Engine::llama_cpp && lc) {
+            if (const FamilyConstants* bf = find_family(base_engine, fs.family)) {
+                s.fixed = which == 0 ? bf->weights_bw_eff : bf->gemm_eff;
+                s.borrowed = base_source;
+            } else if (engine != Engine::llama_cpp && lc) {
                 const ResolvedConstants r =
                     resolve_constants(table, Engine::llama_cpp, mapped_llamacpp_family(fs.family));
                 s.fixed = which == 0 ? r.constants.weights_bw_eff : r.constants.gemm_eff;
@@ -500,7 +520,24 @@ EngineConstants fit_engine(Engine engine, const std::vector<const Prepared*>& ro
                                                  static_cast<std::uint32_t>(t.n_prefill)});
             if (at_bound(t.gemm)) ec.at_bound.push_back(t.family + "/" + t.quant + ".gemm_eff");
         }
+        // A family whose GEMM efficiency is the base's keeps the base's per-type ones too.
+        const FamilyConstants* bf = find_family(base_engine, fs.family);
+        if (bf && fs.gemm.var < 0 && fc.types.empty()) fc.types = bf->types;
         ec.families.push_back(fc);
+    }
+    // The base's families no row covers are kept, with their constants at a bound.
+    if (base_engine) {
+        for (const FamilyConstants& bf : base_engine->families) {
+            if (find_family(&ec, bf.family)) continue;
+            ec.families.push_back(bf);
+            for (const std::string& name : base_engine->at_bound) {
+                if (name.rfind(bf.family + ".", 0) == 0 || name.rfind(bf.family + "/", 0) == 0)
+                    ec.at_bound.push_back(name);
+            }
+        }
+        std::sort(
+            ec.families.begin(), ec.families.end(),
+            [](const FamilyConstants& a, const FamilyConstants& b) { return a.family < b.family; });
     }
     return ec;
 }
@@ -610,6 +647,52 @@ std::string split_rule(const Measurement& m) {
     return h % 3 == 0 ? "holdout" : "fit";
 }
 
+namespace {
+
+// The [provenance] table `sparkctl calibrate` writes (ConstantsProvenance).
+base::Result<ConstantsProvenance> parse_provenance(const toml::node* node,
+                                                   std::string_view origin) {
+    const std::string where = std::string(origin) + ": [provenance]";
+    const toml::table* pt = node->as_table();
+    if (!pt) return base::make_error(base::Errc::bad_input, where + " is not a table");
+    const toml::node_view<const toml::node> pv{pt};
+    auto count = [&](const char* key) -> std::optional<std::uint32_t> {
+        auto v = pv[key].value<std::int64_t>();
+        if (!v || *v < 0 || *v > std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
+        return static_cast<std::uint32_t>(*v);
+    };
+    auto bad_key = [&](const char* key) {
+        return base::make_error(base::Errc::bad_input,
+                                where + ": key '" + key + "' missing or out of range");
+    };
+    ConstantsProvenance p;
+    auto runs = count("runs"), fit_rows = count("fit_rows"), holdout_rows = count("holdout_rows");
+    if (!runs) return bad_key("runs");
+    if (!fit_rows) return bad_key("fit_rows");
+    if (!holdout_rows) return bad_key("holdout_rows");
+    p.runs = *runs;
+    p.fit_rows = *fit_rows;
+    p.holdout_rows = *holdout_rows;
+    if (const toml::array* ids = pv["run_ids"].as_array()) {
+        for (const toml::node& v : *ids) {
+            auto id = v.value<std::int64_t>();
+            if (!id) return bad_key("run_ids");
+            p.run_ids.push_back(*id);
+        }
+    }
+    if (pv["holdout_error"]) {
+        auto e = pv["holdout_error"].value<double>();
+        if (!e || !std::isfinite(*e) || *e < 0) return bad_key("holdout_error");
+        p.holdout_error = *e;
+    }
+    auto date = pv["date"].value<std::string>();
+    if (!date) return bad_key("date");
+    p.date = *date;
+    return p;
+}
+
+}  // namespace
+
 base::Result<ConstantsTable> parse_constants_toml(std::string_view text, std::string_view origin) {
     toml::table doc;
     try {
@@ -620,6 +703,11 @@ base::Result<ConstantsTable> parse_constants_toml(std::string_view text, std::st
     }
     ConstantsTable t;
     t.generated_by = doc["generated_by"].value_or(std::string());
+    if (const toml::node* pn = doc.get("provenance")) {
+        auto pv = parse_provenance(pn, origin);
+        if (!pv) return pv.error();
+        t.provenance = std::move(*pv);
+    }
     const toml::table* engs = doc["engine"].as_table();
     if (!engs) {
         return base::make_error(base::Errc::bad_input, std::string(origin) + ": no [engine] table");
@@ -713,12 +801,30 @@ std::string constants_to_toml(const ConstantsTable& t) {
         return s + "]";
     };
     std::string out =
-        "# Performance model constants (docs/dev/performance-model.md), fitted to the 'fit' rows "
-        "of\n"
-        "# data/perf-measurements.tsv. Do not edit: regenerate with the command below.\n"
+        t.provenance
+            ? "# Performance model constants (docs/dev/performance-model.md), fitted to this "
+              "machine's\n"
+              "# benchmark runs (the 'fit' rows; [provenance] says which). Constants no run "
+              "determines are\n"
+              "# the built-in table's ('<- builtin' in borrowed). Regenerate with the command "
+              "below.\n"
+            : "# Performance model constants (docs/dev/performance-model.md), fitted to the 'fit' "
+              "rows of\n"
+              "# data/perf-measurements.tsv. Do not edit: regenerate with the command below.\n";
+    out +=
         "# *_eff_of_sparse_fp4_peak: fractions of the DGX Spark's sparse FP4 1 PFLOP/s, the\n"
         "# highest peak it publishes; at_bound: fitted constants the data drove to a limit.\n";
     out += fmt::format("generated_by = \"{}\"\n", t.generated_by);
+    if (const auto& p = t.provenance) {
+        std::string ids;
+        for (std::size_t i = 0; i < p->run_ids.size(); ++i)
+            ids += (i ? ", " : "") + std::to_string(p->run_ids[i]);
+        out += "\n[provenance]\n";
+        out += fmt::format("runs = {}\nrun_ids = [{}]\nfit_rows = {}\nholdout_rows = {}\n", p->runs,
+                           ids, p->fit_rows, p->holdout_rows);
+        if (p->holdout_error) out += fmt::format("holdout_error = {:.6g}\n", *p->holdout_error);
+        out += fmt::format("date = \"{}\"\n", p->date);
+    }
     for (const EngineConstants& ec : t.engines) {
         out += fmt::format("\n[engine.\"{}\"]\n", engines::to_string(ec.engine));
         for (int i = 0; i < kNumShared; ++i) {
@@ -821,7 +927,8 @@ std::vector<ErrorCell> errors_by_family(const std::vector<RowResult>& results) {
 }
 
 base::Result<ConstantsTable> calibrate(const std::vector<Measurement>& rows,
-                                       const std::string& generated_by) {
+                                       const std::string& generated_by,
+                                       const ConstantsTable* base_table) {
     auto prepared = prepare(rows);
     if (!prepared) return prepared.error();
     ConstantsTable table;
@@ -835,13 +942,16 @@ base::Result<ConstantsTable> calibrate(const std::vector<Measurement>& rows,
         }
         if (mine.empty()) continue;
         any = true;
-        table.engines.push_back(fit_engine(e, mine, table));
+        table.engines.push_back(fit_engine(e, mine, table,
+                                           base_table ? find_engine(*base_table, e) : nullptr,
+                                           base_table ? base_name(*base_table) : std::string()));
     }
     if (!any) {
         return base::make_error(base::Errc::bad_input, "no rows with split 'fit' to calibrate on");
     }
-    // llama.cpp has no tensor-parallel rows: its all-reduce latency is vLLM's when fitted.
-    const EngineConstants* vl = find_engine(table, Engine::vllm);
+    // llama.cpp has no tensor-parallel rows: its all-reduce latency is vLLM's when fitted (with
+    // a base table, a constant no row determines stays the base's).
+    const EngineConstants* vl = base_table ? nullptr : find_engine(table, Engine::vllm);
     for (EngineConstants& ec : table.engines) {
         const bool fitted =
             std::find(ec.fitted.begin(), ec.fitted.end(), "allreduce_latency_s") != ec.fitted.end();
@@ -851,6 +961,14 @@ base::Result<ConstantsTable> calibrate(const std::vector<Measurement>& rows,
                 if (b.rfind("allreduce_latency_s", 0) == 0) b = "allreduce_latency_s <- vllm";
             }
         }
+    }
+    // The base's engines no row covers are kept as they are.
+    if (base_table) {
+        for (const EngineConstants& be : base_table->engines)
+            if (!find_engine(table, be.engine)) table.engines.push_back(be);
+        std::sort(
+            table.engines.begin(), table.engines.end(),
+            [](const EngineConstants& a, const EngineConstants& b) { return a.engine < b.engine; });
     }
     return table;
 }

@@ -102,8 +102,12 @@ std::vector<ErrorCell> errors_by_family(const std::vector<RowResult>& results);
 // Fits the constants on the rows with split "fit" (the others are never looked at): per
 // engine, least squares of log(predicted / measured) by Nelder-Mead; constants without data are
 // borrowed (llama.cpp for vLLM/SGLang, vLLM for the all-reduce latency) and listed as such.
-// `generated_by` is recorded in the table. Errors: those of evaluate, or no fit rows at all.
+// With `base_table` (`sparkctl calibrate`: the built-in table), a constant the rows cannot
+// determine is the base's for the same engine and family instead ("name <- builtin"), and the
+// base's families and engines no row covers are kept. `generated_by` is recorded in the table.
+// Errors: those of evaluate, or no fit rows at all.
 base::Result<ConstantsTable> calibrate(const std::vector<Measurement>& rows,
-                                       const std::string& generated_by);
+                                       const std::string& generated_by,
+                                       const ConstantsTable* base_table = nullptr);
 
 }  // namespace sparkctl::fit

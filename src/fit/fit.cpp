@@ -310,8 +310,9 @@ base::Result<FitResult> fit_model(const model::ModelSpec& spec,
             pr.parallel = res.parallel;
             pr.nodes = tp;
             if (res.ubatch) pr.ubatch = res.ubatch;
-            const ResolvedConstants rc = resolve_constants(
-                builtin_constants(), engine, quant_family(engine, quant.name), quant.name);
+            const ResolvedConstants rc =
+                resolve_constants(o.constants ? *o.constants : builtin_constants(), engine,
+                                  quant_family(engine, quant.name), quant.name);
             auto perf = predict(*costs, rc, *o.performance_hw, engine, pr);
             if (!perf) return perf.error();
             for (const std::string& n : perf->notes) res.notes.push_back(n);

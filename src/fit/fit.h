@@ -44,6 +44,9 @@ struct FitOptions {
     // field is replaced by tensor_parallel).
     std::optional<PerfRequest> performance;
     std::optional<HwCaps> performance_hw;
+    // The constants it uses (config option `constants`, fit/constants_file.h); nullptr: the
+    // built-in table.
+    const ConstantsTable* constants = nullptr;
 };
 
 struct FitResult {

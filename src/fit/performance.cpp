@@ -287,8 +287,10 @@ std::string quant_family(Engine engine, std::string_view quant, WeightLayout lay
     return "float";
 }
 
-ResolvedConstants resolve_constants(const ConstantsTable& table, Engine engine,
-                                    std::string_view family, std::string_view quant) {
+namespace {
+
+ResolvedConstants resolve_unlabelled(const ConstantsTable& table, Engine engine,
+                                     std::string_view family, std::string_view quant) {
     ResolvedConstants r;
     auto find_engine = [&](Engine e) -> const EngineConstants* {
         for (const EngineConstants& ec : table.engines)
@@ -358,6 +360,15 @@ ResolvedConstants resolve_constants(const ConstantsTable& table, Engine engine,
             }
         }
     }
+    return r;
+}
+
+}  // namespace
+
+ResolvedConstants resolve_constants(const ConstantsTable& table, Engine engine,
+                                    std::string_view family, std::string_view quant) {
+    ResolvedConstants r = resolve_unlabelled(table, engine, family, quant);
+    if (!table.label.empty()) r.source += " (" + table.label + ")";
     return r;
 }
 

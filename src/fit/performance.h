@@ -135,13 +135,32 @@ struct EngineConstants {
     std::vector<FamilyConstants> families;
 };
 
+// Where a table calibrated on this box's benchmark runs came from (`sparkctl calibrate`; the
+// TOML's [provenance] table).
+struct ConstantsProvenance {
+    std::uint32_t runs = 0;  // benchmark runs that gave rows
+    std::vector<std::int64_t> run_ids;
+    std::uint32_t fit_rows = 0;
+    std::uint32_t holdout_rows = 0;
+    // Median absolute percentage error (0.05 = 5%) of the holdout rows, both metrics; nullopt
+    // when there were none.
+    std::optional<double> holdout_error;
+    std::string date;  // ISO 8601 UTC
+};
+
 struct ConstantsTable {
     std::string generated_by;  // the command that wrote it
+    std::optional<ConstantsProvenance> provenance;
     std::vector<EngineConstants> engines;
+    // How predictions name this table after their source (resolve_constants): "" for the
+    // built-in table, "local: calibrated on 3 local runs, holdout error 2.1%", "file: PATH".
+    // Not stored in the file (the loader, fit/constants_file.h, sets it).
+    std::string label;
 };
 
 // The constants a prediction uses, and where they came from ("llama.cpp/ggml", or a fallback
-// such as "vllm/fp8 <- llama.cpp/ggml" when no measurement of that family was fitted). With
+// such as "vllm/fp8 <- llama.cpp/ggml" when no measurement of that family was fitted), followed
+// by the table's label in parentheses when it has one. With
 // `quant` (any case) the family's own gemm_eff for that type when it has one
 // ("llama.cpp/ggml/q8_0").
 struct ResolvedConstants {

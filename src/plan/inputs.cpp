@@ -4,6 +4,7 @@
 
 #include "base/strings.h"
 #include "engines/installed.h"
+#include "fit/constants_file.h"
 #include "hw/detect.h"
 #include "model/load.h"
 #include "plan/rules.h"
@@ -57,6 +58,9 @@ base::Result<Planned> plan_from_inputs(const config::Config& cfg, const PlanInpu
     if (!hwp) return hwp.error();
     out.hardware = *hwp;
     req.hardware = hardware_of(*hwp);
+    auto constants = fit::load_constants(cfg.value("constants"), cfg.value("data_dir"));
+    if (!constants) return constants.error();
+    req.constants = std::move(*constants);
     if (!f.budget.empty()) {
         auto parsed = base::parse_bytes(f.budget);
         if (!parsed) {

@@ -175,6 +175,7 @@ fit::FitOptions Planner::options(const std::string& quant, const std::string& kv
     o.kv_cache_dtype = kv;
     o.budget_bytes = req_.hardware.budget_bytes;
     o.memory_total_bytes = req_.hardware.memory_total_bytes;
+    if (req_.constants) o.constants = &*req_.constants;
     if (req_.bench) {
         o.cache_ram_mib = 0;  // R-OPS-2: no prompt cache in a benchmark
     } else if (!rules_.enabled(kPlan19)) {

@@ -92,6 +92,8 @@ struct PlanRequest {
     // "ray" (--launcher).
     std::string launcher;
     Hardware hardware;
+    // The performance-model constants (config option `constants`); nullopt: the built-in table.
+    std::optional<fit::ConstantsTable> constants;
 };
 
 struct Rejected {
