@@ -792,12 +792,32 @@ base::Result<ConstantsTable> parse_constants_toml(std::string_view text, std::st
     return t;
 }
 
+namespace {
+
+// A TOML basic string (toml.io/en/v1.0.0#string): quote, backslash and control characters
+// escaped, so text read from a constants file is written back as the same text.
+std::string toml_string(std::string_view text) {
+    std::string s = "\"";
+    for (char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            s += '\\';
+            s += c;
+        } else if (u < 0x20 || u == 0x7f) {
+            s += fmt::format("\\u{:04X}", u);
+        } else {
+            s += c;
+        }
+    }
+    return s + "\"";
+}
+
+}  // namespace
+
 std::string constants_to_toml(const ConstantsTable& t) {
     auto list = [](const std::vector<std::string>& v) {
         std::string s = "[";
-        for (std::size_t i = 0; i < v.size(); ++i) {
-            s += (i ? ", " : "") + fmt::format("\"{}\"", v[i]);
-        }
+        for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + toml_string(v[i]);
         return s + "]";
     };
     std::string out =
@@ -823,7 +843,7 @@ std::string constants_to_toml(const ConstantsTable& t) {
         out += fmt::format("runs = {}\nrun_ids = [{}]\nfit_rows = {}\nholdout_rows = {}\n", p->runs,
                            ids, p->fit_rows, p->holdout_rows);
         if (p->holdout_error) out += fmt::format("holdout_error = {:.6g}\n", *p->holdout_error);
-        out += fmt::format("date = \"{}\"\n", p->date);
+        out += "date = " + toml_string(p->date) + "\n";
     }
     for (const EngineConstants& ec : t.engines) {
         out += fmt::format("\n[engine.\"{}\"]\n", engines::to_string(ec.engine));

@@ -252,6 +252,18 @@ TEST(ConstantsFile, ProvenanceRoundTripsAndLabelsPredictions) {
     EXPECT_DOUBLE_EQ(*back->provenance->holdout_error, 0.021);
     EXPECT_EQ(fit::constants_to_toml(*back), text);
 
+    // Text read from a file goes back out as the same text: quotes, backslashes and control
+    // characters escaped (a hand-edited date; a borrowed constant's note).
+    fit::ConstantsTable odd = t;
+    odd.provenance->date = "7 \"Dec\" C:\\x\n\t\x01";
+    odd.engines.front().borrowed.push_back("kv_bw_eff <- \"a\\b\"");
+    const std::string odd_text = fit::constants_to_toml(odd);
+    auto odd_back = fit::parse_constants_toml(odd_text, "odd.toml");
+    ASSERT_TRUE(odd_back) << odd_back.error().message << "\n" << odd_text;
+    EXPECT_EQ(odd_back->provenance->date, odd.provenance->date);
+    EXPECT_EQ(odd_back->engines.front().borrowed, odd.engines.front().borrowed);
+    EXPECT_EQ(fit::constants_to_toml(*odd_back), odd_text);
+
     test::TempDir dir;
     ASSERT_TRUE(base::write_file_atomic(fit::local_constants_path(dir.path()), text));
     auto local = fit::load_constants("local", dir.path());
