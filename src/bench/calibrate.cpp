@@ -128,13 +128,69 @@ RunRows rows_from_run(std::int64_t run_id, const json& doc, const RowOptions& op
         out.skipped = q.error().message;
         return out;
     }
+    const std::string version = text(doc, "engine_version");
+    fit::Measurement base;
+    base.source = fmt::format("bench run {}", run_id);
+    base.line = static_cast<std::size_t>(run_id);
+    base.hardware = options.hardware;
+    base.engine = *engine;
+    base.engine_version = version;
+    base.model = entry->id;
+    base.quant = quant;
+    base.concurrency = 1;
+    // `--depth` (llama-benchy's pp/tg without a prefix cache): each request sent alone carries
+    // depth + pp prompt tokens, so its prefill rate is of a (depth + pp)-token prompt from an
+    // empty cache, and its tg tokens are decoded after depth + pp tokens of context.
+    if (doc.contains("depth") && doc.at("depth").is_array()) {
+        for (const json& e : doc.at("depth")) {
+            const std::optional<double> depth = number(e, "depth");
+            const std::optional<double> pp = number(e, "pp");
+            const std::optional<double> tg = number(e, "tg");
+            const std::string at = depth ? fmt::format("d{:g}", *depth) : "a depth";
+            if (!depth || !pp || !tg || *depth < 0 || *pp < 1 || *tg < 2) {
+                out.notes.push_back(at + ": depth, pp or tg missing");
+                continue;
+            }
+            if (const std::optional<double> errors = number(e, "errors"); !errors || *errors > 0) {
+                out.notes.push_back(at + ": requests failed");
+                continue;
+            }
+            const auto context = static_cast<std::uint64_t>(std::llround(*depth + *pp));
+            const auto pp_rate = e.contains("pp_tokens_per_s")
+                                     ? number(e.at("pp_tokens_per_s"), "mean")
+                                     : std::nullopt;
+            const auto tg_rate = e.contains("tg_tokens_per_s")
+                                     ? number(e.at("tg_tokens_per_s"), "mean")
+                                     : std::nullopt;
+            if (pp_rate && *pp_rate > 0) {
+                fit::Measurement f = base;
+                f.metric = "prefill";
+                f.prompt_tokens = context;
+                f.test = fmt::format("pp{}", context);
+                f.value = *pp_rate / time_scale;
+                f.split = fit::split_rule(f);
+                out.rows.push_back(std::move(f));
+            }
+            if (tg_rate && *tg_rate > 0) {
+                fit::Measurement d = base;
+                d.metric = "decode";
+                d.depth = context;
+                d.gen_tokens = static_cast<std::uint64_t>(std::llround(*tg));
+                d.test = fmt::format("tg{} @ d{}", d.gen_tokens, d.depth);
+                d.value = *tg_rate / time_scale;
+                d.split = fit::split_rule(d);
+                out.rows.push_back(std::move(d));
+            }
+        }
+        if (out.rows.empty()) out.skipped = "no usable depths";
+        return out;
+    }
     std::vector<json> points;
     if (doc.contains("sweep") && doc.at("sweep").is_array()) {
         for (const json& p : doc.at("sweep")) points.push_back(p);
     } else {
         points.push_back(doc);
     }
-    const std::string version = text(doc, "engine_version");
     for (const json& p : points) {
         const std::optional<double> conc = number(p, "concurrency");
         const std::string at = conc ? fmt::format("c{:g}", *conc) : "a point";
@@ -154,14 +210,7 @@ RunRows rows_from_run(std::int64_t run_id, const json& doc, const RowOptions& op
             out.notes.push_back(at + ": requests failed");
             continue;
         }
-        fit::Measurement m;
-        m.source = fmt::format("bench run {}", run_id);
-        m.line = static_cast<std::size_t>(run_id);
-        m.hardware = options.hardware;
-        m.engine = *engine;
-        m.engine_version = version;
-        m.model = entry->id;
-        m.quant = quant;
+        fit::Measurement m = base;
         m.concurrency = static_cast<std::uint32_t>(*conc);
         const double prompt = *prompt_sum / *completed;
         const double output = *output_sum / *completed;

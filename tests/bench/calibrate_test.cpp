@@ -91,6 +91,37 @@ TEST(CalibrateRows, DecodeFromTpotAndPrefillFromTtftAtOneUser) {
     EXPECT_DOUBLE_EQ(d4.value, 4 * 1000.0 / 25);
 }
 
+// `bench run --depth`: each depth's request carries depth + pp tokens from an empty cache.
+TEST(CalibrateRows, DepthRunsGivePrefillOfTheWholePromptAndDecodeAfterIt) {
+    json doc = run_doc({point(1, 512, 32, 100, 20)});
+    doc.erase("concurrency");
+    auto depth = [](double d, double pp_rate, double tg_rate, int errors) {
+        return json{{"depth", d},
+                    {"pp", 2048},
+                    {"tg", 32},
+                    {"errors", errors},
+                    {"pp_tokens_per_s", {{"mean", pp_rate}, {"stdev", 1.0}, {"n", 3}}},
+                    {"tg_tokens_per_s", {{"mean", tg_rate}, {"stdev", 0.1}, {"n", 3}}}};
+    };
+    doc["depth"] =
+        json::array({depth(0, 3000, 40, 0), depth(4096, 2500, 35, 0), depth(8192, 2000, 30, 1)});
+    const RunRows r = rows_from_run(3, doc, options());
+    ASSERT_EQ(r.skipped, "");
+    ASSERT_EQ(r.rows.size(), 4u);  // d8192 had a failed request
+    EXPECT_EQ(r.rows[0].metric, "prefill");
+    EXPECT_EQ(r.rows[0].prompt_tokens, 2048u);
+    EXPECT_DOUBLE_EQ(r.rows[0].value, 3000);
+    EXPECT_EQ(r.rows[1].metric, "decode");
+    EXPECT_EQ(r.rows[1].depth, 2048u);
+    EXPECT_EQ(r.rows[1].gen_tokens, 32u);
+    EXPECT_EQ(r.rows[1].concurrency, 1u);
+    EXPECT_DOUBLE_EQ(r.rows[1].value, 40);
+    EXPECT_EQ(r.rows[2].prompt_tokens, 4096u + 2048u);
+    EXPECT_EQ(r.rows[3].depth, 4096u + 2048u);
+    ASSERT_EQ(r.notes.size(), 1u);
+    EXPECT_NE(r.notes[0].find("d8192"), std::string::npos);
+}
+
 TEST(CalibrateRows, SkipsWhatCannotBeTrusted) {
     json invalid = run_doc({point(1, 512, 32, 100, 20)});
     invalid["valid"] = false;
