@@ -29,7 +29,7 @@ class StaticRegistry : public serve::Registry {
         }
         done(base::make_error(base::Errc::not_found, "no deployment " + id));
     }
-    void request_started(const std::string&) override {}
+    bool request_started(const std::string&) override { return true; }
     void request_finished(const std::string&) override {}
 
   private:

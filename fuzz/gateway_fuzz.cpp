@@ -31,7 +31,7 @@ class FuzzRegistry : public sparkctl::serve::Registry {
     void ensure_ready(
         const std::string&,
         std::function<void(sparkctl::base::Result<sparkctl::serve::Upstream>)>) override {}
-    void request_started(const std::string&) override {}
+    bool request_started(const std::string&) override { return true; }
     void request_finished(const std::string&) override {}
     nlohmann::json status() override { return nlohmann::json::object(); }
     std::vector<std::string> log_tail(const std::string& id, std::size_t lines) override {

@@ -57,6 +57,7 @@ struct Deployment {
 struct Activity {
     int in_flight = 0;
     std::int64_t last_used_ms = 0;  // load, or the last request started or finished
+    bool closed = false;  // being stopped: request_started refuses (until the next launch)
 };
 
 class Daemon final : public Registry {
@@ -72,7 +73,7 @@ class Daemon final : public Registry {
     MemoryView memory() override;
     void ensure_ready(const std::string& id,
                       std::function<void(base::Result<Upstream>)> done) override;
-    void request_started(const std::string& id) override;
+    bool request_started(const std::string& id) override;
     void request_finished(const std::string& id) override;
     // The `ps --json` object (as of the loop's last turn).
     nlohmann::json status() override;
@@ -104,6 +105,9 @@ class Daemon final : public Registry {
     void measure(Deployment& d);
     void persist(const Deployment& d, const ChildStatus* s);
     int in_flight(const std::string& id);
+    // Closes `id` to new requests when it has none in flight (then true): the check and the
+    // close are one step under mu_, so no request starts on an engine being stopped.
+    bool close_if_idle(const std::string& id);
     void touch(const std::string& id);
     // Unloads deployments idle for their ttl_s; the ms until the next one is due (-1: none).
     int unload_idle();

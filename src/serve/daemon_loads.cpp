@@ -87,6 +87,14 @@ int Daemon::in_flight(const std::string& id) {
     return it == activity_.end() ? 0 : it->second.in_flight;
 }
 
+bool Daemon::close_if_idle(const std::string& id) {
+    std::lock_guard lock(mu_);
+    Activity& a = activity_[id];
+    if (a.in_flight > 0) return false;
+    a.closed = true;
+    return true;
+}
+
 void Daemon::touch(const std::string& id) {
     std::lock_guard lock(mu_);
     activity_[id].last_used_ms = now_ms();
@@ -222,6 +230,10 @@ void Daemon::try_pending() {
                               std::to_string(drain_timeout_ms_ / 1000) + " s (drain_timeout_s)";
             base::log_warn("serve: " + why);
             for (const auto& v : p.evicting) draining_.erase(v);
+            {
+                std::lock_guard lock(mu_);  // the victims serve again
+                for (const auto& v : p.evicting) activity_[v].closed = false;
+            }
             json doc = error_doc(base::kExitDoesNotFit, why);
             AdminReply reply = std::move(p.reply);
             pending_.pop_front();
@@ -229,6 +241,12 @@ void Daemon::try_pending() {
             continue;
         }
         if (!p.victims_stopped) {
+            // A request that read the victim's view before it lost its upstream may have
+            // started since: it drains too (close_if_idle refuses new ones once closed).
+            for (const auto& victim : p.evicting) {
+                if (running(victim) && !close_if_idle(victim)) p.draining.push_back(victim);
+            }
+            if (!p.draining.empty()) return;  // request_finished calls back
             p.victims_stopped = true;
             for (const auto& victim : p.evicting) {
                 if (!running(victim)) continue;
@@ -276,7 +294,7 @@ int Daemon::unload_idle() {
         }
         if (a.in_flight > 0) continue;  // checked again when it finishes
         const auto due = a.last_used_ms + static_cast<std::int64_t>(*d.config.ttl_s * 1e3);
-        if (now >= due) {
+        if (now >= due && close_if_idle(id)) {
             base::log_info("serve: " + id + ": idle for its ttl_s; unloading");
             supervisor_->stop(id, false);
             continue;
@@ -287,6 +305,10 @@ int Daemon::unload_idle() {
 }
 
 Result<void> Daemon::launch(Deployment& d, DeploymentSpec spec) {
+    {
+        std::lock_guard lock(mu_);
+        activity_[d.config.id].closed = false;
+    }
     d.planned_bytes = spec.planned_bytes;
     d.weights_bytes = spec.weights_bytes;
     d.measured_bytes.reset();
@@ -564,11 +586,13 @@ std::vector<std::string> Daemon::log_tail(const std::string& id, std::size_t lin
                       options_.supervisor.log.keep);
 }
 
-void Daemon::request_started(const std::string& id) {
+bool Daemon::request_started(const std::string& id) {
     std::lock_guard lock(mu_);
     Activity& a = activity_[id];
+    if (a.closed) return false;
     ++a.in_flight;
     a.last_used_ms = now_ms();
+    return true;
 }
 
 void Daemon::request_finished(const std::string& id) {

@@ -684,7 +684,20 @@ void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, const ne
             }
         }
     }
-    registry_.request_started(id);
+    if (!registry_.request_started(id)) {
+        {
+            std::lock_guard lock(mu_);  // not relayed: undo the counts taken above
+            int& n = in_flight_[id];
+            if (n > 0) --n;
+            if (n == 0) rops3_burst_[id] = false;
+            if (streams_ > 0) --streams_;
+        }
+        return answer(
+            id, rs,
+            error_response(503, "deployment " + id + " is being unloaded", "overloaded_error",
+                           "unloading", {{"Retry-After", std::to_string(opt_.retry_after_s)}}),
+            arrival);
+    }
     double predicted_ms = 0;
     if (opt_.predicted_ttft_ms) {
         if (auto p = opt_.predicted_ttft_ms(id, parsed.prompt_bytes)) predicted_ms = *p;

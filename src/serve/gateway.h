@@ -70,8 +70,9 @@ class Registry {
     // deployment did not fit). The gateway calls it at most once at a time per id.
     virtual void ensure_ready(const std::string& id,
                               std::function<void(base::Result<Upstream>)> done) = 0;
-    // In-flight accounting (an in-flight deployment is never evicted).
-    virtual void request_started(const std::string& id) = 0;
+    // In-flight accounting (an in-flight deployment is never evicted). request_started is false
+    // when the deployment is being stopped (evicted or unloaded): the request is not relayed.
+    virtual bool request_started(const std::string& id) = 0;
     virtual void request_finished(const std::string& id) = 0;
     // The `ps --json` document (issue 13): {"budget_bytes", "reserved_bytes",
     // "mem_available_bytes", "deployments": [{"id", "model", "engine", "quant", "state", "port",

@@ -251,7 +251,7 @@ class MarkupRegistry : public serve::Registry {
                       std::function<void(base::Result<serve::Upstream>)> done) override {
         done(base::make_error(base::Errc::io, "not in this test"));
     }
-    void request_started(const std::string&) override {}
+    bool request_started(const std::string&) override { return true; }
     void request_finished(const std::string&) override {}
     json status() override {
         return {{"budget_bytes", 100},

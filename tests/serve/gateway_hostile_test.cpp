@@ -35,7 +35,7 @@ class NoDeployments : public Registry {
                       std::function<void(base::Result<Upstream>)> done) override {
         done(base::make_error(base::Errc::io, "no engines in this test"));
     }
-    void request_started(const std::string&) override {}
+    bool request_started(const std::string&) override { return true; }
     void request_finished(const std::string&) override {}
     nlohmann::json status() override { return nlohmann::json::object(); }
     std::vector<std::string> log_tail(const std::string&, std::size_t) override { return {}; }

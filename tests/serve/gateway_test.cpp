@@ -137,7 +137,13 @@ class FakeRegistry : public Registry {
             done(load(id));
         });
     }
-    void request_started(const std::string&) override { ++started_; }
+    bool request_started(const std::string&) override {
+        if (closed_) return false;
+        ++started_;
+        return true;
+    }
+    // The daemon has begun stopping every deployment: request_started refuses.
+    void close() { closed_ = true; }
     void request_finished(const std::string&) override { ++finished_; }
     // The ps --json shape over the views (in_flight and queued 0: the gateway fills its own).
     json status() override {
@@ -214,6 +220,7 @@ class FakeRegistry : public Registry {
     std::optional<std::promise<void>> gate_;
     bool released_ = false;
     std::atomic<int> ensure_calls_{0}, started_{0}, finished_{0};
+    std::atomic<bool> closed_{false};
 };
 
 class GatewayTest : public ::testing::Test {
@@ -461,6 +468,23 @@ TEST_F(GatewayTest, ConcurrencyLimitAnswers429BeforeStreaming) {
     EXPECT_EQ(json::parse(second.body)["error"]["code"], "concurrency_limit");
     h.cancel();
     done.get_future().wait();
+}
+
+// A deployment the daemon is stopping (evicted, or unloaded for its ttl_s) after the request read
+// its view: not relayed, 503 `unloading` with Retry-After, and the gateway's counts undone.
+TEST_F(GatewayTest, ARequestRefusedByTheDaemonIsNotRelayed) {
+    reg_.add("one", {}, "vllm", vllm_args("one", "fixed:0,0"), true);
+    start();
+    reg_.close();
+    const net::Response r = fetch("/v1/completions", {{"model", "one"}, {"prompt", "a"}});
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(json::parse(r.body)["error"]["code"], "unloading");
+    EXPECT_EQ(net::header_value(r.headers, "Retry-After"), "5");
+    EXPECT_EQ(reg_.started(), 0);
+    EXPECT_EQ(reg_.finished(), 0);
+    const std::string metrics = fetch("/metrics").body;
+    EXPECT_NE(metrics.find("sparkctl_gateway_in_flight{model=\"one\"} 0"), std::string::npos)
+        << metrics;
 }
 
 TEST_F(GatewayTest, AliasPrefersIdleLlamaCppThenTheParallelEngineAndCountsROps3) {
@@ -756,7 +780,7 @@ TEST(GatewayOptionsTest, OffLoopbackNeedsApiKeys) {
         MemoryView memory() override { return {}; }
         void ensure_ready(const std::string&,
                           std::function<void(base::Result<Upstream>)>) override {}
-        void request_started(const std::string&) override {}
+        bool request_started(const std::string&) override { return true; }
         void request_finished(const std::string&) override {}
         json status() override { return json::object(); }
         std::vector<std::string> log_tail(const std::string&, std::size_t) override { return {}; }
