@@ -64,16 +64,26 @@ std::optional<std::uint64_t> parse_bytes(std::string_view s) {
     std::string suffix = to_lower(trim(s.substr(i)));
     if (num.empty() || num.find('.') != num.rfind('.') || num == ".") return std::nullopt;
     double mult = 1;
-    if (suffix.empty() || suffix == "b") mult = 1;
-    else if (suffix == "k" || suffix == "kib") mult = 1024.0;
-    else if (suffix == "m" || suffix == "mib") mult = 1024.0 * 1024;
-    else if (suffix == "g" || suffix == "gib") mult = 1024.0 * 1024 * 1024;
-    else if (suffix == "t" || suffix == "tib") mult = 1024.0 * 1024 * 1024 * 1024;
-    else if (suffix == "kb") mult = 1e3;
-    else if (suffix == "mb") mult = 1e6;
-    else if (suffix == "gb") mult = 1e9;
-    else if (suffix == "tb") mult = 1e12;
-    else return std::nullopt;
+    if (suffix.empty() || suffix == "b")
+        mult = 1;
+    else if (suffix == "k" || suffix == "kib")
+        mult = 1024.0;
+    else if (suffix == "m" || suffix == "mib")
+        mult = 1024.0 * 1024;
+    else if (suffix == "g" || suffix == "gib")
+        mult = 1024.0 * 1024 * 1024;
+    else if (suffix == "t" || suffix == "tib")
+        mult = 1024.0 * 1024 * 1024 * 1024;
+    else if (suffix == "kb")
+        mult = 1e3;
+    else if (suffix == "mb")
+        mult = 1e6;
+    else if (suffix == "gb")
+        mult = 1e9;
+    else if (suffix == "tb")
+        mult = 1e12;
+    else
+        return std::nullopt;
     if (num.find('.') == std::string_view::npos && mult == 1) return parse_u64(num);
     double v = std::strtod(std::string(num).c_str(), nullptr) * mult;
     if (!std::isfinite(v) || v < 0 || v >= 1.8e19) return std::nullopt;
@@ -108,6 +118,33 @@ std::string printable(std::string_view s, std::size_t max_len) {
             char buf[8];
             std::snprintf(buf, sizeof buf, "\\x%02x", c);
             out += buf;
+        }
+    }
+    return out;
+}
+
+std::string xml_escape(std::string_view text) {
+    std::string out;
+    for (char ch : text) {
+        switch (ch) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&apos;";
+                break;
+            default:
+                if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n') break;
+                out += ch;
         }
     }
     return out;

@@ -24,6 +24,10 @@ std::optional<std::uint64_t> parse_bytes(std::string_view s);
 // "59.02 GiB", "512.0 MiB", "1023 B": binary units, for people.
 std::string format_bytes(std::uint64_t bytes);
 
+// Text for XML/SVG/HTML: &, <, >, " and ' as entities; control characters other than tab and
+// newline dropped (XML 1.0 does not allow them).
+std::string xml_escape(std::string_view text);
+
 // Escapes control and non-printable bytes so untrusted names print safely in messages.
 std::string printable(std::string_view s, std::size_t max_len = 80);
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/strings.h"
+
 namespace sparkctl::bench {
 
 namespace {
@@ -23,33 +25,6 @@ std::string tick_text(double v) {
 }
 
 }  // namespace
-
-std::string xml_escape(std::string_view text) {
-    std::string out;
-    for (char ch : text) {
-        switch (ch) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&apos;";
-                break;
-            default:
-                if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n') break;
-                out += ch;
-        }
-    }
-    return out;
-}
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
     if (!std::isfinite(lo) || !std::isfinite(hi) || hi <= lo || target < 1) return {lo};
@@ -116,21 +91,21 @@ std::string render_svg(const Plot& plot) {
         "viewBox=\"0 0 {0} {1}\" font-family=\"sans-serif\" font-size=\"12\">\n"
         "<rect width=\"{0}\" height=\"{1}\" fill=\"#ffffff\"/>\n"
         "<text x=\"{2}\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">{3}</text>\n",
-        kWidth, kHeight, kLeft + pw / 2, xml_escape(plot.title));
+        kWidth, kHeight, kLeft + pw / 2, base::xml_escape(plot.title));
     // Grid, ticks and their labels.
     for (double t : yt) {
         s += fmt::format(
             "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\" "
             "stroke=\"#dddddd\"/>\n"
             "<text x=\"{3:.1f}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
-            kLeft, py(t), kLeft + pw, kLeft - 6, py(t) + 4, xml_escape(tick_text(t)));
+            kLeft, py(t), kLeft + pw, kLeft - 6, py(t) + 4, base::xml_escape(tick_text(t)));
     }
     for (double t : xt) {
         s += fmt::format(
             "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" "
             "stroke=\"#000000\"/>\n"
             "<text x=\"{0:.1f}\" y=\"{3:.1f}\" text-anchor=\"middle\">{4}</text>\n",
-            px(t), kTop + ph, kTop + ph + 5, kTop + ph + 18, xml_escape(tick_text(t)));
+            px(t), kTop + ph, kTop + ph + 5, kTop + ph + 18, base::xml_escape(tick_text(t)));
     }
     s += fmt::format(
         "<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"#000000\"/>\n"
@@ -138,8 +113,8 @@ std::string render_svg(const Plot& plot) {
         "<text x=\"{4}\" y=\"{5}\" text-anchor=\"middle\">{6}</text>\n"
         "<text x=\"18\" y=\"{7}\" text-anchor=\"middle\" transform=\"rotate(-90 18 "
         "{7})\">{8}</text>\n",
-        kLeft, kTop, kTop + ph, kLeft + pw, kLeft + pw / 2, kHeight - 12, xml_escape(plot.x_label),
-        kTop + ph / 2, xml_escape(plot.y_label));
+        kLeft, kTop, kTop + ph, kLeft + pw, kLeft + pw / 2, kHeight - 12,
+        base::xml_escape(plot.x_label), kTop + ph / 2, base::xml_escape(plot.y_label));
     if (empty) {
         s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no data</text>\n",
                          kLeft + pw / 2, kTop + ph / 2);
@@ -170,7 +145,7 @@ std::string render_svg(const Plot& plot) {
             "<text x=\"{5}\" y=\"{6}\">{7}</text>\n",
             kLeft + pw + 12, ly, kLeft + pw + 32, colour,
             se.dashed ? " stroke-dasharray=\"6 4\"" : "", kLeft + pw + 38, ly + 4,
-            xml_escape(se.name));
+            base::xml_escape(se.name));
     }
     s += "</svg>\n";
     return s;

@@ -25,10 +25,6 @@ struct Plot {
 // A standalone SVG 1.1 document (640 x 400).
 std::string render_svg(const Plot& plot);
 
-// &, <, >, " and ' as entities; control characters other than tab and newline dropped (XML 1.0
-// does not allow them).
-std::string xml_escape(std::string_view text);
-
 // Tick values at 1, 2 or 5 times a power of ten covering [lo, hi], about `target` of them.
 std::vector<double> nice_ticks(double lo, double hi, int target = 5);
 

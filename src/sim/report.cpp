@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "base/strings.h"
+
 namespace sparkctl::sim {
 
 namespace {
@@ -14,29 +16,6 @@ std::optional<net::Stats> stats_of(const std::vector<double>& samples) {
     auto s = net::summarize(samples);
     if (!s) return std::nullopt;
     return *s;
-}
-
-std::string xml_escape(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '&':
-                out += "&amp;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
 }
 
 }  // namespace
@@ -118,7 +97,7 @@ std::string sweep_svg(const std::string& title, const std::string& x_label,
         "viewBox=\"0 0 {0} {1}\" font-family=\"sans-serif\" font-size=\"12\">\n"
         "<rect x=\"0\" y=\"0\" width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n"
         "<text x=\"{2}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{3}</text>\n",
-        kW, kH, kW / 2, xml_escape(title));
+        kW, kH, kW / 2, base::xml_escape(title));
     svg += fmt::format(
         "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#888\"/>\n",
         kLeft, kTop, pw, ph);
@@ -135,7 +114,7 @@ std::string sweep_svg(const std::string& title, const std::string& x_label,
                            px(xmax * f), kTop + ph + 18, xmax * f);
     }
     svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n",
-                       kLeft + pw / 2, kH - 8, xml_escape(x_label));
+                       kLeft + pw / 2, kH - 8, base::xml_escape(x_label));
     auto line = [&](const char* colour, auto value, double max) {
         std::string pts;
         for (const SweepPoint& p : points) {

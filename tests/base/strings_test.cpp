@@ -40,6 +40,12 @@ TEST(Strings, CaseAndSplit) {
     EXPECT_EQ(trim("  x y \n"), "x y");
 }
 
+TEST(Strings, XmlEscapeMakesTextSafeInXml) {
+    EXPECT_EQ(base::xml_escape("a<b>&\"c'd"), "a&lt;b&gt;&amp;&quot;c&apos;d");
+    EXPECT_EQ(base::xml_escape(std::string("x\x01y\tz\n", 6)), "xy\tz\n");  // XML 1.0 has no \x01
+    EXPECT_EQ(base::xml_escape("caf\xc3\xa9"), "caf\xc3\xa9");              // UTF-8 kept as is
+}
+
 TEST(Strings, PrintableEscapesControlBytes) {
     EXPECT_EQ(printable(std::string("ab\x01\xff", 4)), "ab\\x01\\xff");
     EXPECT_EQ(printable(std::string(100, 'a'), 4), "aaaa...");
