@@ -4,6 +4,7 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -709,8 +710,9 @@ base::Result<ConstantsTable> parse_constants_toml(std::string_view text, std::st
         t.provenance = std::move(*pv);
     }
     const toml::table* engs = doc["engine"].as_table();
-    if (!engs) {
-        return base::make_error(base::Errc::bad_input, std::string(origin) + ": no [engine] table");
+    if (!engs || engs->empty()) {  // an empty one names no constants (and is not written back)
+        return base::make_error(base::Errc::bad_input,
+                                std::string(origin) + ": no [engine] table with an engine in it");
     }
     auto strings = [](const toml::node_view<const toml::node>& n) {
         std::vector<std::string> out;
@@ -812,6 +814,14 @@ std::string toml_string(std::string_view text) {
     return s + "\"";
 }
 
+// A TOML key: bare when it can be (A-Za-z0-9_-), else quoted.
+std::string toml_key_text(std::string_view key) {
+    const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    });
+    return bare ? std::string(key) : toml_string(key);
+}
+
 }  // namespace
 
 std::string constants_to_toml(const ConstantsTable& t) {
@@ -855,14 +865,15 @@ std::string constants_to_toml(const ConstantsTable& t) {
         out += "at_bound = " + list(ec.at_bound) + "\n";
         for (const FamilyConstants& fc : ec.families) {
             out += fmt::format("\n[engine.\"{}\".family.{}]\n", engines::to_string(ec.engine),
-                               fc.family);
+                               toml_key_text(fc.family));
             out += fmt::format("weights_bw_eff = {:.6g}\n", fc.weights_bw_eff);
             out += fmt::format("{} = {:.6g}\n", kGemmKey, fc.gemm_eff);
             out += "fitted = " + list(fc.fitted) + "\n";
             out += fmt::format("fit_rows = {}\n", fc.n_fit_rows);
             for (const TypeGemmConstants& tc : fc.types) {
-                out += fmt::format("\n[engine.\"{}\".family.{}.type.\"{}\"]\n",
-                                   engines::to_string(ec.engine), fc.family, tc.quant);
+                out += fmt::format("\n[engine.\"{}\".family.{}.type.{}]\n",
+                                   engines::to_string(ec.engine), toml_key_text(fc.family),
+                                   toml_string(tc.quant));
                 out += fmt::format("{} = {:.6g}\n", kGemmKey, tc.gemm_eff);
                 out += fmt::format("fit_rows = {}\n", tc.n_fit_rows);
             }

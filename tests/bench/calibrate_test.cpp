@@ -288,12 +288,19 @@ TEST(ConstantsFile, ProvenanceRoundTripsAndLabelsPredictions) {
     fit::ConstantsTable odd = t;
     odd.provenance->date = "7 \"Dec\" C:\\x\n\t\x01";
     odd.engines.front().borrowed.push_back("kv_bw_eff <- \"a\\b\"");
+    odd.engines.front().families.front().family = "a b.\"c";
     const std::string odd_text = fit::constants_to_toml(odd);
     auto odd_back = fit::parse_constants_toml(odd_text, "odd.toml");
     ASSERT_TRUE(odd_back) << odd_back.error().message << "\n" << odd_text;
     EXPECT_EQ(odd_back->provenance->date, odd.provenance->date);
     EXPECT_EQ(odd_back->engines.front().borrowed, odd.engines.front().borrowed);
+    EXPECT_EQ(odd_back->engines.front().families.front().family, "a b.\"c");
     EXPECT_EQ(fit::constants_to_toml(*odd_back), odd_text);
+
+    // Found by constants_fuzz: an empty [engine] table was read, then written as no table at all.
+    auto empty = fit::parse_constants_toml("#$e0Z\"\n\n[engine]", "empty.toml");
+    ASSERT_FALSE(empty);
+    EXPECT_NE(empty.error().message.find("empty.toml: no [engine] table"), std::string::npos);
 
     test::TempDir dir;
     ASSERT_TRUE(base::write_file_atomic(fit::local_constants_path(dir.path()), text));
