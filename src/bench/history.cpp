@@ -16,15 +16,6 @@ using base::Errc;
 using base::Result;
 using nlohmann::json;
 
-std::string utc_now() {
-    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 std::optional<std::string> text_field(const json& doc, const char* key) {
     auto it = doc.find(key);
     if (it == doc.end() || !it->is_string()) return std::nullopt;
@@ -50,13 +41,22 @@ Result<StoredRun> read_row(store::Database& db, store::Statement& st) {
 
 }  // namespace
 
+std::string utc_now_iso8601() {
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
 Result<std::int64_t> save_run(store::Database& db, json doc) {
     if (!doc.is_object() || !text_field(doc, "endpoint") || !text_field(doc, "model")) {
         return base::make_error(Errc::bad_input,
                                 "bench run record: not an object with \"endpoint\" and \"model\"");
     }
     std::int64_t id = 0;
-    const std::string created_at = utc_now();
+    const std::string created_at = utc_now_iso8601();
     auto r = db.transaction([&]() -> Result<void> {
         auto st = db.prepare(
             "INSERT INTO bench_runs (created_at, endpoint, model, engine, engine_version, quant, "

@@ -38,4 +38,8 @@ base::Result<StoredRun> load_run(store::Database& db, std::int64_t id);
 // "IQ4_XS", "F16", "BF16", "MXFP4"), upper-cased; nullopt when none. `path` may hold folders.
 std::optional<std::string> gguf_quant(std::string_view path);
 
+// Now, UTC, as ISO 8601 to the second ("2026-12-07T15:00:00Z"): a run's created_at, and the
+// date of a local constants table calibrated from runs.
+std::string utc_now_iso8601();
+
 }  // namespace sparkctl::bench

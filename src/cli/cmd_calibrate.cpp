@@ -36,15 +36,6 @@ struct CalibrateArgs {
     bool include_simulated = false;
 };
 
-std::string utc_now_iso() {
-    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 json pct(const std::optional<double>& e) { return e ? json(*e) : json(nullptr); }
 
 std::string pct_text(const std::optional<double>& e) {
@@ -119,8 +110,8 @@ int run_calibrate(Context& c, const CalibrateArgs& a) {
     for (std::int64_t id : a.runs) generated_by += " " + std::to_string(id);
     if (a.include_simulated) generated_by += " --include-simulated";
     if (!a.out.empty()) generated_by += " --out " + a.out;
-    auto cal =
-        bench::calibrate_runs(runs, ro, fit::builtin_constants(), generated_by, utc_now_iso());
+    auto cal = bench::calibrate_runs(runs, ro, fit::builtin_constants(), generated_by,
+                                     bench::utc_now_iso8601());
     if (!cal) return c.out.fail(cal.error());
 
     std::error_code ec;
