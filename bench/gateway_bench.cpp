@@ -31,6 +31,8 @@ class StaticRegistry : public serve::Registry {
     }
     bool request_started(const std::string&) override { return true; }
     void request_finished(const std::string&) override {}
+    nlohmann::json status() override { return nlohmann::json::object(); }
+    std::vector<std::string> log_tail(const std::string&, std::size_t) override { return {}; }
 
   private:
     const std::vector<serve::DeploymentView> views_;
