@@ -155,6 +155,12 @@ RunRows rows_from_run(std::int64_t run_id, const json& doc, const RowOptions& op
                 out.notes.push_back(at + ": requests failed");
                 continue;
             }
+            // A batch of several requests (--depth with --concurrency) shares the engine: its
+            // speeds are not those of one request alone.
+            if (const std::optional<double> users = number(e, "concurrency"); users && *users > 1) {
+                out.notes.push_back(fmt::format("{} c{:g}: a batch, not one request", at, *users));
+                continue;
+            }
             const auto context = static_cast<std::uint64_t>(std::llround(*depth + *pp));
             const auto pp_rate = e.contains("pp_tokens_per_s")
                                      ? number(e.at("pp_tokens_per_s"), "mean")

@@ -104,28 +104,69 @@ Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo
     return out;
 }
 
-DepthSpeeds depth_speeds(const PointResult& point) {
-    std::vector<double> pp, tg;
+namespace {
+
+// Mean and population standard deviation (np.mean, np.std).
+std::optional<Speed> speed_of(const std::vector<double>& v) {
+    if (v.empty()) return std::nullopt;
+    Speed s;
+    s.n = v.size();
+    for (double x : v) s.mean += x / double(v.size());
+    double var = 0;
+    for (double x : v) var += (x - s.mean) * (x - s.mean) / double(v.size());
+    s.stdev = std::sqrt(var);
+    return s;
+}
+
+double prompt_of(const RequestRecord& r) {
+    return double(r.usage_prompt_tokens.value_or(r.prompt_tokens_built));
+}
+
+void request_speeds(const PointResult& point, std::vector<double>& pp, std::vector<double>& tg) {
     for (const RequestRecord& r : point.records) {
         if (!r.ok || r.content_chunks == 0) continue;
-        const double prompt = double(r.usage_prompt_tokens.value_or(r.prompt_tokens_built));
-        if (r.ttft_ms > 0) pp.push_back(prompt / (r.ttft_ms / 1000));
+        if (r.ttft_ms > 0) pp.push_back(prompt_of(r) / (r.ttft_ms / 1000));
         const double decode_ms = r.e2e_ms - r.ttft_ms;
         if (r.output_tokens > 1 && decode_ms > 0) {
             tg.push_back(double(r.output_tokens - 1) / (decode_ms / 1000));
         }
     }
-    auto speed = [](const std::vector<double>& v) -> std::optional<Speed> {
-        if (v.empty()) return std::nullopt;
-        Speed s;
-        s.n = v.size();
-        for (double x : v) s.mean += x / double(v.size());
-        double var = 0;
-        for (double x : v) var += (x - s.mean) * (x - s.mean) / double(v.size());
-        s.stdev = std::sqrt(var);
-        return s;
-    };
-    return {speed(pp), speed(tg)};
+}
+
+}  // namespace
+
+DepthSpeeds depth_speeds(const std::vector<PointResult>& batches, std::uint32_t concurrency) {
+    std::vector<double> pp, tg, pp_total, tg_total;
+    for (const PointResult& b : batches) {
+        request_speeds(b, pp, tg);
+        // Seconds from the batch's start: sends, first and last content chunks.
+        std::optional<double> first_send, first_token, last_first_token, last_token;
+        double prompt = 0, output = 0, requests = 0;
+        for (const RequestRecord& r : b.records) {
+            if (!r.ok || r.content_chunks == 0) continue;
+            double last_ms = r.ttft_ms;
+            for (double g : r.chunk_gap_ms) last_ms += g;
+            const double first_s = r.sent_s + r.ttft_ms / 1000;
+            first_send = std::min(first_send.value_or(r.sent_s), r.sent_s);
+            first_token = std::min(first_token.value_or(first_s), first_s);
+            last_first_token = std::max(last_first_token.value_or(first_s), first_s);
+            last_token = std::max(last_token.value_or(0.0), r.sent_s + last_ms / 1000);
+            prompt += prompt_of(r);
+            output += double(r.output_tokens);
+            requests += 1;
+        }
+        if (!first_send) continue;
+        if (const double s = *last_first_token - *first_send; s > 0) pp_total.push_back(prompt / s);
+        if (const double s = *last_token - *first_token; s > 0 && output > requests) {
+            tg_total.push_back((output - requests) / s);
+        }
+    }
+    DepthSpeeds out{speed_of(pp), speed_of(tg), speed_of(pp_total), speed_of(tg_total)};
+    if (concurrency <= 1) {
+        out.pp_tokens_per_s_total = out.pp_tokens_per_s;
+        out.tg_tokens_per_s_total = out.tg_tokens_per_s;
+    }
+    return out;
 }
 
 }  // namespace sparkctl::bench

@@ -58,7 +58,20 @@ struct Speed {
 struct DepthSpeeds {
     std::optional<Speed> pp_tokens_per_s;  // nullopt: no request had a first token
     std::optional<Speed> tg_tokens_per_s;  // nullopt: no request had two tokens
+    // The batch's aggregate (`--depth` with `--concurrency`): llama-benchy's "t/s (total)".
+    std::optional<Speed> pp_tokens_per_s_total;
+    std::optional<Speed> tg_tokens_per_s_total;
 };
-DepthSpeeds depth_speeds(const PointResult& point);
+
+// The batches of one depth (llama-benchy --concurrency, src/llama_benchy/runner.py at ae09cab
+// lines 56-126: `--runs` batches, each an asyncio.gather of N requests; one request per batch
+// without --concurrency). The per-request speeds (above) are over every request of every
+// batch. The aggregate ones are per batch, over its successful requests (results.py at
+// ae09cab, _process_batch lines 320-341): prefill = the batch's prompt tokens / (last first
+// token - first send), decode = (the batch's output tokens - one per request) / (last content
+// chunk - first first token); their mean and population standard deviation over the batches
+// (`n` batches). At one request per batch the aggregate is the per-request speed (results.py
+// lines 184-188: "if concurrency > 1 else agg_pp_speeds").
+DepthSpeeds depth_speeds(const std::vector<PointResult>& batches, std::uint32_t concurrency);
 
 }  // namespace sparkctl::bench

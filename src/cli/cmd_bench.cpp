@@ -59,9 +59,13 @@ struct RunArgs {
 
 // llama-bench's test names (LC:tools/llama-bench/llama-bench.cpp markdown_printer, "pp%d",
 // "tg%d", " @ d%d" when the depth is not 0), as llama-benchy prints them too
-// (src/llama_benchy/results.py: f"pp{pp}" + f" @ d{depth}").
-std::string test_name(const char* kind, std::uint32_t n, double depth) {
-    return fmt::format("{}{}{}", kind, n, depth > 0 ? fmt::format(" @ d{:g}", depth) : "");
+// (src/llama_benchy/results.py: f"pp{pp}" + f" @ d{depth}"); with `--concurrency` above 1
+// anywhere in the list, every test gets llama-benchy's " (c%d)" (results.py at ae09cab lines
+// 357-359: when the suite's max_concurrency > 1).
+std::string test_name(const char* kind, std::uint32_t n, double depth, std::uint32_t users,
+                      bool show_users) {
+    return fmt::format("{}{}{}{}", kind, n, depth > 0 ? fmt::format(" @ d{:g}", depth) : "",
+                       show_users ? fmt::format(" (c{})", users) : "");
 }
 
 // `--depth 0,4096,...`: whole numbers, 0 allowed.
@@ -95,6 +99,7 @@ struct Point {
     std::vector<bench::Summary> repeats;  // each repeat alone, when there are several
     std::optional<double> prefix_cache_hits;
     std::optional<bench::DepthSpeeds> depth;  // --depth mode
+    std::uint32_t users = 1;                  // --depth mode: requests per batch
     sim::Load sent;                           // as sent (one repeat), for the prediction
     bool slo_met = true;
     std::string slo_failed;
@@ -141,18 +146,28 @@ std::string points_table(const std::string& load_name, const std::vector<Point>&
 
 // `--depth`: llama-bench's markdown table (LC:tools/llama-bench/llama-bench.cpp
 // markdown_printer: "| model | ... | test | t/s |", t/s as "%.2f ± %.2f"), with the engine in
-// the backend's place; a test with no measurement (every request failed) shows "-".
+// the backend's place; a test with no measurement (every request failed) shows "-". With
+// `--concurrency` above 1, llama-benchy's two columns (src/llama_benchy/results.py at ae09cab
+// line 444-445: "t/s (total)" for the batch, "t/s (req)" per request).
 std::string depth_table(const RunArgs& a, const std::string& engine,
-                        const std::vector<Point>& points) {
-    std::string t = "| model | engine | test | t/s |\n| :--- | :--- | ---: | ---: |\n";
-    auto row = [&](const std::string& test, const std::optional<bench::Speed>& sp) {
-        t += fmt::format("| {} | {} | {} | {} |\n", a.model, engine, test,
-                         sp ? fmt::format("{:.2f} ± {:.2f}", sp->mean, sp->stdev) : "-");
+                        const std::vector<Point>& points, bool show_users) {
+    std::string t = show_users ? "| model | engine | test | t/s (total) | t/s (req) |\n"
+                                 "| :--- | :--- | ---: | ---: | ---: |\n"
+                               : "| model | engine | test | t/s |\n| :--- | :--- | ---: | ---: |\n";
+    auto cell = [](const std::optional<bench::Speed>& sp) {
+        return sp ? fmt::format("{:.2f} ± {:.2f}", sp->mean, sp->stdev) : std::string("-");
+    };
+    auto row = [&](const std::string& test, const std::optional<bench::Speed>& total,
+                   const std::optional<bench::Speed>& req) {
+        t += fmt::format("| {} | {} | {} | {}{} |\n", a.model, engine, test, cell(total),
+                         show_users ? " | " + cell(req) : "");
     };
     for (const Point& pt : points) {
         if (!pt.depth) continue;
-        row(test_name("pp", a.pp, pt.load), pt.depth->pp_tokens_per_s);
-        row(test_name("tg", a.tg, pt.load), pt.depth->tg_tokens_per_s);
+        row(test_name("pp", a.pp, pt.load, pt.users, show_users), pt.depth->pp_tokens_per_s_total,
+            pt.depth->pp_tokens_per_s);
+        row(test_name("tg", a.tg, pt.load, pt.users, show_users), pt.depth->tg_tokens_per_s_total,
+            pt.depth->tg_tokens_per_s);
     }
     return t;
 }
@@ -248,17 +263,24 @@ int run_bench(Context& c, RunArgs& a, const DepthGiven& given) {
     auto workload = parse_workload(a.w);
     if (!workload) return c.out.fail(workload.error());
     const bool depth_mode = !a.depth.empty();
+    // --depth: the batch sizes (--concurrency, else one request at a time).
+    std::vector<std::uint32_t> depth_users{1};
     if (depth_mode) {
-        // One request at a time, each a context of D tokens and --pp more (llama-bench).
+        // Batches of --concurrency requests (one by default), each a context of D tokens and
+        // --pp more (llama-bench, llama-benchy).
         if (!a.w.rate.empty() || !a.w.trace.empty() || !a.w.dataset.empty() || a.w.find_max ||
-            !a.w.concurrency.empty() || given.sizes) {
+            given.sizes) {
             return c.out.fail(base::kExitBadInput,
-                              "bench run: --depth sends one request at a time of --pp and --tg "
-                              "tokens: --concurrency, --rate, --trace, --dataset, --find-max, "
+                              "bench run: --depth sends batches of --concurrency requests of --pp "
+                              "and --tg tokens: --rate, --trace, --dataset, --find-max, "
                               "--prompt-tokens and --output-tokens do not apply");
         }
         auto depths = parse_depths(a.depth);
         if (!depths) return c.out.fail(depths.error());
+        if (!a.w.concurrency.empty()) {
+            depth_users.clear();
+            for (double n : workload->loads) depth_users.push_back(static_cast<std::uint32_t>(n));
+        }
         workload->loads = *depths;
         workload->load_name = "depth";
         workload->load.concurrency = 1;
@@ -274,6 +296,8 @@ int run_bench(Context& c, RunArgs& a, const DepthGiven& given) {
             e.output_tokens = std::min(e.output_tokens, *a.max_tokens);
         }
     }
+    // llama-benchy names every test with its batch size when one is above 1.
+    const bool show_users = *std::max_element(depth_users.begin(), depth_users.end()) > 1;
     const sim::Load& load = workload->load;
     const std::vector<double>& loads = workload->loads;
     const std::string& load_name = workload->load_name;
@@ -303,10 +327,11 @@ int run_bench(Context& c, RunArgs& a, const DepthGiven& given) {
         pt.model = a.model;
         pt.engine = a.engine;
         pt.quant = a.quant;
-        pt.users = static_cast<std::uint32_t>(
-            std::max(1.0, workload->load.kind == sim::Load::Kind::closed && !depth_mode
-                              ? *std::max_element(workload->loads.begin(), workload->loads.end())
-                              : 1.0));
+        pt.users = static_cast<std::uint32_t>(std::max(
+            1.0, depth_mode ? double(*std::max_element(depth_users.begin(), depth_users.end()))
+                 : workload->load.kind == sim::Load::Kind::closed
+                     ? *std::max_element(workload->loads.begin(), workload->loads.end())
+                     : 1.0));
         predict_target = pt;
     }
     const Predictor predictor = make_predictor(c, predict_target);
@@ -360,49 +385,73 @@ int run_bench(Context& c, RunArgs& a, const DepthGiven& given) {
     std::optional<double> total_hits;
     bool tokenized = true;
 
-    auto run_point = [&](double x) -> base::Result<Point> {
+    // One load point; in --depth mode `users` is the batch size.
+    auto run_point = [&](double x, std::uint32_t users = 1) -> base::Result<Point> {
         Point pt;
         pt.load = x;
+        pt.users = users;
         sim::Load l = load;
+        // --depth: spec_count(x) runs (llama-benchy's --runs), each a batch of `users`.
+        const std::uint64_t measured_count = depth_mode ? spec_count(x) * users : spec_count(x);
         if (depth_mode) {
             l.prompt_tokens = {sim::Distribution::Kind::fixed, x + a.pp, 0};
+            l.concurrency = users;
         } else if (l.kind == sim::Load::Kind::closed) {
             l.concurrency = static_cast<std::uint32_t>(x);
         }
         if (l.kind == sim::Load::Kind::open) l.rate_per_s = x;
+        const std::string label = load.kind == sim::Load::Kind::trace ? std::string("trace")
+                                  : depth_mode && !a.w.concurrency.empty()
+                                      ? fmt::format("depth {:g} c{}", x, users)
+                                      : fmt::format("{} {:g}", load_name, x);
         bench::PointResult pooled;
+        std::vector<bench::PointResult> batches;  // --depth
         for (std::uint32_t r = 0; r < a.repeats; ++r) {
             auto specs = bench::build_specs(client, *ep, a.api_key, info->engine, a.model, l,
-                                            spec_count(x) + a.warmup, a.w.seed + r,
+                                            measured_count + a.warmup, a.w.seed + r,
                                             nonce + "-" + std::to_string(point_no++));
             if (!specs) return specs.error();
             tokenized = tokenized && specs->tokenized;
             // The warm-up requests are the first specs; the driver takes them in order.
-            const std::string label = load.kind == sim::Load::Kind::trace
-                                          ? std::string("trace")
-                                          : fmt::format("{} {:g}", load_name, x);
-            ro.progress = [&progress, label, r, n = specs->specs.size() - a.warmup,
-                           reps = a.repeats](std::uint64_t done, std::uint64_t errors,
-                                             std::uint64_t sent) {
-                progress.update(fmt::format("bench: {}{}: {}/{} done, {} errors, {} in flight",
-                                            label,
-                                            reps > 1 ? fmt::format(" (repeat {})", r + 1) : "",
-                                            done, n, errors, sent - done));
+            const std::size_t n = specs->specs.size() - a.warmup;
+            auto show = [&progress, label, r, reps = a.repeats](std::size_t total) {
+                return [&progress, label, r, reps, total](std::uint64_t done, std::uint64_t errors,
+                                                          std::uint64_t sent) {
+                    progress.update(fmt::format("bench: {}{}: {}/{} done, {} errors, {} in flight",
+                                                label,
+                                                reps > 1 ? fmt::format(" (repeat {})", r + 1) : "",
+                                                done, total, errors, sent - done));
+                };
             };
-            std::vector<bench::RequestSpec> measured(specs->specs.begin() + a.warmup,
-                                                     specs->specs.end());
-            std::vector<bench::RequestSpec> warm(specs->specs.begin(),
-                                                 specs->specs.begin() + a.warmup);
-            bench::PointResult res;
-            if (!warm.empty()) {
+            const auto first = specs->specs.begin() + a.warmup;
+            if (a.warmup > 0) {
                 sim::Load one;
                 one.kind = sim::Load::Kind::closed;
                 one.concurrency = 1;
                 bench::RunOptions quiet = ro;
                 quiet.progress = nullptr;
-                (void)bench::run_point(client, quiet, one, warm, 0);
+                (void)bench::run_point(client, quiet, one, {specs->specs.begin(), first}, 0);
             }
-            res = bench::run_point(client, ro, l, measured, 0);
+            bench::PointResult res;
+            if (depth_mode) {
+                // Batch after batch, each its `users` requests at once.
+                for (std::size_t b = 0; b + users <= n; b += users) {
+                    ro.progress = show(users);
+                    bench::PointResult part = bench::run_point(
+                        client, ro, l,
+                        {first + std::ptrdiff_t(b), first + std::ptrdiff_t(b + users)}, 0);
+                    batches.push_back(part);
+                    for (bench::RequestRecord& rec : part.records) {
+                        rec.sent_s += res.duration_s;
+                        rec.done_s += res.duration_s;
+                        res.records.push_back(std::move(rec));
+                    }
+                    res.duration_s += part.duration_s;
+                }
+            } else {
+                ro.progress = show(n);
+                res = bench::run_point(client, ro, l, {first, specs->specs.end()}, 0);
+            }
             const bench::Summary one = bench::summarize(res, slo);
             progress.line(fmt::format("bench: {}: {} completed, {} errors, {:.1f} output tok/s",
                                       label, one.s.requests_completed, one.errors,
@@ -419,8 +468,8 @@ int run_bench(Context& c, RunArgs& a, const DepthGiven& given) {
         }
         pt.summary = bench::summarize(pooled, slo);
         pt.sent = l;
-        pt.sent.requests = spec_count(x);
-        if (depth_mode) pt.depth = bench::depth_speeds(pooled);
+        pt.sent.requests = measured_count;
+        if (depth_mode) pt.depth = bench::depth_speeds(batches, users);
         pt.prefix_cache_hits = bench::prefix_cache_hits(client, *ep, a.api_key, info->engine, cache,
                                                         pt.summary.cache_n_total);
         if (pt.prefix_cache_hits) total_hits = total_hits.value_or(0) + *pt.prefix_cache_hits;
@@ -475,9 +524,11 @@ int run_bench(Context& c, RunArgs& a, const DepthGiven& given) {
                   [](const Point& p, const Point& q) { return p.load < q.load; });
     } else {
         for (double x : loads) {
-            auto pt = run_point(x);
-            if (!pt) return c.out.fail(pt.error());
-            points.push_back(std::move(*pt));
+            for (std::uint32_t users : depth_mode ? depth_users : std::vector<std::uint32_t>{1}) {
+                auto pt = run_point(x, users);
+                if (!pt) return c.out.fail(pt.error());
+                points.push_back(std::move(*pt));
+            }
         }
     }
 
@@ -521,10 +572,13 @@ int run_bench(Context& c, RunArgs& a, const DepthGiven& given) {
             };
             j["pp"] = a.pp;
             j["tg"] = a.tg;
-            j["pp_test"] = test_name("pp", a.pp, pt.load);
-            j["tg_test"] = test_name("tg", a.tg, pt.load);
+            j["concurrency"] = pt.users;
+            j["pp_test"] = test_name("pp", a.pp, pt.load, pt.users, show_users);
+            j["tg_test"] = test_name("tg", a.tg, pt.load, pt.users, show_users);
             j["pp_tokens_per_s"] = speed(pt.depth->pp_tokens_per_s);
             j["tg_tokens_per_s"] = speed(pt.depth->tg_tokens_per_s);
+            j["pp_tokens_per_s_total"] = speed(pt.depth->pp_tokens_per_s_total);
+            j["tg_tokens_per_s_total"] = speed(pt.depth->tg_tokens_per_s_total);
         }
         if (!slo.empty()) {
             j["slo_met"] = pt.slo_met;
@@ -584,6 +638,7 @@ int run_bench(Context& c, RunArgs& a, const DepthGiven& given) {
         doc["workload"]["prompt_tokens"] = nullptr;
         doc["workload"]["output_tokens"] = nullptr;
         doc["workload"]["depths"] = workload->loads;
+        doc["workload"]["concurrency"] = depth_users;
         doc["workload"]["pp"] = a.pp;
         doc["workload"]["tg"] = a.tg;
     }
@@ -623,7 +678,7 @@ int run_bench(Context& c, RunArgs& a, const DepthGiven& given) {
                    : "INVALID: " + invalid_reason + "\n";
         if (depth_mode) {
             t += depth_table(a, info->engine ? engines::to_string(*info->engine) : "unknown",
-                             points);
+                             points, show_users);
         } else {
             t += points_table(load_name, points);
         }
@@ -691,7 +746,8 @@ Action setup_bench(CLI::App& app, Context& ctx) {
         ->check(CLI::Range(1u, 1u << 24));
     run->add_option("--depth", a->depth,
                     "Context depths, e.g. 0,4096,16384: prefill and decode tokens/s at each, as "
-                    "llama-bench's pp/tg table (--requests per depth, default 3)");
+                    "llama-bench's pp/tg table (--requests runs per depth, default 3; with "
+                    "--concurrency N,... each run is a batch of N requests at once)");
     run->add_option("--pp", a->pp, "--depth: prompt tokens after the context (default 2048)")
         ->check(CLI::Range(1u, 1u << 24));
     run->add_option("--tg", a->tg, "--depth: tokens to generate (default 32)")

@@ -271,14 +271,47 @@ TEST(BenchSummary, DepthSpeedsAsLlamaBenchyDefinesThem) {
     bench::RequestRecord failed;
     failed.error = "HTTP 500: boom";
     p.records.push_back(failed);
-    const bench::DepthSpeeds d = bench::depth_speeds(p);
+    const bench::DepthSpeeds d = bench::depth_speeds({p}, 1);
     ASSERT_TRUE(d.pp_tokens_per_s && d.tg_tokens_per_s);
     EXPECT_EQ(d.pp_tokens_per_s->n, 3u);
     EXPECT_DOUBLE_EQ(d.pp_tokens_per_s->mean, (550.0 + 200 + 1000) / 3);
     EXPECT_EQ(d.tg_tokens_per_s->n, 2u);
     EXPECT_DOUBLE_EQ(d.tg_tokens_per_s->mean, 75.0);
     EXPECT_DOUBLE_EQ(d.tg_tokens_per_s->stdev, 25.0);  // population standard deviation
-    EXPECT_FALSE(bench::depth_speeds(bench::PointResult{}).pp_tokens_per_s);
+    // One request at a time: the total is the per-request speed (llama-benchy at c1).
+    ASSERT_TRUE(d.pp_tokens_per_s_total && d.tg_tokens_per_s_total);
+    EXPECT_DOUBLE_EQ(d.pp_tokens_per_s_total->mean, d.pp_tokens_per_s->mean);
+    EXPECT_DOUBLE_EQ(d.tg_tokens_per_s_total->stdev, d.tg_tokens_per_s->stdev);
+    EXPECT_FALSE(bench::depth_speeds({bench::PointResult{}}, 1).pp_tokens_per_s);
+    EXPECT_FALSE(bench::depth_speeds({}, 4).pp_tokens_per_s_total);
+}
+
+TEST(BenchSummary, DepthBatchTotalsAsLlamaBenchyDefinesThem) {
+    // Two batches of two. Batch 1: both sent at 0; first tokens at 20 and 40 ms, last tokens at
+    // 20 + 80 = 100 and 40 + 40 = 80 ms; 11 + 11 prompt tokens over 40 ms = 550 t/s; (5 + 5 - 2)
+    // tokens over 100 - 20 ms = 100 t/s.
+    bench::PointResult b1;
+    b1.records.push_back(record(20, 110, 5, {20, 20, 20, 20}));
+    b1.records.push_back(record(40, 90, 5, {10, 10, 10, 10}));
+    // Batch 2: the second request sent 10 ms late; first tokens at 10 and 10 + 10 = 20 ms, last
+    // at 10 + 30 = 40 and 20 + 30 = 50 ms: 22 tokens / 20 ms = 1100 t/s, 8 tokens / 40 ms =
+    // 200 t/s. A failed request counts in neither.
+    bench::PointResult b2;
+    b2.records.push_back(record(10, 45, 5, {10, 10, 5, 5}));
+    b2.records.push_back(record(10, 45, 5, {15, 5, 5, 5}));
+    b2.records.back().sent_s = 0.010;
+    bench::RequestRecord failed;
+    failed.error = "HTTP 500: boom";
+    b2.records.push_back(failed);
+    const bench::DepthSpeeds d = bench::depth_speeds({b1, b2}, 2);
+    ASSERT_TRUE(d.pp_tokens_per_s_total && d.tg_tokens_per_s_total);
+    EXPECT_EQ(d.pp_tokens_per_s_total->n, 2u);  // per batch
+    EXPECT_DOUBLE_EQ(d.pp_tokens_per_s_total->mean, (550.0 + 1100) / 2);
+    EXPECT_DOUBLE_EQ(d.pp_tokens_per_s_total->stdev, 275.0);
+    EXPECT_DOUBLE_EQ(d.tg_tokens_per_s_total->mean, (100.0 + 200) / 2);
+    ASSERT_TRUE(d.pp_tokens_per_s);
+    EXPECT_EQ(d.pp_tokens_per_s->n, 4u);  // per request, over both batches
+    EXPECT_DOUBLE_EQ(d.pp_tokens_per_s->mean, (550.0 + 275 + 1100 + 1100) / 4);
 }
 
 TEST(BenchSseEvent, TheScanReadsWhatTheFullParseReads) {

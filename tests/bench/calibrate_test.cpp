@@ -103,11 +103,13 @@ TEST(CalibrateRows, DepthRunsGivePrefillOfTheWholePromptAndDecodeAfterIt) {
                     {"pp_tokens_per_s", {{"mean", pp_rate}, {"stdev", 1.0}, {"n", 3}}},
                     {"tg_tokens_per_s", {{"mean", tg_rate}, {"stdev", 0.1}, {"n", 3}}}};
     };
-    doc["depth"] =
-        json::array({depth(0, 3000, 40, 0), depth(4096, 2500, 35, 0), depth(8192, 2000, 30, 1)});
+    json batch = depth(4096, 2000, 20, 0);  // --depth with --concurrency 4: not one request
+    batch["concurrency"] = 4;
+    doc["depth"] = json::array(
+        {depth(0, 3000, 40, 0), depth(4096, 2500, 35, 0), depth(8192, 2000, 30, 1), batch});
     const RunRows r = rows_from_run(3, doc, options());
     ASSERT_EQ(r.skipped, "");
-    ASSERT_EQ(r.rows.size(), 4u);  // d8192 had a failed request
+    ASSERT_EQ(r.rows.size(), 4u);  // d8192 had a failed request, the batch is left out
     EXPECT_EQ(r.rows[0].metric, "prefill");
     EXPECT_EQ(r.rows[0].prompt_tokens, 2048u);
     EXPECT_DOUBLE_EQ(r.rows[0].value, 3000);
@@ -118,8 +120,9 @@ TEST(CalibrateRows, DepthRunsGivePrefillOfTheWholePromptAndDecodeAfterIt) {
     EXPECT_DOUBLE_EQ(r.rows[1].value, 40);
     EXPECT_EQ(r.rows[2].prompt_tokens, 4096u + 2048u);
     EXPECT_EQ(r.rows[3].depth, 4096u + 2048u);
-    ASSERT_EQ(r.notes.size(), 1u);
+    ASSERT_EQ(r.notes.size(), 2u);
     EXPECT_NE(r.notes[0].find("d8192"), std::string::npos);
+    EXPECT_NE(r.notes[1].find("d4096 c4"), std::string::npos);
 }
 
 TEST(CalibrateRows, SkipsWhatCannotBeTrusted) {

@@ -230,6 +230,57 @@ TEST(BenchE2e, DepthModePrintsLlamaBenchsTable) {
     }
 }
 
+TEST(BenchE2e, DepthModeAtConcurrencySendsBatches) {
+    Target t("vllm", "fixed:40,5", vllm_argv(false));
+    Sandbox sb;
+    const RunResult r =
+        sb.run({"bench", "run", t.url, "--model", "test-model", "--depth", "0,64", "--concurrency",
+                "1,4", "--pp", "32", "--tg", "8", "--requests", "2", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    const json d = r.json();
+    EXPECT_EQ(d["valid"], true);
+    // One point per depth and batch size, depth first.
+    ASSERT_EQ(d["depth"].size(), 4u);
+    EXPECT_EQ(d["workload"]["concurrency"], json::array({1, 4}));
+    for (std::size_t i = 0; i < 4; ++i) {
+        const json& p = d["depth"][i];
+        const int users = i % 2 == 0 ? 1 : 4;
+        const int depth = i < 2 ? 0 : 64;
+        EXPECT_EQ(p["depth"], depth);
+        EXPECT_EQ(p["concurrency"], users);
+        // --requests runs, each a batch of `users` requests of exactly depth + pp tokens.
+        EXPECT_EQ(p["completed"], 2 * users);
+        EXPECT_EQ(p["prompt_tokens"], 2 * users * (depth + 32));
+        EXPECT_EQ(p["prefix_cache_hits"], 0.0);
+        EXPECT_EQ(p["pp_tokens_per_s"]["n"], 2 * users);  // per request
+        EXPECT_EQ(p["pp_tokens_per_s_total"]["n"], 2);    // per batch
+        const double pp = p["pp_tokens_per_s"]["mean"],
+                     pp_total = p["pp_tokens_per_s_total"]["mean"];
+        const double tg = p["tg_tokens_per_s"]["mean"],
+                     tg_total = p["tg_tokens_per_s_total"]["mean"];
+        if (users == 1) {
+            // One request at a time: the batch is the request.
+            EXPECT_EQ(pp, pp_total);
+            EXPECT_EQ(tg, tg_total);
+        } else {
+            // The stand-in runs the four at once: the batch outpaces each of its requests.
+            EXPECT_GT(pp_total, pp);
+            EXPECT_GT(tg_total, tg);
+        }
+    }
+    EXPECT_EQ(d["depth"][3]["pp_test"], "pp32 @ d64 (c4)");
+    EXPECT_EQ(d["depth"][0]["tg_test"], "tg8 (c1)");
+
+    const RunResult table = sb.run({"bench", "run", t.url, "--depth", "64", "--concurrency", "2",
+                                    "--pp", "32", "--tg", "4", "--requests", "1"});
+    ASSERT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_NE(table.out.find("| model | engine | test | t/s (total) | t/s (req) |"),
+              std::string::npos)
+        << table.out;
+    EXPECT_NE(table.out.find("| test-model | vllm | pp32 @ d64 (c2) | "), std::string::npos);
+    EXPECT_NE(table.out.find("| test-model | vllm | tg4 @ d64 (c2) | "), std::string::npos);
+}
+
 TEST(BenchE2e, ShareGptDatasetSendsItsConversations) {
     Target t("vllm", "fixed:0,0", vllm_argv(false));
     TempDir dir;
