@@ -135,7 +135,8 @@ base::Result<Endpoint> parse_url(std::string_view url) {
 
 std::string request_body(const RunOptions& o, const RequestSpec& spec) {
     json body = {{"model", o.model},
-                 {"prompt", spec.tag + (spec.body ? *spec.body : std::string())},
+                 {"prompt", (spec.prefix ? *spec.prefix : std::string()) + spec.tag +
+                                (spec.body ? *spec.body : std::string())},
                  {"max_tokens", spec.output_tokens},
                  {"temperature", 0},
                  {"stream", o.stream}};

@@ -29,10 +29,14 @@ struct Endpoint {
 };
 base::Result<Endpoint> parse_url(std::string_view url);
 
-// One request to send: its prompt (a unique tag, then a body shared by every request of that
-// length), the prompt length it was built to and the output length.
+// One request to send: its prompt (a trace's shared prefix when it has one, a unique tag, then
+// a body shared by every request of that length), the prompt length it was built to and the
+// output length.
 struct RequestSpec {
-    std::string tag;  // unique per request: no prefix cache can hit
+    // A trace row's prefix_id: the same text for every request of the id (a deliberate cache
+    // workload); null otherwise.
+    std::shared_ptr<const std::string> prefix;
+    std::string tag;  // unique per request: no prefix cache can hit past the prefix
     // shared_ptr: one body per prompt length, shared by the specs of that length.
     std::shared_ptr<const std::string> body;
     std::uint32_t prompt_tokens = 0;  // as built (exact where the engine tokenized it)

@@ -1,5 +1,7 @@
 #include "bench/probe.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -52,6 +54,17 @@ constexpr const char* kWords[] = {
     "issue",   "side",    "kind",     "head",   "house",  "service", "friend",  "father",
     "power",   "hour",    "game",     "line",   "end",    "member",  "law",     "car"};
 constexpr std::size_t kWordCount = sizeof kWords / sizeof kWords[0];
+
+// FNV-1a, 64 bits (http://www.isthe.com/chongo/tech/comp/fnv/: offset basis 14695981039346656037,
+// prime 1099511628211): a hash of a prefix id that is the same on every platform and run.
+std::uint64_t fnv1a(std::string_view text) {
+    std::uint64_t h = 14695981039346656037ull;
+    for (const char ch : text) {
+        h ^= static_cast<unsigned char>(ch);
+        h *= 1099511628211ull;
+    }
+    return h;
+}
 
 // The engine's token count of `text`, or nullopt when it has no /tokenize.
 base::Result<std::optional<std::uint64_t>> count_tokens(net::Client& c, const Endpoint& ep,
@@ -243,32 +256,31 @@ base::Result<Specs> build_specs(net::Client& c, const Endpoint& ep, const std::s
     Specs out;
     sim::Sampler sampler(seed);
     std::mt19937_64 words(seed ^ 0x9e3779b97f4a7c15ull);
-    // One body per prompt length, fitted once with the engine's tokenizer.
-    std::map<std::uint32_t, std::shared_ptr<const std::string>> bodies;
     auto tag_of = [&](std::uint64_t i) {
         // The request's number first: a prefix cache keyed on leading tokens or blocks
         // (vLLM's blocks of 16, the stand-in's words) finds nothing in common.
         return std::to_string(1000000 + i) + "-" + nonce + ": ";
     };
     bool tokenized = true;
-    auto body_for = [&](std::uint32_t tokens) -> base::Result<std::shared_ptr<const std::string>> {
-        if (auto it = bodies.find(tokens); it != bodies.end()) return it->second;
-        // Start at one word per token less the tag's (about 2 words).
+    // Words fitted with the engine's tokenizer so that `lead + words` counts `tokens` (up to
+    // four rounds of correction; one word per token where the engine has no /tokenize).
+    auto fit_words = [&](std::mt19937_64& rng, const std::string& lead, std::uint32_t tokens,
+                         std::int64_t start) -> base::Result<std::string> {
         std::vector<std::string> w;
         auto resize = [&](std::int64_t n) {
             n = std::max<std::int64_t>(n, 0);
             while (std::int64_t(w.size()) > n) w.pop_back();
-            while (std::int64_t(w.size()) < n) w.push_back(kWords[words() % kWordCount]);
+            while (std::int64_t(w.size()) < n) w.push_back(kWords[rng() % kWordCount]);
         };
         auto text = [&] {
             std::string t;
             for (const std::string& x : w) t += (t.empty() ? "" : " ") + x;
             return t;
         };
-        resize(std::int64_t(tokens) - 2);
+        resize(start);
         bool exact = false;
         for (int round = 0; round < 4; ++round) {
-            auto n = count_tokens(c, ep, key, engine, model, tag_of(0) + text());
+            auto n = count_tokens(c, ep, key, engine, model, lead + text());
             if (!n) return n.error();
             if (!*n) break;
             const std::int64_t diff = std::int64_t(tokens) - std::int64_t(**n);
@@ -279,8 +291,39 @@ base::Result<Specs> build_specs(net::Client& c, const Endpoint& ep, const std::s
             resize(std::int64_t(w.size()) + diff);
         }
         if (!exact) tokenized = false;
-        auto body = std::make_shared<const std::string>(text());
-        bodies.emplace(tokens, body);
+        return text();
+    };
+    // A trace's shared prefixes, by prefix_id (with a trailing space, before the tag).
+    std::map<std::string, std::shared_ptr<const std::string>> prefixes;
+    auto prefix_for =
+        [&](const std::string& id,
+            std::uint32_t tokens) -> base::Result<std::shared_ptr<const std::string>> {
+        if (auto it = prefixes.find(id); it != prefixes.end()) return it->second;
+        const std::uint64_t h = fnv1a(id);
+        // Its own first word (the id's hash and the run's nonce: distinct ids share no leading
+        // token, and a cache left warm by an earlier run cannot hit), then words drawn from the
+        // seed and the id, so every request of the id sends the same bytes.
+        const std::string lead = fmt::format("P{:016x}-{}:", h, nonce);
+        std::mt19937_64 rng(seed ^ h);
+        auto drawn = fit_words(rng, lead + " ", tokens, std::int64_t(tokens) - 2);
+        if (!drawn) return drawn.error();
+        auto text = std::make_shared<const std::string>(lead + " " + *drawn + " ");
+        prefixes.emplace(id, text);
+        return text;
+    };
+    // One body per prompt length (and shared prefix), fitted once with the engine's tokenizer,
+    // the tag counted in: the bodies, like the tags, start at about one word per token.
+    std::map<std::pair<std::string, std::uint32_t>, std::shared_ptr<const std::string>> bodies;
+    auto body_for =
+        [&](std::uint32_t tokens, const std::string& prefix_id, const std::string& prefix,
+            std::uint32_t prefix_tokens) -> base::Result<std::shared_ptr<const std::string>> {
+        const auto k = std::make_pair(prefix_id, tokens);
+        if (auto it = bodies.find(k); it != bodies.end()) return it->second;
+        auto text = fit_words(words, prefix + tag_of(0), tokens,
+                              std::int64_t(tokens) - std::int64_t(prefix_tokens) - 2);
+        if (!text) return text.error();
+        auto body = std::make_shared<const std::string>(std::move(*text));
+        bodies.emplace(k, body);
         return body;
     };
     std::vector<std::shared_ptr<const std::string>> dataset_bodies(load.dataset.size());
@@ -312,8 +355,19 @@ base::Result<Specs> build_specs(net::Client& c, const Endpoint& ep, const std::s
             }
         }
         s.tag = tag_of(i);
+        std::string prefix_id;
+        std::uint32_t prefix_tokens = 0;
+        if (load.kind == sim::Load::Kind::trace && !load.trace[i].prefix_id.empty() &&
+            load.trace[i].prefix_tokens > 0) {
+            prefix_id = load.trace[i].prefix_id;
+            prefix_tokens = load.trace[i].prefix_tokens;
+            auto prefix = prefix_for(prefix_id, prefix_tokens);
+            if (!prefix) return prefix.error();
+            s.prefix = *prefix;
+        }
         if (!s.body) {
-            auto body = body_for(s.prompt_tokens);
+            auto body = body_for(s.prompt_tokens, prefix_id, s.prefix ? *s.prefix : std::string(),
+                                 prefix_tokens);
             if (!body) return body.error();
             s.body = *body;
         }

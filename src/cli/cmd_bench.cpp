@@ -723,7 +723,8 @@ Action setup_bench(CLI::App& app, Context& ctx) {
                     "The engine's launch command line, stored with the run");
     add_workload_flags(
         *run, a->w,
-        {.trace = "JSONL: arrival_s, prompt_tokens, output_tokens (prefix ids are not shared)",
+        {.trace = "JSONL: arrival_s, prompt_tokens, output_tokens, prefix_id and prefix_tokens "
+                  "(rows of one prefix_id share that prefix: a cache workload, R-OPS-2 applies)",
          .dataset = "ShareGPT JSON (FILE or sharegpt:FILE): each request sends a conversation's "
                     "first turn and asks for as many tokens as its answer has (--max-tokens caps)",
          .duration = "Stop sending after this many seconds",

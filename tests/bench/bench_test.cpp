@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -411,6 +412,59 @@ TEST(BenchLoadgen, ClosedLoopAgainstTheStandinMeetsItsSchedule) {
     const bench::Summary sum = bench::summarize(r, {});
     EXPECT_EQ(sum.s.requests_completed, 6u);
     EXPECT_TRUE(sum.simulated);
+}
+
+TEST(BenchPrompts, TraceRowsOfOnePrefixIdShareItsBytes) {
+    InProcessStandin s(Engine::vllm, false, "fixed:0,0");
+    net::Client client;
+    sim::Load load;
+    load.kind = sim::Load::Kind::trace;
+    // Two rows of "sys", one of 7 (another id), one without an id.
+    load.trace = {
+        {0, 60, 2, "sys", 40}, {0, 50, 2, "sys", 40}, {0, 60, 2, "7", 40}, {0, 60, 2, "", 0}};
+    bench::RunOptions o;
+    o.model = "test-model";
+    auto built = [&](std::uint64_t seed, const std::string& nonce) {
+        auto specs =
+            bench::build_specs(client, s.ep, "", Engine::vllm, "test-model", load, 4, seed, nonce);
+        EXPECT_TRUE(specs) << specs.error().message;
+        std::vector<std::string> prompts;
+        for (const bench::RequestSpec& spec : specs->specs) {
+            prompts.push_back(nlohmann::json::parse(bench::request_body(o, spec))["prompt"]);
+        }
+        EXPECT_TRUE(specs->tokenized);
+        return std::make_pair(*specs, prompts);
+    };
+    const auto [specs, prompts] = built(5, "n1");
+    ASSERT_EQ(prompts.size(), 4u);
+    const std::string& prefix = *specs.specs[0].prefix;
+    // The same prefix bytes for the rows of "sys", then each its own tag.
+    EXPECT_EQ(*specs.specs[1].prefix, prefix);
+    EXPECT_EQ(prompts[0].substr(0, prefix.size()), prefix);
+    EXPECT_EQ(prompts[1].substr(0, prefix.size()), prefix);
+    EXPECT_NE(prompts[0].substr(prefix.size()), prompts[1].substr(prefix.size()));
+    EXPECT_NE(prompts[0].substr(prefix.size(), 8), prompts[1].substr(prefix.size(), 8));
+    // Another id: another prefix, not even its first word in common; no id: no prefix.
+    ASSERT_TRUE(specs.specs[2].prefix);
+    EXPECT_NE(prompts[2].substr(0, prompts[2].find(' ')),
+              prompts[0].substr(0, prompts[0].find(' ')));
+    EXPECT_FALSE(specs.specs[3].prefix);
+    // Exact lengths through the stand-in's /tokenize (one token a word): the prefix alone, and
+    // each whole prompt.
+    const auto words = [](const std::string& t) {
+        std::istringstream in(t);
+        return std::distance(std::istream_iterator<std::string>(in),
+                             std::istream_iterator<std::string>());
+    };
+    EXPECT_EQ(words(prefix), 40);
+    EXPECT_EQ(words(prompts[0]), 60);
+    EXPECT_EQ(words(prompts[1]), 50);
+    EXPECT_EQ(words(prompts[3]), 60);
+    // Drawn from the seed and the id: the same again, another seed gives other words.
+    EXPECT_EQ(*built(5, "n1").first.specs[1].prefix, prefix);
+    const std::string other = *built(6, "n1").first.specs[0].prefix;
+    EXPECT_EQ(other.substr(0, other.find(' ')), prefix.substr(0, prefix.find(' ')));
+    EXPECT_NE(other, prefix);
 }
 
 // Regression: on_done read the stream flag through a dangling reference, so under load some

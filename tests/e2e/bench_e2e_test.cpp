@@ -281,6 +281,55 @@ TEST(BenchE2e, DepthModeAtConcurrencySendsBatches) {
     EXPECT_NE(table.out.find("| test-model | vllm | tg4 @ d64 (c2) | "), std::string::npos);
 }
 
+// A trace's prefix_id: rows of one id begin with the same prefix_tokens of text, a deliberate
+// cache workload (R-OPS-2 still applies: --allow-prefix-cache labels it).
+TEST(BenchE2e, TracePrefixIdsAreSharedPrefixes) {
+    TempDir dir;
+    auto trace = [&](const std::string& name, const std::string& a, const std::string& b) {
+        const std::string row = R"({"arrival_s": %, "prompt_tokens": 48, "output_tokens": 2, )"
+                                R"("prefix_id": "#", "prefix_tokens": 32})";
+        auto fill = [&](double at, const std::string& id) {
+            std::string r = row;
+            r.replace(r.find('%'), 1, std::to_string(at));
+            r.replace(r.find('#'), 1, id);
+            return r;
+        };
+        return dir.write(name, fill(0, a) + "\n" + fill(0.3, b) + "\n").string();
+    };
+    const std::string shared = trace("shared.jsonl", "sys", "sys");
+    const std::string distinct = trace("distinct.jsonl", "a", "b");
+    auto run = [](const Target& t, const std::string& file) {
+        Sandbox sb;
+        return sb.run({"bench", "run", t.url, "--model", "test-model", "--trace", file, "--warmup",
+                       "0", "--allow-prefix-cache", "--json"});
+    };
+    {
+        // Caching on: the second row of "sys" finds the first's 32 tokens, and no more (its
+        // tag follows); rows of two ids find nothing.
+        Target on("vllm", "fixed:0,0", vllm_argv(true));
+        const RunResult r = run(on, shared);
+        ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+        const json d = r.json();
+        EXPECT_EQ(d["completed"], 2);
+        EXPECT_EQ(d["prefix_cache_study"], true);
+        EXPECT_EQ(d["prompt_tokens"], 2 * 48);  // exact through /tokenize
+        EXPECT_GT(d["prefix_cache_hits"].get<double>(), 0);
+        EXPECT_LE(d["prefix_cache_hits"].get<double>(), 32);
+        const RunResult other = run(on, distinct);
+        ASSERT_EQ(other.exit_code, 0) << other.err;
+        EXPECT_EQ(other.json()["prefix_cache_hits"], 0.0);
+    }
+    {
+        // Caching off: the same trace is a valid run with no hits.
+        Target off("vllm", "fixed:0,0", vllm_argv(false));
+        const RunResult r = run(off, shared);
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(r.json()["valid"], true);
+        EXPECT_EQ(r.json()["prefix_cache_study"], false);
+        EXPECT_EQ(r.json()["prefix_cache_hits"], 0.0);
+    }
+}
+
 TEST(BenchE2e, ShareGptDatasetSendsItsConversations) {
     Target t("vllm", "fixed:0,0", vllm_argv(false));
     TempDir dir;
