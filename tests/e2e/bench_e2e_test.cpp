@@ -199,12 +199,14 @@ TEST(BenchE2e, DepthModePrintsLlamaBenchsTable) {
     EXPECT_EQ(d64["prefix_cache_hits"], 0.0);
     EXPECT_EQ(d64["pp_tokens_per_s"]["n"], 2);
     // The stand-in took at least 40 ms to the first token and 5 ms per token after it: the
-    // measured speeds cannot exceed what that schedule allows.
+    // prefill speed cannot exceed what that schedule allows, nor can a whole request be
+    // shorter. (The decode speed can: a first token read late, on a loaded machine, leaves
+    // the rest less time to be measured over.)
     EXPECT_GT(d64["pp_tokens_per_s"]["mean"].get<double>(), 0);
     EXPECT_LE(d64["pp_tokens_per_s"]["mean"].get<double>(), 96 / 0.040);
     EXPECT_LE(d0["pp_tokens_per_s"]["mean"].get<double>(), 32 / 0.040);
+    EXPECT_GE(d64["e2e_ms"]["p50"].get<double>(), 40 + 3 * 5);
     EXPECT_GT(d64["tg_tokens_per_s"]["mean"].get<double>(), 0);
-    EXPECT_LE(d64["tg_tokens_per_s"]["mean"].get<double>(), 1000.0 / 5);
     EXPECT_GE(d64["tg_tokens_per_s"]["stdev"].get<double>(), 0);
     EXPECT_EQ(d["workload"]["pp"], 32);
     EXPECT_EQ(d["workload"]["depths"], json::array({0.0, 64.0}));
