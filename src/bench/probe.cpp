@@ -293,7 +293,8 @@ base::Result<Specs> build_specs(net::Client& c, const Endpoint& ep, const std::s
         if (!exact) tokenized = false;
         return text();
     };
-    // A trace's shared prefixes, by prefix_id (with a trailing space, before the tag).
+    // A trace's shared prefixes, by prefix_id (with a trailing space, before the tag); the
+    // id's first row sets its length.
     std::map<std::string, std::shared_ptr<const std::string>> prefixes;
     auto prefix_for =
         [&](const std::string& id,
@@ -311,8 +312,9 @@ base::Result<Specs> build_specs(net::Client& c, const Endpoint& ep, const std::s
         prefixes.emplace(id, text);
         return text;
     };
-    // One body per prompt length (and shared prefix), fitted once with the engine's tokenizer,
-    // the tag counted in: the bodies, like the tags, start at about one word per token.
+    // One body per prompt length and prefix id, fitted once with the engine's tokenizer with
+    // the prefix and the tag counted in (a start of one word per token, less about two for the
+    // tag).
     std::map<std::pair<std::string, std::uint32_t>, std::shared_ptr<const std::string>> bodies;
     auto body_for =
         [&](std::uint32_t tokens, const std::string& prefix_id, const std::string& prefix,

@@ -78,8 +78,8 @@ std::optional<LaunchReport> launch_report(net::Client& client, const Endpoint& e
 // larger; its lengths are sim::estimate_tokens estimates (`tokenized` false). A trace row with
 // a prefix_id and prefix_tokens starts with that id's prefix (RequestSpec::prefix: a first word
 // of the id's hash and `nonce`, then words drawn from `seed` and the id, fitted to
-// prefix_tokens), the same bytes for every row of the id; the tag and body follow, fitted so
-// that the whole prompt has the row's prompt_tokens.
+// prefix_tokens of the id's first row), the same bytes for every row of the id; the tag and
+// body follow, fitted so that the whole prompt has the row's prompt_tokens.
 // Errors: io when /tokenize fails.
 struct Specs {
     std::vector<RequestSpec> specs;
