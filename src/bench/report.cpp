@@ -76,11 +76,10 @@ std::string hardware_text(const json& doc) {
                        mem ? fmt::format(", {:.0f} GiB", *mem / (1024.0 * 1024 * 1024)) : "");
 }
 
-// The point of `doc` at load `x` of kind `name`.
-const json* point_at(const std::vector<json>& points, const std::string& name,
-                     std::optional<double> x) {
+// The point of `points` at the load of `at` (same kind, value and, for depth, batch size).
+const json* point_at(const std::vector<json>& points, const json& at) {
     for (const json& p : points) {
-        if (load_name_of(p) == name && load_of(p) == x) return &p;
+        if (load_name_of(p) == load_name_of(at) && load_text_of(p) == load_text_of(at)) return &p;
     }
     return nullptr;
 }
@@ -279,14 +278,13 @@ Report render_report(const std::vector<StoredRun>& runs, std::string_view plot_s
                 const std::vector<json> prev_points =
                     prev ? points_of(prev->doc) : std::vector<json>{};
                 for (const json& p : points) {
-                    auto x = load_of(p);
                     md += fmt::format(
-                        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                        x ? fmt::format("{:g}", *x) : "trace", num(p, "/ttft_ms/p50"),
-                        num(p, "/ttft_ms/p99"), num(p, "/tpot_ms/p50", "{:.2f}"),
-                        num(p, "/output_tokens_per_s"), num(p, "/output_tokens_per_s_per_user"),
-                        num(p, "/errors", "{:.0f}"), num(p, "/predicted/output_tokens_per_s"),
-                        change_text(p, prev ? point_at(prev_points, load_name, x) : nullptr));
+                        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", load_text_of(p),
+                        num(p, "/ttft_ms/p50"), num(p, "/ttft_ms/p99"),
+                        num(p, "/tpot_ms/p50", "{:.2f}"), num(p, "/output_tokens_per_s"),
+                        num(p, "/output_tokens_per_s_per_user"), num(p, "/errors", "{:.0f}"),
+                        num(p, "/predicted/output_tokens_per_s"),
+                        change_text(p, prev ? point_at(prev_points, p) : nullptr));
                 }
             }
         }

@@ -11,7 +11,8 @@ namespace {
 using nlohmann::json;
 
 // The load fields a point may carry (design.md's workload vocabulary; depth: --depth mode).
-constexpr const char* kLoadNames[] = {"concurrency", "rate_per_s", "depth"};
+// "depth" first: a depth point also carries the concurrency of its batches.
+constexpr const char* kLoadNames[] = {"depth", "concurrency", "rate_per_s"};
 
 json opt(const std::optional<double>& x) { return x ? json(*x) : json(nullptr); }
 
@@ -43,8 +44,10 @@ std::string number_text(const std::optional<double>& x) {
 
 std::vector<json> points_of(const json& doc) {
     if (!doc.is_object()) return {};
-    auto it = doc.find("sweep");
-    if (it != doc.end() && it->is_array()) {
+    // A sweep's points are in "sweep", a --depth run's in "depth"; a single point is the doc.
+    for (const char* key : {"sweep", "depth"}) {
+        auto it = doc.find(key);
+        if (it == doc.end() || !it->is_array()) continue;
         std::vector<json> out;
         for (const json& p : *it)
             if (p.is_object()) out.push_back(p);
@@ -64,6 +67,17 @@ std::optional<double> load_of(const json& point) {
     const std::string name = load_name_of(point);
     if (name.empty()) return std::nullopt;
     return point[name].get<double>();
+}
+
+std::string load_text_of(const json& point) {
+    const std::optional<double> x = load_of(point);
+    if (!x) return "trace";
+    std::string text = fmt::format("{:g}", *x);
+    if (load_name_of(point) == "depth") {
+        if (auto n = number_at(point, "/concurrency"); n && *n > 1)
+            text += fmt::format(" (c{:g})", *n);
+    }
+    return text;
 }
 
 std::string run_label(const json& doc) {
@@ -115,7 +129,7 @@ json compare_runs(const StoredRun& a, const StoredRun& b) {
         const std::optional<double> x = load_of(p);
         std::size_t match = pb.size();
         for (std::size_t i = 0; i < pb.size(); ++i) {
-            if (!used[i] && load_name_of(pb[i]) == name && load_of(pb[i]) == x) {
+            if (!used[i] && load_name_of(pb[i]) == name && load_text_of(pb[i]) == load_text_of(p)) {
                 match = i;
                 break;
             }

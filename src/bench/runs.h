@@ -12,12 +12,16 @@
 
 namespace sparkctl::bench {
 
-// The load points of a run document: its `sweep`, or the document itself for one point.
+// The load points of a run document: its `sweep`, a --depth run's `depth`, or the document
+// itself for one point.
 std::vector<nlohmann::json> points_of(const nlohmann::json& doc);
-// The load field of a point: "concurrency", "rate_per_s", "depth"; "" for a trace.
+// The load field of a point: "depth", "concurrency", "rate_per_s"; "" for a trace.
 std::string load_name_of(const nlohmann::json& point);
 // The point's load value; nullopt for a trace.
 std::optional<double> load_of(const nlohmann::json& point);
+// The point's load as a table cell: "4", "0.5", "trace"; a --depth point sent in batches of
+// N > 1 requests adds them as llama-benchy names its tests: "4096 (c8)".
+std::string load_text_of(const nlohmann::json& point);
 // "VALID", "INVALID", "SIMULATED", "SIMULATED INVALID", "PREFIX-CACHE STUDY" (and combinations):
 // never empty, so a run is never shown without saying which it is.
 std::string run_label(const nlohmann::json& doc);

@@ -81,15 +81,23 @@ std::string opt_text(const json& j, const char* key, const char* none = "-") {
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string(none);
 }
 
-// "concurrency 1,2,4" / "rate_per_s 5" / "trace".
+// "concurrency 1,2,4" / "rate_per_s 5" / "depth 0,4096 (c1,8)" / "trace": each value once.
 std::string loads_text(const json& doc) {
-    std::string name, values;
+    std::string name;
+    std::vector<double> values, users;
+    auto add = [](std::vector<double>& v, double x) {
+        if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+    };
     for (const json& p : bench::points_of(doc)) {
         name = bench::load_name_of(p);
-        if (auto x = bench::load_of(p))
-            values += (values.empty() ? "" : ",") + fmt::format("{:g}", *x);
+        if (auto x = bench::load_of(p)) add(values, *x);
+        if (auto n = bench::number_at(p, "/concurrency"); n && name == "depth") add(users, *n);
     }
-    return name.empty() ? "trace" : name + " " + values;
+    if (name.empty()) return "trace";
+    const std::string text = name + " " + fmt::format("{:g}", fmt::join(values, ","));
+    return users.size() > 1 || (users.size() == 1 && users[0] > 1)
+               ? text + fmt::format(" (c{:g})", fmt::join(users, ","))
+               : text;
 }
 
 json list_entry(const bench::StoredRun& r) {
@@ -166,9 +174,8 @@ int do_show(Context& c, store::Database& db, std::int64_t id) {
     t += fmt::format("{:>12} {:>9} {:>11} {:>10} {:>10} {:>10} {:>10} {:>6}\n", "load", "req/s",
                      "out tok/s", "ttft p50", "ttft p99", "tpot p50", "itl p99", "errors");
     for (const json& p : bench::points_of(d)) {
-        auto x = bench::load_of(p);
         t += fmt::format("{:>12} {:>9} {:>11} {:>10} {:>10} {:>10} {:>10} {:>6}\n",
-                         x ? fmt::format("{:g}", *x) : "trace", stat_text(p, "/requests_per_s", ""),
+                         bench::load_text_of(p), stat_text(p, "/requests_per_s", ""),
                          stat_text(p, "/output_tokens_per_s", ""),
                          stat_text(p, "/ttft_ms/p50", "ms"), stat_text(p, "/ttft_ms/p99", "ms"),
                          stat_text(p, "/tpot_ms/p50", "ms"), stat_text(p, "/itl_ms/p99", "ms"),

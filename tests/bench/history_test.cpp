@@ -107,6 +107,28 @@ TEST(BenchRuns, PointsLabelsAndHeadline) {
     EXPECT_EQ(run_label(d), "PREFIX-CACHE STUDY");
 }
 
+// A --depth run keeps its points under "depth"; each carries its depth and batch size.
+TEST(BenchRuns, DepthRunsArePointsByDepthAndBatch) {
+    json doc = run_doc({});
+    doc.erase("sweep");
+    doc["depth"] = json::array({{{"depth", 0.0}, {"concurrency", 1.0}},
+                                {{"depth", 0.0}, {"concurrency", 8.0}},
+                                {{"depth", 4096.0}, {"concurrency", 1.0}}});
+    const auto pts = points_of(doc);
+    ASSERT_EQ(pts.size(), 3u);
+    EXPECT_EQ(load_name_of(pts[1]), "depth");  // not "concurrency": depth is the load
+    EXPECT_EQ(load_of(pts[2]), 4096.0);
+    EXPECT_EQ(load_text_of(pts[0]), "0");
+    EXPECT_EQ(load_text_of(pts[1]), "0 (c8)");
+    EXPECT_EQ(load_text_of(pts[2]), "4096");
+    // Compare pairs points of the same depth and batch size, not the first of a depth.
+    json other = doc;
+    other["depth"] = json::array({{{"depth", 0.0}, {"concurrency", 8.0}}});
+    const json c = compare_runs(StoredRun{1, "t", doc}, StoredRun{2, "t", other});
+    ASSERT_EQ(c["points"].size(), 1u);
+    EXPECT_EQ(c["only_in_a"].size(), 2u);
+}
+
 TEST(BenchRuns, CompareMatchesByLoadAndTestsNoise) {
     StoredRun a{1, "t",
                 run_doc({point(1, 100, {99, 100, 101}), point(2, 200, {199, 201}), point(4, 300)})};
