@@ -40,7 +40,8 @@ constexpr std::string_view kKeys[] = {"id",
                                       "simulate_args",
                                       "pin",
                                       "ttl_s",
-                                      "bench"};
+                                      "bench",
+                                      "max_in_flight"};
 
 const char* type_name(EntryValue::Type t) {
     switch (t) {
@@ -180,6 +181,16 @@ base::Result<DeploymentConfig> read_entry(const config::Entry& e, const std::str
     SPARKCTL_TRY(r.boolean("pin", d.pin));
     SPARKCTL_TRY(r.number("ttl_s", d.ttl_s));
     SPARKCTL_TRY(r.boolean("bench", d.bench));
+    std::optional<std::int64_t> max_in_flight;
+    SPARKCTL_TRY(r.integer("max_in_flight", max_in_flight));
+    if (max_in_flight) {
+        if (*max_in_flight < 0 || *max_in_flight > kMaxInFlight) {
+            return bad(where, "key 'max_in_flight': " + std::to_string(*max_in_flight) +
+                                  " is not in 0.." + std::to_string(kMaxInFlight) +
+                                  " (0: no limit)");
+        }
+        d.max_in_flight = static_cast<int>(*max_in_flight);
+    }
     if (d.id.empty() && r.find("id") == nullptr) return bad(where, "key 'id' is missing");
     if (d.model.empty() && r.find("model") == nullptr) return bad(where, "key 'model' is missing");
     return d;
@@ -377,6 +388,10 @@ base::Result<void> validate_deployment(const DeploymentConfig& d, const std::str
         return bad(where, "keys 'pin' and 'ttl_s': a pinned deployment never unloads");
     for (const std::string& a : d.extra_args) {
         if (a.empty()) return bad(where, "key 'extra_args': an empty argument");
+    }
+    if (d.max_in_flight < 0 || d.max_in_flight > kMaxInFlight) {
+        return bad(where, "key 'max_in_flight': " + std::to_string(d.max_in_flight) +
+                              " is not in 0.." + std::to_string(kMaxInFlight) + " (0: no limit)");
     }
     return {};
 }

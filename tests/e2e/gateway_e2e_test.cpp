@@ -2,7 +2,8 @@
 // daemon (serve_daemon.h's fixture), stand-in engines underneath, requests over loopback with
 // net::Client. A request loads its model; a second model that does not fit evicts the first; the
 // queue bound answers 503; an eviction waits for a stream in flight (drain) or gives up at the
-// drain deadline; a crash mid-stream is an SSE error event; ttl_s unloads; SIGTERM leaves nothing.
+// drain deadline; a crash mid-stream is an SSE error event; ttl_s unloads; SIGTERM leaves nothing;
+// max_in_flight answers 429.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -233,6 +234,78 @@ TEST_F(GatewayE2e, SigtermStopsTheGatewayAndEveryEngine) {
     health.target = "/health";
     net::Client client;
     EXPECT_FALSE(client.fetch(health));  // nothing listens any more
+}
+
+// `up --max-in-flight 1`: while one request streams, a second is answered 429 in OpenAI's
+// shape with Retry-After before anything streams, counted in /metrics; the first completes and
+// the limit then admits the next one. The limit is in `ps --json` and /status.
+TEST_F(GatewayE2e, MaxInFlightAnswers429WhileTheFirstStreams) {
+    config("");
+    start_gateway();
+    auto up = box_.run({"up", "qwen3-8b", "--engine", "llama.cpp", "--quant", "Q4_K_M",
+                        "--max-in-flight", "1", "--json"});
+    ASSERT_EQ(up.exit_code, 0) << up.err << daemon_log();
+    EXPECT_EQ(json::parse(up.out)["deployment"]["max_in_flight"], 1) << up.out;
+    EXPECT_EQ(deployment("qwen3-8b")["max_in_flight"], 1);
+
+    // The served name is the catalog id, so the stand-in prices the steps with fit (it cannot for
+    // another --id without simulate_args). Its own timing (fit's decode step for qwen3-8b on the
+    // Spark): 300 tokens stream for seconds, while the test needs one ps and one request.
+    auto first = send("qwen3-8b", 300, true);
+    ASSERT_TRUE(eventually([&] { return deployment("qwen3-8b")["in_flight"] == 1; }))
+        << daemon_log();
+    net::Response second = chat("qwen3-8b");
+    EXPECT_EQ(second.status, 429) << second.body;
+    const json err = json::parse(second.body, nullptr, false);
+    ASSERT_TRUE(err.contains("error")) << second.body;
+    EXPECT_EQ(err["error"]["code"], "concurrency_limit");
+    EXPECT_EQ(err["error"]["type"], "rate_limit_error");
+    EXPECT_TRUE(err["error"]["message"].is_string());
+    EXPECT_FALSE(net::header_value(second.headers, "retry-after").empty());
+    EXPECT_EQ(deployment("qwen3-8b")["in_flight"], 1);  // the first was not disturbed
+
+    auto streamed = first.get();
+    ASSERT_TRUE(streamed) << streamed.error().message;
+    EXPECT_EQ(streamed->status, 200);
+    EXPECT_EQ(streamed->body.find("\"error\""), std::string::npos) << streamed->body;
+    EXPECT_NE(streamed->body.find("data: [DONE]"), std::string::npos) << streamed->body;
+    EXPECT_EQ(chat("qwen3-8b").status, 200);  // nothing in flight: admitted again
+
+    net::ClientRequest get;
+    get.port = port_;
+    get.target = "/metrics";
+    net::Client client;
+    auto metrics = client.fetch(get);
+    ASSERT_TRUE(metrics) << metrics.error().message;
+    EXPECT_NE(
+        metrics->body.find(R"(sparkctl_gateway_requests_total{model="qwen3-8b",status="429"} 1)"),
+        std::string::npos)
+        << metrics->body;
+    EXPECT_NE(
+        metrics->body.find(R"(sparkctl_gateway_requests_total{model="qwen3-8b",status="200"} 2)"),
+        std::string::npos)
+        << metrics->body;
+    get.target = "/status";
+    auto status = client.fetch(get);
+    ASSERT_TRUE(status) << status.error().message;
+    EXPECT_EQ(json::parse(status->body)["deployments"][0]["max_in_flight"], 1) << status->body;
+
+    // A changed limit for the same plan: applied without a restart of the engine.
+    const auto pid = deployment("qwen3-8b")["pid"];
+    auto again = box_.run(
+        {"up", "qwen3-8b", "--engine", "llama.cpp", "--quant", "Q4_K_M", "--max-in-flight", "4"});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(deployment("qwen3-8b")["max_in_flight"], 4);
+    EXPECT_EQ(deployment("qwen3-8b")["pid"], pid);
+}
+
+TEST_F(GatewayE2e, ABadMaxInFlightIsExit2NamingTheFlag) {
+    config("");
+    for (const char* value : {"-1", "many", "1.5"}) {
+        auto r = box_.run({"up", "qwen3-8b", "--max-in-flight", value});
+        EXPECT_EQ(r.exit_code, 2) << value << ": " << r.err;
+        EXPECT_NE(r.err.find("--max-in-flight"), std::string::npos) << value << ": " << r.err;
+    }
 }
 
 TEST_F(GatewayE2e, OffLoopbackWithoutKeysServeRefusesToStart) {
