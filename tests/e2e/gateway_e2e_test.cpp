@@ -13,6 +13,7 @@
 
 #include "e2e/serve_daemon.h"
 #include "net/client.h"
+#include "net/prometheus.h"
 
 namespace sparkctl::test {
 namespace {
@@ -85,6 +86,19 @@ class GatewayE2e : public ServeDaemonTest {
         return r ? *r : net::Response{};
     }
 
+    // One sample of the gateway's /metrics (-1 when it is not there).
+    double metric(const std::string& name, const net::prometheus::Labels& labels = {}) const {
+        net::ClientRequest get;
+        get.port = port_;
+        get.target = "/metrics";
+        net::Client client;
+        auto page = client.fetch(get);
+        if (!page) return -1;
+        auto samples = net::prometheus::parse_text(page->body, "gateway /metrics");
+        if (!samples) return -1;
+        return net::prometheus::find_value(*samples, name, labels).value_or(-1);
+    }
+
     std::uint16_t port_ = 0;
 };
 
@@ -123,6 +137,16 @@ TEST_F(GatewayE2e, ARequestForTheSecondModelEvictsTheFirst) {
     ASSERT_EQ(r.status, 200) << r.body << daemon_log();
     EXPECT_EQ(deployment("big-a")["state"], "unloaded");
     EXPECT_EQ(deployment("big-b")["state"], "ready");
+    // The daemon's counters in /metrics (the Registry's view).
+    EXPECT_EQ(metric("sparkctl_loads_total", {{"model", "big-a"}}), 1);
+    EXPECT_EQ(metric("sparkctl_loads_total", {{"model", "big-b"}}), 1);
+    EXPECT_EQ(metric("sparkctl_evictions_total", {{"model", "big-a"}}), 1);
+    EXPECT_EQ(metric("sparkctl_evictions_total", {{"model", "big-b"}}), 0);
+    EXPECT_GT(metric("sparkctl_load_seconds_total", {{"model", "big-b"}}), 0);
+    EXPECT_EQ(metric("sparkctl_reserved_bytes", {{"model", "big-a"}}), 0);
+    EXPECT_GT(metric("sparkctl_reserved_bytes", {{"model", "big-b"}}), 0);
+    EXPECT_GT(metric("sparkctl_mem_available_bytes"), 0);
+    EXPECT_GT(metric("sparkctl_budget_bytes"), 0);
 }
 
 TEST_F(GatewayE2e, TheQueueIsBoundedThen503) {
@@ -211,6 +235,10 @@ simulate_args = ["--timing", "fixed:5,5", "--fail-after-tokens", "3"]
     auto h = client.fetch(health);
     ASSERT_TRUE(h) << h.error().message;
     EXPECT_EQ(h->status, 200);
+    // The engine exited: the daemon restarts it, and /metrics counts the restart.
+    EXPECT_TRUE(eventually([&] {
+        return metric("sparkctl_restarts_total", {{"model", "crashy"}}) >= 1;
+    })) << daemon_log();
 }
 
 TEST_F(GatewayE2e, AnIdleDeploymentIsUnloadedAfterItsTtl) {

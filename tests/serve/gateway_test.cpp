@@ -297,6 +297,8 @@ TEST_F(GatewayTest, RelaysWholeResponsesWithHeadersAndTheServedName) {
     EXPECT_EQ(reg_.finished(), 2);
     EXPECT_EQ(metric("sparkctl_gateway_requests_total", {{"model", "m1"}, {"status", "200"}}), 2);
     EXPECT_EQ(metric("sparkctl_gateway_completion_tokens_total", {{"model", "m1"}}), 5);
+    // The stand-in counts a word as a token: "a b c" and "x y".
+    EXPECT_EQ(metric("sparkctl_gateway_prompt_tokens_total", {{"model", "m1"}}), 5);
     EXPECT_EQ(metric("sparkctl_reserved_bytes", {{"model", "m1"}}), 40);
     EXPECT_EQ(metric("sparkctl_budget_bytes", {}), 100);
 }
