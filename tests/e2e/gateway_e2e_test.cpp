@@ -241,6 +241,66 @@ simulate_args = ["--timing", "fixed:5,5", "--fail-after-tokens", "3"]
     })) << daemon_log();
 }
 
+// R-OPS-3 at run time: parallel requests on a llama.cpp deployment are counted each and warned
+// in the daemon's log once per burst (a burst ends when its in-flight count is back to 0).
+TEST_F(GatewayE2e, ParallelLoadOnLlamaCppIsWarnedOncePerBurst) {
+    config(R"(
+[[models]]
+id = "solo"
+model = "qwen3-8b"
+engine = "llama.cpp"
+quant = "Q4_K_M"
+simulate_args = ["--timing", "fixed:5,50"]
+)");
+    start_gateway();
+    ASSERT_EQ(chat("solo", 1).status, 200) << daemon_log();  // loaded, alone: no warning
+    const std::string warning = "solo: parallel requests on a llama.cpp deployment (R-OPS-3";
+    auto count = [&] {
+        const std::string log = daemon_log();
+        int n = 0;
+        for (auto at = log.find(warning); at != std::string::npos; at = log.find(warning, at + 1))
+            ++n;
+        return n;
+    };
+    EXPECT_EQ(count(), 0);
+    for (int burst = 1; burst <= 2; ++burst) {
+        // Three streams of 40 tokens 50 ms apart (about 2 s each), started together.
+        auto a = send("solo", 40, true);
+        ASSERT_TRUE(eventually([&] { return deployment("solo")["in_flight"] == 1; }))
+            << daemon_log();
+        auto b = send("solo", 40, true);
+        auto c = send("solo", 40, true);
+        for (auto* f : {&a, &b, &c}) {
+            auto r = f->get();
+            ASSERT_TRUE(r) << r.error().message;
+            EXPECT_EQ(r->status, 200);
+        }
+        EXPECT_EQ(count(), burst) << daemon_log();
+    }
+    EXPECT_EQ(metric("sparkctl_rops3_parallel_on_llamacpp_total", {{"model", "solo"}}), 4);
+}
+
+// A model that cannot fit at all: the request's load fails and it is answered 503 `load_failed`
+// with the reason and the numbers.
+TEST_F(GatewayE2e, AModelThatDoesNotFitIs503WithTheNumbers) {
+    config(R"(
+[[models]]
+id = "huge"
+model = "deepseek-v3"
+engine = "llama.cpp"
+quant = "Q8_0"
+)");
+    start_gateway();
+    net::Response r = chat("huge");
+    EXPECT_EQ(r.status, 503) << r.body;
+    const json err = json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(err.contains("error")) << r.body;
+    EXPECT_EQ(err["error"]["code"], "load_failed") << r.body;
+    EXPECT_NE(err["error"]["message"].get<std::string>().find("GiB"), std::string::npos) << r.body;
+    EXPECT_FALSE(net::header_value(r.headers, "retry-after").empty());
+    EXPECT_EQ(deployment("huge")["state"], "unloaded");
+}
+
 TEST_F(GatewayE2e, AnIdleDeploymentIsUnloadedAfterItsTtl) {
     config(two_big("fixed:5,1", "ttl_s = 1\n"));
     start_gateway();
