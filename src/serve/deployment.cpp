@@ -399,7 +399,10 @@ base::Result<void> validate_deployment(const DeploymentConfig& d, const std::str
 base::Result<std::vector<DeploymentConfig>> read_deployments(const config::Config& cfg) {
     const std::string file = cfg.file() ? cfg.file()->string() : std::string("config");
     std::vector<DeploymentConfig> out;
-    std::map<std::string, std::string> names;  // id or alias -> the entry that has it
+    // An id names one deployment: no other id or alias may be it. An alias may be shared: the
+    // gateway routes a shared alias among its deployments (R-OPS-3: a llama.cpp one for chat and
+    // a vLLM/SGLang one for parallel load, docs/dev/gateway.md "Routing").
+    std::map<std::string, std::string> ids, aliases;  // name -> the (first) entry that has it
     const std::vector<config::Entry>& entries = cfg.entries("models");
     for (std::size_t i = 0; i < entries.size(); ++i) {
         std::string where = file + ": [[models]] entry " + std::to_string(i + 1);
@@ -407,13 +410,21 @@ base::Result<std::vector<DeploymentConfig>> read_deployments(const config::Confi
         if (!d) return d.error();
         where += " (id '" + base::printable(d->id) + "')";
         SPARKCTL_TRY(validate_deployment(*d, where));
-        std::vector<std::string> own = {d->id};
-        own.insert(own.end(), d->aliases.begin(), d->aliases.end());
-        for (const std::string& n : own) {
-            auto [it, added] = names.emplace(n, where);
-            if (!added) {
-                return bad(where, "name '" + n + "' is already used by " + it->second);
-            }
+        const auto used = [&](const std::string& n, const std::map<std::string, std::string>& m) {
+            auto it = m.find(n);
+            return it == m.end() ? std::string() : it->second;
+        };
+        for (const auto* m : {&ids, &aliases}) {
+            if (auto other = used(d->id, *m); !other.empty())
+                return bad(where, "name '" + d->id + "' is already used by " + other);
+        }
+        ids.emplace(d->id, where);
+        std::set<std::string> own;
+        for (const std::string& a : d->aliases) {
+            std::string other = used(a, ids);
+            if (other.empty() && !own.insert(a).second) other = "this entry";
+            if (!other.empty()) return bad(where, "name '" + a + "' is already used by " + other);
+            aliases.emplace(a, where);
         }
         out.push_back(std::move(*d));
     }

@@ -280,6 +280,50 @@ simulate_args = ["--timing", "fixed:5,50"]
     EXPECT_EQ(metric("sparkctl_rops3_parallel_on_llamacpp_total", {{"model", "solo"}}), 4);
 }
 
+// R-OPS-3 routing through the daemon: one alias on a llama.cpp deployment (chat) and a vLLM one
+// (agents), both resident. A request for the alias goes to llama.cpp while it has nothing in
+// flight; one arriving while llama.cpp streams goes to vLLM, so llama.cpp never sees parallel
+// load.
+TEST_F(GatewayE2e, ASharedAliasRoutesParallelLoadToVllm) {
+    config(R"(
+[[models]]
+id = "chat-l"
+model = "qwen3-8b"
+engine = "llama.cpp"
+quant = "Q4_K_M"
+aliases = ["qwen"]
+simulate_args = ["--timing", "fixed:5,50"]
+
+[[models]]
+id = "chat-v"
+model = "qwen3-8b"
+engine = "vllm"
+aliases = ["qwen"]
+simulate_args = ["--timing", "fixed:5,50"]
+)");
+    start_gateway();
+    for (const char* id : {"chat-l", "chat-v"}) {
+        auto up = box_.run({"up", id});
+        ASSERT_EQ(up.exit_code, 0) << up.err << daemon_log();
+    }
+    auto first = send("qwen", 40, true);  // about 2 s
+    ASSERT_TRUE(eventually([&] { return deployment("chat-l")["in_flight"] == 1; })) << daemon_log();
+    EXPECT_EQ(deployment("chat-v")["in_flight"], 0);
+    auto second = send("qwen", 40, true);
+    ASSERT_TRUE(eventually([&] { return deployment("chat-v")["in_flight"] == 1; })) << daemon_log();
+    for (auto* f : {&first, &second}) {
+        auto r = f->get();
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r->status, 200);
+        EXPECT_NE(r->body.find("data: [DONE]"), std::string::npos) << r->body;
+    }
+    EXPECT_EQ(metric("sparkctl_gateway_requests_total", {{"model", "chat-l"}, {"status", "200"}}),
+              1);
+    EXPECT_EQ(metric("sparkctl_gateway_requests_total", {{"model", "chat-v"}, {"status", "200"}}),
+              1);
+    EXPECT_EQ(metric("sparkctl_rops3_parallel_on_llamacpp_total", {{"model", "chat-l"}}), 0);
+}
+
 // A model that cannot fit at all: the request's load fails and it is answered 503 `load_failed`
 // with the reason and the numbers.
 TEST_F(GatewayE2e, AModelThatDoesNotFitIs503WithTheNumbers) {

@@ -169,6 +169,13 @@ TEST_F(DeploymentTest, ErrorsNameTheEntryAndKey) {
          "aliases = [\"a\"]\n",
          "[[models]] entry 2 (id 'b'): name 'a' is already used by"},
         {"models = 3\n", "'models': expected an array of tables ([[models]])"},
+        {"[[models]]\nid = \"a\"\nmodel = \"m\"\naliases = [\"x\"]\n[[models]]\nid = \"x\"\n"
+         "model = \"m\"\n",
+         "[[models]] entry 2 (id 'x'): name 'x' is already used by"},
+        {"[[models]]\nid = \"a\"\nmodel = \"m\"\naliases = [\"x\", \"x\"]\n",
+         "name 'x' is already used by this entry"},
+        {"[[models]]\nid = \"a\"\nmodel = \"m\"\naliases = [\"a\"]\n",
+         "name 'a' is already used by"},
         {"[[models]]\nid = \"a\"\nmodel = \"m\"\nmax_in_flight = -1\n",
          "key 'max_in_flight': -1 is not in 0..1048576 (0: no limit)"},
         {"[[models]]\nid = \"a\"\nmodel = \"m\"\nmax_in_flight = 1.5\n",
@@ -452,6 +459,27 @@ TEST_F(DeploymentTest, PlanOptionsArePlannedAndStored) {
     EXPECT_EQ(back->prefer, "fit");
     EXPECT_EQ(back->overrides, (Argv{"R-OPS-2"}));
     EXPECT_EQ(deployment_to_json(*back), deployment_to_json(d));
+}
+
+// One alias on a llama.cpp and a vLLM deployment: the gateway's R-OPS-3 routing between them.
+TEST_F(DeploymentTest, AnAliasMayBeShared) {
+    auto ds = read_deployments(must_load(R"(
+[[models]]
+id = "chat-l"
+model = "qwen3-8b"
+engine = "llama.cpp"
+aliases = ["qwen"]
+
+[[models]]
+id = "chat-v"
+model = "qwen3-8b"
+engine = "vllm"
+aliases = ["qwen", "agents"]
+)"));
+    ASSERT_TRUE(ds.ok()) << ds.error().message;
+    ASSERT_EQ(ds->size(), 2u);
+    EXPECT_EQ((*ds)[0].aliases, (Argv{"qwen"}));
+    EXPECT_EQ((*ds)[1].aliases, (Argv{"qwen", "agents"}));
 }
 
 TEST_F(DeploymentTest, MaxInFlightIsStoredAndChecked) {
