@@ -429,6 +429,11 @@ TEST_F(GatewayE2e, MaxInFlightAnswers429WhileTheFirstStreams) {
     ASSERT_EQ(again.exit_code, 0) << again.err;
     EXPECT_EQ(deployment("qwen3-8b")["max_in_flight"], 4);
     EXPECT_EQ(deployment("qwen3-8b")["pid"], pid);
+
+    // Stored with the deployment: a new daemon knows the limit.
+    ASSERT_EQ(stop_daemon(SIGTERM), 0);
+    start_daemon({"--listen", "127.0.0.1:0"});
+    EXPECT_EQ(deployment("qwen3-8b")["max_in_flight"], 4);
 }
 
 TEST_F(GatewayE2e, ABadMaxInFlightIsExit2NamingTheFlag) {
