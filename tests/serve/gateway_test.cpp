@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -449,34 +448,12 @@ TEST_F(GatewayTest, FailedLoadAnswersEveryQueuedRequestWithTheReason) {
     }
 }
 
-TEST_F(GatewayTest, ConcurrencyLimitAnswers429BeforeStreaming) {
+// Over a deployment's max_in_flight: 429; over max_streams (relays open at once across
+// deployments): 503 `max_streams`; both with Retry-After, before anything is relayed. A stream
+// that ends frees its place.
+TEST_F(GatewayTest, ConcurrencyLimitAnswers429AndMaxStreams503BeforeStreaming) {
     reg_.add("one", {}, "vllm", vllm_args("one", "fixed:0,0", {"--hang-after-tokens", "1"}), true,
              /*max_in_flight=*/1);
-    start();
-    std::promise<void> got_first;
-    std::promise<void> done;
-    bool once = false;
-    net::RequestHandle h = client_.request(
-        req("/v1/completions",
-            {{"model", "one"}, {"prompt", "a"}, {"max_tokens", 5}, {"stream", true}}),
-        {{},
-         [&](std::string_view, Clock::time_point) {
-             if (!once) got_first.set_value();
-             once = true;
-         },
-         [&](base::Result<void>) { done.set_value(); }});
-    got_first.get_future().wait();
-    const net::Response second = fetch("/v1/completions", {{"model", "one"}, {"prompt", "a"}});
-    EXPECT_EQ(second.status, 429);
-    EXPECT_EQ(json::parse(second.body)["error"]["code"], "concurrency_limit");
-    h.cancel();
-    done.get_future().wait();
-}
-
-// max_streams bounds the relays open at once across deployments: one more is 503 `max_streams`
-// with Retry-After, before anything is relayed; a stream that ends frees its place.
-TEST_F(GatewayTest, OverMaxStreamsIs503BeforeRelaying) {
-    reg_.add("one", {}, "vllm", vllm_args("one", "fixed:0,0", {"--hang-after-tokens", "1"}), true);
     reg_.add("two", {}, "vllm", vllm_args("two", "fixed:0,0"), true);
     GatewayOptions opt;
     opt.max_streams = 1;
@@ -495,29 +472,18 @@ TEST_F(GatewayTest, OverMaxStreamsIs503BeforeRelaying) {
          [&](base::Result<void>) { done.set_value(); }});
     got_first.get_future().wait();
     const int started = reg_.started();
-    const net::Response second = fetch("/v1/completions", {{"model", "two"}, {"prompt", "a"}});
-    EXPECT_EQ(second.status, 503);
-    EXPECT_EQ(json::parse(second.body)["error"]["code"], "max_streams");
-    EXPECT_FALSE(net::header_value(second.headers, "retry-after").empty());
-    EXPECT_EQ(reg_.started(), started);  // not relayed: the daemon saw no request start
+    const net::Response second = fetch("/v1/completions", {{"model", "one"}, {"prompt", "a"}});
+    EXPECT_EQ(second.status, 429);
+    EXPECT_EQ(json::parse(second.body)["error"]["code"], "concurrency_limit");
+    const net::Response other = fetch("/v1/completions", {{"model", "two"}, {"prompt", "a"}});
+    EXPECT_EQ(other.status, 503);
+    EXPECT_EQ(json::parse(other.body)["error"]["code"], "max_streams");
+    for (const net::Response* r : {&second, &other})
+        EXPECT_FALSE(net::header_value(r->headers, "retry-after").empty());
+    EXPECT_EQ(reg_.started(), started);  // neither relayed: the registry saw no request start
     h.cancel();
     done.get_future().wait();
     EXPECT_EQ(fetch("/v1/completions", {{"model", "two"}, {"prompt", "a"}}).status, 200);
-}
-
-// start() raises the open-files soft limit to the hard one (one descriptor per connection and
-// per upstream request: 1000 streams need 2000 and more).
-TEST_F(GatewayTest, StartRaisesTheOpenFilesLimit) {
-    rlimit lim{};
-    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
-    if (lim.rlim_cur == lim.rlim_max && lim.rlim_max > 64) {  // lower it first, when allowed
-        lim.rlim_cur = 64;
-        ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
-    }
-    start();
-    rlimit after{};
-    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &after), 0);
-    EXPECT_EQ(after.rlim_cur, after.rlim_max);
 }
 
 // A deployment the daemon is stopping (evicted, or unloaded for its ttl_s) after the request read
