@@ -405,6 +405,17 @@ void Daemon::handle_up(const json& req, AdminReply reply) {
             reply.send(error_doc(base::kExitBadInput, v.error().message).dump());
             return;
         }
+        for (const auto& [other, o] : deployments_) {  // an id names one deployment
+            const auto& aliases = o.config.aliases;
+            if (other != cfg->id &&
+                std::find(aliases.begin(), aliases.end(), cfg->id) != aliases.end()) {
+                reply.send(error_doc(base::kExitBadInput, "up " + target + ": name '" + cfg->id +
+                                                              "' is an alias of deployment '" +
+                                                              other + "'; choose another --id")
+                               .dump());
+                return;
+            }
+        }
         auto existing = deployments_.find(cfg->id);
         if (existing != deployments_.end() && existing->second.origin == "config") {
             reply.send(error_doc(base::kExitBadInput, cfg->id +

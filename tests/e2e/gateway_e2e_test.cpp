@@ -436,6 +436,22 @@ TEST_F(GatewayE2e, MaxInFlightAnswers429WhileTheFirstStreams) {
     EXPECT_EQ(deployment("qwen3-8b")["max_in_flight"], 4);
 }
 
+// An id names one deployment: `up` refuses a new id that is another deployment's alias (the
+// alias's requests would go to it: an exact id wins in routing).
+TEST_F(GatewayE2e, UpRefusesAnIdThatIsAnAlias) {
+    config(R"(
+[[models]]
+id = "chat"
+model = "qwen3-8b"
+aliases = ["qwen"]
+)");
+    start_daemon();
+    auto r = box_.run({"up", "qwen3-8b", "--id", "qwen", "--engine", "llama.cpp"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("'qwen' is an alias of deployment 'chat'"), std::string::npos) << r.err;
+    EXPECT_TRUE(deployment("qwen").empty());  // not created
+}
+
 TEST_F(GatewayE2e, ABadMaxInFlightIsExit2NamingTheFlag) {
     config("");
     for (const char* value : {"-1", "many", "1.5"}) {
