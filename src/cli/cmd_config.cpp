@@ -29,7 +29,8 @@ nlohmann::json deployment_json(const serve::DeploymentConfig& d) {
             {"simulate_args", d.simulate_args},
             {"pin", d.pin},
             {"ttl_s", opt(d.ttl_s)},
-            {"bench", d.bench}};
+            {"bench", d.bench},
+            {"max_in_flight", d.max_in_flight}};
 }
 
 // One line per deployment: what differs from the defaults.
@@ -47,6 +48,7 @@ std::string deployment_text(const serve::DeploymentConfig& d) {
     if (d.pin) s += " pin";
     if (d.ttl_s) s += fmt::format(" ttl_s={}", *d.ttl_s);
     if (d.bench) s += " bench";
+    if (d.max_in_flight > 0) s += fmt::format(" max_in_flight={}", d.max_in_flight);
     if (!d.aliases.empty()) s += " aliases=" + fmt::format("{}", fmt::join(d.aliases, ","));
     if (!d.extra_args.empty())
         s += " extra_args=\"" + fmt::format("{}", fmt::join(d.extra_args, " ")) + "\"";

@@ -3,6 +3,7 @@
 // answers; `up` exits 3 with the numbers when the load cannot be admitted.
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include "cli/plan_flags.h"
 #include "serve/admin_socket.h"
 #include "serve/daemon.h"
+#include "serve/deployment.h"
 #include "workspace/roots.h"
 
 namespace sparkctl::cli {
@@ -233,6 +235,7 @@ Action setup_up(CLI::App& app, Context&) {
         std::string target, socket, id, use;
         std::optional<int> users;
         std::optional<std::int64_t> context;
+        std::optional<int> max_in_flight;
         PlanFlags plan;  // the plan's choices (add_plan_choice_flags); "" = not given
         bool pin = false, bench = false;
     };
@@ -246,6 +249,20 @@ Action setup_up(CLI::App& app, Context&) {
     app.add_option("--users", a->users, "Concurrent users");
     app.add_option("--context", a->context, "Context per sequence, tokens");
     add_plan_choice_flags(app, a->plan);
+    app.add_option("--max-in-flight", a->max_in_flight,
+                   "Requests the gateway relays to it at once; one more is answered 429 "
+                   "(default 0: no limit)")
+        ->check(CLI::Validator(
+            [](std::string& v) -> std::string {
+                int n = -1;
+                auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+                if (ec == std::errc() && end == v.data() + v.size() && n >= 0 &&
+                    n <= serve::kMaxInFlight)
+                    return "";
+                return "'" + v + "' is not a whole number from 0 to " +
+                       std::to_string(serve::kMaxInFlight) + " (0: no limit)";
+            },
+            "0.." + std::to_string(serve::kMaxInFlight)));
     app.add_flag("--pin", a->pin, "Never evict it; loaded whenever the daemon starts");
     app.add_flag("--bench", a->bench, "Launch with plan's --bench flags");
     app.add_option("--socket", a->socket, "Admin socket");
@@ -256,6 +273,7 @@ Action setup_up(CLI::App& app, Context&) {
         if (!a->use.empty()) cfg["use"] = a->use;
         if (a->users) cfg["users"] = *a->users;
         if (a->context) cfg["context"] = *a->context;
+        if (a->max_in_flight) cfg["max_in_flight"] = *a->max_in_flight;
         const PlanFlags& p = a->plan;
         for (const auto& [key, value] :
              {std::pair<const char*, const std::string*>{"engine", &p.engine},

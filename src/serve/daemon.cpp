@@ -50,6 +50,13 @@ Result<std::int64_t> option_int(const config::Config& cfg, const char* key, std:
     return static_cast<std::int64_t>(*v);
 }
 
+// True when `a` and `b` differ at most in what only the gateway reads (max_in_flight): the plan
+// and the running engine stay as they are.
+bool same_plan(DeploymentConfig a, const DeploymentConfig& b) {
+    a.max_in_flight = b.max_in_flight;
+    return deployment_to_json(a) == deployment_to_json(b);
+}
+
 }  // namespace
 
 Result<void> Daemon::start() {
@@ -318,7 +325,13 @@ Result<void> Daemon::reload() {
             it = deployments_.erase(it);
             continue;
         }
-        if (deployment_to_json(d.config) != deployment_to_json(w->second)) {
+        if (deployment_to_json(d.config) != deployment_to_json(w->second) &&
+            same_plan(d.config, w->second)) {
+            base::log_info("serve: reload: " + id + ": max_in_flight is now " +
+                           std::to_string(w->second.max_in_flight));
+            d.config = w->second;
+            d.origin = "config";
+        } else if (deployment_to_json(d.config) != deployment_to_json(w->second)) {
             base::log_info("serve: reload: " + id + " changed; re-planned at its next load");
             bool was_running = running(id);
             d.config = w->second;
@@ -392,6 +405,17 @@ void Daemon::handle_up(const json& req, AdminReply reply) {
             reply.send(error_doc(base::kExitBadInput, v.error().message).dump());
             return;
         }
+        for (const auto& [other, o] : deployments_) {  // an id names one deployment
+            const auto& aliases = o.config.aliases;
+            if (other != cfg->id &&
+                std::find(aliases.begin(), aliases.end(), cfg->id) != aliases.end()) {
+                reply.send(error_doc(base::kExitBadInput, "up " + target + ": name '" + cfg->id +
+                                                              "' is an alias of deployment '" +
+                                                              other + "'; choose another --id")
+                               .dump());
+                return;
+            }
+        }
         auto existing = deployments_.find(cfg->id);
         if (existing != deployments_.end() && existing->second.origin == "config") {
             reply.send(error_doc(base::kExitBadInput, cfg->id +
@@ -400,15 +424,24 @@ void Daemon::handle_up(const json& req, AdminReply reply) {
                            .dump());
             return;
         }
-        if (existing != deployments_.end() && running(cfg->id)) {
-            supervisor_->stop(cfg->id, false);  // re-planned with the new request
-        }
-        Deployment d;
-        d.config = *cfg;
-        d.origin = "up";
         target = cfg->id;
-        persist(d, nullptr);
-        deployments_[target] = std::move(d);
+        if (existing != deployments_.end() && same_plan(existing->second.config, *cfg)) {
+            // The same plan (at most the gateway's limit changed): kept running as it is.
+            Deployment& d = existing->second;
+            d.config = *cfg;
+            d.origin = "up";
+            auto s = supervisor_->status(target);
+            persist(d, s ? &*s : nullptr);
+        } else {
+            if (existing != deployments_.end() && running(cfg->id)) {
+                supervisor_->stop(cfg->id, false);  // re-planned with the new request
+            }
+            Deployment d;
+            d.config = *cfg;
+            d.origin = "up";
+            persist(d, nullptr);
+            deployments_[target] = std::move(d);
+        }
     } else {
         if (req.value("pin", false)) it->second.config.pin = true;
         if (req.value("bench", false)) it->second.config.bench = true;

@@ -493,6 +493,7 @@ json Daemon::ps_doc() {
                   {"port", holds ? json(d.port) : json(nullptr)},
                   {"pid", s && s->proc.pid != 0 ? json(s->proc.pid) : json(nullptr)},
                   {"pinned", d.config.pin},
+                  {"max_in_flight", d.config.max_in_flight},
                   {"in_flight", a.in_flight},
                   {"queued", queued},
                   {"planned_bytes", d.planned_bytes == 0 ? json(nullptr) : json(d.planned_bytes)},
@@ -534,6 +535,7 @@ void Daemon::refresh_snapshot() {
         v.model = d.config.model;
         v.aliases = d.config.aliases;
         v.engine = d.engine.empty() ? d.config.engine.value_or("") : d.engine;
+        v.max_in_flight = d.config.max_in_flight;
         v.state = e["state"].get<std::string>();
         if (v.state == "ready") {
             v.upstream = Upstream{v.id, d.engine, "127.0.0.1", d.port, d.api_key, v.id};

@@ -40,7 +40,8 @@ constexpr std::string_view kKeys[] = {"id",
                                       "simulate_args",
                                       "pin",
                                       "ttl_s",
-                                      "bench"};
+                                      "bench",
+                                      "max_in_flight"};
 
 const char* type_name(EntryValue::Type t) {
     switch (t) {
@@ -180,6 +181,16 @@ base::Result<DeploymentConfig> read_entry(const config::Entry& e, const std::str
     SPARKCTL_TRY(r.boolean("pin", d.pin));
     SPARKCTL_TRY(r.number("ttl_s", d.ttl_s));
     SPARKCTL_TRY(r.boolean("bench", d.bench));
+    std::optional<std::int64_t> max_in_flight;
+    SPARKCTL_TRY(r.integer("max_in_flight", max_in_flight));
+    if (max_in_flight) {
+        if (*max_in_flight < 0 || *max_in_flight > kMaxInFlight) {
+            return bad(where, "key 'max_in_flight': " + std::to_string(*max_in_flight) +
+                                  " is not in 0.." + std::to_string(kMaxInFlight) +
+                                  " (0: no limit)");
+        }
+        d.max_in_flight = static_cast<int>(*max_in_flight);
+    }
     if (d.id.empty() && r.find("id") == nullptr) return bad(where, "key 'id' is missing");
     if (d.model.empty() && r.find("model") == nullptr) return bad(where, "key 'model' is missing");
     return d;
@@ -378,13 +389,20 @@ base::Result<void> validate_deployment(const DeploymentConfig& d, const std::str
     for (const std::string& a : d.extra_args) {
         if (a.empty()) return bad(where, "key 'extra_args': an empty argument");
     }
+    if (d.max_in_flight < 0 || d.max_in_flight > kMaxInFlight) {
+        return bad(where, "key 'max_in_flight': " + std::to_string(d.max_in_flight) +
+                              " is not in 0.." + std::to_string(kMaxInFlight) + " (0: no limit)");
+    }
     return {};
 }
 
 base::Result<std::vector<DeploymentConfig>> read_deployments(const config::Config& cfg) {
     const std::string file = cfg.file() ? cfg.file()->string() : std::string("config");
     std::vector<DeploymentConfig> out;
-    std::map<std::string, std::string> names;  // id or alias -> the entry that has it
+    // An id names one deployment: no other id or alias may be it. An alias may be shared: the
+    // gateway routes a shared alias among its deployments (R-OPS-3: a llama.cpp one for chat and
+    // a vLLM/SGLang one for parallel load, docs/dev/gateway.md "Routing").
+    std::map<std::string, std::string> ids, aliases;  // name -> the (first) entry that has it
     const std::vector<config::Entry>& entries = cfg.entries("models");
     for (std::size_t i = 0; i < entries.size(); ++i) {
         std::string where = file + ": [[models]] entry " + std::to_string(i + 1);
@@ -392,13 +410,21 @@ base::Result<std::vector<DeploymentConfig>> read_deployments(const config::Confi
         if (!d) return d.error();
         where += " (id '" + base::printable(d->id) + "')";
         SPARKCTL_TRY(validate_deployment(*d, where));
-        std::vector<std::string> own = {d->id};
-        own.insert(own.end(), d->aliases.begin(), d->aliases.end());
-        for (const std::string& n : own) {
-            auto [it, added] = names.emplace(n, where);
-            if (!added) {
-                return bad(where, "name '" + n + "' is already used by " + it->second);
-            }
+        const auto used = [&](const std::string& n, const std::map<std::string, std::string>& m) {
+            auto it = m.find(n);
+            return it == m.end() ? std::string() : it->second;
+        };
+        for (const auto* m : {&ids, &aliases}) {
+            if (auto other = used(d->id, *m); !other.empty())
+                return bad(where, "name '" + d->id + "' is already used by " + other);
+        }
+        ids.emplace(d->id, where);
+        std::set<std::string> own;
+        for (const std::string& a : d->aliases) {
+            std::string other = used(a, ids);
+            if (other.empty() && !own.insert(a).second) other = "this entry";
+            if (!other.empty()) return bad(where, "name '" + a + "' is already used by " + other);
+            aliases.emplace(a, where);
         }
         out.push_back(std::move(*d));
     }

@@ -19,6 +19,9 @@ namespace sparkctl::serve {
 enum class Kind { native, container };
 const char* to_string(Kind kind);  // "native", "container"
 
+// The largest max_in_flight a deployment takes (as `users`).
+constexpr int kMaxInFlight = 1 << 20;
+
 struct DeploymentConfig {  // one [[models]] entry, as typed from the config file
     std::string id;        // also the served model name; [A-Za-z0-9._:-]+
     std::string model;     // catalog id, file, directory or HF repo id
@@ -35,6 +38,9 @@ struct DeploymentConfig {  // one [[models]] entry, as typed from the config fil
     bool pin = false;
     std::optional<double> ttl_s;
     bool bench = false;
+    // The gateway's concurrency limit: requests relayed to it at once; one more is answered 429
+    // before anything is streamed. 0: no limit. Not part of the plan (no reload needed).
+    int max_in_flight = 0;
 };
 
 // Reads every [[models]] entry of the config file. Errors (bad_input) name the file, the entry

@@ -1,5 +1,7 @@
 #include "serve/deployment_json.h"
 
+#include <climits>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 namespace sparkctl::serve {
@@ -19,7 +21,8 @@ std::string deployment_to_json(const DeploymentConfig& d) {
               {"simulate_args", d.simulate_args},
               {"overrides", d.overrides},
               {"pin", d.pin},
-              {"bench", d.bench}};
+              {"bench", d.bench},
+              {"max_in_flight", d.max_in_flight}};
     if (d.context) j["context"] = *d.context;
     if (d.engine) j["engine"] = *d.engine;
     if (d.quant) j["quant"] = *d.quant;
@@ -114,6 +117,15 @@ base::Result<DeploymentConfig> deployment_from_json(const std::string& text) {
             d.ttl_s = j["ttl_s"].get<double>();
         else
             bad = "ttl_s";
+    }
+    if (j.contains("max_in_flight")) {
+        // Out of int's range is refused here; validate_deployment checks 0..kMaxInFlight.
+        const json& v = j["max_in_flight"];
+        if (v.is_number_integer() && v.get<std::int64_t>() >= INT_MIN &&
+            v.get<std::int64_t>() <= INT_MAX)
+            d.max_in_flight = v.get<int>();
+        else
+            bad = "max_in_flight";
     }
     if (!bad.empty()) {
         return make_error(Errc::bad_input, "deployment: key '" + bad + "' has the wrong type");

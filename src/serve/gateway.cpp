@@ -512,6 +512,11 @@ void Gateway::Impl::handle(const net::Request& rq, net::Responder rs) {
         r.body = R"({"status":"ok"})";
         return rs.respond(std::move(r));
     }
+    // The status page's files are public (constant, no data in them; a browser cannot add
+    // Authorization to a page load): the page asks for the key when /status answers 401.
+    if (rq.method == "GET") {
+        if (auto page = page_asset(path)) return rs.respond(std::move(*page));
+    }
     if (!authorized(rq)) {
         return rs.respond(error_response(401, "a valid API key is required (Authorization: Bearer)",
                                          "authentication_error", "invalid_api_key",
@@ -527,9 +532,6 @@ void Gateway::Impl::handle(const net::Request& rq, net::Responder rs) {
     if (path == "/status" && rq.method == "GET") return rs.respond(status_response());
     if (path.rfind("/status/logs/", 0) == 0 && rq.method == "GET") {
         return rs.respond(logs_response(rq.target));
-    }
-    if (rq.method == "GET") {
-        if (auto page = page_asset(path)) return rs.respond(std::move(*page));
     }
     if (path.rfind("/v1/", 0) == 0) return relay_v1(rq, std::move(rs));
     rs.respond(error_response(404, "no such endpoint: " + base::printable(path),

@@ -76,8 +76,9 @@ class Registry {
     virtual void request_finished(const std::string& id) = 0;
     // The `ps --json` document (issue 13): {"budget_bytes", "reserved_bytes",
     // "mem_available_bytes", "deployments": [{"id", "model", "engine", "quant", "state", "port",
-    // "pid", "pinned", "in_flight", "queued", "planned_bytes", "measured_bytes", "restarts",
-    // "idle_s", "last_exit"}]}. /status serves it with the gateway's own numbers added.
+    // "pid", "pinned", "max_in_flight", "in_flight", "queued", "planned_bytes",
+    // "measured_bytes", "restarts", "idle_s", "last_exit"}]}. /status serves it with the gateway's
+    // own numbers added.
     virtual nlohmann::json status() = 0;
     // The last `lines` lines of deployment `id`'s engine log (empty when it has none).
     virtual std::vector<std::string> log_tail(const std::string& id, std::size_t lines) = 0;

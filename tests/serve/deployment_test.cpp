@@ -85,6 +85,7 @@ extra_args = ["--enable-log-requests"]
 simulate_args = ["--slow-start", "1"]
 ttl_s = 600.5
 bench = true
+max_in_flight = 8
 
 [[models]]
 id = "small"
@@ -114,12 +115,14 @@ pin = true
     EXPECT_FALSE(a.pin);
     EXPECT_DOUBLE_EQ(a.ttl_s.value_or(0), 600.5);
     EXPECT_TRUE(a.bench);
+    EXPECT_EQ(a.max_in_flight, 8);
     const DeploymentConfig& b = (*ds)[1];
     EXPECT_EQ(b.use, "chat");
     EXPECT_EQ(b.users, 1);
     EXPECT_FALSE(b.context.has_value());
     EXPECT_EQ(b.kind, Kind::native);
     EXPECT_TRUE(b.pin);
+    EXPECT_EQ(b.max_in_flight, 0);  // no limit
 }
 
 TEST_F(DeploymentTest, NoModelsIsEmpty) {
@@ -166,6 +169,17 @@ TEST_F(DeploymentTest, ErrorsNameTheEntryAndKey) {
          "aliases = [\"a\"]\n",
          "[[models]] entry 2 (id 'b'): name 'a' is already used by"},
         {"models = 3\n", "'models': expected an array of tables ([[models]])"},
+        {"[[models]]\nid = \"a\"\nmodel = \"m\"\naliases = [\"x\"]\n[[models]]\nid = \"x\"\n"
+         "model = \"m\"\n",
+         "[[models]] entry 2 (id 'x'): name 'x' is already used by"},
+        {"[[models]]\nid = \"a\"\nmodel = \"m\"\naliases = [\"x\", \"x\"]\n",
+         "name 'x' is already used by this entry"},
+        {"[[models]]\nid = \"a\"\nmodel = \"m\"\naliases = [\"a\"]\n",
+         "name 'a' is already used by"},
+        {"[[models]]\nid = \"a\"\nmodel = \"m\"\nmax_in_flight = -1\n",
+         "key 'max_in_flight': -1 is not in 0..1048576 (0: no limit)"},
+        {"[[models]]\nid = \"a\"\nmodel = \"m\"\nmax_in_flight = 1.5\n",
+         "key 'max_in_flight': expected an integer, got a number"},
     };
     for (const Case& c : cases) {
         const std::string e = read_error(c.toml);
@@ -445,6 +459,53 @@ TEST_F(DeploymentTest, PlanOptionsArePlannedAndStored) {
     EXPECT_EQ(back->prefer, "fit");
     EXPECT_EQ(back->overrides, (Argv{"R-OPS-2"}));
     EXPECT_EQ(deployment_to_json(*back), deployment_to_json(d));
+}
+
+// One alias on a llama.cpp and a vLLM deployment: the gateway's R-OPS-3 routing between them.
+TEST_F(DeploymentTest, AnAliasMayBeShared) {
+    auto ds = read_deployments(must_load(R"(
+[[models]]
+id = "chat-l"
+model = "qwen3-8b"
+engine = "llama.cpp"
+aliases = ["qwen"]
+
+[[models]]
+id = "chat-v"
+model = "qwen3-8b"
+engine = "vllm"
+aliases = ["qwen", "agents"]
+)"));
+    ASSERT_TRUE(ds.ok()) << ds.error().message;
+    ASSERT_EQ(ds->size(), 2u);
+    EXPECT_EQ((*ds)[0].aliases, (Argv{"qwen"}));
+    EXPECT_EQ((*ds)[1].aliases, (Argv{"qwen", "agents"}));
+}
+
+TEST_F(DeploymentTest, MaxInFlightIsStoredAndChecked) {
+    DeploymentConfig d;
+    d.id = "v";
+    d.model = "qwen3-8b";
+    d.max_in_flight = 3;
+    auto back = deployment_from_json(deployment_to_json(d));
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(back->max_in_flight, 3);
+    // A record from before the key: no limit.
+    auto old = deployment_from_json(R"({"id":"v","model":"qwen3-8b"})");
+    ASSERT_TRUE(old.ok());
+    EXPECT_EQ(old->max_in_flight, 0);
+    for (const char* bad : {R"({"id":"v","model":"m","max_in_flight":"2"})",
+                            R"({"id":"v","model":"m","max_in_flight":99999999999})"}) {
+        auto r = deployment_from_json(bad);
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_NE(r.error().message.find("'max_in_flight'"), std::string::npos) << bad;
+    }
+    d.max_in_flight = -2;
+    auto v = validate_deployment(d, "up v");
+    ASSERT_FALSE(v.ok());
+    EXPECT_NE(v.error().message.find("up v: key 'max_in_flight': -2 is not in 0.."),
+              std::string::npos)
+        << v.error().message;
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // The gateway under hostile clients, over raw sockets: 10,000 malformed or hostile requests
 // (bad JSON, huge headers, bad chunking, garbage request lines, oversized bodies, deep nesting,
 // unknown fields) are each answered or closed, and the gateway still serves; slow clients
-// trickling a header (slowloris) are closed by the idle time-out while others are served.
+// trickling a header (slowloris) are closed by the idle time-out while others are served; start()
+// raises the open-files limit.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -185,6 +187,25 @@ TEST(GatewayHostile, SlowClientsAreClosedAndOthersServed) {
         close(fd);
     }
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(9));
+}
+
+// start() raises the open-files soft limit to the hard one (one descriptor per connection and
+// per upstream request: 1000 streams need 2000 and more).
+TEST(GatewayLimitsTest, StartRaisesTheOpenFilesLimit) {
+    rlimit lim{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    if (lim.rlim_cur == lim.rlim_max && lim.rlim_max > 64) {  // lower it first, when allowed
+        lim.rlim_cur = 64;
+        ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    }
+    NoDeployments reg;
+    auto gw = Gateway::create({}, reg);
+    ASSERT_TRUE(gw.ok()) << gw.error().message;
+    ASSERT_TRUE((*gw)->start().ok());
+    rlimit after{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &after), 0);
+    EXPECT_EQ(after.rlim_cur, after.rlim_max);
+    (*gw)->stop(0);
 }
 
 }  // namespace

@@ -297,6 +297,8 @@ TEST_F(GatewayTest, RelaysWholeResponsesWithHeadersAndTheServedName) {
     EXPECT_EQ(reg_.finished(), 2);
     EXPECT_EQ(metric("sparkctl_gateway_requests_total", {{"model", "m1"}, {"status", "200"}}), 2);
     EXPECT_EQ(metric("sparkctl_gateway_completion_tokens_total", {{"model", "m1"}}), 5);
+    // The stand-in counts a word as a token: "a b c" and "x y".
+    EXPECT_EQ(metric("sparkctl_gateway_prompt_tokens_total", {{"model", "m1"}}), 5);
     EXPECT_EQ(metric("sparkctl_reserved_bytes", {{"model", "m1"}}), 40);
     EXPECT_EQ(metric("sparkctl_budget_bytes", {}), 100);
 }
@@ -446,10 +448,16 @@ TEST_F(GatewayTest, FailedLoadAnswersEveryQueuedRequestWithTheReason) {
     }
 }
 
-TEST_F(GatewayTest, ConcurrencyLimitAnswers429BeforeStreaming) {
+// Over a deployment's max_in_flight: 429; over max_streams (relays open at once across
+// deployments): 503 `max_streams`; both with Retry-After, before anything is relayed. A stream
+// that ends frees its place.
+TEST_F(GatewayTest, ConcurrencyLimitAnswers429AndMaxStreams503BeforeStreaming) {
     reg_.add("one", {}, "vllm", vllm_args("one", "fixed:0,0", {"--hang-after-tokens", "1"}), true,
              /*max_in_flight=*/1);
-    start();
+    reg_.add("two", {}, "vllm", vllm_args("two", "fixed:0,0"), true);
+    GatewayOptions opt;
+    opt.max_streams = 1;
+    start(opt);
     std::promise<void> got_first;
     std::promise<void> done;
     bool once = false;
@@ -463,11 +471,19 @@ TEST_F(GatewayTest, ConcurrencyLimitAnswers429BeforeStreaming) {
          },
          [&](base::Result<void>) { done.set_value(); }});
     got_first.get_future().wait();
+    const int started = reg_.started();
     const net::Response second = fetch("/v1/completions", {{"model", "one"}, {"prompt", "a"}});
     EXPECT_EQ(second.status, 429);
     EXPECT_EQ(json::parse(second.body)["error"]["code"], "concurrency_limit");
+    const net::Response other = fetch("/v1/completions", {{"model", "two"}, {"prompt", "a"}});
+    EXPECT_EQ(other.status, 503);
+    EXPECT_EQ(json::parse(other.body)["error"]["code"], "max_streams");
+    for (const net::Response* r : {&second, &other})
+        EXPECT_FALSE(net::header_value(r->headers, "retry-after").empty());
+    EXPECT_EQ(reg_.started(), started);  // neither relayed: the registry saw no request start
     h.cancel();
     done.get_future().wait();
+    EXPECT_EQ(fetch("/v1/completions", {{"model", "two"}, {"prompt", "a"}}).status, 200);
 }
 
 // A deployment the daemon is stopping (evicted, or unloaded for its ttl_s) after the request read
@@ -825,10 +841,14 @@ TEST_F(GatewayTest, ApiKeysGuardEverythingButHealth) {
     const net::Response no = fetch("/v1/models");
     EXPECT_EQ(no.status, 401);
     EXPECT_EQ(json::parse(no.body)["error"]["code"], "invalid_api_key");
-    EXPECT_EQ(fetch("/metrics").status, 401);
-    for (const char* path : {"/", "/page/app.js", "/status", "/status/logs/m1"}) {
+    for (const char* path : {"/metrics", "/status", "/status/logs/m1"}) {
         EXPECT_EQ(fetch(path).status, 401) << path;
         EXPECT_EQ(fetch(path, nullptr, {{"Authorization", "Bearer k1"}}).status, 200) << path;
+    }
+    // The status page's files hold no data: public, so a browser can load the page, which then
+    // asks for the key (its data, above, is not).
+    for (const char* path : {"/", "/page/app.js", "/page/style.css"}) {
+        EXPECT_EQ(fetch(path).status, 200) << path;
     }
     EXPECT_EQ(fetch("/v1/models", nullptr, {{"Authorization", "Bearer k2"}}).status, 401);
     EXPECT_EQ(fetch("/v1/models", nullptr, {{"Authorization", "Bearer k1"}}).status, 200);

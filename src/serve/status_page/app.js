@@ -1,11 +1,15 @@
 // The status page's code: polls /status (the daemon's `ps --json` plus the gateway's recent
 // requests) and /metrics (Prometheus text) every POLL_MS and redraws. Every element is built
 // with createElement/textContent (never innerHTML with data); the charts are SVG drawn here.
+// Behind API keys (a 401 from /status or /metrics) it asks for a key: kept in sessionStorage
+// only (this tab, gone when it closes), sent as `Authorization: Bearer`, never put in the URL or
+// in the page's text; polling stops until a key is given, and a refused key says so.
 "use strict";
 
 const POLL_MS = 2000;
 const SPARK_POINTS = 60;  // tokens/s samples kept per model (two minutes at POLL_MS)
 const LOG_LINES = 200;
+const KEY_ITEM = "sparkctl.apiKey";  // the sessionStorage item holding the API key
 const SVG_NS = "http://www.w3.org/2000/svg";
 const COLORS = ["#4c8bf5", "#e8710a", "#12a4af", "#9334e6", "#d01884", "#188038", "#b06000",
                 "#5f6368"];
@@ -15,6 +19,7 @@ const state = {
   tokens: new Map(),      // model -> {total, at}: the last completion-token counter reading
   rates: new Map(),       // model -> [tokens/s, ...]
   selectedLog: null,
+  waitingForKey: false,  // a 401 stopped the polling; the key form restarts it
 };
 
 function el(tag, attrs, ...children) {
@@ -131,7 +136,9 @@ function drawDeployments(doc) {
     tr.append(el("td", {}, shown(d.id)), el("td", {}, shown(d.model)), el("td", {}, shown(d.engine)),
               el("td", {}, shown(d.quant)), stateCell, el("td", {class: "num"}, shown(d.port)),
               el("td", {class: "num"}, shown(d.pid)), el("td", {}, shown(d.pinned)),
-              el("td", {class: "num"}, shown(d.in_flight)), el("td", {class: "num"}, shown(d.queued)),
+              el("td", {class: "num"}, shown(d.in_flight)),
+              el("td", {class: "num"}, d.max_in_flight > 0 ? shown(d.max_in_flight) : "\u2013"),
+              el("td", {class: "num"}, shown(d.queued)),
               el("td", {class: "num"}, bytes(d.planned_bytes)),
               el("td", {class: "num"}, bytes(d.measured_bytes)),
               el("td", {class: "num"}, shown(d.restarts)),
@@ -223,10 +230,78 @@ function drawRates() {
   document.getElementById("throughput").replaceChildren(box);
 }
 
+function storedKey() {
+  try {
+    return window.sessionStorage.getItem(KEY_ITEM);
+  } catch (e) {
+    return null;  // no storage (e.g. disabled): no key
+  }
+}
+
+// A 401: `keySent` tells whether the request carried a key (then that key was refused).
+class Unauthorized extends Error {
+  constructor(url, keySent) {
+    super(`${url}: HTTP 401`);
+    this.keySent = keySent;
+  }
+}
+
 async function fetchText(url) {
-  const r = await fetch(url, {cache: "no-store"});
+  const key = storedKey();
+  const headers = key === null ? {} : {Authorization: `Bearer ${key}`};
+  const r = await fetch(url, {cache: "no-store", headers});
+  if (r.status === 401) throw new Unauthorized(url, key !== null);
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
   return r.text();
+}
+
+function askForKey(keySent) {
+  const message = document.getElementById("key-message");
+  if (keySent) {
+    try {
+      window.sessionStorage.removeItem(KEY_ITEM);
+    } catch (e) {
+      // nothing stored
+    }
+    message.className = "error";
+    message.textContent = "Wrong key: the gateway refused it (401). Enter another one.";
+  } else {
+    message.className = "";
+    message.textContent = "This gateway needs an API key (one of its api_keys_file) to show its status.";
+  }
+  document.getElementById("key-section").hidden = false;
+  const updated = document.getElementById("updated");
+  updated.className = "error";
+  updated.textContent = "API key needed";
+  state.waitingForKey = true;
+  document.getElementById("key-input").focus();
+}
+
+// The key form: the key goes to sessionStorage (never to the URL or the page's text: the input
+// is emptied at once), then one poll tries it.
+function onKeySubmit(ev) {
+  ev.preventDefault();
+  const input = document.getElementById("key-input");
+  const key = input.value.trim();
+  input.value = "";
+  const message = document.getElementById("key-message");
+  if (!/^[\x21-\x7e]+$/.test(key)) {  // what an HTTP header value can carry
+    message.className = "error";
+    message.textContent = "Not a key: an API key is printable ASCII without spaces.";
+    return;
+  }
+  try {
+    window.sessionStorage.setItem(KEY_ITEM, key);
+  } catch (e) {
+    message.className = "error";
+    message.textContent = "This browser keeps no sessionStorage for the page: the key cannot be kept.";
+    return;
+  }
+  if (!state.waitingForKey) return;  // a poll is already scheduled; it uses the new key
+  state.waitingForKey = false;
+  message.className = "muted";
+  message.textContent = "Checking the key\u2026";
+  poll();
 }
 
 async function drawLog() {
@@ -242,6 +317,7 @@ async function drawLog() {
       pre.textContent = doc.lines.length ? doc.lines.join("\n") : `(${id} has no log yet)`;
     }
   } catch (e) {
+    if (e instanceof Unauthorized) throw e;
     pre.textContent = String(e.message || e);
   }
 }
@@ -252,7 +328,7 @@ function selectLog(id) {
     tr.classList.toggle("selected", tr.dataset.id === id);
   }
   document.getElementById("log-select").value = id;
-  drawLog();
+  drawLog().catch(() => {});  // a 401 here: the next poll asks for the key
 }
 
 async function poll() {
@@ -267,9 +343,14 @@ async function poll() {
     updateRates(metricsText, Date.now());
     drawRates();
     await drawLog();
+    document.getElementById("key-section").hidden = true;
     updated.className = "muted";
     updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
+    if (e instanceof Unauthorized) {
+      askForKey(e.keySent);
+      return;  // no polling without a key; the key form polls again
+    }
     updated.className = "error";
     updated.textContent = `cannot reach the gateway: ${e.message || e}`;
   }
@@ -277,4 +358,5 @@ async function poll() {
 }
 
 document.getElementById("log-select").addEventListener("change", (ev) => selectLog(ev.target.value));
+document.getElementById("key-form").addEventListener("submit", onKeySubmit);
 poll();
