@@ -32,6 +32,7 @@ Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo
     std::vector<double> deviation;
     std::set<std::string> seen_errors;
     std::uint64_t good = 0;
+    bool itl_is_gaps = true;  // one token per chunk everywhere: the same samples, sorted once
     bool all_simulated = !point.records.empty();
     for (const RequestRecord& r : point.records) {
         all_simulated = all_simulated && r.simulated;
@@ -54,10 +55,9 @@ Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo
             const double per_gap = r.output_tokens > 1
                                        ? double(r.output_tokens - 1) / double(r.chunk_gap_ms.size())
                                        : 1.0;
-            for (double g : r.chunk_gap_ms) {
-                gaps.push_back(g);
-                itl.push_back(g / std::max(per_gap, 1e-9));
-            }
+            gaps.insert(gaps.end(), r.chunk_gap_ms.begin(), r.chunk_gap_ms.end());
+            if (per_gap != 1.0) itl_is_gaps = false;
+            for (double g : r.chunk_gap_ms) itl.push_back(g / std::max(per_gap, 1e-9));
         }
         if (r.usage_prompt_tokens && r.prompt_tokens_built > 0) {
             deviation.push_back((double(*r.usage_prompt_tokens) - r.prompt_tokens_built) /
@@ -76,10 +76,10 @@ Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo
     out.simulated = all_simulated;
     out.s.ttft_ms = stats_of(std::move(ttft));
     out.s.tpot_ms = stats_of(std::move(tpot));
-    out.s.itl_ms = stats_of(std::move(itl));
+    out.chunk_gap_ms = stats_of(std::move(gaps));
+    out.s.itl_ms = itl_is_gaps ? out.chunk_gap_ms : stats_of(std::move(itl));
     out.s.e2e_ms = stats_of(std::move(e2e));
     out.s.queue_ms = stats_of(std::move(queue));
-    out.chunk_gap_ms = stats_of(std::move(gaps));
     out.scheduled_ttft_ms = stats_of(std::move(sched_ttft));
     out.scheduled_itl_ms = stats_of(std::move(sched_itl));
     out.duration_s = point.duration_s;
