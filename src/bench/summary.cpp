@@ -24,6 +24,11 @@ std::optional<double> own_value(const RequestRecord& r, const sim::SloTerm& t) {
     return (r.e2e_ms - r.ttft_ms) / double(r.output_tokens - 1);
 }
 
+// Output tokens per chunk gap: more than one when chunks carry several tokens.
+double tokens_per_gap(const RequestRecord& r) {
+    return r.output_tokens > 1 ? double(r.output_tokens - 1) / double(r.chunk_gap_ms.size()) : 1.0;
+}
+
 }  // namespace
 
 Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo) {
@@ -34,6 +39,9 @@ Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo
     std::uint64_t good = 0;
     bool itl_is_gaps = true;  // one token per chunk everywhere: the same samples, sorted once
     bool all_simulated = !point.records.empty();
+    std::size_t all_gaps = 0;
+    for (const RequestRecord& r : point.records) all_gaps += r.ok ? r.chunk_gap_ms.size() : 0;
+    gaps.reserve(all_gaps);
     for (const RequestRecord& r : point.records) {
         all_simulated = all_simulated && r.simulated;
         if (!r.ok) {
@@ -51,14 +59,8 @@ Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo
         queue.push_back(r.queue_ms);
         if (r.output_tokens > 1)
             tpot.push_back((r.e2e_ms - r.ttft_ms) / double(r.output_tokens - 1));
-        if (!r.chunk_gap_ms.empty()) {
-            const double per_gap = r.output_tokens > 1
-                                       ? double(r.output_tokens - 1) / double(r.chunk_gap_ms.size())
-                                       : 1.0;
-            gaps.insert(gaps.end(), r.chunk_gap_ms.begin(), r.chunk_gap_ms.end());
-            if (per_gap != 1.0) itl_is_gaps = false;
-            for (double g : r.chunk_gap_ms) itl.push_back(g / std::max(per_gap, 1e-9));
-        }
+        gaps.insert(gaps.end(), r.chunk_gap_ms.begin(), r.chunk_gap_ms.end());
+        if (!r.chunk_gap_ms.empty() && tokens_per_gap(r) != 1.0) itl_is_gaps = false;
         if (r.usage_prompt_tokens && r.prompt_tokens_built > 0) {
             deviation.push_back((double(*r.usage_prompt_tokens) - r.prompt_tokens_built) /
                                 r.prompt_tokens_built);
@@ -72,6 +74,14 @@ Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo
             if (v && *v > t.limit_ms) meets = false;
         }
         if (meets) ++good;
+    }
+    if (!itl_is_gaps) {
+        itl.reserve(gaps.size());
+        for (const RequestRecord& r : point.records) {
+            if (!r.ok || r.chunk_gap_ms.empty()) continue;
+            const double per_gap = tokens_per_gap(r);
+            for (double g : r.chunk_gap_ms) itl.push_back(g / std::max(per_gap, 1e-9));
+        }
     }
     out.simulated = all_simulated;
     out.s.ttft_ms = stats_of(std::move(ttft));
