@@ -55,7 +55,7 @@ run() {
     local label=$1 unit=$2
     shift 2
     local prof=()
-    [[ -n $perf_events ]] && prof=(perf stat -x, -o "$work/perf" -e "$perf_events" --)
+    [[ -n $perf_events ]] && prof=(perf stat -x "," -o "$work/perf" -e "$perf_events" --)
     local before
     before=$(server_ticks)
     /usr/bin/time -f "%e %U %S" -o "$work/time" taskset -c "$client_cpu" "${prof[@]}" "$bin" \
