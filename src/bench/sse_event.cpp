@@ -1,5 +1,6 @@
 #include "bench/sse_event.h"
 
+#include <array>
 #include <nlohmann/json.hpp>
 
 namespace sparkctl::bench {
@@ -44,6 +45,13 @@ std::optional<EventFields> parse_event_reference(std::string_view data) {
 }
 
 namespace {
+
+// Bytes a JSON string's scan passes over: printable ASCII other than '"' and '\\'.
+constexpr std::array<bool, 256> kPlain = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x20; c < 0x80; ++c) t[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+    return t;
+}();
 
 // Where a value sits, as far as the fields of interest go.
 enum class Ctx : std::uint8_t {
@@ -103,6 +111,10 @@ class Scanner {
         ++i_;  // the opening quote
         const std::size_t start = i_;
         while (i_ < s_.size()) {
+            // Runs of plain bytes skipped by table: one load and branch a byte (the
+            // comparisons below a byte were the scan's top cost, callgrind 2026-12-07).
+            while (i_ < s_.size() && kPlain[static_cast<unsigned char>(s_[i_])]) ++i_;
+            if (i_ >= s_.size()) break;
             const auto c = static_cast<unsigned char>(s_[i_]);
             if (c == '"') {
                 raw = s_.substr(start, i_ - start);
@@ -118,9 +130,7 @@ class Scanner {
                     return false;  // \u (surrogates, code points) or invalid
                 }
                 i_ += 2;
-                continue;
             }
-            ++i_;
         }
         return false;
     }

@@ -24,6 +24,11 @@ std::optional<double> own_value(const RequestRecord& r, const sim::SloTerm& t) {
     return (r.e2e_ms - r.ttft_ms) / double(r.output_tokens - 1);
 }
 
+// Output tokens per chunk gap: more than one when chunks carry several tokens.
+double tokens_per_gap(const RequestRecord& r) {
+    return r.output_tokens > 1 ? double(r.output_tokens - 1) / double(r.chunk_gap_ms.size()) : 1.0;
+}
+
 }  // namespace
 
 Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo) {
@@ -32,7 +37,11 @@ Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo
     std::vector<double> deviation;
     std::set<std::string> seen_errors;
     std::uint64_t good = 0;
+    bool itl_is_gaps = true;  // one token per chunk everywhere: the same samples, sorted once
     bool all_simulated = !point.records.empty();
+    std::size_t all_gaps = 0;
+    for (const RequestRecord& r : point.records) all_gaps += r.ok ? r.chunk_gap_ms.size() : 0;
+    gaps.reserve(all_gaps);
     for (const RequestRecord& r : point.records) {
         all_simulated = all_simulated && r.simulated;
         if (!r.ok) {
@@ -50,15 +59,8 @@ Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo
         queue.push_back(r.queue_ms);
         if (r.output_tokens > 1)
             tpot.push_back((r.e2e_ms - r.ttft_ms) / double(r.output_tokens - 1));
-        if (!r.chunk_gap_ms.empty()) {
-            const double per_gap = r.output_tokens > 1
-                                       ? double(r.output_tokens - 1) / double(r.chunk_gap_ms.size())
-                                       : 1.0;
-            for (double g : r.chunk_gap_ms) {
-                gaps.push_back(g);
-                itl.push_back(g / std::max(per_gap, 1e-9));
-            }
-        }
+        gaps.insert(gaps.end(), r.chunk_gap_ms.begin(), r.chunk_gap_ms.end());
+        if (!r.chunk_gap_ms.empty() && tokens_per_gap(r) != 1.0) itl_is_gaps = false;
         if (r.usage_prompt_tokens && r.prompt_tokens_built > 0) {
             deviation.push_back((double(*r.usage_prompt_tokens) - r.prompt_tokens_built) /
                                 r.prompt_tokens_built);
@@ -73,13 +75,21 @@ Summary summarize(const PointResult& point, const std::vector<sim::SloTerm>& slo
         }
         if (meets) ++good;
     }
+    if (!itl_is_gaps) {
+        itl.reserve(gaps.size());
+        for (const RequestRecord& r : point.records) {
+            if (!r.ok || r.chunk_gap_ms.empty()) continue;
+            const double per_gap = tokens_per_gap(r);
+            for (double g : r.chunk_gap_ms) itl.push_back(g / std::max(per_gap, 1e-9));
+        }
+    }
     out.simulated = all_simulated;
     out.s.ttft_ms = stats_of(std::move(ttft));
     out.s.tpot_ms = stats_of(std::move(tpot));
-    out.s.itl_ms = stats_of(std::move(itl));
+    out.chunk_gap_ms = stats_of(std::move(gaps));
+    out.s.itl_ms = itl_is_gaps ? out.chunk_gap_ms : stats_of(std::move(itl));
     out.s.e2e_ms = stats_of(std::move(e2e));
     out.s.queue_ms = stats_of(std::move(queue));
-    out.chunk_gap_ms = stats_of(std::move(gaps));
     out.scheduled_ttft_ms = stats_of(std::move(sched_ttft));
     out.scheduled_itl_ms = stats_of(std::move(sched_itl));
     out.duration_s = point.duration_s;

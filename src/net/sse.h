@@ -33,8 +33,9 @@ class SseParser {
     explicit SseParser(std::size_t max_line_bytes = 1 << 20, std::size_t max_event_bytes = 8 << 20)
         : max_line_bytes_(max_line_bytes), max_event_bytes_(max_event_bytes) {}
 
-    // Parses `bytes`, calling `on_event` for each complete event (blank line). After an error
-    // the parser stays failed and feed() keeps returning it.
+    // Parses `bytes`, calling `on_event` for each complete event (blank line); the event is
+    // valid during the call only (the parser reuses it). After an error the parser stays failed
+    // and feed() keeps returning it.
     base::Result<void> feed(std::string_view bytes, const EventCallback& on_event);
 
     // At end of stream the spec discards an incomplete event; true when there was one (bench
@@ -42,12 +43,12 @@ class SseParser {
     bool has_pending_data() const { return !line_.empty() || !data_.empty() || have_data_; }
 
   private:
-    base::Result<void> take_line(const EventCallback& on_event);
+    base::Result<void> take_line(std::string_view line, const EventCallback& on_event);
     void dispatch(const EventCallback& on_event);
 
     std::size_t max_line_bytes_;
     std::size_t max_event_bytes_;
-    std::string line_;
+    std::string line_;  // a line begun in an earlier feed
     std::string data_;
     std::string type_;
     std::string last_event_id_;
@@ -57,6 +58,7 @@ class SseParser {
     bool at_start_ = true;   // a leading U+FEFF (UTF-8 EF BB BF) is skipped once
     std::string bom_;        // bytes of a possible BOM seen so far
     std::optional<base::Error> failed_;
+    SseEvent event_;  // handed to the callback, valid during the call only
 };
 
 // One event, ready to write: "event: T\n" (when type is not empty), "id: I\n" (when not empty),

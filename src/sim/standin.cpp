@@ -25,6 +25,7 @@
 #include "net/prometheus.h"
 #include "net/server.h"
 #include "net/sse.h"
+#include "sim/standin_chunk.h"
 #include "sim/standin_request.h"
 
 namespace sparkctl::sim::standin {
@@ -213,8 +214,6 @@ std::string filler_token(std::uint64_t i) {
 
 namespace {
 
-constexpr const char* kFingerprint = "sparkctl-sim";
-
 // Per-request state of one generation.
 struct Gen {
     bool chat = true;
@@ -228,6 +227,7 @@ struct Gen {
     std::int64_t created = 0;
     double ttft_ms = 0;  // scheduled, simulated ms (before --speed)
     double itl_ms = 0;
+    std::optional<TokenEvents> events;  // a stream's token events, from its first chunk's head
     enum class State { waiting, running, done } state = State::waiting;
 };
 
@@ -386,14 +386,10 @@ class Server::Impl {
     bool info(const std::string& path, const net::Responder& r);
     // /tokenize and /detokenize in the engine's shape (vLLM and llama.cpp).
     bool tokenize(const std::string& path, const net::Request& req, const net::Responder& r);
-    json chunk(const Gen& g, json choice) const {
-        return {{"id", g.id},
-                {"object", g.chat ? "chat.completion.chunk" : "text_completion"},
-                {"created", g.created},
-                {"model", opt_.args.served_model_name},
-                {"system_fingerprint", kFingerprint},
-                {"choices", json::array({std::move(choice)})}};
+    ChunkHead head(const Gen& g) const {
+        return {g.id, g.chat, g.created, opt_.args.served_model_name};
     }
+    json chunk(const Gen& g, json choice) const { return chunk_json(head(g), std::move(choice)); }
 };
 
 void Server::Impl::handle(const net::Request& req, const net::Responder& r) {
@@ -611,6 +607,7 @@ void Server::Impl::begin(const std::shared_ptr<Gen>& g, const net::Responder& r)
         return;
     }
     r.start_stream(200, h);
+    g->events.emplace(head(*g));
     if (g->chat) {
         // vLLM and SGLang open with the role (V:vllm/entrypoints/openai/serving_chat.py).
         r.write(net::sse_event(chunk(*g, {{"index", 0},
@@ -627,32 +624,33 @@ void Server::Impl::begin(const std::shared_ptr<Gen>& g, const net::Responder& r)
 }
 
 void Server::Impl::send_token(std::shared_ptr<Gen> g, net::Responder r, std::uint64_t i) {
-    if (opt_.faults.fail_after_tokens && i >= *opt_.faults.fail_after_tokens) {
-        std::fprintf(stderr,
-                     "sparkctl: simulate serve: exiting after %llu tokens "
-                     "(--fail-after-tokens)\n",
-                     static_cast<unsigned long long>(i));
-        std::fflush(stderr);
-        std::_Exit(1);
+    // With no delay between tokens (--speed 0, or a zero ITL) a burst of them goes out in one
+    // turn, each its own event and write (the server gathers queued writes into one writev);
+    // then the stream yields, so other streams and new connections get their turn.
+    constexpr std::uint32_t kBurstTokens = 16;
+    const int itl = delay(g->itl_ms);
+    for (std::uint32_t n = 1;; ++n, ++i) {
+        if (opt_.faults.fail_after_tokens && i >= *opt_.faults.fail_after_tokens) {
+            std::fprintf(stderr,
+                         "sparkctl: simulate serve: exiting after %llu tokens "
+                         "(--fail-after-tokens)\n",
+                         static_cast<unsigned long long>(i));
+            std::fflush(stderr);
+            std::_Exit(1);
+        }
+        if (opt_.faults.hang_after_tokens && i >= *opt_.faults.hang_after_tokens) return;
+        if (i == 0) {
+            std::lock_guard lock(mu_);
+            ttft_hist_.observe(g->ttft_ms / 1000);
+        }
+        r.write(g->events->event(filler_token(i)));
+        if (i + 1 >= g->produce) {
+            finish(g, r, i + 1);
+            return;
+        }
+        if (itl > 0 || n >= kBurstTokens) break;
     }
-    if (opt_.faults.hang_after_tokens && i >= *opt_.faults.hang_after_tokens) return;
-    if (i == 0) {
-        std::lock_guard lock(mu_);
-        ttft_hist_.observe(g->ttft_ms / 1000);
-    }
-    const std::string tok = filler_token(i);
-    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
-    if (g->chat) {
-        choice["delta"] = {{"content", tok}};
-    } else {
-        choice["text"] = tok;
-    }
-    r.write(net::sse_event(chunk(*g, choice).dump()));
-    if (i + 1 >= g->produce) {
-        finish(g, r, i + 1);
-        return;
-    }
-    r.after(delay(g->itl_ms), [this, g, r, i] { send_token(g, r, i + 1); });
+    r.after(itl, [this, g, r, i] { send_token(g, r, i + 1); });
 }
 
 void Server::Impl::finish(const std::shared_ptr<Gen>& g, const net::Responder& r,

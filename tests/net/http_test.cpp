@@ -493,6 +493,33 @@ TEST(Http, ClientDeadline) {
         << r.error().message;
 }
 
+// The deadline also ends a body that stops arriving: what came is delivered, then the timeout.
+TEST(Http, ClientDeadlineMidBody) {
+    Server server({}, [](const Request&, Responder r) {
+        r.start_stream(200, {});
+        r.write("first");  // then nothing: the stream stays open
+    });
+    ASSERT_TRUE(server.start().ok());
+    Client client;
+    ClientRequest req = get(server, "/");
+    req.timeout_ms = 200;
+    std::promise<base::Result<void>> done;
+    std::string body;
+    StreamCallbacks cb;
+    cb.on_body = [&](std::string_view d, std::chrono::steady_clock::time_point) { body += d; };
+    cb.on_done = [&](base::Result<void> r) { done.set_value(std::move(r)); };
+    client.request(req, std::move(cb));
+    auto f = done.get_future();
+    ASSERT_EQ(f.wait_for(kDeadline), std::future_status::ready);
+    const auto r = f.get();
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, base::Errc::io);
+    EXPECT_NE(r.error().message.find("read response body: timed out after 200 ms"),
+              std::string::npos)
+        << r.error().message;
+    EXPECT_EQ(body, "first");
+}
+
 TEST(Http, ConnectRefusedIsAnError) {
     std::uint16_t port = 0;
     {

@@ -3,12 +3,16 @@
 // the plan's (port, served name, context, sequences, prefix caching).
 #include <gtest/gtest.h>
 
+#include <future>
 #include <string>
 #include <vector>
 
 #include "model/catalog.h"
+#include "net/client.h"
+#include "net/sse.h"
 #include "plan/plan_fixtures.h"
 #include "sim/standin.h"
+#include "sim/standin_chunk.h"
 #include "sim/standin_request.h"
 
 namespace sparkctl::sim::standin {
@@ -194,6 +198,141 @@ TEST(StandinRequest, LimitsAndRefusalsPerEngine) {
     l = limits(Engine::llama_cpp, {{"max_tokens", 10}, {"min_tokens", 7}}, true, 5, 4);
     EXPECT_EQ(std::get<Limits>(l).produce, 4u);
     EXPECT_FALSE(refusal(limits(Engine::vllm, {{"ignore_eos", "yes"}}, true, 5)).empty());
+}
+
+// The token events spliced from a per-request text equal the chunk nlohmann builds and dumps,
+// for tokens and model names that need escaping (the stand-in's own tokens are plain words, but
+// the splice must not depend on that).
+TEST(StandinChunk, SplicedTokenEventEqualsTheNlohmannChunk) {
+    const std::vector<std::string> tokens = {"",
+                                             " The",
+                                             "\"",
+                                             "\\",
+                                             "\\\"",
+                                             "a\nb\r\nc",
+                                             "\t\b\f",
+                                             "\x01\x1f",
+                                             "\x7f",
+                                             "\\u0041",
+                                             "/",
+                                             "</script>",
+                                             "\xc3\xa9",
+                                             "\xe6\x97\xa5\xe6\x9c\xac",
+                                             "\xf0\x9f\x98\x80",
+                                             "A",
+                                             "B",
+                                             "AB",
+                                             "data: x"};
+    const std::vector<std::string> models = {"m", "we\"ird\\model\n\x01", "\xe6\x97\xa5/m"};
+    int compared = 0;
+    for (const bool chat : {true, false}) {
+        for (const std::string& model : models) {
+            const ChunkHead head{chat ? "chatcmpl-sim-7" : "cmpl-sim-0", chat, 1765000000, model};
+            const TokenEvents events(head);
+            for (const std::string& t : tokens) {
+                const std::string want =
+                    net::sse_event(chunk_json(head, token_choice(chat, t)).dump());
+                EXPECT_EQ(events.event(t), want) << (chat ? "chat " : "completions ") << model;
+                ++compared;
+            }
+        }
+    }
+    EXPECT_EQ(compared, 2 * 3 * 19);
+}
+
+// A running stand-in of each engine at --speed 0 (tokens sent in bursts) streams exactly the
+// chunks nlohmann builds, chat and completions, past several bursts; a hang after N tokens
+// sends exactly N.
+struct Streamed {
+    int status = 0;
+    std::string body;
+    bool ok = false;
+};
+
+Streamed stream(std::uint16_t port, bool chat, std::uint32_t tokens, int timeout_ms) {
+    using nlohmann::json;
+    net::Client client;
+    net::ClientRequest r;
+    r.port = port;
+    r.method = "POST";
+    r.target = chat ? "/v1/chat/completions" : "/v1/completions";
+    r.headers = {{"Content-Type", "application/json"}};
+    json body = {{"model", "m"}, {"max_tokens", tokens}, {"stream", true}};
+    if (chat) {
+        body["messages"] = {{{"role", "user"}, {"content", "a b"}}};
+    } else {
+        body["prompt"] = "a b";
+    }
+    r.body = body.dump();
+    r.timeout_ms = timeout_ms;
+    auto out = std::make_shared<Streamed>();
+    std::promise<void> done;
+    net::StreamCallbacks cb;
+    cb.on_headers = [out](int status, const net::Headers&) { out->status = status; };
+    cb.on_body = [out](std::string_view d, auto) { out->body.append(d); };
+    cb.on_done = [out, &done](base::Result<void> res) {
+        out->ok = res.ok();
+        done.set_value();
+    };
+    client.request(std::move(r), std::move(cb));
+    done.get_future().wait();
+    return *out;
+}
+
+Options standin_options(Engine engine, std::vector<std::string> argv) {
+    Options o;
+    auto args = parse_engine_argv(engine, argv);
+    EXPECT_TRUE(args) << args.error().message;
+    o.args = *args;
+    o.args.port = 0;
+    o.timing = *parse_fixed_timing("fixed:0,0");
+    o.speed = 0;
+    return o;
+}
+
+TEST(StandinChunk, StreamsAtSpeedZeroAreTheNlohmannChunksPerEngine) {
+    using nlohmann::json;
+    const std::vector<std::pair<Engine, std::vector<std::string>>> engines = {
+        {Engine::vllm, {"serve", "m"}},
+        {Engine::sglang, {"--model-path", "m"}},
+        {Engine::llama_cpp, {"-m", "m", "-np", "2"}}};
+    for (const auto& [engine, argv] : engines) {
+        Server server(standin_options(engine, argv));
+        ASSERT_TRUE(server.start());
+        for (const bool chat : {true, false}) {
+            const std::uint32_t n = 40;  // more than two bursts
+            const Streamed s = stream(server.port(), chat, n, 10'000);
+            ASSERT_TRUE(s.ok && s.status == 200) << s.status << " " << s.body;
+            // The head of every chunk, from the first event.
+            const std::string first = s.body.substr(6, s.body.find('\n') - 6);
+            const json j = json::parse(first);
+            const ChunkHead head{j["id"].get<std::string>(), chat, j["created"].get<std::int64_t>(),
+                                 "m"};
+            std::string want;
+            for (std::uint32_t i = 0; i < n; ++i) {
+                want +=
+                    net::sse_event(chunk_json(head, token_choice(chat, filler_token(i))).dump());
+            }
+            const std::string label =
+                std::string(engines::to_string(engine)) + (chat ? " chat" : " completions");
+            EXPECT_NE(s.body.find(want), std::string::npos) << label << ":\n" << s.body;
+            EXPECT_NE(s.body.find(want + "data: "), std::string::npos) << label;  // then finish
+        }
+    }
+}
+
+TEST(StandinChunk, HangAfterTokensStopsAtExactlyThatTokenInABurst) {
+    Options o = standin_options(Engine::vllm, {"serve", "m"});
+    o.faults.hang_after_tokens = 20;  // inside the second burst
+    Server server(std::move(o));
+    ASSERT_TRUE(server.start());
+    const Streamed s = stream(server.port(), false, 40, 1'000);
+    EXPECT_FALSE(s.ok);  // the client's deadline ends the hung stream
+    EXPECT_EQ(s.status, 200);
+    std::size_t events = 0;
+    net::SseParser p;
+    ASSERT_TRUE(p.feed(s.body, [&](const net::SseEvent&) { ++events; }));
+    EXPECT_EQ(events, 20u) << s.body;
 }
 
 }  // namespace
