@@ -114,10 +114,7 @@ class Relay;
 class Gateway::Impl {
   public:
     Impl(GatewayOptions options, Registry& registry, std::vector<std::string> key_hashes)
-        : opt_(std::move(options)),
-          registry_(registry),
-          key_hashes_(std::move(key_hashes)),
-          client_(net::ClientOptions{}) {}
+        : opt_(std::move(options)), registry_(registry), key_hashes_(std::move(key_hashes)) {}
 
     base::Result<void> start() {
         raise_nofile_limit();
@@ -133,6 +130,9 @@ class Gateway::Impl {
         if (opt_.tls_key) so.tls_key_file = opt_.tls_key->string();
         server_ = std::make_unique<net::Server>(
             so, [this](const net::Request& rq, net::Responder rs) { handle(rq, std::move(rs)); });
+        // Upstream requests run on the server's loops: a relay started by a handler stays on
+        // the thread that read its request (no thread hop per request and per callback).
+        client_ = std::make_unique<net::Client>(net::ClientOptions{}, *server_);
         return server_->start();
     }
     std::uint16_t port() const { return server_ ? server_->port() : 0; }
@@ -153,7 +153,7 @@ class Gateway::Impl {
                         const Arrival& arrival);
 
     const GatewayOptions& options() const { return opt_; }
-    net::Client& client() { return client_; }
+    net::Client& client() { return *client_; }
 
   private:
     friend class Relay;
@@ -162,9 +162,9 @@ class Gateway::Impl {
     bool authorized(const net::Request& rq) const;
     void models(net::Responder rs);
     void relay_v1(const net::Request& rq, net::Responder rs);
-    void dispatch(const std::string& id, const Upstream& up, const net::Request& rq,
-                  const RelayRequest& parsed, net::Responder rs, bool parallel_on_llamacpp,
-                  const Arrival& arrival);
+    void dispatch(const std::string& id, const Upstream& up, int max_in_flight,
+                  const net::Request& rq, const RelayRequest& parsed, net::Responder rs,
+                  bool parallel_on_llamacpp, const Arrival& arrival);
     void enqueue(const std::string& id, const net::Request& rq, const RelayRequest& parsed,
                  net::Responder rs);
     void load_done(const std::string& id, base::Result<Upstream> result);
@@ -178,8 +178,8 @@ class Gateway::Impl {
     GatewayOptions opt_;
     Registry& registry_;
     std::vector<std::string> key_hashes_;
-    net::Client client_;
     std::unique_ptr<net::Server> server_;
+    std::unique_ptr<net::Client> client_;  // on server_'s loops; destroyed before it
 
     std::mutex mu_;  // guards everything below
     std::map<std::string, ModelMetrics> metrics_;
@@ -194,8 +194,10 @@ class Gateway::Impl {
 };
 
 // One request relayed to one upstream. Shared (a reason for shared_ptr): the client's callbacks
-// (client io thread) and the responder's timers and write callbacks (server io thread) all hold
-// it; a mutex guards its state, and no net call that may call back runs under it.
+// and the responder's timers and write callbacks all hold it. They run on one thread when the
+// relay starts on a server io thread (the client shares the server's loops), on two when it
+// starts elsewhere (a queued request sent on by a load that ended on another thread); a mutex
+// guards its state either way, and no net call that may call back runs under it.
 class Relay : public std::enable_shared_from_this<Relay> {
   public:
     Relay(Gateway::Impl& gw, std::string id, Upstream up, net::Responder rs, Arrival arrival)
@@ -638,18 +640,14 @@ void Gateway::Impl::relay_v1(const net::Request& rq, net::Responder rs) {
         return enqueue(d.id, rq, *parsed, std::move(rs));
     }
     lock.unlock();
-    dispatch(d.id, *view.upstream, rq, *parsed, std::move(rs), d.parallel_on_llamacpp,
-             arrival_of(rq, *parsed));
+    dispatch(d.id, *view.upstream, view.max_in_flight, rq, *parsed, std::move(rs),
+             d.parallel_on_llamacpp, arrival_of(rq, *parsed));
 }
 
 // Starts a relay to a ready upstream, or answers 429/503 when over a limit.
-void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, const net::Request& rq,
-                             const RelayRequest& parsed, net::Responder rs,
+void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, int max_in_flight,
+                             const net::Request& rq, const RelayRequest& parsed, net::Responder rs,
                              bool parallel_on_llamacpp, const Arrival& arrival) {
-    int max_in_flight = 0;
-    for (const DeploymentView& v : registry_.deployments()) {
-        if (v.id == id) max_in_flight = v.max_in_flight;
-    }
     {
         std::unique_lock lock(mu_);
         int& n = in_flight_[id];
@@ -788,9 +786,16 @@ void Gateway::Impl::load_done(const std::string& id, base::Result<Upstream> resu
         loading_[id] = false;
         waiting.swap(queues_[id]);
     }
+    int max_in_flight = 0;
+    if (result.ok() && !waiting.empty()) {
+        for (const DeploymentView& v : registry_.deployments()) {
+            if (v.id == id) max_in_flight = v.max_in_flight;
+        }
+    }
     for (Pending& p : waiting) {
         if (result.ok()) {
-            dispatch(id, *result, p.request, p.parsed, std::move(p.responder), false, p.arrival);
+            dispatch(id, *result, max_in_flight, p.request, p.parsed, std::move(p.responder), false,
+                     p.arrival);
         } else {
             answer(id, p.responder,
                    error_response(
