@@ -3,10 +3,12 @@
 // /status/logs/ID?lines=N request (serve::log_tail_document). Input: the first line is the
 // request target, the rest the body. Checks besides "no crash": a parsed request has the body's
 // model, routing an unknown name never picks a deployment, and a log tail is only ever asked of
-// a configured deployment with 1..kMaxLogLines lines.
+// a configured deployment with 1..kMaxLogLines lines; the body's token usage read by
+// serve::read_usage is what a parsed document holds.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +56,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static FuzzRegistry registry;
     auto tail = sparkctl::serve::log_tail_document(registry, request.target);
     if (!tail.ok() && tail.error().message.empty()) std::abort();
+    // read_usage (a SAX reader) must agree with the document it replaced: parse, then look up.
+    const auto usage = sparkctl::serve::read_usage(request.body);
+    std::optional<std::uint64_t> prompt, completion;
+    const auto doc = nlohmann::json::parse(request.body, nullptr, false);
+    if (doc.is_object()) {
+        if (auto u = doc.find("usage"); u != doc.end() && u->is_object()) {
+            for (const auto& [key, into] :
+                 {std::pair{"prompt_tokens", &prompt}, std::pair{"input_tokens", &prompt},
+                  std::pair{"completion_tokens", &completion},
+                  std::pair{"output_tokens", &completion}}) {
+                if (auto v = u->find(key); v != u->end() && v->is_number_unsigned()) {
+                    *into = v->get<std::uint64_t>();
+                }
+            }
+        }
+    }
+    if (usage.prompt_tokens != prompt || usage.completion_tokens != completion) std::abort();
     auto parsed = sparkctl::serve::parse_relay_request(request);
     if (!parsed.ok()) {
         if (parsed.error().message.empty()) std::abort();

@@ -327,19 +327,9 @@ class Relay : public std::enable_shared_from_this<Relay> {
     }
 
     void read_usage(std::string_view text) {
-        json j = json::parse(text, nullptr, false);
-        if (!j.is_object()) return;
-        auto u = j.find("usage");
-        if (u == j.end() || !u->is_object()) return;
-        // OpenAI: prompt_tokens/completion_tokens; Anthropic /v1/messages: input/output_tokens.
-        for (const auto& [key, into] : {std::pair{"prompt_tokens", &outcome_.prompt_tokens},
-                                        std::pair{"input_tokens", &outcome_.prompt_tokens},
-                                        std::pair{"completion_tokens", &outcome_.completion_tokens},
-                                        std::pair{"output_tokens", &outcome_.completion_tokens}}) {
-            if (auto v = u->find(key); v != u->end() && v->is_number_unsigned()) {
-                *into = v->get<std::uint64_t>();
-            }
-        }
+        const UsageCounts u = serve::read_usage(text);
+        if (u.prompt_tokens) outcome_.prompt_tokens = *u.prompt_tokens;
+        if (u.completion_tokens) outcome_.completion_tokens = *u.completion_tokens;
     }
 
     void written(bool ok, std::size_t size) {

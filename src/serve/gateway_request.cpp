@@ -1,8 +1,10 @@
 // The gateway's pure pieces: reading a /v1/* request, loopback test, API key file and hashes.
 #include <openssl/evp.h>
 
+#include <array>
 #include <cctype>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "base/file.h"
 #include "base/strings.h"
@@ -59,6 +61,91 @@ base::Result<RelayRequest> parse_relay_request(const net::Request& request) {
     for (const char* key : {"messages", "prompt", "input", "system"}) {
         if (auto it = body.find(key); it != body.end()) out.prompt_bytes += text_bytes(*it);
     }
+    return out;
+}
+
+namespace {
+
+// nlohmann's SAX interface (json::sax_parse): follows the nesting and keeps the unsigned values
+// of the four token keys inside the top-level "usage" object, last occurrence winning.
+class UsageSax {
+  public:
+    static constexpr std::array<std::string_view, 4> kKeys{"prompt_tokens", "input_tokens",
+                                                           "completion_tokens", "output_tokens"};
+    std::array<std::optional<std::uint64_t>, 4> found;
+    bool root_is_object = false;
+
+    bool null() { return value({}); }
+    bool boolean(bool) { return value({}); }
+    bool number_integer(json::number_integer_t) { return value({}); }
+    bool number_unsigned(json::number_unsigned_t v) { return value(v); }
+    bool number_float(json::number_float_t, const json::string_t&) { return value({}); }
+    bool string(json::string_t&) { return value({}); }
+    bool binary(json::binary_t&) { return value({}); }
+    bool start_object(std::size_t) {
+        if (depth_ == 0) root_is_object = true;
+        const bool usage = depth_ == 1 && usage_next_;
+        value({});
+        in_usage_ = in_usage_ || usage;
+        ++depth_;
+        return true;
+    }
+    bool end_object() {
+        if (--depth_ == 1) in_usage_ = false;
+        return true;
+    }
+    bool start_array(std::size_t) {
+        value({});
+        ++depth_;
+        return true;
+    }
+    bool end_array() {
+        --depth_;
+        return true;
+    }
+    bool key(json::string_t& k) {
+        if (depth_ == 1) usage_next_ = k == "usage";
+        if (depth_ == 2 && in_usage_) {
+            key_ = -1;
+            for (std::size_t i = 0; i < kKeys.size(); ++i) {
+                if (k == kKeys[i]) key_ = static_cast<int>(i);
+            }
+        }
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+        return false;
+    }
+
+  private:
+    // A value starts (a scalar, or an object or array opening) at the current depth.
+    bool value(std::optional<std::uint64_t> v) {
+        if (depth_ == 1) {
+            if (usage_next_) found = {};  // a later "usage" replaces an earlier one whole
+            usage_next_ = false;
+        } else if (depth_ == 2 && in_usage_ && key_ >= 0) {
+            found[static_cast<std::size_t>(key_)] = v;
+            key_ = -1;
+        }
+        return true;
+    }
+
+    int depth_ = 0;
+    bool usage_next_ = false;  // the last key at depth 1 was "usage"
+    bool in_usage_ = false;    // inside the top-level "usage" object
+    int key_ = -1;             // the kKeys index of the current key in it, -1: another key
+};
+
+}  // namespace
+
+UsageCounts read_usage(std::string_view json_text) {
+    UsageSax sax;
+    if (!json::sax_parse(json_text.begin(), json_text.end(), &sax) || !sax.root_is_object) {
+        return {};
+    }
+    UsageCounts out;
+    out.prompt_tokens = sax.found[1] ? sax.found[1] : sax.found[0];
+    out.completion_tokens = sax.found[3] ? sax.found[3] : sax.found[2];
     return out;
 }
 

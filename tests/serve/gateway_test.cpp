@@ -987,5 +987,34 @@ TEST(GatewayParseTest, ReadsModelStreamAndPromptBytes) {
     EXPECT_EQ(parse_relay_request(r)->prompt_bytes, 4u);
 }
 
+TEST(GatewayParseTest, ReadsUsageFromTheTopLevelObjectOnly) {
+    // OpenAI's shape, with a decoy "usage" nested in a choice and one inside a string.
+    auto u = read_usage(
+        R"({"choices":[{"text":"\"usage\": {\"prompt_tokens\": 9}","usage":{"prompt_tokens":8}}],)"
+        R"("usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}})");
+    EXPECT_EQ(u.prompt_tokens, 3u);
+    EXPECT_EQ(u.completion_tokens, 1u);
+    // Anthropic's /v1/messages names; input/output_tokens win over prompt/completion_tokens.
+    u = read_usage(R"({"usage":{"output_tokens":7,"input_tokens":5,"prompt_tokens":2}})");
+    EXPECT_EQ(u.prompt_tokens, 5u);
+    EXPECT_EQ(u.completion_tokens, 7u);
+    // Repeated keys: the last wins, as in a parsed document (a later "usage" replaces it whole).
+    u = read_usage(
+        R"({"usage":{"prompt_tokens":1,"prompt_tokens":2},"usage":{"completion_tokens":3}})");
+    EXPECT_FALSE(u.prompt_tokens.has_value());
+    EXPECT_EQ(u.completion_tokens, 3u);
+    u = read_usage(
+        R"({"usage":{"prompt_tokens":1,"prompt_tokens":-2,"completion_tokens":{"a":1}}})");
+    EXPECT_FALSE(u.prompt_tokens.has_value());
+    EXPECT_FALSE(u.completion_tokens.has_value());
+    // Not a JSON object, or not JSON: nothing.
+    EXPECT_FALSE(read_usage(R"([{"usage":{"prompt_tokens":1}}])").prompt_tokens.has_value());
+    EXPECT_FALSE(read_usage(R"({"usage":{"prompt_tokens":1}})"
+                            ",")
+                     .prompt_tokens.has_value());
+    EXPECT_FALSE(read_usage(R"({"usage":{"prompt_tokens":1.5}})").prompt_tokens.has_value());
+    EXPECT_FALSE(read_usage("").prompt_tokens.has_value());
+}
+
 }  // namespace
 }  // namespace sparkctl::serve
