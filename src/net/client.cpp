@@ -218,7 +218,9 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
                 self->client_->release(self.get());
                 return self->fail(asio::error::operation_aborted, "read response body");
             }
-            self->conn_->stream.cancel();
+            // Closed, not just cancelled: an operation started after this (a write completion
+            // already queued goes on to read the response) then fails at once too.
+            self->conn_->stream.close();
         });
     }
 
@@ -348,6 +350,7 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
     }
 
     void succeed() {
+        if (cancelled_) return fail(asio::error::operation_aborted, "read response body");
         finished_ = true;
         // Reuse the connection when the server allows it and sent nothing extra.
         if (parser_->keep_alive() && conn_->buffer.size() == 0) {
