@@ -46,10 +46,20 @@ net::Response error_response(int status, const std::string& message, const std::
 
 // Hop-by-hop headers (RFC 9110 7.6.1) and the ones the relay sets itself.
 bool hop_by_hop(std::string_view name) {
-    for (const char* h : {"connection", "keep-alive", "transfer-encoding", "content-length", "te",
-                          "trailer", "upgrade", "proxy-connection", "proxy-authorization",
-                          "proxy-authenticate", "host", "expect"}) {
-        if (base::iequals(name, h)) return true;
+    static constexpr std::string_view kNames[] = {"connection",
+                                                  "keep-alive",
+                                                  "transfer-encoding",
+                                                  "content-length",
+                                                  "te",
+                                                  "trailer",
+                                                  "upgrade",
+                                                  "proxy-connection",
+                                                  "proxy-authorization",
+                                                  "proxy-authenticate",
+                                                  "host",
+                                                  "expect"};
+    for (std::string_view h : kNames) {
+        if (name.size() == h.size() && base::iequals(name, h)) return true;
     }
     return false;
 }

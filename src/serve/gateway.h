@@ -137,8 +137,9 @@ base::Result<RelayRequest> parse_relay_request(const net::Request& request);
 // top-level "usage" object's prompt_tokens or input_tokens (Anthropic /v1/messages), and
 // completion_tokens or output_tokens, when they are unsigned integers (the later of each pair
 // wins when both are there; so does the last of repeated keys, as in a parsed document). Text
-// that is not a JSON object gives nothing. Pure; read without building a document (the gateway
-// does it per answer).
+// that is not a JSON object gives nothing. Pure and cheap (the gateway does it per answer): the
+// usage value is found by a scan of strings and nesting and only it is parsed, so a body that
+// is not valid JSON elsewhere may still give its counts.
 struct UsageCounts {
     std::optional<std::uint64_t> prompt_tokens;
     std::optional<std::uint64_t> completion_tokens;

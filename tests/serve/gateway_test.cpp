@@ -1007,6 +1007,18 @@ TEST(GatewayParseTest, ReadsUsageFromTheTopLevelObjectOnly) {
         R"({"usage":{"prompt_tokens":1,"prompt_tokens":-2,"completion_tokens":{"a":1}}})");
     EXPECT_FALSE(u.prompt_tokens.has_value());
     EXPECT_FALSE(u.completion_tokens.has_value());
+    // Whitespace, other values, escapes and numbers the quick reading leaves to the parser.
+    u = read_usage(R"( { "usage" : { "prompt_tokens" : 12 , "note":"x", "ok":true, "z":null, )"
+                   R"("completion_tokens":0 } } )");
+    EXPECT_EQ(u.prompt_tokens, 12u);
+    EXPECT_EQ(u.completion_tokens, 0u);
+    EXPECT_EQ(read_usage(R"({"usage":{"prompt_tokens":18446744073709551615}})").prompt_tokens,
+              18446744073709551615u);
+    EXPECT_FALSE(read_usage(R"({"usage":{"prompt_tokens":18446744073709551616}})")
+                     .prompt_tokens.has_value());  // over 64 bits: not an unsigned integer
+    EXPECT_FALSE(read_usage(R"({"usage":{"prompt_tokens":01}})").prompt_tokens.has_value());
+    EXPECT_EQ(read_usage(R"({"usage":{"prompt\u005ftokens":4}})").prompt_tokens, 4u);
+    EXPECT_EQ(read_usage(R"({"\u0075sage":{"prompt_tokens":6}})").prompt_tokens, 6u);
     // Not a JSON object, or not JSON: nothing.
     EXPECT_FALSE(read_usage(R"([{"usage":{"prompt_tokens":1}}])").prompt_tokens.has_value());
     EXPECT_FALSE(read_usage(R"({"usage":{"prompt_tokens":1}})"
