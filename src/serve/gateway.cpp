@@ -254,8 +254,13 @@ class Relay : public std::enable_shared_from_this<Relay> {
         cb.on_body = [self](std::string_view d, Clock::time_point at) { self->on_body(d, at); };
         cb.on_done = [self](base::Result<void> r) { self->on_done(std::move(r)); };
         net::RequestHandle h = gw_.client().request(std::move(cr), std::move(cb));
-        std::lock_guard lock(mu_);
-        handle_ = h;
+        bool gone = false;
+        {
+            std::lock_guard lock(mu_);
+            handle_ = h;
+            gone = phase_ == Phase::finished;  // the client left already (on_disconnect ran)
+        }
+        if (gone) h.cancel();
     }
 
   private:
@@ -314,7 +319,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
         if (!paused_ && unwritten_bytes_ > gw_.options().high_watermark_bytes) {
             paused_ = true;
             ++gw_.paused_relays_;
-            handle_.pause();  // inside on_body: takes effect at once, only posts otherwise
+            handle_.pause();  // inside on_body: at once (sets a flag, calls nothing back)
         }
         lock.unlock();
         auto self = shared_from_this();
@@ -344,13 +349,17 @@ class Relay : public std::enable_shared_from_this<Relay> {
 
     void written(bool ok, std::size_t size) {
         if (!ok) return;  // client gone: on_disconnect cancels
-        std::lock_guard lock(mu_);
-        unwritten_bytes_ -= std::min(size, unwritten_bytes_);
-        if (paused_ && unwritten_bytes_ <= gw_.options().low_watermark_bytes) {
-            paused_ = false;
-            --gw_.paused_relays_;
-            handle_.resume();
+        net::RequestHandle resume;
+        {
+            std::lock_guard lock(mu_);
+            unwritten_bytes_ -= std::min(size, unwritten_bytes_);
+            if (paused_ && unwritten_bytes_ <= gw_.options().low_watermark_bytes) {
+                paused_ = false;
+                --gw_.paused_relays_;
+                resume = handle_;
+            }
         }
+        resume.resume();  // unlocked: on the request's own loop it reads at once
     }
 
     void on_done(base::Result<void> result) {
