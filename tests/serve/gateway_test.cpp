@@ -985,6 +985,26 @@ TEST(GatewayParseTest, ReadsModelStreamAndPromptBytes) {
     EXPECT_EQ(p->prompt_bytes, 8u);
     r.body = R"({"model":"e","input":["ab","cd"]})";
     EXPECT_EQ(parse_relay_request(r)->prompt_bytes, 4u);
+    // Escapes and non-ASCII text (the document's reading): bytes after decoding.
+    r.body = R"({"model":"\u0071","prompt":"caf\u00e9 \"x\"","system":"é"})";
+    p = parse_relay_request(r);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->model, "q");
+    EXPECT_EQ(p->prompt_bytes, 9u + 2u);
+    // Repeated keys: the last wins; nesting past 8 levels is not counted; numbers and literals
+    // anywhere.
+    r.body = R"( {"model":"a","stream":true,"model":"b","stream":1,"prompt":"xx","prompt":"yyy",)"
+             R"("input":[[[[[[[[["deep"]]]]]]]]],"n":-1.5e+3,"t":[true,false,null],)"
+             R"("messages":[{"content":"ab","content":"abc","text":"d","input":{"text":"e"}}]} )";
+    p = parse_relay_request(r);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->model, "b");
+    EXPECT_FALSE(p->stream);
+    EXPECT_EQ(p->prompt_bytes, 3u + 0u + 3u + 1u + 1u);
+    r.body = R"({"model":"a",})";  // malformed: the document's error
+    EXPECT_FALSE(parse_relay_request(r).ok());
+    r.body = R"({"model":"a"} x)";
+    EXPECT_FALSE(parse_relay_request(r).ok());
 }
 
 TEST(GatewayParseTest, ReadsUsageFromTheTopLevelObjectOnly) {
