@@ -3,10 +3,13 @@
 // /status/logs/ID?lines=N request (serve::log_tail_document). Input: the first line is the
 // request target, the rest the body. Checks besides "no crash": a parsed request has the body's
 // model, routing an unknown name never picks a deployment, and a log tail is only ever asked of
-// a configured deployment with 1..kMaxLogLines lines.
+// a configured deployment with 1..kMaxLogLines lines; the body's token usage read by
+// serve::read_usage is what a parsed document holds (when the body is JSON); the request read
+// (its quick path included) is what the parsed document says.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +45,38 @@ class FuzzRegistry : public sparkctl::serve::Registry {
     }
 };
 
+// What parse_relay_request read from the parsed document before its quick reading (the
+// reference the fuzzer holds it to).
+std::size_t reference_text_bytes(const nlohmann::json& v, int depth = 0) {
+    if (depth > 8) return 0;
+    if (v.is_string()) return v.get_ref<const std::string&>().size();
+    std::size_t n = 0;
+    if (v.is_array()) {
+        for (const auto& e : v) n += reference_text_bytes(e, depth + 1);
+    } else if (v.is_object()) {
+        for (const char* key : {"content", "text", "input"}) {
+            if (auto it = v.find(key); it != v.end()) n += reference_text_bytes(*it, depth + 1);
+        }
+    }
+    return n;
+}
+
+std::optional<sparkctl::serve::RelayRequest> reference_relay_request(const nlohmann::json& body) {
+    if (!body.is_object()) return std::nullopt;
+    auto model = body.find("model");
+    if (model == body.end() || !model->is_string()) return std::nullopt;
+    sparkctl::serve::RelayRequest out;
+    out.model = model->get<std::string>();
+    if (auto s = body.find("stream"); s != body.end() && s->is_boolean()) {
+        out.stream = s->get<bool>();
+    }
+    for (const char* key : {"messages", "prompt", "input", "system"}) {
+        if (auto it = body.find(key); it != body.end())
+            out.prompt_bytes += reference_text_bytes(*it);
+    }
+    return out;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -54,7 +89,36 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static FuzzRegistry registry;
     auto tail = sparkctl::serve::log_tail_document(registry, request.target);
     if (!tail.ok() && tail.error().message.empty()) std::abort();
+    // read_usage (a scan, then a SAX reader) must agree with the document it replaced, on valid
+    // JSON: parse, then look up.
+    const auto usage = sparkctl::serve::read_usage(request.body);
+    std::optional<std::uint64_t> prompt, completion;
+    const auto doc = nlohmann::json::parse(request.body, nullptr, false);
+    if (doc.is_object()) {
+        if (auto u = doc.find("usage"); u != doc.end() && u->is_object()) {
+            for (const auto& [key, into] :
+                 {std::pair{"prompt_tokens", &prompt}, std::pair{"input_tokens", &prompt},
+                  std::pair{"completion_tokens", &completion},
+                  std::pair{"output_tokens", &completion}}) {
+                if (auto v = u->find(key); v != u->end() && v->is_number_unsigned()) {
+                    *into = v->get<std::uint64_t>();
+                }
+            }
+        }
+    }
+    if (!doc.is_discarded() &&
+        (usage.prompt_tokens != prompt || usage.completion_tokens != completion)) {
+        std::abort();
+    }
     auto parsed = sparkctl::serve::parse_relay_request(request);
+    // The quick reading must agree with the document: ok exactly when the body is an object
+    // with a string model, and then the same model, stream and prompt bytes.
+    const auto reference = reference_relay_request(doc);
+    if (parsed.ok() != reference.has_value()) std::abort();
+    if (reference && (parsed->model != reference->model || parsed->stream != reference->stream ||
+                      parsed->prompt_bytes != reference->prompt_bytes)) {
+        std::abort();
+    }
     if (!parsed.ok()) {
         if (parsed.error().message.empty()) std::abort();
         return 0;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "net/detail/loops.h"
 #include "net/detail/wire.h"
 
 namespace sparkctl::net {
@@ -45,23 +46,96 @@ std::string pool_key(const ClientRequest& r) { return r.host + ":" + std::to_str
 
 // One TCP connection to one host:port, reused across requests while the server keeps it alive.
 struct ClientConn {
-    explicit ClientConn(asio::any_io_executor ex) : stream(std::move(ex)) {}
+    ClientConn(asio::any_io_executor ex, std::size_t p) : stream(std::move(ex)), pool(p) {}
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
+    std::size_t pool;  // the idle pool it goes back to (a shared-loop client: its loop's)
+    // Where response bodies are read, kept with the connection: a request on a pooled connection
+    // allocates no read buffer (a 16 KiB one per request, allocated on one thread and freed on
+    // another, made malloc grow and trim its heap: a fifth of the gateway's CPU, perf). Not
+    // zeroed: the parser writes into it before anything is read from it.
+    std::array<char, 16 * 1024> chunk;
 };
 
 }  // namespace
 
+namespace detail {
+
+// What a client and its requests in flight share: the options, the idle connections and the
+// paused requests. Requests hold it, so one that ends after its client is gone (a shared-loop
+// client's requests run on loops the client does not stop) finds it still there.
+struct ClientShared {
+    ClientShared(ClientOptions o, std::size_t pools) : options(std::move(o)), idle(pools) {}
+
+    // A paused request has no operation pending to own it: the client does meanwhile (once
+    // the client is gone, nothing does: the request is dropped).
+    void hold(std::shared_ptr<ClientOp> op) {
+        std::lock_guard lock(mutex);
+        if (!closed) paused.emplace(op.get(), std::move(op));
+    }
+
+    void release(ClientOp* op) {
+        std::shared_ptr<ClientOp> keep;  // destroyed outside the lock
+        std::lock_guard lock(mutex);
+        auto it = paused.find(op);
+        if (it == paused.end()) return;
+        keep = std::move(it->second);
+        paused.erase(it);
+    }
+
+    // An idle keep-alive connection to `key` from pool `pool`, or null.
+    std::unique_ptr<ClientConn> take_idle(std::size_t pool, const std::string& key) {
+        std::lock_guard lock(mutex);
+        auto& pools = idle[pool];
+        auto it = pools.find(key);
+        if (it == pools.end() || it->second.empty()) return nullptr;
+        auto conn = std::move(it->second.back());
+        it->second.pop_back();
+        return conn;
+    }
+
+    void give_back(const std::string& key, std::unique_ptr<ClientConn> conn) {
+        std::lock_guard lock(mutex);
+        if (closed) return;  // the client is gone: the connection closes here
+        auto& list = idle[conn->pool][key];
+        if (list.size() < options.max_idle_per_host) list.push_back(std::move(conn));
+    }
+
+    // The client is going: drop the idle connections and the paused requests.
+    void close() {
+        std::vector<std::map<std::string, std::vector<std::unique_ptr<ClientConn>>>> conns;
+        std::map<ClientOp*, std::shared_ptr<ClientOp>> ops;
+        {
+            std::lock_guard lock(mutex);
+            closed = true;
+            conns.swap(idle);
+            ops.swap(paused);
+        }
+    }
+
+    const ClientOptions options;
+    std::mutex mutex;
+    // One pool per loop for a shared-loop client (a request stays on its loop), one otherwise.
+    std::vector<std::map<std::string, std::vector<std::unique_ptr<ClientConn>>>> idle;
+    std::map<ClientOp*, std::shared_ptr<ClientOp>> paused;
+    bool closed = false;
+};
+
+}  // namespace detail
+
 class Client::Impl {
   public:
-    explicit Impl(ClientOptions o) : options(std::move(o)) {
-        const int n = std::max(1, options.io_threads);
+    // A standalone client: its own loops and threads.
+    explicit Impl(ClientOptions o) {
+        const int n = std::max(1, o.io_threads);
+        shared = std::make_shared<detail::ClientShared>(std::move(o), 1);
         for (int i = 0; i < n; ++i) {
-            contexts.push_back(std::make_unique<asio::io_context>(1));
-            guards.push_back(asio::make_work_guard(*contexts.back()));
+            owned.push_back(std::make_unique<asio::io_context>(1));
+            guards.push_back(asio::make_work_guard(*owned.back()));
+            loops.push_back(owned.back().get());
         }
-        for (auto& ctx : contexts) {
-            threads.emplace_back([ctx = ctx.get()] {
+        for (auto* ctx : loops) {
+            threads.emplace_back([ctx] {
                 try {
                     ctx->run();
                 } catch (const std::exception& e) {
@@ -71,59 +145,38 @@ class Client::Impl {
         }
     }
 
+    // A shared-loop client: a server's loops, run by the server.
+    Impl(ClientOptions o, std::vector<asio::io_context*> server_loops)
+        : loops(std::move(server_loops)) {
+        shared = std::make_shared<detail::ClientShared>(std::move(o), loops.size());
+    }
+
     ~Impl() {
         guards.clear();
-        for (auto& ctx : contexts) ctx->stop();
+        for (auto& ctx : owned) ctx->stop();
         for (auto& t : threads) t.join();
-        std::lock_guard lock(mutex);
-        idle.clear();  // before the io_contexts they were made on
-        paused.clear();
+        shared->close();  // before the io_contexts the idle connections were made on
     }
 
-    // A paused request has no operation pending to own it: the client does meanwhile.
-    void hold(std::shared_ptr<detail::ClientOp> op) {
-        std::lock_guard lock(mutex);
-        paused.emplace(op.get(), std::move(op));
+    bool shares_loops() const { return owned.empty(); }
+
+    // The loop a new request runs on: a shared-loop client keeps a request started on one of
+    // its loops there; otherwise round robin.
+    std::size_t pick_loop() {
+        if (shares_loops()) {
+            for (std::size_t i = 0; i < loops.size(); ++i) {
+                if (loops[i]->get_executor().running_in_this_thread()) return i;
+            }
+        }
+        return next.fetch_add(1, std::memory_order_relaxed) % loops.size();
     }
 
-    void release(detail::ClientOp* op) {
-        std::shared_ptr<detail::ClientOp> keep;  // destroyed outside the lock
-        std::lock_guard lock(mutex);
-        auto it = paused.find(op);
-        if (it == paused.end()) return;
-        keep = std::move(it->second);
-        paused.erase(it);
-    }
-
-    // An idle keep-alive connection to the request's host, or null.
-    std::unique_ptr<ClientConn> take_idle(const std::string& key) {
-        std::lock_guard lock(mutex);
-        auto it = idle.find(key);
-        if (it == idle.end() || it->second.empty()) return nullptr;
-        auto conn = std::move(it->second.back());
-        it->second.pop_back();
-        return conn;
-    }
-
-    void give_back(const std::string& key, std::unique_ptr<ClientConn> conn) {
-        std::lock_guard lock(mutex);
-        auto& list = idle[key];
-        if (list.size() < options.max_idle_per_host) list.push_back(std::move(conn));
-    }
-
-    asio::any_io_executor next_executor() {
-        const std::size_t i = next.fetch_add(1) % contexts.size();
-        return contexts[i]->get_executor();
-    }
-
-    ClientOptions options;
-    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    std::shared_ptr<detail::ClientShared> shared;
+    std::vector<std::unique_ptr<asio::io_context>> owned;  // a standalone client's loops
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::vector<std::thread> threads;
+    std::vector<asio::io_context*> loops;  // owned or the server's
     std::atomic<std::size_t> next{0};
-    std::mutex mutex;
-    std::map<std::string, std::vector<std::unique_ptr<ClientConn>>> idle;
-    std::map<detail::ClientOp*, std::shared_ptr<detail::ClientOp>> paused;
 };
 
 namespace detail {
@@ -131,19 +184,22 @@ namespace detail {
 // One request in flight; owned by its pending asynchronous operations.
 class ClientOp : public std::enable_shared_from_this<ClientOp> {
   public:
-    ClientOp(Client::Impl& client, ClientRequest request, StreamCallbacks callbacks)
-        : client_(client),
+    ClientOp(std::shared_ptr<ClientShared> client, ClientRequest request, StreamCallbacks callbacks,
+             std::string key)
+        : client_(std::move(client)),
           request_(std::move(request)),
           callbacks_(std::move(callbacks)),
-          key_(pool_key(request_)),
+          key_(std::move(key)),
           deadline_(std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(request_.timeout_ms)) {}
 
     asio::any_io_executor executor() const { return executor_; }
 
-    void begin(std::unique_ptr<ClientConn> conn) {
+    // Runs the request on `conn` (a pooled connection), or else on a new connection on `loop`
+    // that returns to idle pool `pool`.
+    void begin(std::unique_ptr<ClientConn> conn, asio::io_context& loop, std::size_t pool) {
         reused_ = conn != nullptr;
-        conn_ = conn ? std::move(conn) : std::make_unique<ClientConn>(client_.next_executor());
+        conn_ = conn ? std::move(conn) : std::make_unique<ClientConn>(loop.get_executor(), pool);
         executor_ = conn_->stream.get_executor();
         asio::dispatch(executor(), [self = shared_from_this()] {
             if (self->reused_) {
@@ -160,10 +216,12 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
             self->cancelled_ = true;
             if (self->waiting_resume_) {  // paused: no operation pending to cancel
                 self->waiting_resume_ = false;
-                self->client_.release(self.get());
+                self->client_->release(self.get());
                 return self->fail(asio::error::operation_aborted, "read response body");
             }
-            self->conn_->stream.cancel();
+            // Closed, not just cancelled: an operation started after this (a write completion
+            // already queued goes on to read the response) then fails at once too.
+            self->conn_->stream.close();
         });
     }
 
@@ -176,7 +234,7 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
             self->paused_ = false;
             if (self->waiting_resume_ && !self->finished_) {
                 self->waiting_resume_ = false;
-                self->client_.release(self.get());
+                self->client_->release(self.get());
                 self->read_body();
             }
         });
@@ -242,7 +300,7 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
             return;
         }
         parser_.emplace();
-        parser_->header_limit(static_cast<std::uint32_t>(client_.options.max_header_bytes));
+        parser_->header_limit(static_cast<std::uint32_t>(client_->options.max_header_bytes));
         parser_->body_limit(boost::none);
         if (request_.method == "HEAD") parser_->skip(true);
         http::async_read_header(
@@ -289,8 +347,8 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
         // events per recv. Room for a body chunk's worth takes what the socket has.
         if (conn_->buffer.capacity() < chunk_.size()) conn_->buffer.reserve(chunk_.size());
         auto& body = parser_->get().body();
-        body.data = chunk_.data();
-        body.size = chunk_.size();
+        body.data = conn_->chunk.data();
+        body.size = conn_->chunk.size();
         http::async_read_some(
             conn_->stream.socket(), conn_->buffer, *parser_,
             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
@@ -302,25 +360,28 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
             ec = beast::error::timeout;
         }
         const auto at = std::chrono::steady_clock::now();
-        const std::size_t n = chunk_.size() - parser_->get().body().size;
-        if (n > 0 && callbacks_.on_body) callbacks_.on_body(std::string_view(chunk_.data(), n), at);
+        const std::size_t n = conn_->chunk.size() - parser_->get().body().size;
+        if (n > 0 && callbacks_.on_body) {
+            callbacks_.on_body(std::string_view(conn_->chunk.data(), n), at);
+        }
         if (ec) return fail(ec, "read response body");
         if (cancelled_) return fail(asio::error::operation_aborted, "read response body");
         if (paused_ && !parser_->is_done()) {
             // No operation is pending now, so the client holds this request until resume().
             waiting_resume_ = true;
-            client_.hold(shared_from_this());
+            client_->hold(shared_from_this());
             return;
         }
         read_body();
     }
 
     void succeed() {
+        if (cancelled_) return fail(asio::error::operation_aborted, "read response body");
         finished_ = true;
         // Reuse the connection when the server allows it and sent nothing extra.
         if (parser_->keep_alive() && conn_->buffer.size() == 0) {
             conn_->stream.expires_never();
-            client_.give_back(key_, std::move(conn_));
+            client_->give_back(key_, std::move(conn_));
         }
         done({});
     }
@@ -331,7 +392,7 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
                            ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
         if (reused_ && !got_response_ && stale && !cancelled_) {
             reused_ = false;
-            conn_ = std::make_unique<ClientConn>(executor_);
+            conn_ = std::make_unique<ClientConn>(executor_, conn_->pool);
             return connect();
         }
         finished_ = true;
@@ -356,7 +417,7 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
         callbacks_ = {};  // drop what the caller captured as soon as the request is over
     }
 
-    Client::Impl& client_;
+    const std::shared_ptr<ClientShared> client_;
     ClientRequest request_;
     StreamCallbacks callbacks_;
     std::string key_;
@@ -365,9 +426,6 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
     asio::any_io_executor executor_;    // conn_'s: every step of this request runs there
     std::optional<tcp::resolver> resolver_;
     std::optional<http::response_parser<http::buffer_body>> parser_;
-    // Not zeroed: the parser writes into it before anything is read from it (zeroing 16 KiB
-    // per request was a tenth of the gateway's instructions per relayed request, callgrind).
-    std::array<char, 16 * 1024> chunk_;
     std::string out_;
     std::optional<asio::steady_timer> body_deadline_;  // armed by the first read_body()
     bool timed_out_ = false;                           // body_deadline_ passed
@@ -397,12 +455,19 @@ void RequestHandle::resume() const {
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
+Client::Client(ClientOptions options, Server& server)
+    : impl_(std::make_unique<Impl>(std::move(options), detail::ServerAccess::loops(server))) {}
+
 Client::~Client() = default;
 
 RequestHandle Client::request(ClientRequest request, StreamCallbacks callbacks) {
-    auto conn = impl_->take_idle(pool_key(request));
-    auto op = std::make_shared<ClientOp>(*impl_, std::move(request), std::move(callbacks));
-    op->begin(std::move(conn));
+    const std::size_t loop = impl_->pick_loop();
+    const std::size_t pool = impl_->shares_loops() ? loop : 0;
+    std::string key = pool_key(request);
+    auto conn = impl_->shared->take_idle(pool, key);
+    auto op = std::make_shared<ClientOp>(impl_->shared, std::move(request), std::move(callbacks),
+                                         std::move(key));
+    op->begin(std::move(conn), *impl_->loops[loop], pool);
     return RequestHandle(op);
 }
 

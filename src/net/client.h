@@ -1,6 +1,8 @@
 // net::Client: an asynchronous HTTP/1.1 client (Boost.Beast behind a pimpl) with keep-alive
 // connection reuse and a streaming body callback that timestamps each piece as it arrives
-// (steady clock), plus a synchronous fetch() for tests and the CLI. See docs/dev/net.md.
+// (steady clock), plus a synchronous fetch() for tests and the CLI. A client runs on its own
+// io threads, or on a Server's (a shared-loop client: a proxy's upstream request then runs on
+// the thread that read the client's request, with no thread hop). See docs/dev/net.md.
 #pragma once
 
 #include <chrono>
@@ -16,8 +18,10 @@
 
 namespace sparkctl::net {
 
+class Server;
+
 struct ClientOptions {
-    int io_threads = 1;
+    int io_threads = 1;  // a standalone client's; a shared-loop client has the server's
     std::size_t max_idle_per_host = 1024;  // idle keep-alive connections kept per host:port
     std::size_t max_header_bytes = 64 * 1024;
 };
@@ -32,7 +36,8 @@ struct ClientRequest {
     int timeout_ms = 30'000;  // the whole exchange: connect, send, and the last body byte
 };
 
-// Callbacks run on an io thread of the client and must not block.
+// Callbacks run on an io thread of the client (a shared-loop client: the request's loop of the
+// server) and must not block.
 struct StreamCallbacks {
     std::function<void(int status, const Headers& headers)> on_headers;
     // Body bytes as they arrive (chunked framing removed); `at` is when they were read.
@@ -68,8 +73,19 @@ class RequestHandle {
 
 class Client {
   public:
+    // A standalone client: `options.io_threads` loops of its own.
     explicit Client(ClientOptions options = {});
-    ~Client();  // stops and joins the io threads; requests in flight are dropped, no on_done
+    // A shared-loop client: requests run on `server`'s loops (they make progress while the
+    // server runs, between its start() and stop()). A request started on one of the server's io
+    // threads (from a handler or a callback) runs on that thread's loop, so its callbacks run
+    // there and a Responder called from them acts inline; from any other thread requests go
+    // round robin over the loops. Idle connections are pooled per loop. The client must be
+    // destroyed before `server` (its idle sockets belong to the server's loops).
+    Client(ClientOptions options, Server& server);
+    // Standalone: stops and joins the io threads; requests in flight are dropped, no on_done.
+    // Shared-loop: closes the idle connections and drops paused requests (no on_done); requests
+    // reading or writing run to their end on the server's loops (on_done runs).
+    ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
@@ -78,7 +94,7 @@ class Client {
     RequestHandle request(ClientRequest request, StreamCallbacks callbacks);
 
     // Synchronous convenience: the whole response, or the error. Must not be called from one of
-    // this client's io threads (it waits for them).
+    // this client's io threads (a shared-loop client: the server's), as it waits for them.
     base::Result<Response> fetch(ClientRequest request);
 
     class Impl;  // defined in client.cpp (named there by the per-request state)

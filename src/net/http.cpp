@@ -24,7 +24,11 @@ namespace detail {
 
 void append_header(std::string& out, std::string_view name, std::string_view value) {
     const auto clean = [&out](std::string_view s) {
-        for (char c : s) out.push_back(c == '\r' || c == '\n' ? ' ' : c);
+        const std::size_t from = out.size();
+        out.append(s);
+        for (std::size_t i = from; i < out.size(); ++i) {
+            if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
+        }
     };
     clean(name);
     out.append(": ");

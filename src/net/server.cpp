@@ -30,6 +30,7 @@
 #include <unordered_map>
 
 #include "base/log.h"
+#include "net/detail/loops.h"
 #include "net/detail/wire.h"
 
 namespace sparkctl::net {
@@ -89,6 +90,7 @@ class Server::Impl {
     std::atomic<std::uint16_t> port{0};
     std::atomic<bool> stopping{false};
     std::atomic<std::uint64_t> accepted{0};
+    bool started = false;  // start() was called (once per Server)
     bool running = false;
 
     mutable std::mutex mutex;
@@ -393,6 +395,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (closing_after_write_) return linger();
         if (!exchange_ || !exchange_->ended) return;
         exchange_->timers.clear();
+        // The callback may own what owns a Responder of this exchange (a gateway's relay): kept,
+        // that cycle would leak both with everything they hold, per request.
+        exchange_->on_disconnect = nullptr;
         exchange_->conn.reset();
         exchange_.reset();
         if (!keep_alive_) return close();
@@ -485,6 +490,12 @@ void Responder::after(int delay_ms, std::function<void()> cb) const {
 
 // --- Server ---
 
+std::vector<asio::io_context*> detail::ServerAccess::loops(Server& server) {
+    std::vector<asio::io_context*> loops;
+    for (auto& ctx : server.impl_->contexts) loops.push_back(ctx.get());
+    return loops;
+}
+
 void Server::Impl::add(const std::shared_ptr<Connection>& c) {
     std::lock_guard lock(mutex);
     connections.emplace(c.get(), c);
@@ -567,19 +578,23 @@ base::Result<void> load_tls(Server::Impl& s) {
 }  // namespace
 
 Server::Server(ServerOptions options, Handler handler)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {
+    // The loops exist from here on (a shared-loop Client may be made before start()); start()
+    // runs them.
+    const int n = std::max(1, impl_->options.io_threads);
+    for (int i = 0; i < n; ++i) {
+        impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
+    }
+}
 
 Server::~Server() { stop(0); }
 
 base::Result<void> Server::start() {
     Impl& s = *impl_;
-    SPARKCTL_ASSERT(!s.running && s.contexts.empty());  // one start() per Server
+    SPARKCTL_ASSERT(!s.started);  // one start() per Server
+    s.started = true;
     if (auto tls = load_tls(s); !tls.ok()) return tls.error();
-    const int n = std::max(1, s.options.io_threads);
-    for (int i = 0; i < n; ++i) {
-        s.contexts.push_back(std::make_unique<asio::io_context>(1));
-        s.guards.push_back(asio::make_work_guard(*s.contexts.back()));
-    }
+    for (auto& ctx : s.contexts) s.guards.push_back(asio::make_work_guard(*ctx));
     const std::string where = s.options.host + ":" + std::to_string(s.options.port);
     beast::error_code ec;
     const auto address = asio::ip::make_address(s.options.host, ec);
@@ -597,7 +612,6 @@ base::Result<void> Server::start() {
     if (ec) {
         s.acceptor.reset();
         s.guards.clear();
-        s.contexts.clear();
         return base::make_error(base::Errc::io, "listen on " + where + ": " + ec.message());
     }
     s.running = true;

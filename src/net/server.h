@@ -16,7 +16,8 @@ namespace sparkctl::net {
 
 namespace detail {
 class Exchange;
-}
+struct ServerAccess;
+}  // namespace detail
 
 struct ServerOptions {
     std::string host = "127.0.0.1";                // safe default (style.md)
@@ -105,6 +106,7 @@ class Server {
     class Impl;  // defined in server.cpp (named there by the connections)
 
   private:
+    friend struct detail::ServerAccess;  // a shared-loop Client's way to the loops
     std::unique_ptr<Impl> impl_;
 };
 

@@ -46,10 +46,20 @@ net::Response error_response(int status, const std::string& message, const std::
 
 // Hop-by-hop headers (RFC 9110 7.6.1) and the ones the relay sets itself.
 bool hop_by_hop(std::string_view name) {
-    for (const char* h : {"connection", "keep-alive", "transfer-encoding", "content-length", "te",
-                          "trailer", "upgrade", "proxy-connection", "proxy-authorization",
-                          "proxy-authenticate", "host", "expect"}) {
-        if (base::iequals(name, h)) return true;
+    static constexpr std::string_view kNames[] = {"connection",
+                                                  "keep-alive",
+                                                  "transfer-encoding",
+                                                  "content-length",
+                                                  "te",
+                                                  "trailer",
+                                                  "upgrade",
+                                                  "proxy-connection",
+                                                  "proxy-authorization",
+                                                  "proxy-authenticate",
+                                                  "host",
+                                                  "expect"};
+    for (std::string_view h : kNames) {
+        if (name.size() == h.size() && base::iequals(name, h)) return true;
     }
     return false;
 }
@@ -114,10 +124,7 @@ class Relay;
 class Gateway::Impl {
   public:
     Impl(GatewayOptions options, Registry& registry, std::vector<std::string> key_hashes)
-        : opt_(std::move(options)),
-          registry_(registry),
-          key_hashes_(std::move(key_hashes)),
-          client_(net::ClientOptions{}) {}
+        : opt_(std::move(options)), registry_(registry), key_hashes_(std::move(key_hashes)) {}
 
     base::Result<void> start() {
         raise_nofile_limit();
@@ -133,6 +140,9 @@ class Gateway::Impl {
         if (opt_.tls_key) so.tls_key_file = opt_.tls_key->string();
         server_ = std::make_unique<net::Server>(
             so, [this](const net::Request& rq, net::Responder rs) { handle(rq, std::move(rs)); });
+        // Upstream requests run on the server's loops: a relay started by a handler stays on
+        // the thread that read its request (no thread hop per request and per callback).
+        client_ = std::make_unique<net::Client>(net::ClientOptions{}, *server_);
         return server_->start();
     }
     std::uint16_t port() const { return server_ ? server_->port() : 0; }
@@ -153,7 +163,7 @@ class Gateway::Impl {
                         const Arrival& arrival);
 
     const GatewayOptions& options() const { return opt_; }
-    net::Client& client() { return client_; }
+    net::Client& client() { return *client_; }
 
   private:
     friend class Relay;
@@ -162,9 +172,9 @@ class Gateway::Impl {
     bool authorized(const net::Request& rq) const;
     void models(net::Responder rs);
     void relay_v1(const net::Request& rq, net::Responder rs);
-    void dispatch(const std::string& id, const Upstream& up, const net::Request& rq,
-                  const RelayRequest& parsed, net::Responder rs, bool parallel_on_llamacpp,
-                  const Arrival& arrival);
+    void dispatch(const std::string& id, const Upstream& up, int max_in_flight,
+                  const net::Request& rq, const RelayRequest& parsed, net::Responder rs,
+                  bool parallel_on_llamacpp, const Arrival& arrival);
     void enqueue(const std::string& id, const net::Request& rq, const RelayRequest& parsed,
                  net::Responder rs);
     void load_done(const std::string& id, base::Result<Upstream> result);
@@ -178,8 +188,8 @@ class Gateway::Impl {
     GatewayOptions opt_;
     Registry& registry_;
     std::vector<std::string> key_hashes_;
-    net::Client client_;
     std::unique_ptr<net::Server> server_;
+    std::unique_ptr<net::Client> client_;  // on server_'s loops; destroyed before it
 
     std::mutex mu_;  // guards everything below
     std::map<std::string, ModelMetrics> metrics_;
@@ -194,8 +204,10 @@ class Gateway::Impl {
 };
 
 // One request relayed to one upstream. Shared (a reason for shared_ptr): the client's callbacks
-// (client io thread) and the responder's timers and write callbacks (server io thread) all hold
-// it; a mutex guards its state, and no net call that may call back runs under it.
+// and the responder's timers and write callbacks all hold it. They run on one thread when the
+// relay starts on a server io thread (the client shares the server's loops), on two when it
+// starts elsewhere (a queued request sent on by a load that ended on another thread); a mutex
+// guards its state either way, and no net call that may call back runs under it.
 class Relay : public std::enable_shared_from_this<Relay> {
   public:
     Relay(Gateway::Impl& gw, std::string id, Upstream up, net::Responder rs, Arrival arrival)
@@ -242,8 +254,13 @@ class Relay : public std::enable_shared_from_this<Relay> {
         cb.on_body = [self](std::string_view d, Clock::time_point at) { self->on_body(d, at); };
         cb.on_done = [self](base::Result<void> r) { self->on_done(std::move(r)); };
         net::RequestHandle h = gw_.client().request(std::move(cr), std::move(cb));
-        std::lock_guard lock(mu_);
-        handle_ = h;
+        bool gone = false;
+        {
+            std::lock_guard lock(mu_);
+            handle_ = h;
+            gone = phase_ == Phase::finished;  // the client left already (on_disconnect ran)
+        }
+        if (gone) h.cancel();
     }
 
   private:
@@ -302,7 +319,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
         if (!paused_ && unwritten_bytes_ > gw_.options().high_watermark_bytes) {
             paused_ = true;
             ++gw_.paused_relays_;
-            handle_.pause();  // inside on_body: takes effect at once, only posts otherwise
+            handle_.pause();  // inside on_body: at once (sets a flag, calls nothing back)
         }
         lock.unlock();
         auto self = shared_from_this();
@@ -325,30 +342,24 @@ class Relay : public std::enable_shared_from_this<Relay> {
     }
 
     void read_usage(std::string_view text) {
-        json j = json::parse(text, nullptr, false);
-        if (!j.is_object()) return;
-        auto u = j.find("usage");
-        if (u == j.end() || !u->is_object()) return;
-        // OpenAI: prompt_tokens/completion_tokens; Anthropic /v1/messages: input/output_tokens.
-        for (const auto& [key, into] : {std::pair{"prompt_tokens", &outcome_.prompt_tokens},
-                                        std::pair{"input_tokens", &outcome_.prompt_tokens},
-                                        std::pair{"completion_tokens", &outcome_.completion_tokens},
-                                        std::pair{"output_tokens", &outcome_.completion_tokens}}) {
-            if (auto v = u->find(key); v != u->end() && v->is_number_unsigned()) {
-                *into = v->get<std::uint64_t>();
-            }
-        }
+        const UsageCounts u = serve::read_usage(text);
+        if (u.prompt_tokens) outcome_.prompt_tokens = *u.prompt_tokens;
+        if (u.completion_tokens) outcome_.completion_tokens = *u.completion_tokens;
     }
 
     void written(bool ok, std::size_t size) {
         if (!ok) return;  // client gone: on_disconnect cancels
-        std::lock_guard lock(mu_);
-        unwritten_bytes_ -= std::min(size, unwritten_bytes_);
-        if (paused_ && unwritten_bytes_ <= gw_.options().low_watermark_bytes) {
-            paused_ = false;
-            --gw_.paused_relays_;
-            handle_.resume();
+        net::RequestHandle resume;
+        {
+            std::lock_guard lock(mu_);
+            unwritten_bytes_ -= std::min(size, unwritten_bytes_);
+            if (paused_ && unwritten_bytes_ <= gw_.options().low_watermark_bytes) {
+                paused_ = false;
+                --gw_.paused_relays_;
+                resume = handle_;
+            }
         }
+        resume.resume();  // unlocked: on the request's own loop it reads at once
     }
 
     void on_done(base::Result<void> result) {
@@ -640,18 +651,14 @@ void Gateway::Impl::relay_v1(const net::Request& rq, net::Responder rs) {
         return enqueue(d.id, rq, *parsed, std::move(rs));
     }
     lock.unlock();
-    dispatch(d.id, *view.upstream, rq, *parsed, std::move(rs), d.parallel_on_llamacpp,
-             arrival_of(rq, *parsed));
+    dispatch(d.id, *view.upstream, view.max_in_flight, rq, *parsed, std::move(rs),
+             d.parallel_on_llamacpp, arrival_of(rq, *parsed));
 }
 
 // Starts a relay to a ready upstream, or answers 429/503 when over a limit.
-void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, const net::Request& rq,
-                             const RelayRequest& parsed, net::Responder rs,
+void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, int max_in_flight,
+                             const net::Request& rq, const RelayRequest& parsed, net::Responder rs,
                              bool parallel_on_llamacpp, const Arrival& arrival) {
-    int max_in_flight = 0;
-    for (const DeploymentView& v : registry_.deployments()) {
-        if (v.id == id) max_in_flight = v.max_in_flight;
-    }
     {
         std::unique_lock lock(mu_);
         int& n = in_flight_[id];
@@ -790,9 +797,16 @@ void Gateway::Impl::load_done(const std::string& id, base::Result<Upstream> resu
         loading_[id] = false;
         waiting.swap(queues_[id]);
     }
+    int max_in_flight = 0;
+    if (result.ok() && !waiting.empty()) {
+        for (const DeploymentView& v : registry_.deployments()) {
+            if (v.id == id) max_in_flight = v.max_in_flight;
+        }
+    }
     for (Pending& p : waiting) {
         if (result.ok()) {
-            dispatch(id, *result, p.request, p.parsed, std::move(p.responder), false, p.arrival);
+            dispatch(id, *result, max_in_flight, p.request, p.parsed, std::move(p.responder), false,
+                     p.arrival);
         } else {
             answer(id, p.responder,
                    error_response(

@@ -134,6 +134,19 @@ struct RelayRequest {
 // Errors (bad_input) name what is wrong: not JSON, not an object, no string `model`.
 base::Result<RelayRequest> parse_relay_request(const net::Request& request);
 
+// Token counts from an engine's answer (a whole JSON body, or one SSE event's data): the
+// top-level "usage" object's prompt_tokens or input_tokens (Anthropic /v1/messages), and
+// completion_tokens or output_tokens, when they are unsigned integers (the later of each pair
+// wins when both are there; so does the last of repeated keys, as in a parsed document). Text
+// that is not a JSON object gives nothing. Pure and cheap (the gateway does it per answer): the
+// usage value is found by a scan of strings and nesting and only it is parsed, so a body that
+// is not valid JSON elsewhere may still give its counts.
+struct UsageCounts {
+    std::optional<std::uint64_t> prompt_tokens;
+    std::optional<std::uint64_t> completion_tokens;
+};
+UsageCounts read_usage(std::string_view json_text);
+
 // Reads an api_keys_file: each non-blank, non-comment line is 64 hex digits (case-insensitive).
 // Errors name the file and line.
 base::Result<std::vector<std::string>> read_api_key_hashes(const std::filesystem::path& file);

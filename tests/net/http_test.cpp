@@ -594,5 +594,26 @@ TEST(Http, BindFailureIsAnError) {
               std::string::npos);
 }
 
+TEST(Http, AnEndedExchangeDropsItsDisconnectCallback) {
+    // A callback that owns the exchange's Responder (as a gateway relay does) is a cycle while
+    // the exchange runs; once its response is on the wire the server must break it.
+    auto token = std::make_shared<int>(0);
+    const std::weak_ptr<int> watch = token;
+    Server server({}, [&token](const Request&, Responder r) {
+        r.on_disconnect([r, t = std::move(token)] {});
+        r.respond(Response{200, {}, "ok"});
+    });
+    ASSERT_TRUE(server.start().ok());
+    Client client;
+    auto got = client.fetch(get(server, "/"));
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_EQ(server.connection_count(), 1u);  // kept alive: not freed by a close
+    const auto until = std::chrono::steady_clock::now() + kDeadline;
+    while (!watch.expired() && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_TRUE(watch.expired());
+}
+
 }  // namespace
 }  // namespace sparkctl::net

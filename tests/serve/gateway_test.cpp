@@ -1005,6 +1005,67 @@ TEST(GatewayParseTest, ReadsModelStreamAndPromptBytes) {
     EXPECT_EQ(p->prompt_bytes, 8u);
     r.body = R"({"model":"e","input":["ab","cd"]})";
     EXPECT_EQ(parse_relay_request(r)->prompt_bytes, 4u);
+    // Escapes and non-ASCII text (the document's reading): bytes after decoding.
+    r.body = R"({"model":"\u0071","prompt":"caf\u00e9 \"x\"","system":"é"})";
+    p = parse_relay_request(r);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->model, "q");
+    EXPECT_EQ(p->prompt_bytes, 9u + 2u);
+    // Repeated keys: the last wins; nesting past 8 levels is not counted; numbers and literals
+    // anywhere.
+    r.body = R"( {"model":"a","stream":true,"model":"b","stream":1,"prompt":"xx","prompt":"yyy",)"
+             R"("input":[[[[[[[[["deep"]]]]]]]]],"n":-1.5e+3,"t":[true,false,null],)"
+             R"("messages":[{"content":"ab","content":"abc","text":"d","input":{"text":"e"}}]} )";
+    p = parse_relay_request(r);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->model, "b");
+    EXPECT_FALSE(p->stream);
+    EXPECT_EQ(p->prompt_bytes, 3u + 0u + 3u + 1u + 1u);
+    r.body = R"({"model":"a",})";  // malformed: the document's error
+    EXPECT_FALSE(parse_relay_request(r).ok());
+    r.body = R"({"model":"a"} x)";
+    EXPECT_FALSE(parse_relay_request(r).ok());
+}
+
+TEST(GatewayParseTest, ReadsUsageFromTheTopLevelObjectOnly) {
+    // OpenAI's shape, with a decoy "usage" nested in a choice and one inside a string.
+    auto u = read_usage(
+        R"({"choices":[{"text":"\"usage\": {\"prompt_tokens\": 9}","usage":{"prompt_tokens":8}}],)"
+        R"("usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}})");
+    EXPECT_EQ(u.prompt_tokens, 3u);
+    EXPECT_EQ(u.completion_tokens, 1u);
+    // Anthropic's /v1/messages names; input/output_tokens win over prompt/completion_tokens.
+    u = read_usage(R"({"usage":{"output_tokens":7,"input_tokens":5,"prompt_tokens":2}})");
+    EXPECT_EQ(u.prompt_tokens, 5u);
+    EXPECT_EQ(u.completion_tokens, 7u);
+    // Repeated keys: the last wins, as in a parsed document (a later "usage" replaces it whole).
+    u = read_usage(
+        R"({"usage":{"prompt_tokens":1,"prompt_tokens":2},"usage":{"completion_tokens":3}})");
+    EXPECT_FALSE(u.prompt_tokens.has_value());
+    EXPECT_EQ(u.completion_tokens, 3u);
+    u = read_usage(
+        R"({"usage":{"prompt_tokens":1,"prompt_tokens":-2,"completion_tokens":{"a":1}}})");
+    EXPECT_FALSE(u.prompt_tokens.has_value());
+    EXPECT_FALSE(u.completion_tokens.has_value());
+    // Whitespace, other values, escapes and numbers the quick reading leaves to the parser.
+    u = read_usage(R"( { "usage" : { "prompt_tokens" : 12 , "note":"x", "ok":true, "z":null, )"
+                   R"("completion_tokens":0 } } )");
+    EXPECT_EQ(u.prompt_tokens, 12u);
+    EXPECT_EQ(u.completion_tokens, 0u);
+    EXPECT_EQ(read_usage(R"({"usage":{"prompt_tokens":18446744073709551615}})").prompt_tokens,
+              18446744073709551615u);
+    EXPECT_FALSE(read_usage(R"({"usage":{"prompt_tokens":18446744073709551616}})")
+                     .prompt_tokens.has_value());  // over 64 bits: not an unsigned integer
+    EXPECT_FALSE(read_usage(R"({"usage":{"prompt_tokens":01}})").prompt_tokens.has_value());
+    EXPECT_EQ(read_usage(R"({"usage":{"prompt\u005ftokens":4}})").prompt_tokens, 4u);
+    EXPECT_EQ(read_usage(R"({"\u0075sage":{"prompt_tokens":6}})").prompt_tokens, 6u);
+    // Not a JSON object, or not JSON: nothing.
+    EXPECT_FALSE(read_usage(R"([{"usage":{"prompt_tokens":1}}])").prompt_tokens.has_value());
+    EXPECT_FALSE(read_usage(R"({"usage":{"prompt_tokens":1}})"
+                            ",")
+                     .prompt_tokens.has_value());
+    EXPECT_FALSE(read_usage(R"({"usage":{"prompt_tokens":1.5}})").prompt_tokens.has_value());
+    EXPECT_FALSE(read_usage("").prompt_tokens.has_value());
 }
 
 }  // namespace
