@@ -345,7 +345,8 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
         }
         // Beast reads max(512, free capacity) bytes a time: a small buffer took two or three SSE
         // events per recv. Room for a body chunk's worth takes what the socket has.
-        if (conn_->buffer.capacity() < chunk_.size()) conn_->buffer.reserve(chunk_.size());
+        if (conn_->buffer.capacity() < conn_->chunk.size())
+            conn_->buffer.reserve(conn_->chunk.size());
         auto& body = parser_->get().body();
         body.data = conn_->chunk.data();
         body.size = conn_->chunk.size();
