@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <thread>
 
 #include "net/server.h"
 #include "serve/engine_log.h"
@@ -201,7 +202,13 @@ TEST_F(SupervisorTest, GraceThenSigkillForAnEngineIgnoringSigterm) {
     auto pgid = sup_->status("a")->proc.pgid;
     ASSERT_TRUE(run_until([&] { return state("a") == State::ready; }));
     sup_ = std::make_unique<Supervisor>(o, nullptr, [](std::function<void()>) {});
-    // The replaced supervisor's destructor killed and reaped the group (no orphan).
+    // The replaced supervisor's destructor killed the group and reaped its leader; the leader's
+    // child (the `sleep`) gets the SIGKILL too, but kill() returns before it has died, so it
+    // is polled for, with a deadline (it was seen alive right after, once in 740 tests).
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (group_alive(pgid) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
+    }
     EXPECT_FALSE(group_alive(pgid));
 
     make(o);
