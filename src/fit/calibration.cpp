@@ -692,6 +692,21 @@ base::Result<ConstantsProvenance> parse_provenance(const toml::node* node,
     return p;
 }
 
+// A family's or type's optional `fit_rows`: absent is 0; otherwise a whole number that fits
+// 32 bits (a negative one was read as a wrapped count and written back as another number:
+// constants_fuzz).
+base::Result<std::uint32_t> fit_rows_of(const toml::node_view<const toml::node>& v,
+                                        const std::string& where) {
+    if (!v["fit_rows"]) return std::uint32_t{0};
+    auto n = v["fit_rows"].value<std::int64_t>();
+    if (!v["fit_rows"].is_integer() || !n || *n < 0 ||
+        *n > std::numeric_limits<std::uint32_t>::max()) {
+        return base::make_error(base::Errc::bad_input,
+                                where + ": key 'fit_rows' must be a whole number from 0");
+    }
+    return static_cast<std::uint32_t>(*n);
+}
+
 }  // namespace
 
 base::Result<ConstantsTable> parse_constants_toml(std::string_view text, std::string_view origin) {
@@ -764,7 +779,9 @@ base::Result<ConstantsTable> parse_constants_toml(std::string_view text, std::st
                 fc.weights_bw_eff = *w;
                 fc.gemm_eff = *g;
                 fc.fitted = strings(fv["fitted"]);
-                fc.n_fit_rows = static_cast<std::uint32_t>(fv["fit_rows"].value_or(0));
+                auto rows = fit_rows_of(fv, where + ": family '" + fc.family + "'");
+                if (!rows) return rows.error();
+                fc.n_fit_rows = *rows;
                 if (const toml::table* ts = fv["type"].as_table()) {
                     for (const auto& [tname, tnode] : *ts) {
                         const toml::node_view<const toml::node> tv{tnode};
@@ -778,7 +795,10 @@ base::Result<ConstantsTable> parse_constants_toml(std::string_view text, std::st
                                                         " must be in (0, 1]");
                         }
                         tc.gemm_eff = *tg;
-                        tc.n_fit_rows = static_cast<std::uint32_t>(tv["fit_rows"].value_or(0));
+                        auto trows = fit_rows_of(
+                            tv, where + ": family '" + fc.family + "' type '" + tc.quant + "'");
+                        if (!trows) return trows.error();
+                        tc.n_fit_rows = *trows;
                         fc.types.push_back(tc);
                     }
                 }

@@ -105,6 +105,18 @@ TEST(Calibration, ConstantsRoundTripThroughToml) {
 
     EXPECT_FALSE(parse_constants_toml("[engine.\"llama.cpp\"]\nkv_bw_eff = 2\n", "c").ok());
     EXPECT_FALSE(parse_constants_toml("x = [", "c").ok());
+    // A family's fit_rows is a count: a negative one (constants_fuzz read -3 as 4294967293 and
+    // wrote that back) or a fraction is refused, naming the key.
+    std::string text = constants_to_toml(t);
+    const auto at = text.find("fit_rows = 7");
+    ASSERT_NE(at, std::string::npos) << text;
+    for (const char* bad : {"fit_rows = -3", "fit_rows = 1.5", "fit_rows = 4294967296"}) {
+        std::string edited = text;
+        edited.replace(at, std::string("fit_rows = 7").size(), bad);
+        auto r = parse_constants_toml(edited, "c.toml");
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_NE(r.error().message.find("'fit_rows'"), std::string::npos) << r.error().message;
+    }
 }
 
 // A synthetic table generated from known constants: the fit must reproduce it.
