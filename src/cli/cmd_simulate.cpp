@@ -108,16 +108,22 @@ struct ServeArgs {
 sim::standin::Timing step_cost_timing(const fit::StepCost& cost, std::uint32_t chunk,
                                       std::uint32_t max_seqs) {
     sim::standin::Timing t;
-    t.ttft_ms = [&cost, chunk, max_seqs](std::uint32_t prompt, std::uint32_t cached,
-                                         std::uint32_t in_flight) {
+    // The prompt from `cached` to `prompt` tokens, in chunks of the step budget, in seconds.
+    auto prefill_s = [&cost, chunk](std::uint32_t cached, std::uint32_t prompt) {
         double s = 0;
         for (std::uint32_t d = cached; d < prompt; d += chunk) {
             const std::uint32_t n = std::min(chunk, prompt - d);
             s += cost.prefill_s(n, n * (d + n / 2.0));
         }
-        const std::uint32_t running = std::min(in_flight, max_seqs);
-        return 1000 * (s + cost.decode_s(std::max(running, 1u), running * double(prompt)));
+        return s;
     };
+    t.ttft_ms = [&cost, prefill_s, max_seqs](std::uint32_t prompt, std::uint32_t cached,
+                                             std::uint32_t in_flight) {
+        const std::uint32_t running = std::min(in_flight, max_seqs);
+        return 1000 * (prefill_s(cached, prompt) +
+                       cost.decode_s(std::max(running, 1u), running * double(prompt)));
+    };
+    t.prefill_ms = [prefill_s](std::uint32_t prompt) { return 1000 * prefill_s(0, prompt); };
     t.itl_ms = [&cost, max_seqs](std::uint32_t in_flight, std::uint64_t depth) {
         const std::uint32_t n = std::max(1u, std::min(in_flight, max_seqs));
         return 1000 * cost.decode_s(n, n * double(depth));

@@ -25,6 +25,7 @@
 #include "net/prometheus.h"
 #include "net/server.h"
 #include "net/sse.h"
+#include "sim/standin_apis.h"
 #include "sim/standin_chunk.h"
 #include "sim/standin_request.h"
 
@@ -150,6 +151,8 @@ base::Result<EngineArgs> parse_engine_argv(Engine engine, const std::vector<std:
             out.metrics_endpoint = true;
         } else if (engine == Engine::llama_cpp && any({"--slots", "--no-slots"})) {
             out.slots_endpoint = flag == "--slots";
+        } else if (engine == Engine::llama_cpp && any({"--embedding", "--embeddings"})) {
+            out.embeddings = true;
         }
     }
     if (engine == Engine::vllm && !positionals.empty() && out.model.empty()) {
@@ -191,6 +194,7 @@ base::Result<Timing> parse_fixed_timing(std::string_view text) {
     Timing out;
     out.ttft_ms = [ttft](std::uint32_t, std::uint32_t, std::uint32_t) { return ttft; };
     out.itl_ms = [itl](std::uint32_t, std::uint64_t) { return itl; };
+    out.prefill_ms = [ttft](std::uint32_t) { return ttft; };
     return out;
 }
 
@@ -216,7 +220,8 @@ namespace {
 
 // Per-request state of one generation.
 struct Gen {
-    bool chat = true;
+    Api api = Api::chat;
+    bool chat = true;  // chat-like: a conversation (chat, Responses, Messages), not a prompt
     bool stream = false;
     bool include_usage = false;
     std::uint32_t prompt_tokens = 0;
@@ -228,6 +233,7 @@ struct Gen {
     double ttft_ms = 0;  // scheduled, simulated ms (before --speed)
     double itl_ms = 0;
     std::optional<TokenEvents> events;  // a stream's token events, from its first chunk's head
+    std::uint64_t seq = 0;              // the next event's sequence_number (Responses)
     enum class State { waiting, running, done } state = State::waiting;
 };
 
@@ -348,10 +354,53 @@ class Server::Impl {
     void begin(const std::shared_ptr<Gen>& g, const net::Responder& r);
     // A request ends (done, or its client left): frees its place and starts the next waiting.
     void release(const std::shared_ptr<Gen>& g);
-    void generate(const net::Request& req, const net::Responder& r, bool chat);
+    void generate(const net::Request& req, const net::Responder& r, Api api);
+    // /v1/embeddings: llama.cpp with --embeddings, SGLang's refusal for a generative model.
+    void embeddings(const net::Request& req, const net::Responder& r);
+    // A Responses or Messages reply of `g` after `produced` tokens.
+    ApiReply api_reply(const Gen& g, std::uint64_t produced, bool with_text = true) const {
+        ApiReply a{
+            opt_.args.engine, g.id,     opt_.args.served_model_name, g.created, g.prompt_tokens,
+            g.cached_tokens,  produced, g.produce < g.max_tokens,    {}};
+        for (std::uint64_t i = 0; with_text && i < produced; ++i) a.text += filler_token(i);
+        return a;
+    }
+    // A refusal in the API's shape (the Messages API has its own on vLLM and SGLang).
+    net::Response refusal(Api api, const RequestError& e) const {
+        if (api == Api::messages) {
+            if (auto doc = messages_error(opt_.args.engine, e.message, e.type)) {
+                return json_response(e.status, *doc);
+            }
+        }
+        return error(e.status, e.message, e.type, e.extra);
+    }
     void finish(const std::shared_ptr<Gen>& g, const net::Responder& r, std::uint64_t produced);
     void send_token(std::shared_ptr<Gen> g, net::Responder r, std::uint64_t i);
     std::string metrics_page();
+    // The whole chat completion or completion of `g`.
+    json completion_document(const Gen& g) const {
+        std::string text;
+        for (std::uint64_t i = 0; i < g.produce; ++i) text += filler_token(i);
+        json choice = {{"index", 0}, {"finish_reason", finish_reason(g)}, {"logprobs", nullptr}};
+        if (g.chat) {
+            choice["message"] = {{"role", "assistant"}, {"content", text}};
+        } else {
+            choice["text"] = text;
+        }
+        json doc = chunk(g, choice);
+        doc["object"] = g.chat ? "chat.completion" : "text_completion";
+        doc["usage"] = usage_json(g, g.produce);
+        if (opt_.args.engine == Engine::llama_cpp) doc["timings"] = timings_json(g, g.produce);
+        return doc;
+    }
+    // A finished generation's counters for /metrics.
+    void count_done(const Gen& g, std::uint64_t produced) {
+        std::lock_guard lock(mu_);
+        ++requests_ok_;
+        prompt_tokens_ += g.prompt_tokens;
+        prompt_cached_ += g.cached_tokens;
+        generation_tokens_ += produced;
+    }
     json usage_json(const Gen& g, std::uint64_t produced) const {
         json u = {{"prompt_tokens", g.prompt_tokens},
                   {"total_tokens", g.prompt_tokens + produced},
@@ -461,24 +510,42 @@ void Server::Impl::handle(const net::Request& req, const net::Responder& r) {
         r.respond(std::move(resp));
         return;
     }
-    if (req.method == "POST" && (path == "/v1/chat/completions" || path == "/v1/completions")) {
-        generate(req, r, path == "/v1/chat/completions");
+    if (const std::optional<Api> api = generation_api(path); req.method == "POST" && api) {
+        generate(req, r, *api);
+        return;
+    }
+    if (req.method == "POST" && path == "/v1/embeddings" && engine != Engine::vllm) {
+        embeddings(req, r);
         return;
     }
     if (info(path, r) || tokenize(path, req, r)) return;
     r.respond(error(404, "Not Found: " + base::printable(path), "not_found_error"));
 }
 
-void Server::Impl::generate(const net::Request& req, const net::Responder& r, bool chat) {
+void Server::Impl::generate(const net::Request& req, const net::Responder& r, Api api) {
     json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
         r.respond(error(400, "the request body is not a JSON object", "invalid_request_error"));
         return;
     }
     auto g = std::make_shared<Gen>();
-    g->chat = chat;
+    g->api = api;
+    g->chat = api != Api::completions;
+    const bool chat = g->chat;
     std::string prompt;
-    if (chat) {
+    const json* limits_body = &body;
+    ApiRequest api_request;
+    if (api == Api::responses || api == Api::messages) {
+        auto read = read_api_request(opt_.args.engine, api, body);
+        if (const auto* e = std::get_if<RequestError>(&read)) {
+            // A body the request model rejects: the engine's usual error shape.
+            r.respond(error(e->status, e->message, e->type, e->extra));
+            return;
+        }
+        api_request = std::move(std::get<ApiRequest>(read));
+        prompt = std::move(api_request.prompt);
+        limits_body = &api_request.limits_body;
+    } else if (chat) {
         const json& msgs = body.value("messages", json());
         if (!msgs.is_array() || msgs.empty()) {
             r.respond(error(400, "'messages' must be a non-empty array", "invalid_request_error"));
@@ -499,10 +566,10 @@ void Server::Impl::generate(const net::Request& req, const net::Responder& r, bo
     }
     const std::vector<std::string> words = words_of(prompt);
     g->prompt_tokens = static_cast<std::uint32_t>(words.size());
-    auto limits = request_limits(opt_.args.engine, body, chat, opt_.args.context, g->prompt_tokens,
-                                 opt_.eos_after);
+    auto limits = request_limits(opt_.args.engine, *limits_body, chat, opt_.args.context,
+                                 g->prompt_tokens, opt_.eos_after);
     if (const auto* e = std::get_if<RequestError>(&limits)) {
-        r.respond(error(e->status, e->message, e->type, e->extra));
+        r.respond(refusal(api, *e));
         return;
     }
     const Limits& l = std::get<Limits>(limits);
@@ -527,7 +594,11 @@ void Server::Impl::generate(const net::Request& req, const net::Responder& r, bo
         g->cached_tokens = cached_prefix(words);
         prefix_query_tokens_ += g->prompt_tokens;
         prefix_hits_ += g->cached_tokens;
-        g->id = fmt::format("{}-sim-{}", chat ? "chatcmpl" : "cmpl", next_id_++);
+        // Responses: "resp_" ids (LC:tools/server/server-task.cpp oai_resp_id); Messages: the
+        // chat completion's id on both llama.cpp and vLLM.
+        g->id = api == Api::responses
+                    ? fmt::format("resp_sim-{}", next_id_++)
+                    : fmt::format("{}-sim-{}", chat ? "chatcmpl" : "cmpl", next_id_++);
         if (opt_.args.max_seqs && running_ >= opt_.args.max_seqs) {
             waiting_.emplace_back(g, r);
         } else {
@@ -537,6 +608,45 @@ void Server::Impl::generate(const net::Request& req, const net::Responder& r, bo
     }
     r.on_disconnect([this, g] { release(g); });
     if (g->state == Gen::State::running) begin(g, r);
+}
+
+void Server::Impl::embeddings(const net::Request& req, const net::Responder& r) {
+    const Engine engine = opt_.args.engine;
+    if (engine == Engine::llama_cpp && !opt_.args.embeddings) {
+        // LC:tools/server/server-context.cpp handle_embeddings_impl, ERROR_TYPE_NOT_SUPPORTED.
+        r.respond(error(501,
+                        "This server does not support embeddings. Start it with `--embeddings`",
+                        "not_supported_error"));
+        return;
+    }
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+        r.respond(error(400, "the request body is not a JSON object", "invalid_request_error"));
+        return;
+    }
+    if (engine == Engine::sglang) {
+        // A generative model (the stand-in's): S:python/sglang/srt/managers/tokenizer_manager.py
+        // refuses an EmbeddingReqInput when is_generation (a ValueError: 400).
+        r.respond(error(400,
+                        "This model does not appear to be an embedding model by default. Please "
+                        "add `--is-embedding` when launching the server or try another model.",
+                        "BadRequestError"));
+        return;
+    }
+    std::uint32_t tokens = 0;
+    auto doc = embeddings_document(body, opt_.args.served_model_name, tokens);
+    if (const auto* e = std::get_if<RequestError>(&doc)) {
+        r.respond(error(e->status, e->message, e->type, e->extra));
+        return;
+    }
+    // The prompt's forward passes alone: an embedding samples no token.
+    const double ms =
+        opt_.timing.prefill_ms ? opt_.timing.prefill_ms(tokens) : opt_.timing.ttft_ms(tokens, 0, 1);
+    net::Headers h = marked("application/json");
+    h.emplace_back("X-Sparkctl-Scheduled-Ttft-Ms", net::prometheus::format_value(ms));
+    r.after(delay(ms), [r, h, text = std::get<json>(doc).dump()] {
+        r.respond(net::Response{200, h, text});
+    });
 }
 
 void Server::Impl::release(const std::shared_ptr<Gen>& g) {
@@ -579,26 +689,12 @@ void Server::Impl::begin(const std::shared_ptr<Gen>& g, const net::Responder& r)
     if (!g->stream) {
         const double total = g->ttft_ms + g->itl_ms * (g->produce > 1 ? g->produce - 1 : 0);
         r.after(delay(total), [this, g, r, h]() mutable {
-            std::string text;
-            for (std::uint64_t i = 0; i < g->produce; ++i) text += filler_token(i);
-            json choice = {
-                {"index", 0}, {"finish_reason", finish_reason(*g)}, {"logprobs", nullptr}};
-            if (g->chat) {
-                choice["message"] = {{"role", "assistant"}, {"content", text}};
-            } else {
-                choice["text"] = text;
-            }
-            json doc = chunk(*g, choice);
-            doc["object"] = g->chat ? "chat.completion" : "text_completion";
-            doc["usage"] = usage_json(*g, g->produce);
-            if (opt_.args.engine == Engine::llama_cpp)
-                doc["timings"] = timings_json(*g, g->produce);
+            json doc = g->api == Api::responses || g->api == Api::messages
+                           ? api_document(g->api, api_reply(*g, g->produce))
+                           : completion_document(*g);
+            count_done(*g, g->produce);
             {
                 std::lock_guard lock(mu_);
-                ++requests_ok_;
-                prompt_tokens_ += g->prompt_tokens;
-                prompt_cached_ += g->cached_tokens;
-                generation_tokens_ += g->produce;
                 ttft_hist_.observe(g->ttft_ms / 1000);
             }
             release(g);
@@ -607,8 +703,13 @@ void Server::Impl::begin(const std::shared_ptr<Gen>& g, const net::Responder& r)
         return;
     }
     r.start_stream(200, h);
-    g->events.emplace(head(*g));
-    if (g->chat) {
+    if (g->api == Api::responses || g->api == Api::messages) {
+        const std::string open = api_stream_open(g->api, api_reply(*g, 0), g->seq);
+        if (!open.empty()) r.write(open);
+    } else {
+        g->events.emplace(head(*g));
+    }
+    if (g->api == Api::chat) {
         // vLLM and SGLang open with the role (V:vllm/entrypoints/openai/serving_chat.py).
         r.write(net::sse_event(chunk(*g, {{"index", 0},
                                           {"delta", {{"role", "assistant"}, {"content", ""}}},
@@ -643,7 +744,11 @@ void Server::Impl::send_token(std::shared_ptr<Gen> g, net::Responder r, std::uin
             std::lock_guard lock(mu_);
             ttft_hist_.observe(g->ttft_ms / 1000);
         }
-        r.write(g->events->event(filler_token(i)));
+        if (g->events) {
+            r.write(g->events->event(filler_token(i)));
+        } else {
+            r.write(api_stream_token(g->api, api_reply(*g, i, false), filler_token(i), g->seq));
+        }
         if (i + 1 >= g->produce) {
             finish(g, r, i + 1);
             return;
@@ -655,6 +760,15 @@ void Server::Impl::send_token(std::shared_ptr<Gen> g, net::Responder r, std::uin
 
 void Server::Impl::finish(const std::shared_ptr<Gen>& g, const net::Responder& r,
                           std::uint64_t produced) {
+    if (g->api == Api::responses || g->api == Api::messages) {
+        const json timings =
+            opt_.args.engine == Engine::llama_cpp ? timings_json(*g, produced) : json();
+        r.write(api_stream_close(g->api, api_reply(*g, produced), g->seq, timings));
+        count_done(*g, produced);
+        release(g);
+        r.end();
+        return;
+    }
     json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish_reason(*g)}};
     if (g->chat) {
         choice["delta"] = json::object();
@@ -674,13 +788,7 @@ void Server::Impl::finish(const std::shared_ptr<Gen>& g, const net::Responder& r
     if (opt_.args.engine == Engine::llama_cpp) last.back()["timings"] = timings_json(*g, produced);
     for (const json& c : last) r.write(net::sse_event(c.dump()));
     r.write(net::sse_event("[DONE]"));
-    {
-        std::lock_guard lock(mu_);
-        ++requests_ok_;
-        prompt_tokens_ += g->prompt_tokens;
-        prompt_cached_ += g->cached_tokens;
-        generation_tokens_ += produced;
-    }
+    count_done(*g, produced);
     release(g);
     r.end();
 }

@@ -34,6 +34,9 @@ struct EngineArgs {
     // /metrics.
     bool metrics_endpoint = true;
     bool slots_endpoint = true;
+    // llama.cpp's --embeddings: /v1/embeddings served (LC:tools/server/server-context.cpp
+    // handle_embeddings_impl, 501 without it).
+    bool embeddings = false;
     std::string api_key;  // empty: no key required
 };
 
@@ -56,6 +59,8 @@ struct Timing {
     std::function<double(std::uint32_t, std::uint32_t, std::uint32_t)> ttft_ms;
     // (requests in flight, depth of this sequence) -> ms per later token.
     std::function<double(std::uint32_t, std::uint64_t)> itl_ms;
+    // (prompt tokens) -> ms of the prompt's forward passes alone (an embedding); none: ttft_ms.
+    std::function<double(std::uint32_t)> prefill_ms;
 };
 
 // Fixed timing for load tests: "fixed:TTFT_MS,ITL_MS". Errors: bad_input naming the value.
