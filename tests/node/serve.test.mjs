@@ -2,7 +2,8 @@
 // 127.0.0.1:0` (SPARKCTL_BIN): the daemon runs in a temporary HOME and XDG_RUNTIME_DIR with one
 // llama.cpp deployment on the stand-in engine, unloaded at start. The port comes from serve's
 // "sparkctl serve: listening on http://HOST:PORT" line, waited for with a deadline; the daemon
-// gets SIGTERM at the end (it stops its engines), then its process group SIGKILL.
+// gets SIGTERM at the end (it stops its engines), then its process group SIGKILL. The deployment
+// runs with --embeddings, so /v1/embeddings is served besides chat and the Responses API.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ id = "${MODEL}"
 model = "qwen3-8b"
 engine = "llama.cpp"
 quant = "Q4_K_M"
+extra_args = ["--embeddings"]
 simulate_args = ["--timing", "fixed:20,5"]
 `;
 
@@ -137,6 +139,60 @@ describe('openai client through sparkctl serve --simulate --listen', () => {
     assert.ok(chunks > 1, `${chunks} content chunks`);
     assert.ok(text.length > 0);
     assert.ok(usage && usage.completion_tokens === chunks, JSON.stringify(usage));
+  });
+
+  test('embeddings: base64 by default, decoded by the client, equal to the float form', async () => {
+    const input = ['the first text', 'and a second one'];
+    const b64 = await client().embeddings.create({ model: MODEL, input });
+    assert.equal(b64.object, 'list');
+    assert.equal(b64.data.length, 2);
+    assert.equal(b64.usage.prompt_tokens, 7);
+    for (const d of b64.data) {
+      // The client decodes the base64 floats into a plain array (openai's toFloat32Array).
+      assert.ok(Array.isArray(d.embedding), typeof d.embedding);
+      assert.equal(d.embedding.length, 256);
+      const norm = Math.sqrt(d.embedding.reduce((s, x) => s + x * x, 0));
+      assert.ok(Math.abs(norm - 1) < 1e-5, `norm ${norm}`);
+    }
+    assert.notDeepEqual(b64.data[0].embedding, b64.data[1].embedding);
+    const floats = await client().embeddings.create({ model: MODEL, input, encoding_format: 'float' });
+    for (let i = 0; i < 2; i += 1) {
+      assert.deepEqual(floats.data[i].embedding.map(Math.fround), b64.data[i].embedding);
+    }
+  });
+
+  test('responses, whole: output_text and usage', async () => {
+    const r = await client().responses.create({
+      model: MODEL, input: 'say something short', max_output_tokens: 6,
+    });
+    assert.equal(r.object, 'response');
+    assert.equal(r.status, 'completed');
+    assert.equal(r.output_text.split(' ').length, 6, r.output_text);
+    assert.equal(r.usage.input_tokens, 3);
+    assert.equal(r.usage.output_tokens, 6);
+    assert.equal(r.usage.total_tokens, 9);
+  });
+
+  test('responses, streamed: created, deltas, completed with usage', async () => {
+    const stream = await client().responses.create({
+      model: MODEL, input: 'say something else', max_output_tokens: 5, stream: true,
+    });
+    const types = [];
+    let text = '';
+    let completed = null;
+    for await (const event of stream) {
+      if (types.at(-1) !== event.type) types.push(event.type);
+      if (event.type === 'response.output_text.delta') text += event.delta;
+      if (event.type === 'response.completed') completed = event.response;
+    }
+    assert.deepEqual(types, ['response.created', 'response.in_progress',
+      'response.output_item.added', 'response.content_part.added', 'response.output_text.delta',
+      'response.output_text.done', 'response.content_part.done', 'response.output_item.done',
+      'response.completed']);
+    assert.equal(text.split(' ').length, 5, text);
+    assert.ok(completed, 'a response.completed event');
+    assert.equal(completed.output[0].content[0].text, text);
+    assert.equal(completed.usage.output_tokens, 5);
   });
 
   test('an unknown model is a NotFoundError (404, model_not_found)', async () => {
