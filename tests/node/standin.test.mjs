@@ -217,6 +217,34 @@ describe(`openai client against the ${ENGINE} stand-in`, () => {
     assert.equal(usage.completion_tokens, 4);
   });
 
+  test('responses, whole and streamed: output_text, events, usage', async () => {
+    const input = 'tell me a story';
+    const done = await client().responses.create({ model: MODEL, input, max_output_tokens: 5 });
+    assert.equal(done.object, 'response');
+    assert.equal(countTokens(done.output_text), 5);
+    assert.equal(done.usage.input_tokens, countTokens(input));
+    assert.equal(done.usage.output_tokens, 5);
+    const stream = await client().responses.create({
+      model: MODEL, input, max_output_tokens: 4, stream: true,
+    });
+    let text = '';
+    let completed;
+    const numbered = [];
+    for await (const event of stream) {
+      if (event.type === 'response.output_text.delta') text += event.delta;
+      if (event.type === 'response.completed') completed = event.response;
+      numbered.push(event.sequence_number);
+    }
+    assert.equal(countTokens(text), 4);
+    assert.equal(completed.usage.output_tokens, 4);
+    // vLLM and SGLang number the events; llama.cpp does not.
+    if (ENGINE === 'llama.cpp') {
+      assert.ok(numbered.every((n) => n === undefined));
+    } else {
+      assert.deepEqual(numbered, numbered.map((_, i) => i));
+    }
+  });
+
   test('a wrong API key is refused with 401 (AuthenticationError)', async () => {
     const bad = new OpenAI({ apiKey: 'not-the-key', baseURL, maxRetries: 0 });
     await assert.rejects(

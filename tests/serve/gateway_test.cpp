@@ -339,7 +339,7 @@ TEST_F(GatewayTest, ErrorsInOpenAIShape) {
     EXPECT_EQ(e["code"], "model_not_found");
     EXPECT_EQ(e["type"], "invalid_request_error");
     EXPECT_NE(e["message"].get<std::string>().find("nope"), std::string::npos);
-    // The stand-in serves no embeddings: the engine's 404 on a path is 501.
+    // vLLM serving a generative model has no embeddings route: the engine's 404 on a path is 501.
     const net::Response emb = fetch("/v1/embeddings", {{"model", "m1"}, {"input", "hi"}});
     EXPECT_EQ(emb.status, 501);
     EXPECT_EQ(json::parse(emb.body)["error"]["code"], "not_implemented");
