@@ -7,8 +7,9 @@
 # samples, so the load of a shared machine falls on every path alike; the direct path is run
 # twice (an A/A comparison: the resolution). Prints, at 1, 100 and 1000 concurrent streams, TTFT
 # and chunk-gap p50/p99 per path, what each proxy adds with a 95% bootstrap interval, the
-# proxies' on-CPU time per request, and PASS/MISS against the goals (added p99 <= 1 ms at one
-# stream, added TTFT p99 <= 2 ms at 100); then requests/s of short non-streaming requests
+# proxies' on-CPU time per request and their time runnable but kept off their core by other
+# tasks (schedstat: near 0 when the proxy has its core alone), and PASS/MISS against the goals
+# (added p99 <= 1 ms at one stream, added TTFT p99 <= 2 ms at 100); then requests/s of short non-streaming requests
 # (`sparkctl bench run`, gateway vs nginx) with the proxies' CPU time per request
 # (/proc/PID/stat utime+stime), and the gateway's RSS with 1000 streams open. Nothing is
 # asserted.
@@ -22,7 +23,8 @@
 #              TIMING_1 (at one stream, default fixed:10,2), OUTPUT_TOKENS (default 16),
 #              LEVELS (default "1 100 1000"), REQUESTS_1 (requests per path at one stream,
 #              default 400), ROUNDS (rounds at more streams, default 8), PER_USER (requests per
-#              user per path and round, default 1)
+#              user per path and round, default 1), OUT_DIR (keeps each level's JSON and
+#              per-request samples there: streams-C.json, streams-C.tsv)
 set -euo pipefail
 dir=${1:-}
 if [[ -z "$dir" ]]; then
@@ -209,11 +211,15 @@ for c in $levels; do
     (while :; do rss_kib "$gateway_pid"; sleep 0.05; done >"$work/streams-$c.rss") &
     sampler=$!
     taskset -c "$engine_cpu" "$client" --model "$model" --concurrency "$c" "${shape[@]}" \
-        --prompt-tokens 4 --output-tokens "$tokens" \
+        --prompt-tokens 4 --output-tokens "$tokens" --samples "$work/streams-$c.tsv" \
         "direct=$direct:$port" "direct-again=$direct:$port" \
         "gateway=$direct:$gateway_port@$gateway_pid" "nginx=$direct:$nport@$nginx_pid" \
         >"$work/streams-$c.json" 2>"$work/streams-$c.err" || cat "$work/streams-$c.err" >&2
     kill "$sampler"
+    if [[ -n "${OUT_DIR:-}" ]]; then
+        mkdir -p "$OUT_DIR"
+        cp "$work/streams-$c.json" "$work/streams-$c.tsv" "$OUT_DIR"/ 2>/dev/null || true
+    fi
 done
 for path in direct gateway nginx; do
     case $path in
@@ -253,7 +259,7 @@ def verdict(a, goal):
     return "UNRESOLVED (the interval spans the goal)"
 
 print(f"{'streams':>7} {'path':<12} {'done':>5} {'err':>4} {'TTFT p50':>9} {'p99':>8} "
-      f"{'gap p50':>8} {'p99':>8} {'CPU us/req':>10}")
+      f"{'gap p50':>8} {'p99':>8} {'CPU us/req':>10} {'wait us/req':>11}")
 levels_done = []
 for c in levels:
     d = load(f"streams-{c}")
@@ -262,11 +268,12 @@ for c in levels:
     levels_done.append((c, d))
     for p in d["paths"]:
         t, g = p["ttft_ms"] or {}, p["chunk_gap_ms"] or {}
-        cpu = p["proxy_cpu_us_per_request"]
+        cpu, wait = p["proxy_cpu_us_per_request"], p["proxy_runqueue_wait_us_per_request"]
         cpu = "" if cpu is None else f"{cpu:.1f}"
+        wait = "" if wait is None else f"{wait:.1f}"
         print(f"{c:>7} {p['name']:<12} {p['completed']:>5} {p['errors']:>4} "
               f"{t.get('p50', NAN):>9.2f} {t.get('p99', NAN):>8.2f} "
-              f"{g.get('p50', NAN):>8.2f} {g.get('p99', NAN):>8.2f} {cpu:>10}")
+              f"{g.get('p50', NAN):>8.2f} {g.get('p99', NAN):>8.2f} {cpu:>10} {wait:>11}")
         for e in p["error_samples"]:
             print("          error:", e)
 print("\nAdded to the direct path, ms, with its 95% bootstrap interval (direct-again: the A/A "

@@ -11,10 +11,13 @@
 // together, and so do the requests of a round, which are not independent of each other).
 // Naming the base's URL twice gives an A/A comparison: the resolution of the measurement.
 // Usage: interleaved_latency --model M --concurrency C --requests N [--rounds R]
-//        [--prompt-tokens P] [--output-tokens T] [--warmup W] [--resamples B] NAME=URL[@PID]...
-// @PID: the proxy's process; its on-CPU time (/proc/PID/task/*/schedstat, its child processes'
-// too: nginx's worker) during that path's requests is reported per request. Prints one JSON
-// object on stdout.
+//        [--prompt-tokens P] [--output-tokens T] [--warmup W] [--resamples B] [--samples FILE]
+//        NAME=URL[@PID]...
+// @PID: the proxy's process; its on-CPU time and its time runnable but waiting for a core
+// (/proc/PID/task/*/schedstat, its child processes' too: nginx's worker) during that path's
+// turns are reported per request (the wait shows how much the proxy's core was taken by
+// others). Prints one JSON object on stdout; --samples writes every request's TTFT and largest
+// chunk gap (TSV).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -38,6 +41,12 @@ namespace {
 
 using namespace sparkctl;
 
+// A process's scheduler times (sched_ns_of below), in ns.
+struct SchedNs {
+    std::uint64_t on_cpu = 0;
+    std::uint64_t waiting = 0;  // runnable, but another task had the core
+};
+
 struct Path {
     std::string name;
     bench::RunOptions run;
@@ -47,30 +56,38 @@ struct Path {
     // By turn (a request at one stream, a round at more): the TTFT and the chunk gaps of the
     // requests that succeeded.
     std::vector<std::vector<double>> ttft, gaps;
-    std::uint64_t cpu_ns = 0;
-    bool cpu_ok = true;
+    std::vector<double> turn_start_s;  // when each turn began, from the first turn's start
+    std::vector<double> max_gap;       // of each successful request, in the order of `ttft`
+    SchedNs sched;                     // the proxy's, summed over this path's turns
+    bool sched_ok = true;
 };
 
-// On-CPU nanoseconds of every thread of `pid` and of its child processes' threads: the first
-// field of /proc/PID/task/TID/schedstat (Documentation/scheduler/sched-stats.rst, "time spent
-// on the cpu"). nullopt when the process is gone.
-std::optional<std::uint64_t> cpu_ns_of(int pid, bool with_children = true) {
+// The scheduler's times of every thread of `pid` and of its child processes' threads, from the
+// first two fields of /proc/PID/task/TID/schedstat (Documentation/scheduler/sched-stats.rst:
+// "time spent on the cpu", "time spent waiting on a runqueue"). nullopt when the process is
+// gone.
+std::optional<SchedNs> sched_ns_of(int pid, bool with_children = true) {
     namespace fs = std::filesystem;
     const fs::path tasks = "/proc/" + std::to_string(pid) + "/task";
     std::error_code ec;
-    std::uint64_t total = 0;
+    SchedNs total;
     std::vector<int> children;
     for (fs::directory_iterator it(tasks, ec), end; !ec && it != end; it.increment(ec)) {
         std::ifstream stat(it->path() / "schedstat");
-        std::uint64_t ns = 0;
-        if (!(stat >> ns)) continue;
-        total += ns;
+        std::uint64_t on_cpu = 0, waiting = 0;
+        if (!(stat >> on_cpu >> waiting)) continue;
+        total.on_cpu += on_cpu;
+        total.waiting += waiting;
         if (!with_children) continue;
         std::ifstream kids(it->path() / "children");
         for (int child = 0; kids >> child;) children.push_back(child);
     }
     if (ec) return std::nullopt;
-    for (int child : children) total += cpu_ns_of(child, false).value_or(0);
+    for (int child : children) {
+        const SchedNs c = sched_ns_of(child, false).value_or(SchedNs{});
+        total.on_cpu += c.on_cpu;
+        total.waiting += c.waiting;
+    }
     return total;
 }
 
@@ -153,7 +170,7 @@ int usage(const std::string& why) {
     std::fprintf(stderr,
                  "interleaved_latency: %s\nusage: interleaved_latency --model M --concurrency C "
                  "--requests N [--rounds R] [--prompt-tokens P] [--output-tokens T] [--warmup W] "
-                 "[--resamples B] NAME=URL[@PID]...\n",
+                 "[--resamples B] [--samples FILE] NAME=URL[@PID]...\n",
                  why.c_str());
     return 2;
 }
@@ -164,6 +181,7 @@ int main(int argc, char** argv) {
     std::string model;
     long concurrency = 1, requests = 0, rounds = 1, prompt_tokens = 4, output_tokens = 16;
     long warmup = 1, resamples = 1000;
+    std::string samples_file;
     std::vector<Path> paths;
     struct Flag {
         const char* name;
@@ -181,6 +199,10 @@ int main(int argc, char** argv) {
         const std::string arg = argv[i];
         if (arg == "--model" && i + 1 < argc) {
             model = argv[++i];
+            continue;
+        }
+        if (arg == "--samples" && i + 1 < argc) {
+            samples_file = argv[++i];
             continue;
         }
         const Flag* flag = nullptr;
@@ -238,23 +260,27 @@ int main(int argc, char** argv) {
 
     // Runs the next n specs on path p; keep: as one turn, its proxy's CPU time counted.
     std::size_t next = 0;
+    std::optional<std::chrono::steady_clock::time_point> started;  // set after the warm-up
     auto run_on = [&](Path& p, std::size_t n, const sim::Load& l, bool keep) {
         const std::vector<bench::RequestSpec> batch(
             specs->specs.begin() + std::ptrdiff_t(next),
             specs->specs.begin() + std::ptrdiff_t(next + n));
         next += n;
-        const auto before = p.pid ? cpu_ns_of(p.pid) : std::nullopt;
+        const auto before = p.pid ? sched_ns_of(p.pid) : std::nullopt;
+        const auto turn_start = std::chrono::steady_clock::now();
         auto res = bench::run_point(client, p.run, l, batch, 0);
         if (!keep) return;
         if (p.pid) {
-            const auto after = cpu_ns_of(p.pid);
+            const auto after = sched_ns_of(p.pid);
             if (before && after) {
-                p.cpu_ns += *after - *before;
+                p.sched.on_cpu += after->on_cpu - before->on_cpu;
+                p.sched.waiting += after->waiting - before->waiting;
             } else {
-                p.cpu_ok = false;
+                p.sched_ok = false;
             }
         }
         p.sent += res.records.size();
+        p.turn_start_s.push_back(std::chrono::duration<double>(turn_start - *started).count());
         auto& ttft = p.ttft.emplace_back();
         auto& gaps = p.gaps.emplace_back();
         for (const auto& r : res.records) {
@@ -263,6 +289,9 @@ int main(int argc, char** argv) {
                 continue;
             }
             ttft.push_back(r.ttft_ms);
+            p.max_gap.push_back(r.chunk_gap_ms.empty() ? 0.0
+                                                       : *std::max_element(r.chunk_gap_ms.begin(),
+                                                                           r.chunk_gap_ms.end()));
             gaps.insert(gaps.end(), r.chunk_gap_ms.begin(), r.chunk_gap_ms.end());
         }
     };
@@ -270,7 +299,7 @@ int main(int argc, char** argv) {
     for (auto& p : paths) {
         for (long w = 0; w < warmup; ++w) run_on(p, wave, load, false);
     }
-    const auto started = std::chrono::steady_clock::now();
+    started = std::chrono::steady_clock::now();
     if (concurrency == 1) {
         // Request by request; turn i starts at path i mod k.
         for (long i = 0; i < requests; ++i) {
@@ -284,7 +313,7 @@ int main(int argc, char** argv) {
         }
     }
     const double wall_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - *started).count();
 
     nlohmann::json out = {{"concurrency", concurrency},
                           {"requests_per_path", requests},
@@ -296,8 +325,11 @@ int main(int argc, char** argv) {
                           {"added", nlohmann::json::object()}};
     for (const auto& p : paths) {
         const std::vector<double> ttft = pooled(p.ttft);
-        nlohmann::json cpu = nullptr;
-        if (p.pid && p.cpu_ok && !ttft.empty()) cpu = double(p.cpu_ns) / 1e3 / double(ttft.size());
+        nlohmann::json cpu = nullptr, wait = nullptr;
+        if (p.pid && p.sched_ok && !ttft.empty()) {
+            cpu = double(p.sched.on_cpu) / 1e3 / double(ttft.size());
+            wait = double(p.sched.waiting) / 1e3 / double(ttft.size());
+        }
         nlohmann::json by_round = nlohmann::json::array();
         for (auto t : p.ttft) {
             if (concurrency > 1 && !t.empty()) by_round.push_back(percentile(t, 0.99));
@@ -310,6 +342,7 @@ int main(int argc, char** argv) {
                                 {"ttft_ms", stats_json(ttft)},
                                 {"chunk_gap_ms", stats_json(pooled(p.gaps))},
                                 {"proxy_cpu_us_per_request", cpu},
+                                {"proxy_runqueue_wait_us_per_request", wait},
                                 {"round_ttft_p99_ms", by_round}});
     }
     std::mt19937_64 rng(20261207);
@@ -318,5 +351,23 @@ int main(int argc, char** argv) {
             added_json(paths[0], paths[i], static_cast<int>(resamples), rng);
     }
     std::printf("%s\n", out.dump(1).c_str());
+    if (!samples_file.empty()) {
+        // One line per request: path, turn, the turn's start (s), TTFT (ms), its largest gap.
+        std::ofstream f(samples_file);
+        f << "path\tturn\tturn_start_s\tttft_ms\tmax_gap_ms\n";
+        for (const auto& p : paths) {
+            std::size_t g = 0;
+            for (std::size_t t = 0; t < p.ttft.size(); ++t) {
+                for (double v : p.ttft[t]) {
+                    f << p.name << '\t' << t << '\t' << p.turn_start_s[t] << '\t' << v << '\t'
+                      << p.max_gap[g++] << '\n';
+                }
+            }
+        }
+        if (!f) {
+            std::fprintf(stderr, "interleaved_latency: %s: cannot write\n", samples_file.c_str());
+            return 1;
+        }
+    }
     return 0;
 }
