@@ -175,6 +175,11 @@ int usage(const std::string& why) {
     return 2;
 }
 
+int fail(const std::string& why) {
+    std::fprintf(stderr, "interleaved_latency: %s\n", why.c_str());
+    return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -197,12 +202,9 @@ int main(int argc, char** argv) {
                           {"--resamples", &resamples, 10}};
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
-        if (arg == "--model" && i + 1 < argc) {
-            model = argv[++i];
-            continue;
-        }
-        if (arg == "--samples" && i + 1 < argc) {
-            samples_file = argv[++i];
+        if (arg == "--model" || arg == "--samples") {
+            if (i + 1 >= argc) return usage(arg + ": no value");
+            (arg == "--model" ? model : samples_file) = argv[++i];
             continue;
         }
         const Flag* flag = nullptr;
@@ -250,8 +252,8 @@ int main(int argc, char** argv) {
     const auto nonce = std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
     auto specs = bench::build_specs(client, paths[0].run.endpoint, "", engines::Engine::vllm, model,
                                     load, per_path * k, 1, nonce);
-    if (!specs) return usage(paths[0].name + ": " + specs.error().message);
-    if (specs->specs.size() < per_path * k) return usage("fewer requests built than asked for");
+    if (!specs) return fail(paths[0].name + ": " + specs.error().message);
+    if (specs->specs.size() < per_path * k) return fail("fewer requests built than asked for");
     for (auto& p : paths) {
         p.run.model = model;
         p.run.engine = engines::Engine::vllm;
@@ -365,8 +367,7 @@ int main(int argc, char** argv) {
             }
         }
         if (!f) {
-            std::fprintf(stderr, "interleaved_latency: %s: cannot write\n", samples_file.c_str());
-            return 1;
+            return fail(samples_file + ": cannot write");
         }
     }
     return 0;
