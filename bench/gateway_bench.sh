@@ -9,9 +9,9 @@
 # and chunk-gap p50/p99 per path, what each proxy adds with a 95% bootstrap interval, the
 # proxies' on-CPU time per request and their time runnable but kept off their core by other
 # tasks (schedstat: near 0 when the proxy has its core alone), and PASS/MISS against the goals
-# (added p99 <= 1 ms at one stream, added TTFT p99 <= 2 ms at 100); then requests/s of short non-streaming requests
-# (`sparkctl bench run`, gateway vs nginx) with the proxies' CPU time per request
-# (/proc/PID/stat utime+stime), and the gateway's RSS with 1000 streams open. Nothing is
+# (added p99 <= 1 ms at one stream, added TTFT p99 <= 2 ms at 100); then requests/s of short
+# non-streaming requests (`sparkctl bench run`, gateway vs nginx) with the proxies' CPU time per
+# request (/proc/PID/stat utime+stime), and the gateway's RSS with 1000 streams open. Nothing is
 # asserted.
 #
 # Pinning (taskset): the proxy under test runs alone on PROXY_CPU (default 1); the stand-ins and
