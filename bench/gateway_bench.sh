@@ -251,7 +251,11 @@ def added(a):
     """'+0.12 [-0.30, +0.51]': the difference and its 95% interval."""
     return f"{a['value']:+.2f} [{a['low']:+.2f}, {a['high']:+.2f}]"
 
-def verdict(a, goal):
+def verdict(a, goal, aa):
+    """PASS or MISS when the interval is on one side of the goal and the A/A comparison (the
+    same path against itself) differs by less than the goal; else UNRESOLVED."""
+    if aa is not None and abs(aa["value"]) > goal:
+        return "UNRESOLVED (the A/A comparison differs by more than the goal)"
     if a["high"] <= goal:
         return "PASS"
     if a["low"] > goal:
@@ -291,13 +295,17 @@ for c, d in levels_done:
 for c, d in levels_done:
     for metric, goal in GOALS.get(c, []):
         aa = d["added"].get("direct-again")
-        res = f"A/A {added(aa[metric]['p99'])}" if aa and aa[metric] else "no A/A"
+        aa = aa[metric]["p99"] if aa and aa[metric] else None
+        res = f"A/A {added(aa)}" if aa else "no A/A"
+        waits = {p["name"]: p["proxy_runqueue_wait_us_per_request"] for p in d["paths"]}
         for name in ("gateway", "nginx"):
             a = d["added"].get(name)
             if not a or not a[metric]:
                 continue
+            wait = "" if waits.get(name) is None else f"; waited {waits[name]:.0f} us/request"
             print(f"goal at {c} stream(s), added {metric[:-3]} p99 <= {goal:g} ms: {name:<7} "
-                  f"{added(a[metric]['p99'])} {verdict(a[metric]['p99'], goal)} ({res})")
+                  f"{added(a[metric]['p99'])} {verdict(a[metric]['p99'], goal, aa)} "
+                  f"({res}{wait})")
     rss = os.path.join(work, f"streams-{c}.rss")
     if c == "1000" and os.path.exists(rss):
         peak = max(int(x) for x in open(rss).read().split() or ["0"])
