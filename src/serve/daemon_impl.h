@@ -115,6 +115,7 @@ class Daemon final : public Registry {
     // Closes `id` to new requests when it has none in flight (then true): the check and the
     // close are one step under mu_, so no request starts on an engine being stopped.
     bool close_if_idle(const std::string& id);
+    bool is_closed(const std::string& id);  // closed by close_if_idle since its last launch
     void touch(const std::string& id);
     // Unloads deployments idle for their ttl_s; the ms until the next one is due (-1: none).
     int unload_idle();

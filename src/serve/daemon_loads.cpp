@@ -95,6 +95,12 @@ bool Daemon::close_if_idle(const std::string& id) {
     return true;
 }
 
+bool Daemon::is_closed(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = activity_.find(id);
+    return it != activity_.end() && it->second.closed;
+}
+
 void Daemon::touch(const std::string& id) {
     std::lock_guard lock(mu_);
     activity_[id].last_used_ms = now_ms();
@@ -169,6 +175,9 @@ void Daemon::try_pending() {
         Deployment& d = it->second;
         if (!p.spec) {
             if (auto s = supervisor_->status(p.id); s && s->state != State::failed) {
+                // Being stopped (evicted, or its ttl_s): loaded again once it is gone (on_change
+                // calls back), not answered with an engine about to exit.
+                if (is_closed(p.id)) return;
                 if (s->state == State::ready) {
                     p.reply.send(json{{"deployment", entry_doc(p.id)}}.dump());
                 } else {

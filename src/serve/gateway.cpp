@@ -172,9 +172,11 @@ class Gateway::Impl {
     bool authorized(const net::Request& rq) const;
     void models(net::Responder rs);
     void relay_v1(const net::Request& rq, net::Responder rs);
+    // from_queue: sent on by load_done (a refusal by the daemon is then answered 503, not
+    // queued again).
     void dispatch(const std::string& id, const Upstream& up, int max_in_flight,
                   const net::Request& rq, const RelayRequest& parsed, net::Responder rs,
-                  bool parallel_on_llamacpp, const Arrival& arrival);
+                  bool parallel_on_llamacpp, const Arrival& arrival, bool from_queue = false);
     void enqueue(const std::string& id, const net::Request& rq, const RelayRequest& parsed,
                  net::Responder rs);
     void load_done(const std::string& id, base::Result<Upstream> result);
@@ -658,7 +660,7 @@ void Gateway::Impl::relay_v1(const net::Request& rq, net::Responder rs) {
 // Starts a relay to a ready upstream, or answers 429/503 when over a limit.
 void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, int max_in_flight,
                              const net::Request& rq, const RelayRequest& parsed, net::Responder rs,
-                             bool parallel_on_llamacpp, const Arrival& arrival) {
+                             bool parallel_on_llamacpp, const Arrival& arrival, bool from_queue) {
     {
         std::unique_lock lock(mu_);
         int& n = in_flight_[id];
@@ -701,6 +703,10 @@ void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, int max_
             if (n == 0) rops3_burst_[id] = false;
             if (streams_ > 0) --streams_;
         }
+        // It read the view just before the daemon began stopping the deployment (an eviction
+        // for a swap, or its ttl_s): it waits for the next load like any request for a
+        // deployment that is not resident. Refused again after that load: 503.
+        if (!from_queue) return enqueue(id, rq, parsed, std::move(rs));
         return answer(
             id, rs,
             error_response(503, "deployment " + id + " is being unloaded", "overloaded_error",
@@ -806,7 +812,7 @@ void Gateway::Impl::load_done(const std::string& id, base::Result<Upstream> resu
     for (Pending& p : waiting) {
         if (result.ok()) {
             dispatch(id, *result, max_in_flight, p.request, p.parsed, std::move(p.responder), false,
-                     p.arrival);
+                     p.arrival, true);
         } else {
             answer(id, p.responder,
                    error_response(

@@ -487,12 +487,15 @@ TEST_F(GatewayTest, ConcurrencyLimitAnswers429AndMaxStreams503BeforeStreaming) {
 }
 
 // A deployment the daemon is stopping (evicted, or unloaded for its ttl_s) after the request read
-// its view: not relayed, 503 `unloading` with Retry-After, and the gateway's counts undone.
+// its view: not relayed but queued for the next load (one ensure_ready); refused again after that
+// load (this registry keeps refusing), 503 `unloading` with Retry-After, and the gateway's counts
+// undone.
 TEST_F(GatewayTest, ARequestRefusedByTheDaemonIsNotRelayed) {
     reg_.add("one", {}, "vllm", vllm_args("one", "fixed:0,0"), true);
     start();
     reg_.close();
     const net::Response r = fetch("/v1/completions", {{"model", "one"}, {"prompt", "a"}});
+    EXPECT_EQ(reg_.ensure_calls(), 1);
     EXPECT_EQ(r.status, 503);
     EXPECT_EQ(json::parse(r.body)["error"]["code"], "unloading");
     EXPECT_EQ(net::header_value(r.headers, "Retry-After"), "5");
