@@ -225,6 +225,18 @@ void Daemon::try_pending() {
                     p.wait_until_ms = swap.retry_at_ms;
                     return;
                 }
+                // No swap without demand: every request that asked for it timed out or went
+                // away (while it waited, most likely).
+                if (swap.kind == SwapDecision::Kind::go && gateway_ &&
+                    gateway_->withdraw_if_unwanted(p.id)) {
+                    base::log_info("serve: " + p.id +
+                                   ": no request waits for it any more; not loading it");
+                    const std::string why = p.id + ": withdrawn: no request waits for it";
+                    AdminReply reply = std::move(p.reply);
+                    pending_.pop_front();
+                    reply.send(error_doc(base::kExitFailure, why).dump());
+                    continue;
+                }
                 decision = std::move(swap.admission);
             } else {
                 decision =

@@ -177,6 +177,12 @@ class Gateway {
     // Requests waiting in deployment `id`'s queue while it loads (`ps`'s "queued"). Never calls
     // the Registry.
     std::size_t queued(const std::string& id);
+    // The daemon, before a load it was asked for evicts anything (docs/dev/serve.md "Swaps under
+    // alternating demand"): true when no request waits for deployment `id` any more (they timed
+    // out or went away); the load is then withdrawn: its `done` is still called and dropped, and
+    // the next request for `id` calls ensure_ready again. False while one waits or when no load
+    // of `id` is in progress. Never calls the Registry.
+    bool withdraw_if_unwanted(const std::string& id);
 
     class Impl;
 

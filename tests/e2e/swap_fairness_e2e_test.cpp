@@ -3,7 +3,8 @@
 // amortised (the deployment it brought in stays for its quantum, `swap_min_resident_s`), so the
 // loads stay far below one per request and every request is answered 200 within its queue
 // timeout; requests for a deployment being drained for a swap wait for the swap back instead of
-// failing it or each other. docs/dev/serve.md "Swaps under alternating demand".
+// failing it or each other; a load whose requests all gave up is withdrawn, and the resident
+// stays without demand. docs/dev/serve.md "Swaps under alternating demand".
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -112,6 +113,30 @@ TEST_F(SwapFairnessE2e, RequestsForADrainingDeploymentWaitForTheSwapBack) {
     EXPECT_EQ(loads(), 3) << daemon_log();
     EXPECT_EQ(deployment("big-a")["state"], "ready");
     EXPECT_EQ(daemon_log().find("swap abandoned"), std::string::npos) << daemon_log();
+}
+
+TEST_F(SwapFairnessE2e, ALoadWhoseRequestsAllGaveUpIsWithdrawn) {
+    // big-b's only request times out (1 s) while big-a serves its quantum (3 s): at the quantum's
+    // end nobody waits for big-b, so big-a is not evicted for it.
+    config(two_big("fixed:5,1"));
+    box_.env["SPARKCTL_SWAP_MIN_RESIDENT_S"] = "3";
+    box_.env["SPARKCTL_QUEUE_TIMEOUT_S"] = "1";
+    start_gateway();
+    ASSERT_EQ(chat("big-a", 1).status, 200) << daemon_log();
+    const json a = deployment("big-a");
+    net::Response gave_up = chat("big-b", 1);
+    EXPECT_EQ(gave_up.status, 503) << gave_up.body;
+    EXPECT_EQ(json::parse(gave_up.body)["error"]["code"], "queue_timeout") << gave_up.body;
+    ASSERT_TRUE(eventually([&] {
+        return daemon_log().find("big-b: no request waits for it any more") != std::string::npos;
+    })) << daemon_log();
+    EXPECT_EQ(deployment("big-a")["state"], "ready");
+    EXPECT_EQ(deployment("big-a")["pid"], a["pid"]);
+    EXPECT_EQ(loads(), 1) << daemon_log();
+    EXPECT_EQ(metric("sparkctl_evictions_total", {{"model", "big-a"}}), 0);
+    // The next request for big-b asks again, and the quantum is over: it swaps.
+    EXPECT_EQ(chat("big-b", 1).status, 200) << daemon_log();
+    EXPECT_EQ(loads(), 2) << daemon_log();
 }
 
 TEST_F(SwapFairnessE2e, WithoutDemandTheResidentStays) {
