@@ -155,5 +155,15 @@ TEST_F(SwapFairnessE2e, WithoutDemandTheResidentStays) {
     EXPECT_EQ(loads(), 2) << daemon_log();
 }
 
+TEST_F(SwapFairnessE2e, ABadQuantumIsExit2NamingTheKey) {
+    config("");
+    for (const char* value : {"-1", "soon", "86401"}) {
+        box_.env["SPARKCTL_SWAP_MIN_RESIDENT_S"] = value;
+        auto r = box_.run({"serve", "--simulate"});
+        EXPECT_EQ(r.exit_code, 2) << value << ": " << r.err;
+        EXPECT_NE(r.err.find("swap_min_resident_s"), std::string::npos) << value << ": " << r.err;
+    }
+}
+
 }  // namespace
 }  // namespace sparkctl::test
