@@ -67,7 +67,9 @@ class Registry {
     virtual MemoryView memory() = 0;
     // Asks for deployment `id` to be ready (admission, eviction, load). `done` runs exactly once,
     // on any thread, with the upstream or the failure (its message carries the numbers when the
-    // deployment did not fit). The gateway calls it at most once at a time per id.
+    // deployment did not fit). The gateway calls it at most once at a time per id (a load the
+    // daemon withdrew, Gateway::withdraw_if_unwanted, no longer counts: its `done` may still be
+    // on its way when the next one is asked for).
     virtual void ensure_ready(const std::string& id,
                               std::function<void(base::Result<Upstream>)> done) = 0;
     // In-flight accounting (an in-flight deployment is never evicted). request_started is false
