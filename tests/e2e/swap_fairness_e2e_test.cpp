@@ -109,8 +109,9 @@ TEST_F(SwapFairnessE2e, RequestsForADrainingDeploymentWaitForTheSwapBack) {
         ASSERT_TRUE(r) << r.error().message;
         EXPECT_EQ(r->status, 200) << r->body << daemon_log();
     }
-    // big-a, big-b, big-a again: one load per swap, not per request.
-    EXPECT_EQ(loads(), 3) << daemon_log();
+    // big-a, big-b, big-a again: one load per swap, not per request. (The count in /metrics is
+    // the loop's snapshot, refreshed just after the answered load: polled.)
+    EXPECT_TRUE(eventually([&] { return loads() == 3; })) << loads() << daemon_log();
     EXPECT_EQ(deployment("big-a")["state"], "ready");
     EXPECT_EQ(daemon_log().find("swap abandoned"), std::string::npos) << daemon_log();
 }
@@ -136,7 +137,7 @@ TEST_F(SwapFairnessE2e, ALoadWhoseRequestsAllGaveUpIsWithdrawn) {
     EXPECT_EQ(metric("sparkctl_evictions_total", {{"model", "big-a"}}), 0);
     // The next request for big-b asks again, and the quantum is over: it swaps.
     EXPECT_EQ(chat("big-b", 1).status, 200) << daemon_log();
-    EXPECT_EQ(loads(), 2) << daemon_log();
+    EXPECT_TRUE(eventually([&] { return loads() == 2; })) << loads() << daemon_log();
 }
 
 TEST_F(SwapFairnessE2e, WithoutDemandTheResidentStays) {
@@ -152,7 +153,7 @@ TEST_F(SwapFairnessE2e, WithoutDemandTheResidentStays) {
     const json after = deployment("big-b");
     EXPECT_EQ(after["state"], "ready");
     EXPECT_EQ(after["pid"], before["pid"]);
-    EXPECT_EQ(loads(), 2) << daemon_log();
+    EXPECT_TRUE(eventually([&] { return loads() == 2; })) << loads() << daemon_log();
 }
 
 TEST_F(SwapFairnessE2e, ABadQuantumIsExit2NamingTheKey) {
