@@ -64,6 +64,11 @@ constexpr std::array kOptions = {
                "Seconds a request may wait for its model to load (then 503)"},
     OptionSpec{"drain_timeout_s", "SPARKCTL_DRAIN_TIMEOUT_S", "", "60",
                "Seconds a busy deployment may take to drain before a swap is abandoned"},
+    // docs/dev/serve.md "Swaps under alternating demand": auto = as long as its last load took,
+    // so under alternating demand at most about half of the time goes to loading.
+    OptionSpec{"swap_min_resident_s", "SPARKCTL_SWAP_MIN_RESIDENT_S", "", "auto",
+               "Seconds a loaded deployment stays before a request for another may evict it "
+               "(auto: as long as its load took)"},
     // The gateway's optional HTTPS (docs/dev/gateway.md "TLS"): both or neither.
     OptionSpec{"tls_cert", "SPARKCTL_TLS_CERT", "", "",
                "PEM certificate chain the gateway serves HTTPS with (with tls_key)"},

@@ -126,6 +126,9 @@ Result<void> Daemon::start() {
     auto drain = option_int(*config_, "drain_timeout_s", 0, 86'400);
     if (!drain) return drain.error();
     drain_timeout_ms_ = *drain * 1000;
+    auto quantum = parse_swap_min_resident(config_->value("swap_min_resident_s"));
+    if (!quantum) return quantum.error();
+    swap_min_resident_s_ = *quantum;
     refresh_snapshot();  // the gateway reads the views from its first request
     if (auto r = start_gateway(); !r) return r.error();
 
@@ -507,6 +510,10 @@ int Daemon::run() {
         sooner(unload_idle());
         if (!pending_.empty() && !pending_.front().draining.empty()) {
             sooner(std::max<std::int64_t>(0, pending_.front().drain_deadline_ms - now_ms()));
+        }
+        if (!pending_.empty() && pending_.front().wait_until_ms &&
+            *pending_.front().wait_until_ms != kWhileLoading) {
+            sooner(std::max<std::int64_t>(0, *pending_.front().wait_until_ms - now_ms()));
         }
         auto signals = loop_->run_once(timeout < 0 ? 60'000 : timeout);
         for (int sig : signals) {

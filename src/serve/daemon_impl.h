@@ -24,6 +24,7 @@
 #include "serve/loop.h"
 #include "serve/prelaunch.h"
 #include "serve/state.h"
+#include "serve/swap_policy.h"
 
 namespace sparkctl::serve::detail {
 
@@ -51,6 +52,10 @@ struct Deployment {
     double load_seconds_total = 0;
     std::uint64_t evictions_total = 0;
     std::int64_t load_started_ms = 0;
+    // The last load (swap_policy.h): when it became ready (steady ms; 0: not loaded by this
+    // daemon) and how long it took; they give its resident quantum.
+    std::int64_t ready_ms = 0;
+    double last_load_s = 0;
 };
 
 // What the gateway's threads may touch, under Daemon::mu_: request accounting per deployment.
@@ -96,10 +101,12 @@ class Daemon final : public Registry {
     base::Result<Upstream> upstream_from(const std::string& id, const std::string& body);
 
     // Loads.
-    void request_load(const std::string& id, AdminReply reply);
+    void request_load(const std::string& id, AdminReply reply, bool on_demand = false);
     void try_pending();
     base::Result<void> launch(Deployment& d, DeploymentSpec spec);
     std::vector<Resident> residents();
+    // Until when each resident is protected from a load the gateway asked for (swap_policy.h).
+    std::map<std::string, std::int64_t> protections();
     base::Result<std::uint64_t> mem_available();
     void on_change(const ChildStatus& s);
     void measure(Deployment& d);
@@ -108,6 +115,7 @@ class Daemon final : public Registry {
     // Closes `id` to new requests when it has none in flight (then true): the check and the
     // close are one step under mu_, so no request starts on an engine being stopped.
     bool close_if_idle(const std::string& id);
+    bool is_closed(const std::string& id);  // closed by close_if_idle since its last launch
     void touch(const std::string& id);
     // Unloads deployments idle for their ttl_s; the ms until the next one is due (-1: none).
     int unload_idle();
@@ -130,8 +138,9 @@ class Daemon final : public Registry {
     std::uint64_t pool_bytes_ = 0;  // --simulate: the hardware profile's memory
     std::uint64_t headroom_bytes_ = 2ull << 30;
     std::int64_t drain_timeout_ms_ = 60'000;
-    std::string instance_;              // the sparkctl.instance label of our containers
-    std::unique_ptr<MemInfo> meminfo_;  // null: the simulated pool
+    std::optional<double> swap_min_resident_s_;  // nullopt: auto (each one's last load time)
+    std::string instance_;                       // the sparkctl.instance label of our containers
+    std::unique_ptr<MemInfo> meminfo_;           // null: the simulated pool
     PrelaunchOptions prelaunch_;
     std::unique_ptr<Loop> loop_;
     std::unique_ptr<StateStore> store_;
@@ -149,6 +158,10 @@ class Daemon final : public Registry {
         std::vector<std::string> draining;  // victims with requests in flight
         std::int64_t drain_deadline_ms = 0;
         bool victims_stopped = false;
+        bool on_demand = false;  // asked for by the gateway (ensure_ready), not by `up`
+        // Waiting for protected residents (swap_policy.h) until this steady ms (kWhileLoading:
+        // until one is ready); on_change asks for a recheck sooner.
+        std::optional<std::int64_t> wait_until_ms;
     };
     std::deque<Pending> pending_;
     std::set<std::string> draining_;  // victims of a pending load: no new requests routed

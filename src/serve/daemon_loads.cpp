@@ -95,6 +95,12 @@ bool Daemon::close_if_idle(const std::string& id) {
     return true;
 }
 
+bool Daemon::is_closed(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = activity_.find(id);
+    return it != activity_.end() && it->second.closed;
+}
+
 void Daemon::touch(const std::string& id) {
     std::lock_guard lock(mu_);
     activity_[id].last_used_ms = now_ms();
@@ -132,12 +138,29 @@ Result<std::uint64_t> Daemon::mem_available() {
     return pool_bytes_ > reserved ? pool_bytes_ - reserved : 0;
 }
 
-void Daemon::request_load(const std::string& id, AdminReply reply) {
-    pending_.push_back(Pending{id, std::move(reply), std::nullopt, {}, {}, 0, false});
+std::map<std::string, std::int64_t> Daemon::protections() {
+    std::map<std::string, std::int64_t> out;
+    for (const auto& s : supervisor_->status()) {
+        auto it = deployments_.find(s.id);
+        if (it == deployments_.end()) continue;
+        const Deployment& d = it->second;
+        if (s.state == State::loading) {
+            out[s.id] = kWhileLoading;
+        } else if (s.state == State::ready && d.ready_ms != 0) {
+            out[s.id] = d.ready_ms + resident_quantum_ms(swap_min_resident_s_, d.last_load_s);
+        }
+    }
+    return out;
+}
+
+void Daemon::request_load(const std::string& id, AdminReply reply, bool on_demand) {
+    Pending p{id, std::move(reply), std::nullopt, {}, {}, 0, false, on_demand, std::nullopt};
+    pending_.push_back(std::move(p));
     try_pending();
 }
 
-// Advances the first waiting load: plan it, admit it, let the busy victims drain (up to the
+// Advances the first waiting load: plan it, admit it (a load the gateway asked for waits while
+// the victims it needs are protected: swap_policy.h), let the busy victims drain (up to the
 // drain deadline, else the swap is abandoned), stop the victims, launch it once they are gone. A
 // refusal answers the request (exit 3 with the numbers).
 void Daemon::try_pending() {
@@ -152,6 +175,9 @@ void Daemon::try_pending() {
         Deployment& d = it->second;
         if (!p.spec) {
             if (auto s = supervisor_->status(p.id); s && s->state != State::failed) {
+                // Being stopped (evicted, or its ttl_s): loaded again once it is gone (on_change
+                // calls back), not answered with an engine about to exit.
+                if (is_closed(p.id)) return;
                 if (s->state == State::ready) {
                     p.reply.send(json{{"deployment", entry_doc(p.id)}}.dump());
                 } else {
@@ -160,6 +186,7 @@ void Daemon::try_pending() {
                 pending_.pop_front();
                 continue;
             }
+            if (p.wait_until_ms && now_ms() < *p.wait_until_ms) return;  // the loop wakes it
             supervisor_->forget(p.id);
             auto port = free_port();
             if (!port) {
@@ -183,8 +210,38 @@ void Daemon::try_pending() {
                 pending_.pop_front();
                 continue;
             }
-            auto decision =
-                admit(spec->planned_bytes, budget_bytes_, headroom_bytes_, *avail, residents());
+            AdmissionDecision decision;
+            if (p.on_demand) {
+                auto swap = decide_swap(spec->planned_bytes, budget_bytes_, headroom_bytes_, *avail,
+                                        residents(), protections(), now_ms());
+                if (swap.kind == SwapDecision::Kind::wait) {
+                    if (!p.wait_until_ms) {
+                        std::string who;
+                        for (const auto& v : swap.waiting_for) who += (who.empty() ? "" : ", ") + v;
+                        base::log_info("serve: " + p.id + ": waiting for " + who +
+                                       " to finish loading or its resident quantum "
+                                       "(swap_min_resident_s) before evicting it");
+                    }
+                    p.wait_until_ms = swap.retry_at_ms;
+                    return;
+                }
+                // No swap without demand: every request that asked for it timed out or went
+                // away (while it waited, most likely).
+                if (swap.kind == SwapDecision::Kind::go && gateway_ &&
+                    gateway_->withdraw_if_unwanted(p.id)) {
+                    base::log_info("serve: " + p.id +
+                                   ": no request waits for it any more; not loading it");
+                    const std::string why = p.id + ": withdrawn: no request waits for it";
+                    AdminReply reply = std::move(p.reply);
+                    pending_.pop_front();
+                    reply.send(error_doc(base::kExitFailure, why).dump());
+                    continue;
+                }
+                decision = std::move(swap.admission);
+            } else {
+                decision =
+                    admit(spec->planned_bytes, budget_bytes_, headroom_bytes_, *avail, residents());
+            }
             if (!decision.admit) {
                 json doc = error_doc(base::kExitDoesNotFit, p.id + ": " + decision.reason);
                 doc["admission"] = {{"reserved_bytes", decision.reserved_bytes},
@@ -400,10 +457,14 @@ void Daemon::on_change(const ChildStatus& s) {
     d.last_exit = s.last_exit;
     if (s.state == State::ready && d.load_started_ms != 0) {
         ++d.loads_total;
-        d.load_seconds_total += static_cast<double>(now_ms() - d.load_started_ms) / 1e3;
+        d.ready_ms = now_ms();
+        d.last_load_s = static_cast<double>(d.ready_ms - d.load_started_ms) / 1e3;
+        d.load_seconds_total += d.last_load_s;
         d.load_started_ms = 0;
         touch(s.id);
     }
+    // A load waiting for a protected resident looks again (one may be ready, or gone).
+    if (!pending_.empty() && pending_.front().wait_until_ms) pending_.front().wait_until_ms = 0;
     if (s.state == State::unloaded || s.state == State::failed) draining_.erase(s.id);
     if (s.state == State::ready) {
         measure(d);
@@ -633,7 +694,7 @@ void Daemon::ensure_ready(const std::string& id, std::function<void(base::Result
             reply.send(error_doc(base::kExitFailure, "sparkctl serve is stopping").dump());
             return;
         }
-        request_load(id, std::move(reply));
+        request_load(id, std::move(reply), true);
         refresh_snapshot();
     });
 }

@@ -158,6 +158,14 @@ class Gateway::Impl {
         return it == queues_.end() ? 0 : it->second.size();
     }
 
+    bool withdraw_if_unwanted(const std::string& id) {
+        std::lock_guard lock(mu_);
+        auto it = loading_.find(id);
+        if (it == loading_.end() || it->second == 0 || !queues_[id].empty()) return false;
+        it->second = 0;  // the next request asks again; this load's answer is dropped
+        return true;
+    }
+
     // Called by a Relay when it ends (exactly once per relay).
     void relay_finished(const std::string& id, int status, const RelayOutcome& outcome,
                         const Arrival& arrival);
@@ -172,12 +180,14 @@ class Gateway::Impl {
     bool authorized(const net::Request& rq) const;
     void models(net::Responder rs);
     void relay_v1(const net::Request& rq, net::Responder rs);
+    // from_queue: sent on by load_done (a refusal by the daemon is then answered 503, not
+    // queued again).
     void dispatch(const std::string& id, const Upstream& up, int max_in_flight,
                   const net::Request& rq, const RelayRequest& parsed, net::Responder rs,
-                  bool parallel_on_llamacpp, const Arrival& arrival);
+                  bool parallel_on_llamacpp, const Arrival& arrival, bool from_queue = false);
     void enqueue(const std::string& id, const net::Request& rq, const RelayRequest& parsed,
                  net::Responder rs);
-    void load_done(const std::string& id, base::Result<Upstream> result);
+    void load_done(const std::string& id, std::uint64_t load, base::Result<Upstream> result);
     void answer(const std::string& id, net::Responder& rs, net::Response r, const Arrival& arrival);
     void record(const std::string& id, int status, const Arrival& arrival,
                 const RelayOutcome& outcome = {});
@@ -195,7 +205,10 @@ class Gateway::Impl {
     std::map<std::string, ModelMetrics> metrics_;
     std::map<std::string, int> in_flight_;
     std::map<std::string, std::deque<Pending>> queues_;
-    std::map<std::string, bool> loading_;
+    // The load in progress per deployment (a number per ensure_ready; 0: none). A withdrawn
+    // load's late answer carries a number no longer here, and is dropped.
+    std::map<std::string, std::uint64_t> loading_;
+    std::uint64_t next_load_ = 0;
     std::map<std::string, bool> rops3_burst_;  // a warned burst lasts until in flight drops to 0
     std::size_t streams_ = 0;
     std::uint64_t next_seq_ = 0;
@@ -658,7 +671,7 @@ void Gateway::Impl::relay_v1(const net::Request& rq, net::Responder rs) {
 // Starts a relay to a ready upstream, or answers 429/503 when over a limit.
 void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, int max_in_flight,
                              const net::Request& rq, const RelayRequest& parsed, net::Responder rs,
-                             bool parallel_on_llamacpp, const Arrival& arrival) {
+                             bool parallel_on_llamacpp, const Arrival& arrival, bool from_queue) {
     {
         std::unique_lock lock(mu_);
         int& n = in_flight_[id];
@@ -701,6 +714,10 @@ void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, int max_
             if (n == 0) rops3_burst_[id] = false;
             if (streams_ > 0) --streams_;
         }
+        // It read the view just before the daemon began stopping the deployment (an eviction
+        // for a swap, or its ttl_s): it waits for the next load like any request for a
+        // deployment that is not resident. Refused again after that load: 503.
+        if (!from_queue) return enqueue(id, rq, parsed, std::move(rs));
         return answer(
             id, rs,
             error_response(503, "deployment " + id + " is being unloaded", "overloaded_error",
@@ -739,7 +756,7 @@ void Gateway::Impl::relay_finished(const std::string& id, int status, const Rela
 
 void Gateway::Impl::enqueue(const std::string& id, const net::Request& rq,
                             const RelayRequest& parsed, net::Responder rs) {
-    bool start_load = false;
+    std::uint64_t load = 0;  // set when this request starts the deployment's load
     std::uint64_t seq = 0;
     {
         std::unique_lock lock(mu_);
@@ -757,7 +774,7 @@ void Gateway::Impl::enqueue(const std::string& id, const net::Request& rq,
         }
         seq = ++next_seq_;
         q.push_back({seq, rq, rs, parsed, arrival_of(rq, parsed)});
-        if (!loading_[id]) start_load = loading_[id] = true;
+        if (loading_[id] == 0) load = loading_[id] = ++next_load_;
     }
     // A queued request leaves the queue on time-out or when its client goes away.
     auto remove = [this, id, seq]() -> std::optional<Pending> {
@@ -781,20 +798,22 @@ void Gateway::Impl::enqueue(const std::string& id, const net::Request& rq,
                    p->arrival);
         }
     });
-    if (start_load) {
+    if (load != 0) {
         base::log_info("gateway: " + id + ": not loaded; asking the daemon to load it");
         registry_.ensure_ready(
-            id, [this, id](base::Result<Upstream> r) { load_done(id, std::move(r)); });
+            id, [this, id, load](base::Result<Upstream> r) { load_done(id, load, std::move(r)); });
     }
 }
 
 // The deployment's load ended: every request queued for it goes now (collated: one load serves
-// them all), or all get 503 with the reason.
-void Gateway::Impl::load_done(const std::string& id, base::Result<Upstream> result) {
+// them all), or all get 503 with the reason. The answer of a withdrawn load is dropped.
+void Gateway::Impl::load_done(const std::string& id, std::uint64_t load,
+                              base::Result<Upstream> result) {
     std::deque<Pending> waiting;
     {
         std::lock_guard lock(mu_);
-        loading_[id] = false;
+        if (loading_[id] != load) return;
+        loading_[id] = 0;
         waiting.swap(queues_[id]);
     }
     int max_in_flight = 0;
@@ -806,7 +825,7 @@ void Gateway::Impl::load_done(const std::string& id, base::Result<Upstream> resu
     for (Pending& p : waiting) {
         if (result.ok()) {
             dispatch(id, *result, max_in_flight, p.request, p.parsed, std::move(p.responder), false,
-                     p.arrival);
+                     p.arrival, true);
         } else {
             answer(id, p.responder,
                    error_response(
@@ -945,5 +964,9 @@ std::uint16_t Gateway::port() const { return impl_->port(); }
 void Gateway::stop(int grace_ms) { impl_->stop(grace_ms); }
 std::string Gateway::metrics_text() { return impl_->metrics_text(); }
 std::size_t Gateway::queued(const std::string& id) { return impl_->queued(id); }
+
+bool Gateway::withdraw_if_unwanted(const std::string& id) {
+    return impl_->withdraw_if_unwanted(id);
+}
 
 }  // namespace sparkctl::serve

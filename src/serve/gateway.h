@@ -67,7 +67,9 @@ class Registry {
     virtual MemoryView memory() = 0;
     // Asks for deployment `id` to be ready (admission, eviction, load). `done` runs exactly once,
     // on any thread, with the upstream or the failure (its message carries the numbers when the
-    // deployment did not fit). The gateway calls it at most once at a time per id.
+    // deployment did not fit). The gateway calls it at most once at a time per id (a load the
+    // daemon withdrew, Gateway::withdraw_if_unwanted, no longer counts: its `done` may still be
+    // on its way when the next one is asked for).
     virtual void ensure_ready(const std::string& id,
                               std::function<void(base::Result<Upstream>)> done) = 0;
     // In-flight accounting (an in-flight deployment is never evicted). request_started is false
@@ -177,6 +179,12 @@ class Gateway {
     // Requests waiting in deployment `id`'s queue while it loads (`ps`'s "queued"). Never calls
     // the Registry.
     std::size_t queued(const std::string& id);
+    // The daemon, before a load it was asked for evicts anything (docs/dev/serve.md "Swaps under
+    // alternating demand"): true when no request waits for deployment `id` any more (they timed
+    // out or went away); the load is then withdrawn: its `done` is still called and dropped, and
+    // the next request for `id` calls ensure_ready again. False while one waits or when no load
+    // of `id` is in progress. Never calls the Registry.
+    bool withdraw_if_unwanted(const std::string& id);
 
     class Impl;
 

@@ -430,6 +430,40 @@ TEST_F(GatewayTest, FullQueueAnswers503WithRetryAfterAndTimesOut) {
     EXPECT_EQ(json::parse(r->body)["error"]["code"], "queue_timeout");
 }
 
+// The daemon withdraws a load nobody waits for any more: refused while a request is queued,
+// granted once it timed out (then nothing is loading), and the withdrawn load's late answer is
+// dropped.
+TEST_F(GatewayTest, ALoadIsWithdrawnOnlyWhenNoRequestWaits) {
+    reg_.add("lazy", {}, "vllm", vllm_args("lazy", "fixed:0,0"), false);
+    reg_.hold_loads();
+    GatewayOptions opt;
+    opt.queue_timeout_ms = 300;
+    start(opt);
+    EXPECT_FALSE(gw_->withdraw_if_unwanted("lazy"));  // no load in progress
+    auto first = std::async(std::launch::async, [&] {
+        return client_.fetch(req("/v1/chat/completions", chat("lazy", 1, false)));
+    });
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (gw_->queued("lazy") < 1 && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(gw_->queued("lazy"), 1u);
+    EXPECT_FALSE(gw_->withdraw_if_unwanted("lazy"));  // a request waits
+    auto r = first.get();
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(json::parse(r->body)["error"]["code"], "queue_timeout");
+    EXPECT_TRUE(gw_->withdraw_if_unwanted("lazy"));
+    EXPECT_FALSE(gw_->withdraw_if_unwanted("lazy"));  // withdrawn: nothing in progress
+    reg_.release();  // the withdrawn load answers late (here: it did load)
+    const auto loaded = Clock::now() + std::chrono::seconds(10);
+    while (metric("sparkctl_loads_total", {{"model", "lazy"}}) < 1 && Clock::now() < loaded) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(fetch("/v1/chat/completions", chat("lazy", 1, false)).status, 200);
+    EXPECT_EQ(reg_.ensure_calls(), 1);
+    EXPECT_EQ(metric("sparkctl_gateway_requests_total", {{"model", "lazy"}, {"status", "200"}}), 1);
+}
+
 TEST_F(GatewayTest, FailedLoadAnswersEveryQueuedRequestWithTheReason) {
     reg_.add("big", {}, "vllm", vllm_args("big", "fixed:0,0"), false);
     reg_.fail_loads_of("big", "needs 90.0 GiB, budget 80.0 GiB, 30.0 GiB reserved");
@@ -487,12 +521,15 @@ TEST_F(GatewayTest, ConcurrencyLimitAnswers429AndMaxStreams503BeforeStreaming) {
 }
 
 // A deployment the daemon is stopping (evicted, or unloaded for its ttl_s) after the request read
-// its view: not relayed, 503 `unloading` with Retry-After, and the gateway's counts undone.
+// its view: not relayed but queued for the next load (one ensure_ready); refused again after that
+// load (this registry keeps refusing), 503 `unloading` with Retry-After, and the gateway's counts
+// undone.
 TEST_F(GatewayTest, ARequestRefusedByTheDaemonIsNotRelayed) {
     reg_.add("one", {}, "vllm", vllm_args("one", "fixed:0,0"), true);
     start();
     reg_.close();
     const net::Response r = fetch("/v1/completions", {{"model", "one"}, {"prompt", "a"}});
+    EXPECT_EQ(reg_.ensure_calls(), 1);
     EXPECT_EQ(r.status, 503);
     EXPECT_EQ(json::parse(r.body)["error"]["code"], "unloading");
     EXPECT_EQ(net::header_value(r.headers, "Retry-After"), "5");
