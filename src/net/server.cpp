@@ -103,7 +103,7 @@ class Server::Impl {
 class Connection : public std::enable_shared_from_this<Connection> {
   public:
     Connection(Server::Impl& server, tcp::socket socket)
-        : server_(server), stream_(std::move(socket)) {
+        : server_(server), stream_(std::move(socket)), idle_timer_(stream_.get_executor()) {
         if (server_.tls) tls_.emplace(stream_, *server_.tls);
     }
 
@@ -114,6 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         tls_->async_handshake(ssl::stream_base::server,
                               [self = shared_from_this()](beast::error_code ec) {
                                   if (ec) return self->close();
+                                  self->stream_.expires_never();  // idle_timer_ from here on
                                   self->read_request();
                               });
     }
@@ -128,6 +129,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void close() {
         if (closed_) return;
         closed_ = true;
+        idle_timer_.cancel();  // its handler holds this connection
         if (exchange_) peer_gone();
         beast::error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -172,17 +174,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   private:
     // Run `fn` with the stream requests and responses go through: TLS over the TCP stream on
-    // HTTPS; else the TCP stream, with its expiry (timed: reading a request) or the bare socket
-    // (writes and the disconnect watch). (Closing, lingering and draining act on the TCP stream:
-    // a closed or failed TLS session gets no close_notify from us.)
-    template <typename Fn>
-    void timed_io(Fn&& fn) {
-        if (tls_) {
-            fn(*tls_);
-        } else {
-            fn(stream_);
-        }
-    }
+    // HTTPS, else the bare socket. (Closing, lingering and draining act on the TCP stream: a
+    // closed or failed TLS session gets no close_notify from us.) Reads of a request are timed
+    // by idle_timer_, not by the TCP stream's expiry: that one arms and cancels a timer around
+    // every read (a timer-queue insert, a cancelled wait whose handler runs, per request).
     template <typename Fn>
     void io(Fn&& fn) {
         if (tls_) {
@@ -211,8 +206,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
         parser_->body_limit(server_.options.max_body_bytes);
-        stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
-        timed_io([&](auto& s) {
+        start_idle_deadline();
+        io([&](auto& s) {
             http::async_read_header(s, buffer_, *parser_,
                                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                         self->on_header(ec);
@@ -227,7 +222,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (ec || parser_->is_done()) return on_request(ec);
         const auto expect = parser_->get()[http::field::expect];
         if (beast::iequals(expect, "100-continue")) enqueue("HTTP/1.1 100 Continue\r\n\r\n", {});
-        timed_io([&](auto& s) {
+        io([&](auto& s) {
             http::async_read(s, buffer_, *parser_,
                              [self = shared_from_this()](beast::error_code e, std::size_t) {
                                  self->on_request(e);
@@ -237,6 +232,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     void on_request(beast::error_code ec) {
         if (closed_) return;
+        reading_ = false;  // a handler may take its time; idle limits apply between requests
         if (ec) {
             // Limits get an answer (RFC 6585 431, RFC 9110 413); a malformed request gets 400;
             // end of stream, a timeout or a reset just close.
@@ -251,14 +247,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
             }
             if (status == 0) return close();
             keep_alive_ = false;
-            stream_.expires_never();
             std::string out = head(status, {});
             out.append("Content-Length: 0\r\n\r\n");
             enqueue(std::move(out), {});
             closing_after_write_ = true;
             return;
         }
-        stream_.expires_never();  // a handler may take its time; idle limits apply between
         auto msg = parser_->release();
         parser_.reset();
         keep_alive_ = msg.keep_alive() && !server_.stopping.load();
@@ -284,6 +278,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
         // Watch for a disconnect while the handler works or streams; a whole response already
         // queued needs no watch.
         if (exchange_ == ex && !ex->ended) watch();
+    }
+
+    // The idle time-out of a request read (no whole request within idle_timeout_ms): one timer
+    // per connection, moved lazily. A new read only moves the deadline; the timer, when it fires
+    // early, waits again for the deadline it finds, and does nothing between requests' reads.
+    void start_idle_deadline() {
+        reading_ = true;
+        idle_deadline_ = std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds(server_.options.idle_timeout_ms);
+        if (!idle_timer_armed_) arm_idle_timer();
+    }
+
+    void arm_idle_timer() {
+        idle_timer_armed_ = true;
+        idle_timer_.expires_at(idle_deadline_);
+        idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+            self->idle_timer_armed_ = false;
+            if (ec || self->closed_ || !self->reading_) return;
+            if (std::chrono::steady_clock::now() >= self->idle_deadline_) return self->close();
+            self->arm_idle_timer();
+        });
     }
 
     // A read while the exchange runs: EOF or an error means the peer is gone. Early bytes of a
@@ -412,6 +427,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Server::Impl& server_;
     beast::tcp_stream stream_;
     std::optional<ssl::stream<beast::tcp_stream&>> tls_;  // over stream_ on HTTPS
+    asio::steady_timer idle_timer_;                       // see start_idle_deadline()
+    std::chrono::steady_clock::time_point idle_deadline_{};
+    bool reading_ = false;  // a request is being read: idle_deadline_ applies
+    bool idle_timer_armed_ = false;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::shared_ptr<Exchange> exchange_;
