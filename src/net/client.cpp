@@ -297,7 +297,11 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
 
     void send() {
         if (timed_out_) return fail(beast::error::timeout, "send");
-        out_ = request_.method + " " + request_.target + " HTTP/1.1\r\n";
+        out_.clear();
+        out_.reserve(request_.method.size() + request_.target.size() + key_.size() +
+                     detail::headers_bytes(request_.headers) + request_.body.size() +
+                     kFramingBytes);
+        out_.append(request_.method).append(" ").append(request_.target).append(" HTTP/1.1\r\n");
         if (header_value(request_.headers, "host").empty()) {
             detail::append_header(out_, "Host", key_);
         }
@@ -340,10 +344,11 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
         const auto& msg = parser_->get();
         if (callbacks_.on_headers) {
             Headers headers;
+            headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
             for (const auto& f : msg) {
                 headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
             }
-            callbacks_.on_headers(static_cast<int>(msg.result_int()), headers);
+            callbacks_.on_headers(static_cast<int>(msg.result_int()), std::move(headers));
         }
         read_body();
     }
@@ -423,6 +428,9 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
         if (callbacks_.on_done) callbacks_.on_done(std::move(result));
         callbacks_ = {};  // drop what the caller captured as soon as the request is over
     }
+
+    // " HTTP/1.1", "Host: ", "Content-Length: N" and the line ends fit in this.
+    static constexpr std::size_t kFramingBytes = 64;
 
     const std::shared_ptr<ClientShared> client_;
     ClientRequest request_;

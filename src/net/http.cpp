@@ -22,6 +22,12 @@ std::string_view header_value(const Headers& headers, std::string_view name) {
 
 namespace detail {
 
+std::size_t headers_bytes(const Headers& headers) {
+    std::size_t n = 0;
+    for (const auto& [name, value] : headers) n += name.size() + value.size() + 4;
+    return n;
+}
+
 void append_header(std::string& out, std::string_view name, std::string_view value) {
     const auto clean = [&out](std::string_view s) {
         const std::size_t from = out.size();

@@ -141,7 +141,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void respond(const std::shared_ptr<Exchange>& ex, Response r) {
         if (ex != exchange_ || ex->ended || ex->streaming) return;
         ex->ended = true;
-        std::string out = head(r.status, r.headers);
+        std::string out = head(r.status, r.headers, head_request_ ? 0 : r.body.size());
         out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n\r\n");
         if (!head_request_) out.append(r.body);  // HEAD: the length, not the body (RFC 9110 9.3.2)
         enqueue(std::move(out), {});
@@ -192,8 +192,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         std::function<void(bool)> done;
     };
 
-    std::string head(int status, const Headers& headers) const {
-        std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
+    // The status line and headers, with room reserved for `more` bytes after them (one
+    // allocation for a whole response).
+    std::string head(int status, const Headers& headers, std::size_t more = 0) const {
+        std::string out;
+        out.reserve(kHeadBytes + detail::headers_bytes(headers) + more);
+        out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
         out.append(http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status))));
         out.append("\r\n");
         detail::append_headers(out, headers);
@@ -260,6 +264,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         Request req;
         req.method = std::string(msg.method_string());
         req.target = std::string(msg.target());
+        req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
         for (const auto& field : msg) {
             req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
         }
@@ -435,6 +440,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::optional<http::request_parser<http::string_body>> parser_;
     std::shared_ptr<Exchange> exchange_;
     static constexpr std::size_t kMaxGather = 64;  // well under IOV_MAX (1024 on Linux)
+    // A status line, "Connection: close", "Content-Length: N" or "Transfer-Encoding: chunked",
+    // and the blank line fit in this.
+    static constexpr std::size_t kHeadBytes = 128;
     std::deque<Pending> queue_;
     std::vector<asio::const_buffer> gather_;
     bool keep_alive_ = true;

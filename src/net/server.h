@@ -74,9 +74,11 @@ class Responder {
 };
 
 // Called on an io thread for each request; must not block, and must be thread-safe when
-// io_threads > 1 (it then runs on several threads at once). An exception thrown by the handler
-// is caught and answered with 500 (the catch-all at the boundary, style.md).
-using Handler = std::function<void(const Request&, Responder)>;
+// io_threads > 1 (it then runs on several threads at once). The request is the handler's: it
+// may move its headers and body away (a proxy passes them on without copying). An exception
+// thrown by the handler is caught and answered with 500 (the catch-all at the boundary,
+// style.md).
+using Handler = std::function<void(Request& request, Responder)>;
 
 class Server {
   public:
