@@ -307,7 +307,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
 
     // A read while the exchange runs: EOF or an error means the peer is gone. Early bytes of a
-    // pipelined next request stay in buffer_ for read_request().
+    // pipelined next request stay in buffer_ for read_request(). Still pending when the
+    // exchange ends, it is the wait for the next request (after_flush()).
     void watch() {
         if (watching_ || closed_) return;
         if (buffer_.size() >= server_.options.max_header_bytes) return;  // enough buffered
@@ -423,8 +424,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (!keep_alive_) return close();
         if (watching_) {
             next_after_watch_ = true;
-            stream_.socket().cancel();
-            return;
+            // Bytes of the next request already here: parse them now. Else the watch's read,
+            // still pending, waits for them (a new read would first try the socket once more,
+            // a recv that finds nothing: a system call per request, perf).
+            if (buffer_.size() > 0) return stream_.socket().cancel();
+            return start_idle_deadline();
         }
         read_request();
     }
