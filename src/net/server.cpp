@@ -155,15 +155,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
         enqueue(std::move(out), {});
     }
 
-    void write(const std::shared_ptr<Exchange>& ex, std::string data,
+    // `chunk`: one chunk, framed (Responder::write).
+    void write(const std::shared_ptr<Exchange>& ex, std::string chunk,
                std::function<void(bool)> done) {
         if (ex != exchange_ || ex->ended || !ex->streaming) {
             if (done) done(false);
             return;
         }
-        std::string out;
-        detail::append_chunk(out, data);
-        enqueue(std::move(out), std::move(done));
+        enqueue(std::move(chunk), std::move(done));
     }
 
     void end(const std::shared_ptr<Exchange>& ex) {
@@ -474,10 +473,14 @@ void Responder::start_stream(int status, Headers headers) const {
     });
 }
 
-void Responder::write(std::string data, std::function<void(bool)> done) const {
-    ex_->run([ex = ex_, d = std::move(data), cb = std::move(done)]() mutable {
+void Responder::write(std::string_view data, std::function<void(bool)> done) const {
+    // Framed here, so the data is copied once (the hex size line and CRLFs fit in 24 bytes).
+    std::string chunk;
+    chunk.reserve(data.size() + 24);
+    detail::append_chunk(chunk, data);
+    ex_->run([ex = ex_, c = std::move(chunk), cb = std::move(done)]() mutable {
         if (ex->conn) {
-            ex->conn->write(ex, std::move(d), std::move(cb));
+            ex->conn->write(ex, std::move(c), std::move(cb));
         } else if (cb) {
             cb(false);
         }

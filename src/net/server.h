@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "net/http.h"
@@ -46,9 +47,10 @@ class Responder {
 
     // Starts a streamed response: status and headers now, then write() chunks, then end().
     void start_stream(int status, Headers headers) const;
-    // Queues `data` as one chunk. `done(true)` runs once it is written to the socket,
-    // `done(false)` if the peer went away first. Never blocks; see queued_bytes().
-    void write(std::string data, std::function<void(bool ok)> done = {}) const;
+    // Queues `data` as one chunk (copied once, framed, on the calling thread). `done(true)` runs
+    // once it is written to the socket, `done(false)` if the peer went away first. Never
+    // blocks; see queued_bytes().
+    void write(std::string_view data, std::function<void(bool ok)> done = {}) const;
     // Ends the stream (the last chunk); the connection then serves its next request.
     void end() const;
 

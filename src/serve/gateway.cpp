@@ -1,6 +1,7 @@
 #include "serve/gateway.h"
 
 #include <openssl/crypto.h>
+#include <string.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -328,7 +329,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
         }
         lock.unlock();
         auto self = shared_from_this();
-        rs_.write(std::string(data), [self, size](bool ok) { self->written(ok, size); });
+        rs_.write(data, [self, size](bool ok) { self->written(ok, size); });
         if (first) arm_idle_timer();
     }
 
@@ -343,7 +344,12 @@ class Relay : public std::enable_shared_from_this<Relay> {
         }
         last_event_at_ = at;
         ++outcome_.chunks;
-        if (e.data.find("\"usage\"") != std::string::npos) read_usage(e.data);
+        // memmem (glibc's two-way search): string::find looks for the key's first character,
+        // '"', with a memchr at each of an event's many quotes.
+        constexpr std::string_view kKey = "\"usage\"";
+        if (::memmem(e.data.data(), e.data.size(), kKey.data(), kKey.size()) != nullptr) {
+            read_usage(e.data);
+        }
     }
 
     void read_usage(std::string_view text) {
