@@ -661,5 +661,21 @@ TEST(Http, TheIdleTimeOutRestartsWithEachRequest) {
     EXPECT_TRUE(s.eof());
 }
 
+TEST(Http, ChunksAreFramedWithTheirSizeInHex) {
+    Server server({}, [](const Request&, Responder r) {
+        r.start_stream(200, {});
+        for (int n : {1, 16, 300}) r.write(std::string(static_cast<std::size_t>(n), 'a'));
+        r.end();
+    });
+    ASSERT_TRUE(server.start().ok());
+    RawSocket s(server.port());
+    ASSERT_TRUE(s.connected());
+    s.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string got = s.read_until("\r\n0\r\n\r\n");
+    const std::string body = got.substr(got.find("\r\n\r\n") + 4);
+    EXPECT_EQ(body, "1\r\na\r\n10\r\n" + std::string(16, 'a') + "\r\n12c\r\n" +
+                        std::string(300, 'a') + "\r\n0\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace sparkctl::net
