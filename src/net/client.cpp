@@ -269,6 +269,7 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
     }
 
     void connect() {
+        if (timed_out_) return fail(beast::error::timeout, "connect");
         beast::error_code ec;
         const auto address = asio::ip::make_address(request_.host, ec);
         if (!ec) return connect_to(tcp::endpoint(address, request_.port));
