@@ -202,6 +202,7 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
         conn_ = conn ? std::move(conn) : std::make_unique<ClientConn>(loop.get_executor(), pool);
         executor_ = conn_->stream.get_executor();
         asio::dispatch(executor(), [self = shared_from_this()] {
+            self->arm_deadline();
             if (self->reused_) {
                 self->send();
             } else {
@@ -241,7 +242,34 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
     }
 
   private:
+    // One timer per request keeps its deadline (connect, send, response): when it passes, the
+    // pending operation is cancelled and reported as the timeout; a paused request fails on
+    // resume. The operations run on the bare socket, not through the beast stream, which arms
+    // and cancels a timer around every read and write (an insert into the timer queue, a
+    // cancelled wait whose handler runs: more than the parsing per SSE event, perf 2026-12-07).
+    void arm_deadline() {
+        deadline_timer_.emplace(executor_, deadline_);
+        deadline_timer_->async_wait([weak = weak_from_this()](beast::error_code ec) {
+            const auto self = weak.lock();
+            if (ec || !self || self->finished_) return;
+            self->timed_out_ = true;
+            if (self->waiting_resume_) return;
+            beast::error_code ignored;
+            if (self->resolver_) self->resolver_->cancel();
+            if (self->conn_) self->conn_->stream.socket().cancel(ignored);
+        });
+    }
+
+    // An operation cancelled by the deadline reports the time-out.
+    beast::error_code timed(beast::error_code ec) const {
+        if (ec == asio::error::operation_aborted && timed_out_ && !cancelled_) {
+            return beast::error::timeout;
+        }
+        return ec;
+    }
+
     void connect() {
+        if (timed_out_) return fail(beast::error::timeout, "connect");
         beast::error_code ec;
         const auto address = asio::ip::make_address(request_.host, ec);
         if (!ec) return connect_to(tcp::endpoint(address, request_.port));
@@ -249,8 +277,7 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
         resolver_->async_resolve(
             request_.host, std::to_string(request_.port),
             [self = shared_from_this()](beast::error_code e, tcp::resolver::results_type r) {
-                if (e) return self->fail(e, "resolve");
-                self->conn_->stream.expires_at(self->deadline_);
+                if (e) return self->fail(self->timed(e), "resolve");
                 self->conn_->stream.async_connect(
                     r,
                     [self](beast::error_code e2, const tcp::endpoint&) { self->on_connect(e2); });
@@ -258,20 +285,24 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
     }
 
     void connect_to(const tcp::endpoint& endpoint) {
-        conn_->stream.expires_at(deadline_);
         conn_->stream.async_connect(
             endpoint, [self = shared_from_this()](beast::error_code e) { self->on_connect(e); });
     }
 
     void on_connect(beast::error_code ec) {
-        if (ec) return fail(ec, "connect");
+        if (ec) return fail(timed(ec), "connect");
         beast::error_code ignored;
         conn_->stream.socket().set_option(tcp::no_delay(true), ignored);
         send();
     }
 
     void send() {
-        out_ = request_.method + " " + request_.target + " HTTP/1.1\r\n";
+        if (timed_out_) return fail(beast::error::timeout, "send");
+        out_.clear();
+        out_.reserve(request_.method.size() + request_.target.size() + key_.size() +
+                     detail::headers_bytes(request_.headers) + request_.body.size() +
+                     kFramingBytes);
+        out_.append(request_.method).append(" ").append(request_.target).append(" HTTP/1.1\r\n");
         if (header_value(request_.headers, "host").empty()) {
             detail::append_header(out_, "Host", key_);
         }
@@ -281,68 +312,51 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
             out_.append("\r\n");
         }
         out_.append("\r\n").append(request_.body);
-        conn_->stream.expires_at(deadline_);
-        conn_->stream.async_write_some(
+        conn_->stream.socket().async_write_some(
             asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                 self->on_write_some(ec, n);
             });
     }
 
     void on_write_some(beast::error_code ec, std::size_t n) {
-        if (ec) return fail(ec, "send");
+        if (ec) return fail(timed(ec), "send");
         out_.erase(0, n);
         if (!out_.empty()) {
-            conn_->stream.async_write_some(
+            conn_->stream.socket().async_write_some(
                 asio::buffer(out_),
                 [self = shared_from_this()](beast::error_code e, std::size_t m) {
                     self->on_write_some(e, m);
                 });
             return;
         }
+        if (timed_out_) return fail(beast::error::timeout, "read response header");
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(client_->options.max_header_bytes));
         parser_->body_limit(boost::none);
         if (request_.method == "HEAD") parser_->skip(true);
         http::async_read_header(
-            conn_->stream, conn_->buffer, *parser_,
+            conn_->stream.socket(), conn_->buffer, *parser_,
             [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_header(e); });
     }
 
     void on_header(beast::error_code ec) {
-        if (ec) return fail(ec, "read response header");
+        if (ec) return fail(timed(ec), "read response header");
         got_response_ = true;
         const auto& msg = parser_->get();
         if (callbacks_.on_headers) {
             Headers headers;
+            headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
             for (const auto& f : msg) {
                 headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
             }
-            callbacks_.on_headers(static_cast<int>(msg.result_int()), headers);
+            callbacks_.on_headers(static_cast<int>(msg.result_int()), std::move(headers));
         }
         read_body();
     }
 
-    // The body is read from the socket itself, not through the beast stream: the stream arms
-    // and cancels its timer around every read (an async_wait, a cancel, its handler run, a
-    // timerfd_settime), which cost more than the parsing per SSE event (perf, 2026-12-07).
-    // One timer per request keeps the deadline instead: when it passes, a pending read is
-    // cancelled and reported as the timeout; a paused request fails on resume, as the stream
-    // would (its expiry is checked when the next read starts).
     void read_body() {
         if (parser_->is_done()) return succeed();
         if (timed_out_) return fail(beast::error::timeout, "read response body");
-        if (!body_deadline_) {
-            body_deadline_.emplace(executor_, deadline_);
-            body_deadline_->async_wait([weak = weak_from_this()](beast::error_code ec) {
-                const auto self = weak.lock();
-                if (ec || !self || self->finished_) return;
-                self->timed_out_ = true;
-                if (!self->waiting_resume_) {
-                    beast::error_code ignored;
-                    self->conn_->stream.socket().cancel(ignored);
-                }
-            });
-        }
         // Beast reads max(512, free capacity) bytes a time: a small buffer took two or three SSE
         // events per recv. Room for a body chunk's worth takes what the socket has.
         if (conn_->buffer.capacity() < conn_->chunk.size())
@@ -357,9 +371,7 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
 
     void on_body(beast::error_code ec) {
         if (ec == http::error::need_buffer) ec = {};
-        if (ec == asio::error::operation_aborted && timed_out_ && !cancelled_) {
-            ec = beast::error::timeout;
-        }
+        ec = timed(ec);
         const auto at = std::chrono::steady_clock::now();
         const std::size_t n = conn_->chunk.size() - parser_->get().body().size;
         if (n > 0 && callbacks_.on_body) {
@@ -381,7 +393,6 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
         finished_ = true;
         // Reuse the connection when the server allows it and sent nothing extra.
         if (parser_->keep_alive() && conn_->buffer.size() == 0) {
-            conn_->stream.expires_never();
             client_->give_back(key_, std::move(conn_));
         }
         done({});
@@ -414,9 +425,13 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
     }
 
     void done(base::Result<void> result) {
+        if (deadline_timer_) deadline_timer_->cancel();
         if (callbacks_.on_done) callbacks_.on_done(std::move(result));
         callbacks_ = {};  // drop what the caller captured as soon as the request is over
     }
+
+    // " HTTP/1.1", "Host: ", "Content-Length: N" and the line ends fit in this.
+    static constexpr std::size_t kFramingBytes = 64;
 
     const std::shared_ptr<ClientShared> client_;
     ClientRequest request_;
@@ -428,8 +443,8 @@ class ClientOp : public std::enable_shared_from_this<ClientOp> {
     std::optional<tcp::resolver> resolver_;
     std::optional<http::response_parser<http::buffer_body>> parser_;
     std::string out_;
-    std::optional<asio::steady_timer> body_deadline_;  // armed by the first read_body()
-    bool timed_out_ = false;                           // body_deadline_ passed
+    std::optional<asio::steady_timer> deadline_timer_;  // armed by begin()
+    bool timed_out_ = false;                            // deadline_timer_ passed
     bool reused_ = false;
     bool got_response_ = false;
     bool cancelled_ = false;

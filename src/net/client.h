@@ -39,7 +39,8 @@ struct ClientRequest {
 // Callbacks run on an io thread of the client (a shared-loop client: the request's loop of the
 // server) and must not block.
 struct StreamCallbacks {
-    std::function<void(int status, const Headers& headers)> on_headers;
+    // The headers are the callback's (a proxy moves them on).
+    std::function<void(int status, Headers headers)> on_headers;
     // Body bytes as they arrive (chunked framing removed); `at` is when they were read.
     std::function<void(std::string_view data, std::chrono::steady_clock::time_point at)> on_body;
     // Exactly once, last: ok, or the error (io: connection, timeout, cancelled; bad_input: a

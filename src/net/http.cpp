@@ -1,7 +1,5 @@
 #include <strings.h>
 
-#include <cstdio>
-
 #include "net/detail/wire.h"
 #include "net/http.h"
 
@@ -21,6 +19,12 @@ std::string_view header_value(const Headers& headers, std::string_view name) {
 }
 
 namespace detail {
+
+std::size_t headers_bytes(const Headers& headers) {
+    std::size_t n = 0;
+    for (const auto& [name, value] : headers) n += name.size() + value.size() + 4;
+    return n;
+}
 
 void append_header(std::string& out, std::string_view name, std::string_view value) {
     const auto clean = [&out](std::string_view s) {
@@ -45,9 +49,14 @@ void append_headers(std::string& out, const Headers& headers) {
 
 void append_chunk(std::string& out, std::string_view data) {
     if (data.empty()) return;
-    char size[24];
-    const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-    out.append(size, static_cast<std::size_t>(n));
+    // The size in hex, by hand (snprintf took about 300 instructions a chunk, callgrind).
+    char size[2 * sizeof(std::size_t) + 2];
+    char* end = size + sizeof size;
+    char* p = end;
+    *--p = '\n';
+    *--p = '\r';
+    for (std::size_t n = data.size(); n != 0; n >>= 4) *--p = "0123456789abcdef"[n & 0xf];
+    out.append(p, static_cast<std::size_t>(end - p));
     out.append(data);
     out.append("\r\n");
 }

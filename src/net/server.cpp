@@ -103,7 +103,7 @@ class Server::Impl {
 class Connection : public std::enable_shared_from_this<Connection> {
   public:
     Connection(Server::Impl& server, tcp::socket socket)
-        : server_(server), stream_(std::move(socket)) {
+        : server_(server), stream_(std::move(socket)), idle_timer_(stream_.get_executor()) {
         if (server_.tls) tls_.emplace(stream_, *server_.tls);
     }
 
@@ -114,6 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         tls_->async_handshake(ssl::stream_base::server,
                               [self = shared_from_this()](beast::error_code ec) {
                                   if (ec) return self->close();
+                                  self->stream_.expires_never();  // idle_timer_ from here on
                                   self->read_request();
                               });
     }
@@ -128,6 +129,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void close() {
         if (closed_) return;
         closed_ = true;
+        idle_timer_.cancel();  // its handler holds this connection
         if (exchange_) peer_gone();
         beast::error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -139,7 +141,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void respond(const std::shared_ptr<Exchange>& ex, Response r) {
         if (ex != exchange_ || ex->ended || ex->streaming) return;
         ex->ended = true;
-        std::string out = head(r.status, r.headers);
+        std::string out = head(r.status, r.headers, head_request_ ? 0 : r.body.size());
         out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n\r\n");
         if (!head_request_) out.append(r.body);  // HEAD: the length, not the body (RFC 9110 9.3.2)
         enqueue(std::move(out), {});
@@ -153,15 +155,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
         enqueue(std::move(out), {});
     }
 
-    void write(const std::shared_ptr<Exchange>& ex, std::string data,
+    // `chunk`: one chunk, framed (Responder::write).
+    void write(const std::shared_ptr<Exchange>& ex, std::string chunk,
                std::function<void(bool)> done) {
         if (ex != exchange_ || ex->ended || !ex->streaming) {
             if (done) done(false);
             return;
         }
-        std::string out;
-        detail::append_chunk(out, data);
-        enqueue(std::move(out), std::move(done));
+        enqueue(std::move(chunk), std::move(done));
     }
 
     void end(const std::shared_ptr<Exchange>& ex) {
@@ -172,17 +173,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   private:
     // Run `fn` with the stream requests and responses go through: TLS over the TCP stream on
-    // HTTPS; else the TCP stream, with its expiry (timed: reading a request) or the bare socket
-    // (writes and the disconnect watch). (Closing, lingering and draining act on the TCP stream:
-    // a closed or failed TLS session gets no close_notify from us.)
-    template <typename Fn>
-    void timed_io(Fn&& fn) {
-        if (tls_) {
-            fn(*tls_);
-        } else {
-            fn(stream_);
-        }
-    }
+    // HTTPS, else the bare socket. (Closing, lingering and draining act on the TCP stream: a
+    // closed or failed TLS session gets no close_notify from us.) Reads of a request are timed
+    // by idle_timer_, not by the TCP stream's expiry: that one arms and cancels a timer around
+    // every read (a timer-queue insert, a cancelled wait whose handler runs, per request).
     template <typename Fn>
     void io(Fn&& fn) {
         if (tls_) {
@@ -197,8 +191,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         std::function<void(bool)> done;
     };
 
-    std::string head(int status, const Headers& headers) const {
-        std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
+    // The status line and headers, with room reserved for `more` bytes after them (one
+    // allocation for a whole response).
+    std::string head(int status, const Headers& headers, std::size_t more = 0) const {
+        std::string out;
+        out.reserve(kHeadBytes + detail::headers_bytes(headers) + more);
+        out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
         out.append(http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status))));
         out.append("\r\n");
         detail::append_headers(out, headers);
@@ -211,8 +209,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
         parser_->body_limit(server_.options.max_body_bytes);
-        stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
-        timed_io([&](auto& s) {
+        start_idle_deadline();
+        io([&](auto& s) {
             http::async_read_header(s, buffer_, *parser_,
                                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                         self->on_header(ec);
@@ -227,7 +225,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (ec || parser_->is_done()) return on_request(ec);
         const auto expect = parser_->get()[http::field::expect];
         if (beast::iequals(expect, "100-continue")) enqueue("HTTP/1.1 100 Continue\r\n\r\n", {});
-        timed_io([&](auto& s) {
+        io([&](auto& s) {
             http::async_read(s, buffer_, *parser_,
                              [self = shared_from_this()](beast::error_code e, std::size_t) {
                                  self->on_request(e);
@@ -237,6 +235,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     void on_request(beast::error_code ec) {
         if (closed_) return;
+        reading_ = false;  // a handler may take its time; idle limits apply between requests
         if (ec) {
             // Limits get an answer (RFC 6585 431, RFC 9110 413); a malformed request gets 400;
             // end of stream, a timeout or a reset just close.
@@ -251,14 +250,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
             }
             if (status == 0) return close();
             keep_alive_ = false;
-            stream_.expires_never();
             std::string out = head(status, {});
             out.append("Content-Length: 0\r\n\r\n");
             enqueue(std::move(out), {});
             closing_after_write_ = true;
             return;
         }
-        stream_.expires_never();  // a handler may take its time; idle limits apply between
         auto msg = parser_->release();
         parser_.reset();
         keep_alive_ = msg.keep_alive() && !server_.stopping.load();
@@ -266,6 +263,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         Request req;
         req.method = std::string(msg.method_string());
         req.target = std::string(msg.target());
+        req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
         for (const auto& field : msg) {
             req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
         }
@@ -286,8 +284,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (exchange_ == ex && !ex->ended) watch();
     }
 
+    // The idle time-out of a request read (no whole request within idle_timeout_ms): one timer
+    // per connection, moved lazily. A new read only moves the deadline; the timer, when it fires
+    // early, waits again for the deadline it finds, and does nothing between requests' reads.
+    void start_idle_deadline() {
+        reading_ = true;
+        idle_deadline_ = std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds(server_.options.idle_timeout_ms);
+        if (!idle_timer_armed_) arm_idle_timer();
+    }
+
+    void arm_idle_timer() {
+        idle_timer_armed_ = true;
+        idle_timer_.expires_at(idle_deadline_);
+        idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+            self->idle_timer_armed_ = false;
+            if (ec || self->closed_ || !self->reading_) return;
+            if (std::chrono::steady_clock::now() >= self->idle_deadline_) return self->close();
+            self->arm_idle_timer();
+        });
+    }
+
     // A read while the exchange runs: EOF or an error means the peer is gone. Early bytes of a
-    // pipelined next request stay in buffer_ for read_request().
+    // pipelined next request stay in buffer_ for read_request(). Still pending when the
+    // exchange ends, it is the wait for the next request (after_flush()).
     void watch() {
         if (watching_ || closed_) return;
         if (buffer_.size() >= server_.options.max_header_bytes) return;  // enough buffered
@@ -403,8 +423,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (!keep_alive_) return close();
         if (watching_) {
             next_after_watch_ = true;
-            stream_.socket().cancel();
-            return;
+            // Bytes of the next request already here: parse them now. Else the watch's read,
+            // still pending, waits for them (a new read would first try the socket once more,
+            // a recv that finds nothing: a system call per request, perf).
+            if (buffer_.size() > 0) return stream_.socket().cancel();
+            return start_idle_deadline();
         }
         read_request();
     }
@@ -412,10 +435,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Server::Impl& server_;
     beast::tcp_stream stream_;
     std::optional<ssl::stream<beast::tcp_stream&>> tls_;  // over stream_ on HTTPS
+    asio::steady_timer idle_timer_;                       // see start_idle_deadline()
+    std::chrono::steady_clock::time_point idle_deadline_{};
+    bool reading_ = false;  // a request is being read: idle_deadline_ applies
+    bool idle_timer_armed_ = false;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::shared_ptr<Exchange> exchange_;
     static constexpr std::size_t kMaxGather = 64;  // well under IOV_MAX (1024 on Linux)
+    // A status line, "Connection: close", "Content-Length: N" or "Transfer-Encoding: chunked",
+    // and the blank line fit in this.
+    static constexpr std::size_t kHeadBytes = 128;
     std::deque<Pending> queue_;
     std::vector<asio::const_buffer> gather_;
     bool keep_alive_ = true;
@@ -443,10 +473,14 @@ void Responder::start_stream(int status, Headers headers) const {
     });
 }
 
-void Responder::write(std::string data, std::function<void(bool)> done) const {
-    ex_->run([ex = ex_, d = std::move(data), cb = std::move(done)]() mutable {
+void Responder::write(std::string_view data, std::function<void(bool)> done) const {
+    // Framed here, so the data is copied once (the hex size line and CRLFs fit in 24 bytes).
+    std::string chunk;
+    chunk.reserve(data.size() + 24);
+    detail::append_chunk(chunk, data);
+    ex_->run([ex = ex_, c = std::move(chunk), cb = std::move(done)]() mutable {
         if (ex->conn) {
-            ex->conn->write(ex, std::move(d), std::move(cb));
+            ex->conn->write(ex, std::move(c), std::move(cb));
         } else if (cb) {
             cb(false);
         }

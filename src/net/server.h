@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "net/http.h"
@@ -46,9 +47,10 @@ class Responder {
 
     // Starts a streamed response: status and headers now, then write() chunks, then end().
     void start_stream(int status, Headers headers) const;
-    // Queues `data` as one chunk. `done(true)` runs once it is written to the socket,
-    // `done(false)` if the peer went away first. Never blocks; see queued_bytes().
-    void write(std::string data, std::function<void(bool ok)> done = {}) const;
+    // Queues `data` as one chunk (copied once, framed, on the calling thread). `done(true)` runs
+    // once it is written to the socket, `done(false)` if the peer went away first. Never
+    // blocks; see queued_bytes().
+    void write(std::string_view data, std::function<void(bool ok)> done = {}) const;
     // Ends the stream (the last chunk); the connection then serves its next request.
     void end() const;
 
@@ -74,9 +76,11 @@ class Responder {
 };
 
 // Called on an io thread for each request; must not block, and must be thread-safe when
-// io_threads > 1 (it then runs on several threads at once). An exception thrown by the handler
-// is caught and answered with 500 (the catch-all at the boundary, style.md).
-using Handler = std::function<void(const Request&, Responder)>;
+// io_threads > 1 (it then runs on several threads at once). The request is the handler's: it
+// may move its headers and body away (a proxy passes them on without copying). An exception
+// thrown by the handler is caught and answered with 500 (the catch-all at the boundary,
+// style.md).
+using Handler = std::function<void(Request& request, Responder)>;
 
 class Server {
   public:

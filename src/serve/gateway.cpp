@@ -1,6 +1,7 @@
 #include "serve/gateway.h"
 
 #include <openssl/crypto.h>
+#include <string.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -139,7 +140,7 @@ class Gateway::Impl {
         if (opt_.tls_cert) so.tls_cert_file = opt_.tls_cert->string();
         if (opt_.tls_key) so.tls_key_file = opt_.tls_key->string();
         server_ = std::make_unique<net::Server>(
-            so, [this](const net::Request& rq, net::Responder rs) { handle(rq, std::move(rs)); });
+            so, [this](net::Request& rq, net::Responder rs) { handle(rq, std::move(rs)); });
         // Upstream requests run on the server's loops: a relay started by a handler stays on
         // the thread that read its request (no thread hop per request and per callback).
         client_ = std::make_unique<net::Client>(net::ClientOptions{}, *server_);
@@ -176,15 +177,16 @@ class Gateway::Impl {
   private:
     friend class Relay;
 
-    void handle(const net::Request& rq, net::Responder rs);
+    // The request's headers and body are moved on to the engine (relay_v1, dispatch).
+    void handle(net::Request& rq, net::Responder rs);
     bool authorized(const net::Request& rq) const;
     void models(net::Responder rs);
-    void relay_v1(const net::Request& rq, net::Responder rs);
+    void relay_v1(net::Request& rq, net::Responder rs);
     // from_queue: sent on by load_done (a refusal by the daemon is then answered 503, not
     // queued again).
-    void dispatch(const std::string& id, const Upstream& up, int max_in_flight,
-                  const net::Request& rq, const RelayRequest& parsed, net::Responder rs,
-                  bool parallel_on_llamacpp, const Arrival& arrival, bool from_queue = false);
+    void dispatch(const std::string& id, const Upstream& up, int max_in_flight, net::Request& rq,
+                  const RelayRequest& parsed, net::Responder rs, bool parallel_on_llamacpp,
+                  const Arrival& arrival, bool from_queue = false);
     void enqueue(const std::string& id, const net::Request& rq, const RelayRequest& parsed,
                  net::Responder rs);
     void load_done(const std::string& id, std::uint64_t load, base::Result<Upstream> result);
@@ -231,31 +233,33 @@ class Relay : public std::enable_shared_from_this<Relay> {
           arrival_(std::move(arrival)),
           started_at_(Clock::now()) {}
 
-    // `model`: the request's `model` as parse_relay_request read it.
-    void start(const net::Request& rq, const std::string& model, int first_byte_ms) {
+    // `model`: the request's `model` as parse_relay_request read it. The request's headers and
+    // body are moved into the upstream request.
+    void start(net::Request& rq, const std::string& model, int first_byte_ms) {
         net::ClientRequest cr;
         cr.host = up_.host;
         cr.port = static_cast<std::uint16_t>(up_.port);
         cr.method = rq.method;
         cr.target = rq.target;
-        cr.body = rq.body;
         // The engine knows its served name only; the body is parsed again and rewritten only
         // when the request named the deployment otherwise (an alias, the deployment id).
         if (!up_.served_model.empty() && model != up_.served_model) {
             json body = json::parse(rq.body, nullptr, false);
             if (body.is_object() && body.value("model", json()) != up_.served_model) {
                 body["model"] = up_.served_model;
-                cr.body = body.dump();
+                rq.body = body.dump();
             }
         }
+        cr.body = std::move(rq.body);
         // The whole-exchange deadline is a backstop; first-byte and idle time-outs act sooner.
         cr.timeout_ms = 24 * 3600 * 1000;
-        for (const auto& [k, v] : rq.headers) {
+        cr.headers.reserve(rq.headers.size() + 1);
+        for (auto& [k, v] : rq.headers) {
             if (hop_by_hop(k) || base::iequals(k, "authorization") ||
                 base::iequals(k, "x-api-key")) {
                 continue;  // the client's key is for the gateway, never forwarded
             }
-            cr.headers.emplace_back(k, v);
+            cr.headers.emplace_back(std::move(k), std::move(v));
         }
         if (!up_.api_key.empty()) cr.headers.emplace_back("Authorization", "Bearer " + up_.api_key);
 
@@ -263,7 +267,9 @@ class Relay : public std::enable_shared_from_this<Relay> {
         rs_.on_disconnect([self] { self->client_gone(); });
         rs_.after(first_byte_ms, [self] { self->first_byte_deadline(); });
         net::StreamCallbacks cb;
-        cb.on_headers = [self](int status, const net::Headers& h) { self->on_headers(status, h); };
+        cb.on_headers = [self](int status, net::Headers h) {
+            self->on_headers(status, std::move(h));
+        };
         cb.on_body = [self](std::string_view d, Clock::time_point at) { self->on_body(d, at); };
         cb.on_done = [self](base::Result<void> r) { self->on_done(std::move(r)); };
         net::RequestHandle h = gw_.client().request(std::move(cr), std::move(cb));
@@ -279,7 +285,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   private:
     enum class Phase { waiting, streaming, buffering, not_served, finished };
 
-    void on_headers(int status, const net::Headers& headers) {
+    void on_headers(int status, net::Headers headers) {
         std::unique_lock lock(mu_);
         if (phase_ != Phase::waiting) return;
         status_ = status;
@@ -288,12 +294,12 @@ class Relay : public std::enable_shared_from_this<Relay> {
             phase_ = Phase::not_served;
             return;
         }
-        const bool sse = base::to_lower(net::header_value(headers, "content-type"))
-                             .rfind("text/event-stream", 0) == 0;
-        net::Headers out;
-        for (const auto& [k, v] : headers) {
-            if (!hop_by_hop(k)) out.emplace_back(k, v);
-        }
+        constexpr std::string_view kSse = "text/event-stream";
+        const std::string_view type = net::header_value(headers, "content-type");
+        const bool sse =
+            type.size() >= kSse.size() && base::iequals(type.substr(0, kSse.size()), kSse);
+        net::Headers out = std::move(headers);
+        std::erase_if(out, [](const auto& h) { return hop_by_hop(h.first); });
         if (!sse) {
             got_first_byte_ = true;  // a whole answer: its head comes with its body
             phase_ = Phase::buffering;
@@ -336,7 +342,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
         }
         lock.unlock();
         auto self = shared_from_this();
-        rs_.write(std::string(data), [self, size](bool ok) { self->written(ok, size); });
+        rs_.write(data, [self, size](bool ok) { self->written(ok, size); });
         if (first) arm_idle_timer();
     }
 
@@ -351,7 +357,12 @@ class Relay : public std::enable_shared_from_this<Relay> {
         }
         last_event_at_ = at;
         ++outcome_.chunks;
-        if (e.data.find("\"usage\"") != std::string::npos) read_usage(e.data);
+        // memmem (glibc's two-way search): string::find looks for the key's first character,
+        // '"', with a memchr at each of an event's many quotes.
+        constexpr std::string_view kKey = "\"usage\"";
+        if (::memmem(e.data.data(), e.data.size(), kKey.data(), kKey.size()) != nullptr) {
+            read_usage(e.data);
+        }
     }
 
     void read_usage(std::string_view text) {
@@ -528,7 +539,7 @@ bool Gateway::Impl::authorized(const net::Request& rq) const {
     return match;
 }
 
-void Gateway::Impl::handle(const net::Request& rq, net::Responder rs) {
+void Gateway::Impl::handle(net::Request& rq, net::Responder rs) {
     const std::string path = rq.target.substr(0, rq.target.find('?'));
     if (path == "/health") {
         net::Response r;
@@ -637,7 +648,7 @@ void Gateway::Impl::record(const std::string& id, int status, const Arrival& arr
     recent_.add(std::move(r));
 }
 
-void Gateway::Impl::relay_v1(const net::Request& rq, net::Responder rs) {
+void Gateway::Impl::relay_v1(net::Request& rq, net::Responder rs) {
     auto parsed = parse_relay_request(rq);
     if (!parsed) {
         return rs.respond(
@@ -670,7 +681,7 @@ void Gateway::Impl::relay_v1(const net::Request& rq, net::Responder rs) {
 
 // Starts a relay to a ready upstream, or answers 429/503 when over a limit.
 void Gateway::Impl::dispatch(const std::string& id, const Upstream& up, int max_in_flight,
-                             const net::Request& rq, const RelayRequest& parsed, net::Responder rs,
+                             net::Request& rq, const RelayRequest& parsed, net::Responder rs,
                              bool parallel_on_llamacpp, const Arrival& arrival, bool from_queue) {
     {
         std::unique_lock lock(mu_);

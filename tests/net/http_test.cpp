@@ -615,5 +615,67 @@ TEST(Http, AnEndedExchangeDropsItsDisconnectCallback) {
     EXPECT_TRUE(watch.expired());
 }
 
+// Answers after 20 ms, so the request's exchange is still running (and the server watching the
+// socket for a disconnect) when the client's next bytes arrive.
+void later(const Request& req, Responder r) {
+    r.after(20, [r, body = req.target] { r.respond(Response{200, {}, body}); });
+}
+
+TEST(Http, APipelinedRequestIsAnsweredAfterTheOneInFlight) {
+    Server server({}, later);
+    ASSERT_TRUE(server.start().ok());
+    RawSocket s(server.port());
+    ASSERT_TRUE(s.connected());
+    s.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n");
+    s.send("GET /second HTTP/1.1\r\nHost: x\r\n\r\n");  // read by the disconnect watch
+    const std::string got = s.read_until("/second");
+    const auto first = got.find("/first");
+    const auto second = got.find("/second");
+    ASSERT_NE(first, std::string::npos) << got;
+    ASSERT_NE(second, std::string::npos) << got;
+    EXPECT_LT(first, second);
+    // The next request after both, on the same connection: the watch's read waits for it.
+    s.send("GET /third HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_NE(s.read_until("/third").find("200 OK"), std::string::npos);
+    EXPECT_EQ(server.connections_accepted(), 1u);
+}
+
+TEST(Http, TheIdleTimeOutRestartsWithEachRequest) {
+    ServerOptions options;
+    options.idle_timeout_ms = 200;
+    Server server(options, later);
+    ASSERT_TRUE(server.start().ok());
+    RawSocket s(server.port());
+    ASSERT_TRUE(s.connected());
+    // Six requests 80 ms apart keep one connection for longer than two idle time-outs.
+    for (int i = 0; i < 6; ++i) {
+        const std::string target = "/r" + std::to_string(i);
+        s.send("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        ASSERT_NE(s.read_until(target).find("200 OK"), std::string::npos) << i;
+        std::this_thread::sleep_for(80ms);  // the client's pace, not a wait for state
+    }
+    EXPECT_EQ(server.connections_accepted(), 1u);
+    // Then silence, and a header that never ends: the connection is closed.
+    s.send("GET /slow HTTP/1.1\r\n");
+    EXPECT_EQ(s.read_until("never"), "");
+    EXPECT_TRUE(s.eof());
+}
+
+TEST(Http, ChunksAreFramedWithTheirSizeInHex) {
+    Server server({}, [](const Request&, Responder r) {
+        r.start_stream(200, {});
+        for (int n : {1, 16, 300}) r.write(std::string(static_cast<std::size_t>(n), 'a'));
+        r.end();
+    });
+    ASSERT_TRUE(server.start().ok());
+    RawSocket s(server.port());
+    ASSERT_TRUE(s.connected());
+    s.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string got = s.read_until("\r\n0\r\n\r\n");
+    const std::string body = got.substr(got.find("\r\n\r\n") + 4);
+    EXPECT_EQ(body, "1\r\na\r\n10\r\n" + std::string(16, 'a') + "\r\n12c\r\n" +
+                        std::string(300, 'a') + "\r\n0\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace sparkctl::net

@@ -8,6 +8,9 @@
 
 namespace sparkctl::net::detail {
 
+// The bytes append_headers() writes at most: what to reserve before it.
+std::size_t headers_bytes(const Headers& headers);
+
 // Appends "Name: value\r\n"; CR and LF in either become spaces (no header injection).
 void append_header(std::string& out, std::string_view name, std::string_view value);
 
