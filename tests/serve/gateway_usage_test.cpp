@@ -1,7 +1,8 @@
 // The gateway's token counts and output-event rule on each engine's Responses and Messages
 // shapes: the events below are the stand-in's output verbatim (`sparkctl simulate serve
 // qwen3-8b --engine E --timing fixed:5,1`, docs/dev/sim.md "Other APIs"; a second request with
-// the same prompt, so llama.cpp reports cached prompt tokens apart).
+// the same prompt, so llama.cpp reports cached prompt tokens apart). And one edge of the request
+// reader that the fuzz target's run for this found.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -166,6 +167,23 @@ TEST(GatewayUsageTest, OutputEventsAreTheTokenBearingOnes) {
           "content_block_stop", "message_delta", "message_stop", "ping", "error", ".delta", ""}) {
         EXPECT_FALSE(sse_event_carries_output(t)) << t;
     }
+}
+
+// A number a double cannot hold is not JSON to the document (nlohmann: "number overflow"), so
+// the request reader refuses it too (gateway_fuzz found its quick reading accepting 2E888...).
+TEST(GatewayParseNumberTest, OverflowingNumbersAreTheDocumentsCall) {
+    net::Request r;
+    r.body = R"({"model":"laxy","x":2E888888})";
+    EXPECT_FALSE(parse_relay_request(r).ok());
+    r.body = R"({"model":"laxy","x":)" + std::string(400, '9') + "}";
+    EXPECT_FALSE(parse_relay_request(r).ok());
+    // Exponents and long numbers a double holds still read.
+    r.body = R"({"model":"laxy","temperature":5e-1,"n":1E2,"big":)" + std::string(305, '1') +
+             R"(,"stream":true})";
+    auto p = parse_relay_request(r);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    EXPECT_EQ(p->model, "laxy");
+    EXPECT_TRUE(p->stream);
 }
 
 }  // namespace
