@@ -4,11 +4,13 @@
 // request target, the rest the body. Checks besides "no crash": a parsed request has the body's
 // model, routing an unknown name never picks a deployment, and a log tail is only ever asked of
 // a configured deployment with 1..kMaxLogLines lines; the body's token usage read by
-// serve::read_usage is what a parsed document holds (when the body is JSON); the request read
-// (its quick path included) is what the parsed document says.
+// serve::read_usage is what a parsed document holds (when the body is JSON), and so is
+// serve::read_nested_usage's under "response" and "message"; the request read (its quick path
+// included) is what the parsed document says.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +79,39 @@ std::optional<sparkctl::serve::RelayRequest> reference_relay_request(const nlohm
     return out;
 }
 
+// The counts of `holder`'s "usage" object as the document says: input_tokens (plus
+// cache_read_input_tokens and cache_creation_input_tokens, saturating) or else prompt_tokens;
+// output_tokens or else completion_tokens; unsigned integers only.
+sparkctl::serve::UsageCounts reference_usage(const nlohmann::json& holder) {
+    sparkctl::serve::UsageCounts out;
+    if (!holder.is_object()) return out;
+    auto u = holder.find("usage");
+    if (u == holder.end() || !u->is_object()) return out;
+    const auto get = [&](const char* key) -> std::optional<std::uint64_t> {
+        auto v = u->find(key);
+        if (v == u->end() || !v->is_number_unsigned()) return std::nullopt;
+        return v->get<std::uint64_t>();
+    };
+    if (auto input = get("input_tokens")) {
+        std::uint64_t sum = *input;
+        for (const char* cached : {"cache_read_input_tokens", "cache_creation_input_tokens"}) {
+            if (__builtin_add_overflow(sum, get(cached).value_or(0), &sum)) {
+                sum = std::numeric_limits<std::uint64_t>::max();
+            }
+        }
+        out.prompt_tokens = sum;
+    } else {
+        out.prompt_tokens = get("prompt_tokens");
+    }
+    out.completion_tokens = get("output_tokens");
+    if (!out.completion_tokens) out.completion_tokens = get("completion_tokens");
+    return out;
+}
+
+bool same(const sparkctl::serve::UsageCounts& a, const sparkctl::serve::UsageCounts& b) {
+    return a.prompt_tokens == b.prompt_tokens && a.completion_tokens == b.completion_tokens;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -91,24 +126,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!tail.ok() && tail.error().message.empty()) std::abort();
     // read_usage (a scan, then a SAX reader) must agree with the document it replaced, on valid
     // JSON: parse, then look up.
+    // read_nested_usage, the same under the top-level "response" or "message".
     const auto usage = sparkctl::serve::read_usage(request.body);
-    std::optional<std::uint64_t> prompt, completion;
+    const auto in_response = sparkctl::serve::read_nested_usage(request.body, "response");
+    const auto in_message = sparkctl::serve::read_nested_usage(request.body, "message");
     const auto doc = nlohmann::json::parse(request.body, nullptr, false);
-    if (doc.is_object()) {
-        if (auto u = doc.find("usage"); u != doc.end() && u->is_object()) {
-            for (const auto& [key, into] :
-                 {std::pair{"prompt_tokens", &prompt}, std::pair{"input_tokens", &prompt},
-                  std::pair{"completion_tokens", &completion},
-                  std::pair{"output_tokens", &completion}}) {
-                if (auto v = u->find(key); v != u->end() && v->is_number_unsigned()) {
-                    *into = v->get<std::uint64_t>();
-                }
-            }
+    if (!doc.is_discarded()) {
+        const nlohmann::json none;
+        const auto member = [&](const char* key) -> const nlohmann::json& {
+            if (!doc.is_object()) return none;
+            auto it = doc.find(key);
+            return it == doc.end() ? none : *it;
+        };
+        if (!same(usage, reference_usage(doc)) ||
+            !same(in_response, reference_usage(member("response"))) ||
+            !same(in_message, reference_usage(member("message")))) {
+            std::abort();
         }
-    }
-    if (!doc.is_discarded() &&
-        (usage.prompt_tokens != prompt || usage.completion_tokens != completion)) {
-        std::abort();
     }
     auto parsed = sparkctl::serve::parse_relay_request(request);
     // The quick reading must agree with the document: ok exactly when the body is an object

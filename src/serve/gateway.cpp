@@ -231,7 +231,8 @@ class Relay : public std::enable_shared_from_this<Relay> {
           up_(std::move(up)),
           rs_(std::move(rs)),
           arrival_(std::move(arrival)),
-          started_at_(Clock::now()) {}
+          started_at_(Clock::now()),
+          usage_parent_(usage_parent(arrival_.path)) {}
 
     // `model`: the request's `model` as parse_relay_request read it. The request's headers and
     // body are moved into the upstream request.
@@ -346,16 +347,11 @@ class Relay : public std::enable_shared_from_this<Relay> {
         if (first) arm_idle_timer();
     }
 
-    // Per SSE event (under mu_): TTFT at the first, gaps between the next ones, usage if sent.
+    // Per SSE event (under mu_): usage if sent; TTFT at the first event carrying output, gaps
+    // between the next ones (sse_event_carries_output: not the lifecycle events of Responses
+    // and Messages streams, which come before generation or in one write with a token).
     void observe_event(const net::SseEvent& e, Clock::time_point at) {
         if (e.data == "[DONE]") return;
-        if (!first_event_at_) {
-            first_event_at_ = at;
-            outcome_.ttft_s = seconds_between(started_at_, at);
-        } else {
-            outcome_.chunk_gaps_s.push_back(seconds_between(last_event_at_, at));
-        }
-        last_event_at_ = at;
         ++outcome_.chunks;
         // memmem (glibc's two-way search): string::find looks for the key's first character,
         // '"', with a memchr at each of an event's many quotes.
@@ -363,10 +359,27 @@ class Relay : public std::enable_shared_from_this<Relay> {
         if (::memmem(e.data.data(), e.data.size(), kKey.data(), kKey.size()) != nullptr) {
             read_usage(e.data);
         }
+        if (!sse_event_carries_output(e.type)) return;
+        if (!first_event_at_) {
+            first_event_at_ = at;
+            outcome_.ttft_s = seconds_between(started_at_, at);
+        } else {
+            outcome_.chunk_gaps_s.push_back(seconds_between(last_event_at_, at));
+        }
+        last_event_at_ = at;
+    }
+
+    // Where the path's stream carries its usage when not at the top level of an event.
+    static std::string_view usage_parent(std::string_view path) {
+        if (path == "/v1/responses") return "response";
+        if (path == "/v1/messages") return "message";
+        return {};
     }
 
     void read_usage(std::string_view text) {
-        const UsageCounts u = serve::read_usage(text);
+        UsageCounts u = serve::read_usage(text);
+        if (!u.prompt_tokens && !u.completion_tokens && !usage_parent_.empty())
+            u = serve::read_nested_usage(text, usage_parent_);
         if (u.prompt_tokens) outcome_.prompt_tokens = *u.prompt_tokens;
         if (u.completion_tokens) outcome_.completion_tokens = *u.completion_tokens;
     }
@@ -495,6 +508,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
     net::Responder rs_;
     const Arrival arrival_;
     const Clock::time_point started_at_;
+    const std::string_view usage_parent_;  // "response", "message" or empty (usage_parent)
 
     std::mutex mu_;
     Phase phase_ = Phase::waiting;
@@ -887,11 +901,14 @@ std::string Gateway::Impl::metrics_text() {
               "Requests that reached a llama.cpp deployment with another in flight (R-OPS-3).",
               counter(&ModelMetrics::rops3_parallel_on_llamacpp));
     w.family("sparkctl_gateway_ttft_seconds", prom::MetricType::histogram,
-             "Time from request to the first SSE event, through the gateway.");
+             "Time from request to the first SSE event carrying output (chat and completions: "
+             "the first event; Responses: the first *.delta; Messages: the first "
+             "content_block_delta), through the gateway.");
     for (const auto& [id, m] : metrics_)
         w.histogram("sparkctl_gateway_ttft_seconds", {{"model", id}}, m.ttft);
     w.family("sparkctl_gateway_inter_chunk_seconds", prom::MetricType::histogram,
-             "Gap between consecutive SSE events (inter-token latency at one token per event).");
+             "Gap between consecutive SSE events carrying output, as timed for TTFT "
+             "(inter-token latency at one token per event).");
     for (const auto& [id, m] : metrics_) {
         w.histogram("sparkctl_gateway_inter_chunk_seconds", {{"model", id}}, m.chunk_gap);
     }

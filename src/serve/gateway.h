@@ -137,9 +137,11 @@ struct RelayRequest {
 base::Result<RelayRequest> parse_relay_request(const net::Request& request);
 
 // Token counts from an engine's answer (a whole JSON body, or one SSE event's data): the
-// top-level "usage" object's prompt_tokens or input_tokens (Anthropic /v1/messages), and
-// completion_tokens or output_tokens, when they are unsigned integers (the later of each pair
-// wins when both are there; so does the last of repeated keys, as in a parsed document). Text
+// top-level "usage" object's prompt_tokens or input_tokens (Anthropic /v1/messages, plus its
+// cache_read_input_tokens and cache_creation_input_tokens: Anthropic's input_tokens excludes the
+// cached prompt), and completion_tokens or output_tokens, when they are unsigned integers (the
+// later of each pair wins when both are there; so does the last of repeated keys, as in a
+// parsed document). Text
 // that is not a JSON object gives nothing. Pure and cheap (the gateway does it per answer): the
 // usage value is found by a scan of strings and nesting and only it is parsed, so a body that
 // is not valid JSON elsewhere may still give its counts.
@@ -148,6 +150,19 @@ struct UsageCounts {
     std::optional<std::uint64_t> completion_tokens;
 };
 UsageCounts read_usage(std::string_view json_text);
+// The same read of the "usage" inside the top-level object `parent`: "response" for a streamed
+// /v1/responses (`response.completed` carries it only there), "message" for a streamed
+// /v1/messages (`message_start` carries input_tokens only there). The gateway calls it on those
+// paths alone, when read_usage found nothing.
+UsageCounts read_nested_usage(std::string_view json_text, std::string_view parent);
+
+// Whether an SSE event of this `event:` type carries generated output, the events the gateway's
+// TTFT and inter-chunk histograms time: unnamed events ("message", as chat and completions
+// stream), a Responses `*.delta` (response.output_text.delta, ...reasoning_text.delta,
+// ...function_call_arguments.delta) and Messages' `content_block_delta`. Not: Responses'
+// lifecycle events (response.created, ...in_progress, ...output_item.added, ...completed),
+// Messages' message_start, content_block_start/stop, message_delta, message_stop, ping, error.
+bool sse_event_carries_output(std::string_view event_type);
 
 // Reads an api_keys_file: each non-blank, non-comment line is 64 hex digits (case-insensitive).
 // Errors name the file and line.

@@ -3,6 +3,8 @@
 
 #include <array>
 #include <cctype>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -153,19 +155,19 @@ class QuickBody {
         return t_.substr(start, i_++ - start);
     }
 
-    // RFC 8259 section 6: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+    // RFC 8259 section 6: -?(0|[1-9][0-9]*)(.[0-9]+)?, and no exponent or over 300 integer
+    // digits: those may overflow a double, which the document refuses (nlohmann's "number
+    // overflow"; gateway_fuzz found 2E888... read here), so they are left to it.
     bool number() {
         eat('-');
+        const std::size_t start = i_;
         if (eat('0')) {
         } else if (!digits()) {
             return false;
         }
+        if (i_ - start > 300) return false;
         if (eat('.') && !digits()) return false;
-        if (eat('e') || eat('E')) {
-            if (!eat('+')) eat('-');
-            if (!digits()) return false;
-        }
-        return true;
+        return !eat('e') && !eat('E');
     }
     bool digits() {
         const std::size_t start = i_;
@@ -221,13 +223,21 @@ base::Result<RelayRequest> parse_relay_request(const net::Request& request) {
 
 namespace {
 
+// The token keys of a usage object: OpenAI's, Anthropic's, and Anthropic's cached prompt
+// tokens (its input_tokens excludes them: total input = input_tokens + cache_read_input_tokens
+// + cache_creation_input_tokens, docs.anthropic.com/en/docs/build-with-claude/prompt-caching).
+constexpr std::array<std::string_view, 6> kUsageKeys{
+    "prompt_tokens",           "input_tokens",
+    "completion_tokens",       "output_tokens",
+    "cache_read_input_tokens", "cache_creation_input_tokens"};
+using UsageFound = std::array<std::optional<std::uint64_t>, kUsageKeys.size()>;
+
 // nlohmann's SAX interface (json::sax_parse): follows the nesting and keeps the unsigned values
-// of the four token keys inside the top-level "usage" object, last occurrence winning.
+// of the token keys inside the top-level "usage" object, last occurrence winning.
 class UsageSax {
   public:
-    static constexpr std::array<std::string_view, 4> kKeys{"prompt_tokens", "input_tokens",
-                                                           "completion_tokens", "output_tokens"};
-    std::array<std::optional<std::uint64_t>, 4> found;
+    static constexpr auto kKeys = kUsageKeys;
+    UsageFound found;
     bool root_is_object = false;
 
     bool null() { return value({}); }
@@ -293,11 +303,12 @@ class UsageSax {
 
 enum class UsageScan { none, found, unsure };
 
-// Finds the text of the top-level "usage" value (the last one) in a JSON object's text by
-// following only strings and nesting: a few instructions a byte where nlohmann's lexer takes
-// about 90 (callgrind), and the gateway reads every answer. `unsure` when this scan cannot tell
-// (not one object, unterminated, a top-level key written with escapes): the caller parses.
-UsageScan find_usage(std::string_view t, std::string_view& value) {
+// Finds the text of the top-level `key` value (the last one; "usage", or the "response" or
+// "message" holding it) in a JSON object's text by following only strings and nesting: a few
+// instructions a byte where nlohmann's lexer takes about 90 (callgrind), and the gateway reads
+// every answer. `unsure` when this scan cannot tell (not one object, unterminated, a top-level
+// key written with escapes): the caller parses.
+UsageScan find_member(std::string_view t, std::string_view key, std::string_view& value) {
     const std::size_t n = t.size();
     const auto skip_ws = [&](std::size_t k) {
         while (k < n && (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '\r')) ++k;
@@ -324,7 +335,7 @@ UsageScan find_usage(std::string_view t, std::string_view& value) {
             const std::size_t colon = skip_ws(j + 1);
             if (depth == 1 && colon < n && t[colon] == ':') {  // a key of the top-level object
                 if (escaped) return UsageScan::unsure;
-                if (t.substr(i + 1, j - i - 1) == "usage") start = colon + 1;
+                if (t.substr(i + 1, j - i - 1) == key) start = colon + 1;
                 i = colon;
             } else {
                 i = j;
@@ -349,7 +360,7 @@ UsageScan find_usage(std::string_view t, std::string_view& value) {
 // The usage object read by hand when it is flat: ASCII keys without escapes, values that
 // are unsigned integers in plain digits, ASCII strings without escapes, true, false or null.
 // Anything else (nesting, escapes, other numbers, malformed text): nullopt, and the caller parses.
-std::optional<std::array<std::optional<std::uint64_t>, 4>> read_flat_usage(std::string_view v) {
+std::optional<UsageFound> read_flat_usage(std::string_view v) {
     const std::size_t n = v.size();
     std::size_t i = 0;
     const auto skip_ws = [&] {
@@ -366,7 +377,7 @@ std::optional<std::array<std::optional<std::uint64_t>, 4>> read_flat_usage(std::
         if (i >= n || v[i] != '"') return std::nullopt;
         return v.substr(start, i++ - start);
     };
-    std::array<std::optional<std::uint64_t>, 4> found;
+    UsageFound found;
     skip_ws();
     if (i >= n || v[i] != '{') return std::nullopt;
     ++i;
@@ -416,20 +427,34 @@ std::optional<std::array<std::optional<std::uint64_t>, 4>> read_flat_usage(std::
     return found;
 }
 
+// The counts from a usage object's token keys: input_tokens (Anthropic's, with its cached
+// prompt tokens added: input_tokens + cache_read_input_tokens + cache_creation_input_tokens,
+// saturating) or else prompt_tokens; output_tokens or else completion_tokens.
+UsageCounts counts_of(const UsageFound& found) {
+    UsageCounts out;
+    if (found[1]) {
+        std::uint64_t sum = 0;
+        for (const std::size_t k : std::array<std::size_t, 3>{1, 4, 5}) {
+            const std::uint64_t v = found[k].value_or(0);
+            const std::uint64_t room = std::numeric_limits<std::uint64_t>::max() - sum;
+            sum = v > room ? std::numeric_limits<std::uint64_t>::max() : sum + v;
+        }
+        out.prompt_tokens = sum;
+    } else {
+        out.prompt_tokens = found[0];
+    }
+    out.completion_tokens = found[3] ? found[3] : found[2];
+    return out;
+}
+
 }  // namespace
 
 UsageCounts read_usage(std::string_view json_text) {
     std::string_view value;
-    const UsageScan scan = find_usage(json_text, value);
+    const UsageScan scan = find_member(json_text, "usage", value);
     if (scan == UsageScan::none) return {};
-    const auto tokens = [](const std::array<std::optional<std::uint64_t>, 4>& found) {
-        UsageCounts out;
-        out.prompt_tokens = found[1] ? found[1] : found[0];
-        out.completion_tokens = found[3] ? found[3] : found[2];
-        return out;
-    };
     if (scan == UsageScan::found) {
-        if (auto flat = read_flat_usage(value)) return tokens(*flat);
+        if (auto flat = read_flat_usage(value)) return counts_of(*flat);
     }
     // Found but not flat: only the usage value is parsed (the rest of the text is not
     // validated); unsure: the whole text is.
@@ -438,7 +463,34 @@ UsageCounts read_usage(std::string_view json_text) {
     const std::string_view text = scan == UsageScan::found ? std::string_view(small) : json_text;
     UsageSax sax;
     if (!json::sax_parse(text.begin(), text.end(), &sax) || !sax.root_is_object) return {};
-    return tokens(sax.found);
+    return counts_of(sax.found);
+}
+
+UsageCounts read_nested_usage(std::string_view json_text, std::string_view parent) {
+    std::string_view holder;
+    const UsageScan scan = find_member(json_text, parent, holder);
+    if (scan == UsageScan::found) return read_usage(holder);
+    if (scan == UsageScan::none) return {};
+    // Unsure (a top-level key with escapes, or not one object): the document decides.
+    const json doc = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+    if (!doc.is_object()) return {};
+    const auto holder_it = doc.find(parent);
+    if (holder_it == doc.end() || !holder_it->is_object()) return {};
+    const auto usage = holder_it->find("usage");
+    if (usage == holder_it->end() || !usage->is_object()) return {};
+    UsageFound found;
+    for (std::size_t k = 0; k < kUsageKeys.size(); ++k) {
+        const auto v = usage->find(kUsageKeys[k]);
+        if (v != usage->end() && v->is_number_unsigned()) found[k] = v->get<std::uint64_t>();
+    }
+    return counts_of(found);
+}
+
+bool sse_event_carries_output(std::string_view event_type) {
+    static constexpr std::string_view kDelta = ".delta";
+    return event_type == "message" || event_type == "content_block_delta" ||
+           (event_type.size() > kDelta.size() &&
+            event_type.substr(event_type.size() - kDelta.size()) == kDelta);
 }
 
 std::string sha256_hex(std::string_view text) {

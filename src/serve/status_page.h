@@ -28,7 +28,7 @@ struct RequestRecord {
     std::string path;          // without the query
     int status = 0;            // 499: the client went away
     bool stream = false;
-    std::optional<double> ttft_ms;  // request to first SSE event; streams only
+    std::optional<double> ttft_ms;  // request to first output event; streams only
     double e2e_ms = 0;              // arrival (queue wait included) to the end
     std::uint64_t prompt_tokens = 0;
     std::uint64_t completion_tokens = 0;

@@ -2,7 +2,9 @@
 // /v1/embeddings relayed through the gateway to stand-ins of each engine, whole and streamed,
 // with the engines' own answers (docs/dev/sim.md "Other APIs"): llama.cpp with --embeddings
 // serves embeddings; vLLM has no such route (404, the gateway's 501); SGLang refuses them for a
-// generative model (400, relayed as it is).
+// generative model (400, relayed as it is). The gateway's token counts of each (streams: the
+// usage nested in response.completed and message_start, llama.cpp's cached prompt tokens) and
+// the events its TTFT and chunk-gap histograms time (the output deltas alone).
 #include <gtest/gtest.h>
 
 #include <future>
@@ -44,6 +46,12 @@ id = "sg"
 model = "qwen3-8b"
 engine = "sglang"
 simulate_args = ["--timing", "fixed:5,1"]
+
+[[models]]
+id = "vslow"
+model = "qwen3-8b"
+engine = "vllm"
+simulate_args = ["--timing", "fixed:300,1"]
 )");
         start_daemon({"--listen", "127.0.0.1:0"});
         const std::string marker = "sparkctl serve: listening on http://127.0.0.1:";
@@ -111,9 +119,7 @@ TEST_F(GatewayApisE2e, ResponsesWholeAndStreamedOnEachEngine) {
         EXPECT_EQ(doc["object"], "response") << model;
         EXPECT_EQ(doc["model"], model);
         EXPECT_EQ(doc["usage"]["output_tokens"], 6) << model;
-        // The whole response's usage (top-level input_tokens/output_tokens) is counted. (A
-        // stream's usage is inside response.completed's "response", which the gateway does not
-        // read: not asserted.)
+        // The whole response's usage (top-level input_tokens/output_tokens) is counted.
         EXPECT_EQ(metric("sparkctl_gateway_completion_tokens_total", {{"model", model}}), 6)
             << model;
         EXPECT_EQ(metric("sparkctl_gateway_prompt_tokens_total", {{"model", model}}), 4) << model;
@@ -135,6 +141,18 @@ TEST_F(GatewayApisE2e, ResponsesWholeAndStreamedOnEachEngine) {
         EXPECT_EQ(metric("sparkctl_gateway_requests_total", {{"model", model}, {"status", "200"}}),
                   2)
             << model;
+        // The stream's usage, inside response.completed's "response", is counted too.
+        EXPECT_EQ(metric("sparkctl_gateway_completion_tokens_total", {{"model", model}}), 12)
+            << model;
+        EXPECT_EQ(metric("sparkctl_gateway_prompt_tokens_total", {{"model", model}}), 8) << model;
+        // Timed: the deltas alone (one TTFT, five gaps between six), not the eight lifecycle
+        // events around them; every event is relayed and counted as a chunk.
+        EXPECT_EQ(metric("sparkctl_gateway_ttft_seconds_count", {{"model", model}}), 1) << model;
+        EXPECT_EQ(metric("sparkctl_gateway_inter_chunk_seconds_count", {{"model", model}}), 5)
+            << model;
+        EXPECT_EQ(metric("sparkctl_gateway_stream_chunks_total", {{"model", model}}),
+                  static_cast<double>(events.size()))
+            << model;
     }
 }
 
@@ -154,17 +172,44 @@ TEST_F(GatewayApisE2e, MessagesWholeAndStreamedOnEachEngine) {
         sreq["stream"] = true;
         net::Response streamed = post("/v1/messages", sreq);
         ASSERT_EQ(streamed.status, 200) << model << streamed.body;
+        const auto events = events_of(streamed.body);
         EXPECT_EQ(
-            type_runs(events_of(streamed.body)),
+            type_runs(events),
             (std::vector<std::string>{"message_start", "content_block_start", "content_block_delta",
                                       "content_block_stop", "message_delta", "message_stop"}))
             << model << streamed.body;
-        // Whole then streamed: 4 output tokens each (message_delta's top-level usage). The
-        // stream's input tokens are in message_delta on vLLM and SGLang but only in message_start's
-        // "message" on llama.cpp, which the gateway does not read: not asserted.
+        // Whole then streamed: 4 output tokens each (message_delta's top-level usage), and 3
+        // input tokens each: on llama.cpp only in message_start's "message", and the second
+        // request's prompt is mostly cached there (cache_read_input_tokens, which input_tokens
+        // excludes), so 3 only when the gateway adds it.
         EXPECT_EQ(metric("sparkctl_gateway_completion_tokens_total", {{"model", model}}), 8)
             << model;
+        EXPECT_EQ(metric("sparkctl_gateway_prompt_tokens_total", {{"model", model}}), 6) << model;
+        if (std::string(model) == "lc") {
+            const json start = json::parse(events.at(0).data);
+            EXPECT_GT(start["message"]["usage"]["cache_read_input_tokens"], 0) << events.at(0).data;
+            EXPECT_LT(start["message"]["usage"]["input_tokens"], 3) << events.at(0).data;
+        }
+        // Timed: the four content_block_delta events (one TTFT, three gaps).
+        EXPECT_EQ(metric("sparkctl_gateway_ttft_seconds_count", {{"model", model}}), 1) << model;
+        EXPECT_EQ(metric("sparkctl_gateway_inter_chunk_seconds_count", {{"model", model}}), 3)
+            << model;
     }
+}
+
+// vLLM sends response.created and response.in_progress before generating: TTFT is timed to the
+// first output_text.delta, after the stand-in's 300 ms fixed prefill, not to those.
+TEST_F(GatewayApisE2e, ResponsesTtftIsTheFirstDelta) {
+    const json req = {
+        {"model", "vslow"}, {"input", "one two three"}, {"max_output_tokens", 2}, {"stream", true}};
+    net::Response streamed = post("/v1/responses", req);
+    ASSERT_EQ(streamed.status, 200) << streamed.body << daemon_log();
+    ASSERT_EQ(events_of(streamed.body).at(0).type, "response.created") << streamed.body;
+    EXPECT_EQ(metric("sparkctl_gateway_ttft_seconds_count", {{"model", "vslow"}}), 1);
+    // Bucket bounds are the gateway's (0.25 s, then 0.5 s): none at or under 0.25 s.
+    EXPECT_EQ(metric("sparkctl_gateway_ttft_seconds_bucket", {{"model", "vslow"}, {"le", "0.25"}}),
+              0);
+    EXPECT_EQ(metric("sparkctl_gateway_prompt_tokens_total", {{"model", "vslow"}}), 3);
 }
 
 TEST_F(GatewayApisE2e, EmbeddingsWhereTheEngineServesThem) {
