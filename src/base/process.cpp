@@ -76,8 +76,8 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Ru
     }
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setpgroup(&attr, 0);  // its own process group, killed as a whole
     sigset_t empty_mask;
     sigemptyset(&empty_mask);
@@ -121,16 +121,31 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Ru
     p.close_one(3);
     p.close_one(5);
 
-    // Feed stdin (small inputs only: written whole before reading output).
+    // Feed stdin (small inputs only: written whole before reading output). A child that exits
+    // without reading it must not kill the caller: SIGPIPE is blocked on this thread for the
+    // writes, and one raised by them (EPIPE) is taken off the pending set before unblocking.
     if (options.stdin_text) {
         const std::string& in = *options.stdin_text;
+        sigset_t pipe_only;
+        sigset_t old_mask;
+        sigemptyset(&pipe_only);
+        sigaddset(&pipe_only, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_only, &old_mask);
+        bool broken = false;
         std::size_t done = 0;
         while (done < in.size()) {
             ssize_t n = ::write(p.fds[1], in.data() + done, in.size() - done);
             if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EPIPE) broken = true;
             if (n <= 0) break;
             done += static_cast<std::size_t>(n);
         }
+        if (broken && sigismember(&old_mask, SIGPIPE) == 0) {
+            const timespec now{0, 0};
+            while (sigtimedwait(&pipe_only, nullptr, &now) == -1 && errno == EINTR) {
+            }
+        }
+        pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     }
     p.close_one(1);
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -73,6 +74,20 @@ TEST(Process, FeedsStdinAndSetsEnvAndCwd) {
     auto r = run_process({"sh", "-c", "cat; echo \" $SPARKCTL_TEST_VAR $(pwd)\""}, o);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->stdout_text, "hello 42 /\n");
+}
+
+// A child that exits without reading its stdin: the write gets EPIPE, and the SIGPIPE it raises
+// must neither kill the caller (gtest keeps SIGPIPE's default action) nor stay pending.
+TEST(Process, AChildThatIgnoresItsStdinDoesNotKillTheCaller) {
+    RunOptions o;
+    o.stdin_text = std::string(4 << 20, 'x');  // far more than a pipe holds
+    auto r = run_process({"sh", "-c", "exit 5"}, o);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->exit_code, 5);
+    sigset_t pending;
+    sigemptyset(&pending);
+    ASSERT_EQ(sigpending(&pending), 0);
+    EXPECT_EQ(sigismember(&pending, SIGPIPE), 0);
 }
 
 TEST(Process, MissingProgramIsNotFound) {
