@@ -657,8 +657,10 @@ base::Result<ConstantsProvenance> parse_provenance(const toml::node* node,
     const toml::table* pt = node->as_table();
     if (!pt) return base::make_error(base::Errc::bad_input, where + " is not a table");
     const toml::node_view<const toml::node> pv{pt};
+    // value_exact: toml++'s value<int64_t>() also converts a float, out of range undefined
+    // (constants_fuzz: runs = 5.3e21).
     auto count = [&](const char* key) -> std::optional<std::uint32_t> {
-        auto v = pv[key].value<std::int64_t>();
+        auto v = pv[key].value_exact<std::int64_t>();
         if (!v || *v < 0 || *v > std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
         return static_cast<std::uint32_t>(*v);
     };
@@ -676,7 +678,7 @@ base::Result<ConstantsProvenance> parse_provenance(const toml::node* node,
     p.holdout_rows = *holdout_rows;
     if (const toml::array* ids = pv["run_ids"].as_array()) {
         for (const toml::node& v : *ids) {
-            auto id = v.value<std::int64_t>();
+            auto id = v.value_exact<std::int64_t>();
             if (!id) return bad_key("run_ids");
             p.run_ids.push_back(*id);
         }
@@ -698,9 +700,8 @@ base::Result<ConstantsProvenance> parse_provenance(const toml::node* node,
 base::Result<std::uint32_t> fit_rows_of(const toml::node_view<const toml::node>& v,
                                         const std::string& where) {
     if (!v["fit_rows"]) return std::uint32_t{0};
-    auto n = v["fit_rows"].value<std::int64_t>();
-    if (!v["fit_rows"].is_integer() || !n || *n < 0 ||
-        *n > std::numeric_limits<std::uint32_t>::max()) {
+    auto n = v["fit_rows"].value_exact<std::int64_t>();
+    if (!n || *n < 0 || *n > std::numeric_limits<std::uint32_t>::max()) {
         return base::make_error(base::Errc::bad_input,
                                 where + ": key 'fit_rows' must be a whole number from 0");
     }

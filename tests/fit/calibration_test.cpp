@@ -119,6 +119,44 @@ TEST(Calibration, ConstantsRoundTripThroughToml) {
     }
 }
 
+// [provenance]'s counts and run ids are whole numbers: a float is refused, not converted (toml++
+// converts one out of range with undefined behaviour: constants_fuzz, runs = 5.3e21).
+TEST(Calibration, ProvenanceCountsMustBeWholeNumbers) {
+    ConstantsTable t;
+    EngineConstants e;
+    e.engine = Engine::llama_cpp;
+    e.shared.kv_bw_eff = 0.6;
+    t.engines.push_back(e);
+    t.provenance = ConstantsProvenance{.runs = 3,
+                                       .run_ids = {4, 5, 9},
+                                       .fit_rows = 10,
+                                       .holdout_rows = 4,
+                                       .holdout_error = std::nullopt,
+                                       .date = "2026-12-07T15:00:00Z"};
+    const std::string good = constants_to_toml(t);
+    auto ok = parse_constants_toml(good, "c.toml");
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    ASSERT_TRUE(ok->provenance.has_value());
+    EXPECT_EQ(ok->provenance->runs, 3u);
+    EXPECT_EQ(ok->provenance->run_ids, (std::vector<std::int64_t>{4, 5, 9}));
+    const std::pair<const char*, const char*> cases[] = {
+        {"runs = 3", "runs = 5333333333333333333333.9"},
+        {"runs = 3", "runs = 3.0"},
+        {"fit_rows = 10", "fit_rows = -1"},
+        {"run_ids = [4, 5, 9]", "run_ids = [4, 5.5, 9]"},
+        {"run_ids = [4, 5, 9]", "run_ids = [4, 1e30, 9]"},
+    };
+    for (const auto& [from, to] : cases) {
+        std::string edited = good;
+        const auto at = edited.find(from);
+        ASSERT_NE(at, std::string::npos) << from << " in " << good;
+        edited.replace(at, std::string(from).size(), to);
+        auto r = parse_constants_toml(edited, "c.toml");
+        ASSERT_FALSE(r.ok()) << to;
+        EXPECT_NE(r.error().message.find("[provenance]"), std::string::npos) << r.error().message;
+    }
+}
+
 // A synthetic table generated from known constants: the fit must reproduce it.
 TEST(Calibration, RecoversSyntheticMeasurements) {
     ConstantsTable truth;
