@@ -140,6 +140,36 @@ TEST_F(SwapFairnessE2e, ALoadWhoseRequestsAllGaveUpIsWithdrawn) {
     EXPECT_TRUE(eventually([&] { return loads() == 2; })) << loads() << daemon_log();
 }
 
+TEST_F(SwapFairnessE2e, AWaitingLoadShowsWhatItWaitsFor) {
+    // big-b's load waits out big-a's 3 s quantum: ps --json and the ps table say so while it
+    // waits, and stop saying so once it has loaded.
+    config(two_big("fixed:5,1"));
+    box_.env["SPARKCTL_SWAP_MIN_RESIDENT_S"] = "3";
+    box_.env["SPARKCTL_QUEUE_TIMEOUT_S"] = "20";
+    start_gateway();
+    ASSERT_EQ(chat("big-a", 1).status, 200) << daemon_log();
+    EXPECT_TRUE(deployment("big-a")["waiting"].is_null());
+    auto b = send("big-b", 1, false);
+    json waiting;
+    ASSERT_TRUE(eventually([&] {
+        waiting = deployment("big-b")["waiting"];
+        return waiting.is_object();
+    })) << daemon_log();
+    EXPECT_EQ(waiting["reason"], "quantum") << waiting;
+    EXPECT_EQ(waiting["behind"], "big-a") << waiting;
+    ASSERT_TRUE(waiting["until_s"].is_number()) << waiting;
+    EXPECT_GT(waiting["until_s"].get<double>(), 0) << waiting;
+    EXPECT_LE(waiting["until_s"].get<double>(), 3) << waiting;
+    auto table = box_.run({"ps"});
+    EXPECT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_NE(table.out.find("waiting (big-a: "), std::string::npos) << table.out;
+
+    auto swapped = b.get();
+    ASSERT_TRUE(swapped) << swapped.error().message;
+    EXPECT_EQ(swapped->status, 200) << swapped->body << daemon_log();
+    EXPECT_TRUE(eventually([&] { return deployment("big-b")["waiting"].is_null(); }));
+}
+
 TEST_F(SwapFairnessE2e, WithoutDemandTheResidentStays) {
     // The quantum ending is no reason to swap: with nothing asked of big-b, big-a stays.
     config(two_big("fixed:5,1"));
