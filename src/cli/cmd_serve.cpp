@@ -77,12 +77,11 @@ std::string text_or_dash(const json& v) {
     return "-";
 }
 
-// The STATE cell: the state, or for a load that waits (`waiting` in ps --json) what it waits for:
-// "waiting (big-a: 12 s)" (its quantum), "waiting (big-a loading)", "waiting (big-a drains: 50
-// s)", "waiting (big-a stops)", "waiting (after big-a)" (queued behind its load).
-std::string state_cell(const json& d) {
-    const json& w = d.contains("waiting") ? d["waiting"] : json();
-    if (!w.is_object()) return text_or_dash(d["state"]);
+// The STATE cell: the state and, for a load that waits (`waiting` in ps --json), what it waits
+// for: "waiting (big-a: 12 s)" (its quantum), "waiting (big-a loading)", "waiting (big-a drains:
+// 50 s)", "waiting (big-a stops)", "waiting (after big-a)" (queued behind its load); a state other
+// than unloaded comes first ("draining; waiting (after big-b)").
+std::string waiting_text(const json& w) {
     const std::string reason = text_or_dash(w["reason"]);
     const std::string behind = text_or_dash(w["behind"]);
     const std::string left =
@@ -96,6 +95,13 @@ std::string state_cell(const json& d) {
     if (reason == "stopping") return "waiting (" + behind + " stops)";
     if (reason == "queued") return "waiting (after " + behind + ")";
     return "waiting (" + reason + ": " + behind + ")";
+}
+
+std::string state_cell(const json& d) {
+    const std::string state = text_or_dash(d["state"]);
+    const json& w = d.contains("waiting") ? d["waiting"] : json();
+    if (!w.is_object()) return state;
+    return (state == "unloaded" ? "" : state + "; ") + waiting_text(w);
 }
 
 std::string ps_table(const json& doc) {

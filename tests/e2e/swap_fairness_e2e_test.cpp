@@ -80,7 +80,7 @@ TEST_F(SwapFairnessE2e, AlternatingClientsDoNotSwapOnEveryRequest) {
 }
 
 TEST_F(SwapFairnessE2e, RequestsForADrainingDeploymentWaitForTheSwapBack) {
-    // big-a streams 20 tokens 100 ms apart (about 2 s); big-b is asked for meanwhile, so big-a
+    // big-a streams 30 tokens 100 ms apart (about 3 s); big-b is asked for meanwhile, so big-a
     // drains for the swap; A keeps asking for big-a while it drains.
     config(two_big("fixed:5,100"));
     box_.env["SPARKCTL_SWAP_MIN_RESIDENT_S"] = "0.5";
@@ -88,7 +88,7 @@ TEST_F(SwapFairnessE2e, RequestsForADrainingDeploymentWaitForTheSwapBack) {
     box_.env["SPARKCTL_DRAIN_TIMEOUT_S"] = "20";
     start_gateway();
     ASSERT_EQ(chat("big-a", 1).status, 200) << daemon_log();
-    auto stream = send("big-a", 20, true);
+    auto stream = send("big-a", 30, true);
     ASSERT_TRUE(eventually([&] { return deployment("big-a")["in_flight"] == 1; })) << daemon_log();
     auto b = send("big-b", 2, false);
     ASSERT_TRUE(eventually([&] { return deployment("big-a")["state"] == "draining"; }))
@@ -115,6 +115,8 @@ TEST_F(SwapFairnessE2e, RequestsForADrainingDeploymentWaitForTheSwapBack) {
         return waiting.is_object();
     })) << daemon_log();
     EXPECT_EQ(waiting, json({{"reason", "queued"}, {"behind", "big-b"}, {"until_s", nullptr}}));
+    auto table = box_.run({"ps"});
+    EXPECT_NE(table.out.find("draining; waiting (after big-b)"), std::string::npos) << table.out;
 
     auto streamed = stream.get();
     ASSERT_TRUE(streamed) << streamed.error().message;

@@ -123,11 +123,15 @@ function drawMemory(doc) {
       (pool ? `; pool (reserved + MemAvailable) ${bytes(pool)}` : "");
 }
 
-// The state cell's text: the state, or for a load that waits (`waiting` in ps --json) what it
+// The state cell's text: the state and, for a load that waits (`waiting` in ps --json), what it
 // waits for, as `sparkctl ps` writes it (src/cli/cmd_serve.cpp state_cell).
 function stateText(d) {
   const w = d.waiting;
   if (!w || typeof w !== "object") return shown(d.state);
+  return (d.state === "unloaded" ? "" : `${shown(d.state)}; `) + waitingText(w);
+}
+
+function waitingText(w) {
   const left = typeof w.until_s === "number" ? `: ${Math.ceil(w.until_s)} s` : "";
   const behind = shown(w.behind);
   switch (w.reason) {
