@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -76,6 +77,33 @@ std::string text_or_dash(const json& v) {
     return "-";
 }
 
+// The STATE cell: the state and, for a load that waits (`waiting` in ps --json), what it waits
+// for: "waiting (big-a: 12 s)" (its quantum), "waiting (big-a loading)", "waiting (big-a drains:
+// 50 s)", "waiting (big-a stops)", "waiting (after big-a)" (queued behind its load); a state other
+// than unloaded comes first ("draining; waiting (after big-b)").
+std::string waiting_text(const json& w) {
+    const std::string reason = text_or_dash(w["reason"]);
+    const std::string behind = text_or_dash(w["behind"]);
+    const std::string left =
+        w["until_s"].is_number()
+            ? ": " + std::to_string(static_cast<long long>(std::ceil(w["until_s"].get<double>()))) +
+                  " s"
+            : "";
+    if (reason == "quantum") return "waiting (" + behind + left + ")";
+    if (reason == "loading") return "waiting (" + behind + " loading)";
+    if (reason == "draining") return "waiting (" + behind + " drains" + left + ")";
+    if (reason == "stopping") return "waiting (" + behind + " stops)";
+    if (reason == "queued") return "waiting (after " + behind + ")";
+    return "waiting (" + reason + ": " + behind + ")";
+}
+
+std::string state_cell(const json& d) {
+    const std::string state = text_or_dash(d["state"]);
+    const json& w = d.contains("waiting") ? d["waiting"] : json();
+    if (!w.is_object()) return state;
+    return (state == "unloaded" ? "" : state + "; ") + waiting_text(w);
+}
+
 std::string ps_table(const json& doc) {
     std::string out;
     char line[512];
@@ -95,14 +123,13 @@ std::string ps_table(const json& doc) {
             d["measured_bytes"].get<std::uint64_t>() > d["planned_bytes"].get<std::uint64_t>()) {
             measured += "!";  // measured above planned
         }
-        std::snprintf(line, sizeof line,
-                      "%-20s %-10s %-10s %-10s %-6s %-8s %-12s %-12s %-4s %s%s\n",
-                      text_or_dash(d["id"]).c_str(), text_or_dash(d["state"]).c_str(),
-                      text_or_dash(d["engine"]).c_str(), text_or_dash(d["quant"]).c_str(),
-                      text_or_dash(d["port"]).c_str(), text_or_dash(d["pid"]).c_str(),
-                      bytes_or_dash(d["planned_bytes"]).c_str(), measured.c_str(),
-                      text_or_dash(d["restarts"]).c_str(), text_or_dash(d["last_exit"]).c_str(),
-                      d["pinned"].get<bool>() ? "  (pinned)" : "");
+        std::snprintf(
+            line, sizeof line, "%-20s %-10s %-10s %-10s %-6s %-8s %-12s %-12s %-4s %s%s\n",
+            text_or_dash(d["id"]).c_str(), state_cell(d).c_str(), text_or_dash(d["engine"]).c_str(),
+            text_or_dash(d["quant"]).c_str(), text_or_dash(d["port"]).c_str(),
+            text_or_dash(d["pid"]).c_str(), bytes_or_dash(d["planned_bytes"]).c_str(),
+            measured.c_str(), text_or_dash(d["restarts"]).c_str(),
+            text_or_dash(d["last_exit"]).c_str(), d["pinned"].get<bool>() ? "  (pinned)" : "");
         out += line;
     }
     return out;

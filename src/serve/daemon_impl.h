@@ -94,6 +94,7 @@ class Daemon final : public Registry {
     nlohmann::json engine_doc(const nlohmann::json& req);
     nlohmann::json ps_doc();
     nlohmann::json entry_doc(const std::string& id);
+    std::map<std::string, nlohmann::json> waiting_docs();
     void refresh_snapshot();
 
     // The gateway.
@@ -162,6 +163,7 @@ class Daemon final : public Registry {
         // Waiting for protected residents (swap_policy.h) until this steady ms (kWhileLoading:
         // until one is ready); on_change asks for a recheck sooner.
         std::optional<std::int64_t> wait_until_ms;
+        std::vector<std::string> waiting_for;  // those protected residents (`ps` shows them)
     };
     std::deque<Pending> pending_;
     std::set<std::string> draining_;  // victims of a pending load: no new requests routed

@@ -154,7 +154,7 @@ std::map<std::string, std::int64_t> Daemon::protections() {
 }
 
 void Daemon::request_load(const std::string& id, AdminReply reply, bool on_demand) {
-    Pending p{id, std::move(reply), std::nullopt, {}, {}, 0, false, on_demand, std::nullopt};
+    Pending p{id, std::move(reply), std::nullopt, {}, {}, 0, false, on_demand, std::nullopt, {}};
     pending_.push_back(std::move(p));
     try_pending();
 }
@@ -223,6 +223,7 @@ void Daemon::try_pending() {
                                        "(swap_min_resident_s) before evicting it");
                     }
                     p.wait_until_ms = swap.retry_at_ms;
+                    p.waiting_for = swap.waiting_for;
                     return;
                 }
                 // No swap without demand: every request that asked for it timed out or went
@@ -528,8 +529,53 @@ json Daemon::engine_doc(const json& req) {
                   {"simulated", d.simulated}}}};
 }
 
+// What each queued load waits for (`waiting` in `ps --json`): the load ahead of it ("queued"), a
+// protected resident's quantum or load (swap_policy.h), a victim's drain (until its deadline) or
+// stop. A load about to be looked at again (its resident no longer protected) has none.
+std::map<std::string, json> Daemon::waiting_docs() {
+    std::map<std::string, json> out;
+    const std::int64_t now = now_ms();
+    auto doc = [](const char* reason, const std::string& behind, std::optional<std::int64_t> ms) {
+        return json{{"reason", reason},
+                    {"behind", behind},
+                    {"until_s", ms ? json(static_cast<double>(std::max<std::int64_t>(0, *ms)) / 1e3)
+                                   : json(nullptr)}};
+    };
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+        const Pending& p = pending_[i];
+        if (out.count(p.id) != 0) continue;
+        if (i > 0) {
+            out[p.id] = doc("queued", pending_[i - 1].id, std::nullopt);
+            continue;
+        }
+        if (!p.spec) {
+            const auto prot = protections();
+            std::optional<std::pair<std::string, std::int64_t>> first;  // frees first
+            for (const auto& v : p.waiting_for) {
+                auto it = prot.find(v);
+                if (it == prot.end() || it->second <= now) continue;
+                if (!first || it->second < first->second) first = {v, it->second};
+            }
+            if (!first) continue;
+            out[p.id] = first->second == kWhileLoading
+                            ? doc("loading", first->first, std::nullopt)
+                            : doc("quantum", first->first, first->second - now);
+        } else if (!p.draining.empty()) {
+            out[p.id] = doc("draining", p.draining.front(), p.drain_deadline_ms - now);
+        } else {
+            for (const auto& v : p.evicting) {
+                if (!running(v)) continue;
+                out[p.id] = doc("stopping", v, std::nullopt);
+                break;
+            }
+        }
+    }
+    return out;
+}
+
 // The `ps --json` and `/status` shape (issue 13), plus "simulated".
 json Daemon::ps_doc() {
+    auto waiting = waiting_docs();
     json deps = json::array();
     std::uint64_t reserved = 0;
     auto now = now_ms();
@@ -564,6 +610,8 @@ json Daemon::ps_doc() {
                                  ? json(static_cast<double>(now - a.last_used_ms) / 1e3)
                                  : json(nullptr)},
                   {"last_exit", d.last_exit.empty() ? json(nullptr) : json(d.last_exit)}};
+        auto w = waiting.find(id);
+        e["waiting"] = w == waiting.end() ? json(nullptr) : std::move(w->second);
         if (s && s->state == State::failed) e["failure"] = s->failure;
         if (s && s->state == State::loading) {  // `up`'s progress line
             e["load_elapsed_s"] =

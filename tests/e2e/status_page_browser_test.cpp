@@ -403,7 +403,8 @@ simulate_args = ["--timing", "fixed:5,1"]
     EXPECT_FALSE(has("cannot reach the gateway"));
 }
 
-// A Registry whose text (model name, state, log) is markup; nothing is ever loaded.
+// A Registry whose text (model name, state, log, what a load waits behind) is markup; nothing is
+// ever loaded.
 class MarkupRegistry : public serve::Registry {
   public:
     static constexpr const char* kMarkup = "<img src=x onerror=alert(1)>";
@@ -441,7 +442,8 @@ class MarkupRegistry : public serve::Registry {
                    {"measured_bytes", nullptr},
                    {"restarts", 0},
                    {"idle_s", nullptr},
-                   {"last_exit", kMarkup}}}}};
+                   {"last_exit", kMarkup},
+                   {"waiting", {{"reason", "quantum"}, {"behind", kMarkup}, {"until_s", 2.2}}}}}}};
     }
     std::vector<std::string> log_tail(const std::string&, std::size_t) override {
         return {std::string("log ") + kMarkup};
@@ -458,6 +460,10 @@ TEST_F(StatusPageBrowser, ShowsTheDaemonsTextAsText) {
     EXPECT_TRUE(has_text(html, R"(<tr data-id="m")")) << html;
     EXPECT_TRUE(has_text(html, "<td>&lt;img src=x onerror=alert(1)&gt;</td>"));
     EXPECT_TRUE(has_text(html, "log &lt;img src=x onerror=alert(1)&gt;"));
+    // A waiting load: the state cell says what it waits for, as `sparkctl ps` does.
+    EXPECT_TRUE(has_text(html, R"(<td class="state state-unloaded">waiting (&lt;img src=x )"
+                               R"(onerror=alert(1)&gt;: 3 s)</td>)"))
+        << html;
     EXPECT_FALSE(has_text(html, "<img"));
     (*gw)->stop(0);
 }

@@ -21,7 +21,8 @@ namespace {
 using nlohmann::json;
 
 // Two 70B deployments on dgx-spark (budget 103 GiB): each fits alone, not both together.
-std::string two_big(const std::string& timing_a) {
+// `more_a`: further stand-in arguments for big-a (TOML array items, each with its comma).
+std::string two_big(const std::string& timing_a, const std::string& more_a = "") {
     return R"(
 [[models]]
 id = "big-a"
@@ -29,7 +30,7 @@ model = "llama-3.1-70b"
 engine = "llama.cpp"
 quant = "Q8_0"
 simulate_args = ["--timing", ")" +
-           timing_a + R"("]
+           timing_a + "\"" + more_a + R"(]
 
 [[models]]
 id = "big-b"
@@ -79,7 +80,7 @@ TEST_F(SwapFairnessE2e, AlternatingClientsDoNotSwapOnEveryRequest) {
 }
 
 TEST_F(SwapFairnessE2e, RequestsForADrainingDeploymentWaitForTheSwapBack) {
-    // big-a streams 20 tokens 100 ms apart (about 2 s); big-b is asked for meanwhile, so big-a
+    // big-a streams 30 tokens 100 ms apart (about 3 s); big-b is asked for meanwhile, so big-a
     // drains for the swap; A keeps asking for big-a while it drains.
     config(two_big("fixed:5,100"));
     box_.env["SPARKCTL_SWAP_MIN_RESIDENT_S"] = "0.5";
@@ -87,7 +88,7 @@ TEST_F(SwapFairnessE2e, RequestsForADrainingDeploymentWaitForTheSwapBack) {
     box_.env["SPARKCTL_DRAIN_TIMEOUT_S"] = "20";
     start_gateway();
     ASSERT_EQ(chat("big-a", 1).status, 200) << daemon_log();
-    auto stream = send("big-a", 20, true);
+    auto stream = send("big-a", 30, true);
     ASSERT_TRUE(eventually([&] { return deployment("big-a")["in_flight"] == 1; })) << daemon_log();
     auto b = send("big-b", 2, false);
     ASSERT_TRUE(eventually([&] { return deployment("big-a")["state"] == "draining"; }))
@@ -97,6 +98,25 @@ TEST_F(SwapFairnessE2e, RequestsForADrainingDeploymentWaitForTheSwapBack) {
     // They wait in big-a's queue; they neither extend the drain nor start on big-a.
     ASSERT_TRUE(eventually([&] { return deployment("big-a")["queued"] == 3; })) << daemon_log();
     EXPECT_EQ(deployment("big-a")["in_flight"], 1);
+    // ps says why: big-b's load waits for big-a's drain (up to drain_timeout_s), big-a's load
+    // for big-b's, ahead of it in the queue.
+    json waiting;
+    EXPECT_TRUE(eventually([&] {
+        waiting = deployment("big-b")["waiting"];
+        return waiting.is_object();
+    })) << daemon_log();
+    EXPECT_EQ(waiting["reason"], "draining") << waiting;
+    EXPECT_EQ(waiting["behind"], "big-a") << waiting;
+    EXPECT_TRUE(waiting["until_s"].is_number() && waiting["until_s"] > 0 &&
+                waiting["until_s"] <= 20)
+        << waiting;
+    EXPECT_TRUE(eventually([&] {
+        waiting = deployment("big-a")["waiting"];
+        return waiting.is_object();
+    })) << daemon_log();
+    EXPECT_EQ(waiting, json({{"reason", "queued"}, {"behind", "big-b"}, {"until_s", nullptr}}));
+    auto table = box_.run({"ps"});
+    EXPECT_NE(table.out.find("draining; waiting (after big-b)"), std::string::npos) << table.out;
 
     auto streamed = stream.get();
     ASSERT_TRUE(streamed) << streamed.error().message;
@@ -138,6 +158,63 @@ TEST_F(SwapFairnessE2e, ALoadWhoseRequestsAllGaveUpIsWithdrawn) {
     // The next request for big-b asks again, and the quantum is over: it swaps.
     EXPECT_EQ(chat("big-b", 1).status, 200) << daemon_log();
     EXPECT_TRUE(eventually([&] { return loads() == 2; })) << loads() << daemon_log();
+}
+
+TEST_F(SwapFairnessE2e, AWaitingLoadShowsWhatItWaitsFor) {
+    // big-b's load waits out big-a's 3 s quantum: ps --json and the ps table say so while it
+    // waits, and stop saying so once it has loaded.
+    config(two_big("fixed:5,1"));
+    box_.env["SPARKCTL_SWAP_MIN_RESIDENT_S"] = "3";
+    box_.env["SPARKCTL_QUEUE_TIMEOUT_S"] = "20";
+    start_gateway();
+    ASSERT_EQ(chat("big-a", 1).status, 200) << daemon_log();
+    EXPECT_TRUE(deployment("big-a")["waiting"].is_null());
+    auto b = send("big-b", 1, false);
+    json waiting;
+    ASSERT_TRUE(eventually([&] {
+        waiting = deployment("big-b")["waiting"];
+        return waiting.is_object();
+    })) << daemon_log();
+    EXPECT_EQ(waiting["reason"], "quantum") << waiting;
+    EXPECT_EQ(waiting["behind"], "big-a") << waiting;
+    ASSERT_TRUE(waiting["until_s"].is_number()) << waiting;
+    EXPECT_GT(waiting["until_s"].get<double>(), 0) << waiting;
+    EXPECT_LE(waiting["until_s"].get<double>(), 3) << waiting;
+    auto table = box_.run({"ps"});
+    EXPECT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_NE(table.out.find("waiting (big-a: "), std::string::npos) << table.out;
+
+    auto swapped = b.get();
+    ASSERT_TRUE(swapped) << swapped.error().message;
+    EXPECT_EQ(swapped->status, 200) << swapped->body << daemon_log();
+    EXPECT_TRUE(eventually([&] { return deployment("big-b")["waiting"].is_null(); }));
+}
+
+TEST_F(SwapFairnessE2e, ALoadBehindALoadingOneShowsIt) {
+    // big-a takes 2 s to load; big-b, asked for meanwhile, waits for that load (no quantum).
+    config(two_big("fixed:5,1", R"(, "--slow-start", "2")"));
+    box_.env["SPARKCTL_SWAP_MIN_RESIDENT_S"] = "0";
+    box_.env["SPARKCTL_QUEUE_TIMEOUT_S"] = "20";
+    start_gateway();
+    auto a = send("big-a", 1, false);
+    ASSERT_TRUE(eventually([&] { return deployment("big-a")["state"] == "loading"; }))
+        << daemon_log();
+    auto b = send("big-b", 1, false);
+    json waiting;
+    ASSERT_TRUE(eventually([&] {
+        waiting = deployment("big-b")["waiting"];
+        return waiting.is_object();
+    })) << daemon_log();
+    EXPECT_EQ(waiting["reason"], "loading") << waiting;
+    EXPECT_EQ(waiting["behind"], "big-a") << waiting;
+    EXPECT_TRUE(waiting["until_s"].is_null()) << waiting;
+    auto table = box_.run({"ps"});
+    EXPECT_NE(table.out.find("waiting (big-a loading)"), std::string::npos) << table.out;
+    for (auto* f : {&a, &b}) {
+        auto r = f->get();
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r->status, 200) << r->body << daemon_log();
+    }
 }
 
 TEST_F(SwapFairnessE2e, WithoutDemandTheResidentStays) {

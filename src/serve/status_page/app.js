@@ -123,6 +123,27 @@ function drawMemory(doc) {
       (pool ? `; pool (reserved + MemAvailable) ${bytes(pool)}` : "");
 }
 
+// The state cell's text: the state and, for a load that waits (`waiting` in ps --json), what it
+// waits for, as `sparkctl ps` writes it (src/cli/cmd_serve.cpp state_cell).
+function stateText(d) {
+  const w = d.waiting;
+  if (!w || typeof w !== "object") return shown(d.state);
+  return (d.state === "unloaded" ? "" : `${shown(d.state)}; `) + waitingText(w);
+}
+
+function waitingText(w) {
+  const left = typeof w.until_s === "number" ? `: ${Math.ceil(w.until_s)} s` : "";
+  const behind = shown(w.behind);
+  switch (w.reason) {
+    case "quantum": return `waiting (${behind}${left})`;
+    case "loading": return `waiting (${behind} loading)`;
+    case "draining": return `waiting (${behind} drains${left})`;
+    case "stopping": return `waiting (${behind} stops)`;
+    case "queued": return `waiting (after ${behind})`;
+    default: return `waiting (${shown(w.reason)}: ${behind})`;
+  }
+}
+
 function drawDeployments(doc) {
   const body = document.querySelector("#deployments tbody");
   const deps = Array.isArray(doc.deployments) ? doc.deployments : [];
@@ -131,7 +152,7 @@ function drawDeployments(doc) {
     const tr = el("tr", {"data-id": d.id, class: "selectable"});
     if (d.id === state.selectedLog) tr.classList.add("selected");
     const stateCell = el("td", {class: `state state-${String(d.state).replace(/[^a-z_-]/gi, "")}`},
-                         shown(d.state));
+                         stateText(d));
     if (d.failure) stateCell.title = String(d.failure);
     tr.append(el("td", {}, shown(d.id)), el("td", {}, shown(d.model)), el("td", {}, shown(d.engine)),
               el("td", {}, shown(d.quant)), stateCell, el("td", {class: "num"}, shown(d.port)),
