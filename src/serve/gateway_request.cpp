@@ -368,8 +368,9 @@ UsageScan find_member(std::string_view t, std::string_view key, std::string_view
             bool escaped = false;
             if (!c.skip_string(escaped)) return UsageScan::unsure;
             const std::string_view name = t.substr(open + 1, c.i - open - 2);
+            if (depth > 1) continue;
             c.skip_ws();
-            if (depth == 1 && c.eat(':')) {  // a key of the top-level object
+            if (c.eat(':')) {  // a key of the top-level object
                 if (escaped) return UsageScan::unsure;
                 if (name == key) start = c.i;
             }
