@@ -47,6 +47,8 @@ struct JsonCursor {
 
     bool done() const { return i >= t.size(); }
     char peek() const { return t[i]; }  // !done()
+    // eat and skip_ws run a few times a key: inlined always (GCC called them, about 2% more
+    // instructions per read_usage under callgrind).
     [[gnu::always_inline]] bool eat(char c) {
         if (i < t.size() && t[i] == c) {
             ++i;
