@@ -843,6 +843,10 @@ std::string toml_key_text(std::string_view key) {
     return bare ? std::string(key) : toml_string(key);
 }
 
+// A constant as the table writes it: 6 significant digits, and a negative zero as 0 (`-0` is a
+// TOML integer that reads back as 0, so the text would change on a round trip: constants_fuzz).
+std::string toml_number(double v) { return fmt::format("{:.6g}", v == 0 ? 0.0 : v); }
+
 }  // namespace
 
 std::string constants_to_toml(const ConstantsTable& t) {
@@ -873,13 +877,13 @@ std::string constants_to_toml(const ConstantsTable& t) {
         out += "\n[provenance]\n";
         out += fmt::format("runs = {}\nrun_ids = [{}]\nfit_rows = {}\nholdout_rows = {}\n", p->runs,
                            ids, p->fit_rows, p->holdout_rows);
-        if (p->holdout_error) out += fmt::format("holdout_error = {:.6g}\n", *p->holdout_error);
+        if (p->holdout_error) out += "holdout_error = " + toml_number(*p->holdout_error) + "\n";
         out += "date = " + toml_string(p->date) + "\n";
     }
     for (const EngineConstants& ec : t.engines) {
         out += fmt::format("\n[engine.\"{}\"]\n", engines::to_string(ec.engine));
         for (int i = 0; i < kNumShared; ++i) {
-            out += fmt::format("{} = {:.6g}\n", toml_key(i), shared_value(ec.shared, i));
+            out += fmt::format("{} = {}\n", toml_key(i), toml_number(shared_value(ec.shared, i)));
         }
         out += "fitted = " + list(ec.fitted) + "\n";
         out += "borrowed = " + list(ec.borrowed) + "\n";
@@ -887,15 +891,15 @@ std::string constants_to_toml(const ConstantsTable& t) {
         for (const FamilyConstants& fc : ec.families) {
             out += fmt::format("\n[engine.\"{}\".family.{}]\n", engines::to_string(ec.engine),
                                toml_key_text(fc.family));
-            out += fmt::format("weights_bw_eff = {:.6g}\n", fc.weights_bw_eff);
-            out += fmt::format("{} = {:.6g}\n", kGemmKey, fc.gemm_eff);
+            out += "weights_bw_eff = " + toml_number(fc.weights_bw_eff) + "\n";
+            out += fmt::format("{} = {}\n", kGemmKey, toml_number(fc.gemm_eff));
             out += "fitted = " + list(fc.fitted) + "\n";
             out += fmt::format("fit_rows = {}\n", fc.n_fit_rows);
             for (const TypeGemmConstants& tc : fc.types) {
                 out += fmt::format("\n[engine.\"{}\".family.{}.type.{}]\n",
                                    engines::to_string(ec.engine), toml_key_text(fc.family),
                                    toml_string(tc.quant));
-                out += fmt::format("{} = {:.6g}\n", kGemmKey, tc.gemm_eff);
+                out += fmt::format("{} = {}\n", kGemmKey, toml_number(tc.gemm_eff));
                 out += fmt::format("fit_rows = {}\n", tc.n_fit_rows);
             }
         }

@@ -157,6 +157,22 @@ TEST(Calibration, ProvenanceCountsMustBeWholeNumbers) {
     }
 }
 
+// A negative zero is written as 0: "-0" is a TOML integer that reads back as +0, so the written
+// text changed on a second round trip (constants_fuzz).
+TEST(Calibration, NegativeZeroIsWrittenAsZero) {
+    ConstantsTable t;
+    EngineConstants e;
+    e.engine = Engine::llama_cpp;
+    e.shared.kv_bw_eff = 0.6;
+    e.shared.layer_overhead_s = -0.0;
+    t.engines.push_back(e);
+    const std::string written = constants_to_toml(t);
+    EXPECT_NE(written.find("layer_overhead_s = 0\n"), std::string::npos) << written;
+    auto back = parse_constants_toml(written, "c.toml");
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(constants_to_toml(*back), written);
+}
+
 // A synthetic table generated from known constants: the fit must reproduce it.
 TEST(Calibration, RecoversSyntheticMeasurements) {
     ConstantsTable truth;
