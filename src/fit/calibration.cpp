@@ -743,6 +743,13 @@ base::Result<ConstantsTable> parse_constants_toml(std::string_view text, std::st
             std::string(origin) + ": engine '" + std::string(name.str()) + "'";
         auto e = engines::parse_engine(name.str());
         if (!e) return base::make_error(base::Errc::bad_input, where + ": unknown engine");
+        // Two keys may name one engine (parse_engine's spellings and padding): one table each.
+        if (std::any_of(t.engines.begin(), t.engines.end(),
+                        [&](const EngineConstants& seen) { return seen.engine == *e; })) {
+            return base::make_error(base::Errc::bad_input, where + ": a second table for engine '" +
+                                                               std::string(engines::to_string(*e)) +
+                                                               "'");
+        }
         const toml::table* et = node.as_table();
         if (!et) return base::make_error(base::Errc::bad_input, where + ": not a table");
         const toml::node_view<const toml::node> ev{et};

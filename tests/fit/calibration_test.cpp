@@ -173,6 +173,24 @@ TEST(Calibration, NegativeZeroIsWrittenAsZero) {
     EXPECT_EQ(constants_to_toml(*back), written);
 }
 
+// Two [engine] keys that name one engine (a padded or other spelling) are refused: the table
+// would be written with two tables of one name, which no TOML reader takes back (constants_fuzz).
+TEST(Calibration, TwoTablesForOneEngineAreRefused) {
+    ConstantsTable t;
+    EngineConstants e;
+    e.engine = Engine::vllm;
+    e.shared.kv_bw_eff = 0.6;
+    t.engines.push_back(e);
+    std::string text = constants_to_toml(t);
+    const std::string table = text.substr(text.find("[engine.\"vllm\"]"));
+    std::string twice = text + "\n" + table;
+    twice.replace(twice.rfind("[engine.\"vllm\"]"), 15, "[engine.\"\tvllm\"]");
+    auto r = parse_constants_toml(twice, "c.toml");
+    ASSERT_FALSE(r.ok()) << twice;
+    EXPECT_NE(r.error().message.find("a second table for engine 'vllm'"), std::string::npos)
+        << r.error().message;
+}
+
 // A synthetic table generated from known constants: the fit must reproduce it.
 TEST(Calibration, RecoversSyntheticMeasurements) {
     ConstantsTable truth;
