@@ -12,9 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "e2e/serve_daemon.h"
+#include "e2e/gateway_daemon.h"
 #include "net/client.h"
-#include "net/prometheus.h"
 #include "net/sse.h"
 
 namespace sparkctl::test {
@@ -22,10 +21,10 @@ namespace {
 
 using nlohmann::json;
 
-class GatewayApisE2e : public ServeDaemonTest {
+class GatewayApisE2e : public GatewayE2e {
   protected:
     void SetUp() override {
-        ServeDaemonTest::SetUp();
+        GatewayE2e::SetUp();
         config(R"(
 [[models]]
 id = "lc"
@@ -53,14 +52,7 @@ model = "qwen3-8b"
 engine = "vllm"
 simulate_args = ["--timing", "fixed:300,1"]
 )");
-        start_daemon({"--listen", "127.0.0.1:0"});
-        const std::string marker = "sparkctl serve: listening on http://127.0.0.1:";
-        std::string log;
-        ASSERT_TRUE(eventually([&] {
-            log = daemon_log();
-            return log.find(marker) != std::string::npos;
-        })) << log;
-        port_ = static_cast<std::uint16_t>(std::stoi(log.substr(log.find(marker) + marker.size())));
+        start_gateway();
     }
 
     net::Response post(const std::string& target, const json& body) {
@@ -76,20 +68,6 @@ simulate_args = ["--timing", "fixed:300,1"]
         EXPECT_TRUE(out) << (out ? "" : out.error().message);
         return out ? *out : net::Response{};
     }
-
-    double metric(const std::string& name, const net::prometheus::Labels& labels) const {
-        net::ClientRequest get;
-        get.port = port_;
-        get.target = "/metrics";
-        net::Client client;
-        auto page = client.fetch(get);
-        if (!page) return -1;
-        auto samples = net::prometheus::parse_text(page->body, "gateway /metrics");
-        if (!samples) return -1;
-        return net::prometheus::find_value(*samples, name, labels).value_or(-1);
-    }
-
-    std::uint16_t port_ = 0;
 };
 
 std::vector<net::SseEvent> events_of(const std::string& body) {

@@ -1,6 +1,6 @@
 // The fixture of the end-to-end tests through the gateway (gateway_e2e_test.cpp,
-// swap_fairness_e2e_test.cpp): serve_daemon.h's daemon with `--listen 127.0.0.1:0`, requests over
-// loopback with net::Client, one sample of /metrics.
+// swap_fairness_e2e_test.cpp, gateway_apis_e2e_test.cpp): serve_daemon.h's daemon with `--listen
+// 127.0.0.1:0`, requests over loopback with net::Client, one sample of /metrics.
 #pragma once
 
 #include <gtest/gtest.h>
