@@ -876,7 +876,7 @@ std::string constants_to_toml(const ConstantsTable& t) {
     out +=
         "# *_eff_of_sparse_fp4_peak: fractions of the DGX Spark's sparse FP4 1 PFLOP/s, the\n"
         "# highest peak it publishes; at_bound: fitted constants the data drove to a limit.\n";
-    out += fmt::format("generated_by = \"{}\"\n", t.generated_by);
+    out += "generated_by = " + toml_string(t.generated_by) + "\n";
     if (const auto& p = t.provenance) {
         std::string ids;
         for (std::size_t i = 0; i < p->run_ids.size(); ++i)

@@ -191,6 +191,22 @@ TEST(Calibration, TwoTablesForOneEngineAreRefused) {
         << r.error().message;
 }
 
+// generated_by is written as a TOML string with its control characters, quotes and backslashes
+// escaped (a carriage return in it was written raw, which no TOML reader takes: constants_fuzz).
+TEST(Calibration, GeneratedByIsEscaped) {
+    ConstantsTable t;
+    t.generated_by = "sparkctl dev cali\rbrate \"a\\b\"";
+    EngineConstants e;
+    e.engine = Engine::vllm;
+    e.shared.kv_bw_eff = 0.6;
+    t.engines.push_back(e);
+    const std::string written = constants_to_toml(t);
+    auto back = parse_constants_toml(written, "c.toml");
+    ASSERT_TRUE(back.ok()) << back.error().message << "\n" << written;
+    EXPECT_EQ(back->generated_by, t.generated_by);
+    EXPECT_EQ(constants_to_toml(*back), written);
+}
+
 // A synthetic table generated from known constants: the fit must reproduce it.
 TEST(Calibration, RecoversSyntheticMeasurements) {
     ConstantsTable truth;
