@@ -15,6 +15,29 @@
 
 namespace sparkctl::test {
 
+// Two 70B deployments on dgx-spark (budget 103 GiB): each fits alone, not both together. The
+// stand-ins stream a token every ITL ms (`--timing fixed:TTFT,ITL`); big-b's is fixed:5,1.
+// `more_args_a`: further stand-in arguments for big-a (TOML array items, each with its comma);
+// `keys_a`: further `[[models]]` keys of big-a (TOML lines).
+inline std::string two_big(const std::string& timing_a, const std::string& more_args_a = "",
+                           const std::string& keys_a = "") {
+    return R"(
+[[models]]
+id = "big-a"
+model = "llama-3.1-70b"
+engine = "llama.cpp"
+quant = "Q8_0"
+simulate_args = ["--timing", ")" +
+           timing_a + "\"" + more_args_a + "]\n" + keys_a + R"(
+[[models]]
+id = "big-b"
+model = "llama-3.3-70b"
+engine = "llama.cpp"
+quant = "Q6_K"
+simulate_args = ["--timing", "fixed:5,1"]
+)";
+}
+
 class GatewayE2e : public ServeDaemonTest {
   protected:
     // Starts the daemon with the gateway on a free port and reads the port from its line.

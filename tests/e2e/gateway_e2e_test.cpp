@@ -20,26 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-// Two 70B deployments on dgx-spark (budget 103 GiB): each fits alone, not both together. The
-// stand-ins stream a token every ITL ms (`--timing fixed:TTFT,ITL`).
-std::string two_big(const std::string& timing_a, const std::string& ttl_a = "") {
-    return R"(
-[[models]]
-id = "big-a"
-model = "llama-3.1-70b"
-engine = "llama.cpp"
-quant = "Q8_0"
-simulate_args = ["--timing", ")" +
-           timing_a + "\"]\n" + ttl_a + R"(
-[[models]]
-id = "big-b"
-model = "llama-3.3-70b"
-engine = "llama.cpp"
-quant = "Q6_K"
-simulate_args = ["--timing", "fixed:5,1"]
-)";
-}
-
 TEST_F(GatewayE2e, ARequestLoadsItsModelThenItAnswers) {
     config(R"(
 [[models]]
@@ -284,7 +264,7 @@ quant = "Q8_0"
 }
 
 TEST_F(GatewayE2e, AnIdleDeploymentIsUnloadedAfterItsTtl) {
-    config(two_big("fixed:5,1", "ttl_s = 1\n"));
+    config(two_big("fixed:5,1", "", "ttl_s = 1\n"));
     start_gateway();
     ASSERT_EQ(chat("big-a").status, 200) << daemon_log();
     ASSERT_TRUE(eventually([&] { return deployment("big-a")["state"] == "unloaded"; }))

@@ -20,27 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-// Two 70B deployments on dgx-spark (budget 103 GiB): each fits alone, not both together.
-// `more_a`: further stand-in arguments for big-a (TOML array items, each with its comma).
-std::string two_big(const std::string& timing_a, const std::string& more_a = "") {
-    return R"(
-[[models]]
-id = "big-a"
-model = "llama-3.1-70b"
-engine = "llama.cpp"
-quant = "Q8_0"
-simulate_args = ["--timing", ")" +
-           timing_a + "\"" + more_a + R"(]
-
-[[models]]
-id = "big-b"
-model = "llama-3.3-70b"
-engine = "llama.cpp"
-quant = "Q6_K"
-simulate_args = ["--timing", "fixed:5,1"]
-)";
-}
-
 class SwapFairnessE2e : public GatewayE2e {
   protected:
     double loads() {
